@@ -9,7 +9,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -460,8 +459,13 @@ int sign_timestamp_format(char out[SIGN_TIMESTAMP_SIZE], time_t t)
 		out[0] = '\0';
 		return SIGN_EINVAL;
 	}
-	snprintf(out, SIGN_TIMESTAMP_SIZE, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d,
-	         (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	const unsigned fields[] = {(unsigned)y, m, d, (unsigned)(rem / 3600),
+	                           (unsigned)(rem / 60 % 60), (unsigned)(rem % 60)};
+	memcpy(out, "0000-00-00T00:00:00Z", SIGN_TIMESTAMP_SIZE);
+	static const int end[] = {3, 6, 9, 12, 15, 18}; /* last digit of each field */
+	for (int f = 0; f < 6; f++)
+		for (unsigned v = fields[f], i = 0; v; v /= 10, i++)
+			out[end[f] - (int)i] = (char)('0' + v % 10);
 	return SIGN_OK;
 }
 
