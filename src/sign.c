@@ -12,10 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 const char *sign_strerror(int code)
@@ -86,7 +84,11 @@ int sign_buf_append_str(struct sign_buf *b, const char *s)
 
 int sign_buf_append_char(struct sign_buf *b, char c)
 {
-	return sign_buf_append(b, &c, 1);
+	if (b->cap - b->len < 2 && sign_buf_reserve(b, 1))
+		return SIGN_ENOMEM;
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+	return SIGN_OK;
 }
 
 /* ---- percent-encoding ------------------------------------------------------------------------ */
@@ -94,10 +96,12 @@ int sign_buf_append_char(struct sign_buf *b, char c)
 static const char hex_upper[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
 
+/* One bit per byte value: A-Z a-z 0-9 - _ . ~ (a table, because this runs per byte signed). */
+static const uint32_t unreserved[8] = {0, 0x03FF6000, 0x87FFFFFE, 0x47FFFFFE, 0, 0, 0, 0};
+
 static int is_unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_' || c == '.' || c == '~';
+	return (unreserved[c >> 5] >> (c & 31)) & 1;
 }
 
 int sign_percent_encode(struct sign_buf *out, const char *s, size_t n)
@@ -255,8 +259,18 @@ static int param_cmp(const void *x, const void *y)
 
 void sign_params_sort(struct sign_params *p)
 {
-	if (p->len > 1)
+	if (p->len > 24) {
 		qsort(p->items, p->len, sizeof *p->items, param_cmp);
+		return;
+	}
+	/* insertion sort: request lists are short, and often arrive nearly sorted */
+	for (size_t i = 1; i < p->len; i++) {
+		struct sign_param it = p->items[i];
+		size_t j = i;
+		for (; j > 0 && param_cmp(&p->items[j - 1], &it) > 0; j--)
+			p->items[j] = p->items[j - 1];
+		p->items[j] = it;
+	}
 }
 
 int sign_canonical_query(struct sign_buf *out, const struct sign_params *p, const char *skip_key)
@@ -278,51 +292,74 @@ int sign_canonical_query(struct sign_buf *out, const struct sign_params *p, cons
 
 /* ---- hashes and MACs ------------------------------------------------------------------------- */
 
+/*
+ * Digests are fetched once per process, and each thread keeps one EVP_MD_CTX that it re-initialises
+ * for every hash. HMAC (RFC 2104) is built on that context rather than on EVP_MAC, whose per-call
+ * context duplication and re-keying cost several times the hashing of a whole request.
+ */
 static struct {
-	EVP_MD *sha256;
-	EVP_MAC_CTX *hmac_sha1, *hmac_sha256; /* templates with the digest set; duplicated per use */
+	EVP_MD *sha1, *sha256;
+	pthread_key_t ctx_key;
+	int key_ok;
 } crypto;
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
-static EVP_MAC_CTX *hmac_template(EVP_MAC *mac, const char *digest)
+static void ctx_destroy(void *ctx)
 {
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
-		OSSL_PARAM_construct_end(),
-	};
-	if (ctx && !EVP_MAC_CTX_set_params(ctx, params)) {
-		EVP_MAC_CTX_free(ctx);
+	EVP_MD_CTX_free(ctx);
+}
+
+static void crypto_init(void)
+{
+	crypto.sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	crypto.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	crypto.key_ok = pthread_key_create(&crypto.ctx_key, ctx_destroy) == 0;
+}
+
+/* This thread's digest context, created on first use and freed when the thread ends. */
+static EVP_MD_CTX *thread_ctx(void)
+{
+	pthread_once(&crypto_once, crypto_init);
+	if (!crypto.key_ok)
+		return NULL;
+	EVP_MD_CTX *ctx = pthread_getspecific(crypto.ctx_key);
+	if (!ctx && (ctx = EVP_MD_CTX_new()) && pthread_setspecific(crypto.ctx_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
 		ctx = NULL;
 	}
 	return ctx;
 }
 
-static void crypto_init(void)
+/* md = H(a || b); b may be empty. */
+static int digest2(EVP_MD_CTX *ctx, const EVP_MD *type, const void *a, size_t an, const void *b,
+                   size_t bn, unsigned char *md)
 {
-	crypto.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (mac) {
-		crypto.hmac_sha1 = hmac_template(mac, "SHA1");
-		crypto.hmac_sha256 = hmac_template(mac, "SHA256");
-		EVP_MAC_free(mac); /* the contexts hold their own references */
-	}
+	return EVP_DigestInit_ex2(ctx, type, NULL) && EVP_DigestUpdate(ctx, a, an) &&
+	       (bn == 0 || EVP_DigestUpdate(ctx, b, bn)) && EVP_DigestFinal_ex(ctx, md, NULL);
 }
 
-static int hmac(EVP_MAC_CTX *template, const void *key, size_t key_len, const void *data,
-                size_t n, unsigned char *md, size_t md_size)
+/* HMAC over SHA-1 or SHA-256 (both 64-byte blocks); md receives md_size bytes. */
+static int hmac(int sha256, size_t md_size, const void *key, size_t key_len, const void *data,
+                size_t n, unsigned char *md)
 {
-	if (!template)
+	EVP_MD_CTX *ctx = thread_ctx(); /* first, so that crypto_init has run */
+	const EVP_MD *type = sha256 ? crypto.sha256 : crypto.sha1;
+	if (!ctx || !type)
 		return SIGN_ECRYPTO;
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(template);
-	if (!ctx)
-		return SIGN_ENOMEM;
-	size_t md_len = 0;
-	/* a NULL key would mean "keep the previous key"; an empty secret is still a key */
-	int ok = EVP_MAC_init(ctx, key_len ? key : (const void *)"", key_len, NULL) &&
-	         EVP_MAC_update(ctx, data, n) && EVP_MAC_final(ctx, md, &md_len, md_size) &&
-	         md_len == md_size;
-	EVP_MAC_CTX_free(ctx);
+	unsigned char k0[64] = {0}, pad[64], inner[32];
+	int ok = 1;
+	if (key_len > sizeof k0)
+		ok = digest2(ctx, type, key, key_len, NULL, 0, k0);
+	else
+		memcpy(k0, key, key_len);
+	for (size_t i = 0; i < sizeof pad; i++)
+		pad[i] = k0[i] ^ 0x36;
+	ok = ok && digest2(ctx, type, pad, sizeof pad, data, n, inner);
+	for (size_t i = 0; i < sizeof pad; i++)
+		pad[i] = k0[i] ^ 0x5c;
+	ok = ok && digest2(ctx, type, pad, sizeof pad, inner, md_size, md);
+	OPENSSL_cleanse(k0, sizeof k0);
+	OPENSSL_cleanse(pad, sizeof pad);
 	return ok ? SIGN_OK : SIGN_ECRYPTO;
 }
 
@@ -337,11 +374,9 @@ static void hex_encode(char *out, const unsigned char *in, size_t n)
 
 int sign_sha256_hex(char out[SIGN_SHA256_HEX_SIZE], const void *data, size_t n)
 {
-	pthread_once(&crypto_once, crypto_init);
+	EVP_MD_CTX *ctx = thread_ctx();
 	unsigned char md[32];
-	unsigned int md_len = 0;
-	if (!crypto.sha256 || !EVP_Digest(data, n, md, &md_len, crypto.sha256, NULL) ||
-	    md_len != sizeof md)
+	if (!ctx || !crypto.sha256 || !digest2(ctx, crypto.sha256, data, n, NULL, 0, md))
 		return SIGN_ECRYPTO;
 	hex_encode(out, md, sizeof md);
 	return SIGN_OK;
@@ -350,9 +385,8 @@ int sign_sha256_hex(char out[SIGN_SHA256_HEX_SIZE], const void *data, size_t n)
 int sign_hmac_sha1_base64(char out[SIGN_SHA1_B64_SIZE], const void *key, size_t key_len,
                           const void *data, size_t n)
 {
-	pthread_once(&crypto_once, crypto_init);
 	unsigned char md[20];
-	int rc = hmac(crypto.hmac_sha1, key, key_len, data, n, md, sizeof md);
+	int rc = hmac(0, sizeof md, key, key_len, data, n, md);
 	if (rc)
 		return rc;
 	EVP_EncodeBlock((unsigned char *)out, md, sizeof md); /* writes 28 chars and the NUL */
@@ -362,9 +396,8 @@ int sign_hmac_sha1_base64(char out[SIGN_SHA1_B64_SIZE], const void *key, size_t 
 int sign_hmac_sha256_hex(char out[SIGN_SHA256_HEX_SIZE], const void *key, size_t key_len,
                          const void *data, size_t n)
 {
-	pthread_once(&crypto_once, crypto_init);
 	unsigned char md[32];
-	int rc = hmac(crypto.hmac_sha256, key, key_len, data, n, md, sizeof md);
+	int rc = hmac(1, sizeof md, key, key_len, data, n, md);
 	if (rc)
 		return rc;
 	hex_encode(out, md, sizeof md);

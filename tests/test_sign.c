@@ -6,6 +6,7 @@
  */
 #include "sign.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,22 @@ static void test_params_sort(void)
 	sign_canonical_query(&b, &p, "Signature");
 	CHECK_STR(b.data, "a=b&a=z&ab=1");
 
+	/* a long list (past the insertion-sort cutoff) in reverse order */
+	sign_params_reset(&p);
+	for (int i = 40; i >= 1; i--) {
+		char k[24];
+		int kn = snprintf(k, sizeof k, "Tag.%d.Key", i);
+		sign_params_add_copy(&p, k, (size_t)kn, "v", 1);
+	}
+	sign_params_sort(&p);
+	int order_ok = p.len == 40;
+	for (size_t i = 1; i < p.len; i++)
+		if (strcmp(p.items[i - 1].key, p.items[i].key) >= 0)
+			order_ok = 0;
+	CHECK(order_ok && strcmp(p.items[0].key, "Tag.1.Key") == 0 &&
+	      strcmp(p.items[1].key, "Tag.10.Key") == 0 && strcmp(p.items[39].key, "Tag.9.Key") == 0,
+	      "40 keys in byte order");
+
 	/* empty list: empty but valid string */
 	sign_params_reset(&p);
 	sign_buf_reset(&b);
@@ -202,6 +219,20 @@ static void test_hashes(void)
 	CHECK_STR(b64, "7/zfauXrL6LSdBbV8YTfnCWafHk=");
 	sign_hmac_sha256_hex(hex, "Jefe", 4, "what do ya want for nothing?", 28);
 	CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	/* keys longer than the 64-byte block are hashed first (RFC 4231 case 6, RFC 2202 case 6) */
+	static const char big_data[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+	unsigned char big_key[131];
+	memset(big_key, 0xaa, sizeof big_key);
+	sign_hmac_sha256_hex(hex, big_key, 131, big_data, sizeof big_data - 1);
+	CHECK_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+	sign_hmac_sha1_base64(b64, big_key, 80, big_data, sizeof big_data - 1);
+	CHECK_STR(b64, "qkrl4VJy0A6VcFY3zoo7Ve1AIRI=");
+	char k65[65];
+	memset(k65, 'k', sizeof k65);
+	sign_hmac_sha256_hex(hex, k65, 64, "msg", 3); /* exactly one block: used as is */
+	CHECK_STR(hex, "d62ad25bb128e96ab6ef43464aaf2bb91b5b85f013381e9ba6be747e8d0911b2");
+	sign_hmac_sha256_hex(hex, k65, 65, "msg", 3);
+	CHECK_STR(hex, "c65585780e821bd312cfaa440c33cb28d6af6b323d4977ae83934834ce589e38");
 	CHECK_RC(sign_hmac_sha256_hex(hex, "", 0, "", 0), SIGN_OK);
 	CHECK_STR(hex, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
 
@@ -542,6 +573,33 @@ static void test_buffer(void)
 	CHECK(b.data == NULL && b.len == 0, "free resets");
 }
 
+/* The per-thread digest contexts: threads signing at once get the vector, and free on exit. */
+static void *sign_in_thread(void *arg)
+{
+	struct sign_v3 s;
+	sign_v3_init(&s);
+	int *bad = arg;
+	for (int i = 0; i < 300; i++)
+		if (v3_sign(&s, v3_headers, NULL, "") || strcmp(s.signature, V3_SIG) != 0)
+			(*bad)++;
+	sign_v3_free(&s);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t t[4];
+	int bad[4] = {0};
+	for (int i = 0; i < 4; i++)
+		if (pthread_create(&t[i], NULL, sign_in_thread, &bad[i]) != 0)
+			bad[i] = -1;
+	for (int i = 0; i < 4; i++)
+		if (bad[i] >= 0)
+			pthread_join(t[i], NULL);
+	CHECK(bad[0] == 0 && bad[1] == 0 && bad[2] == 0 && bad[3] == 0,
+	      "threads signing concurrently: %d %d %d %d bad", bad[0], bad[1], bad[2], bad[3]);
+}
+
 int main(void)
 {
 	test_percent_encode();
@@ -556,6 +614,7 @@ int main(void)
 	test_timestamps();
 	test_nonce();
 	test_buffer();
+	test_threads();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
