@@ -3,7 +3,9 @@
  * emulator that verifies. Owns percent-encoding and decoding, parameter lists and their canonical
  * form, RPC signature v1 (HMAC-SHA1) and V3 (ACS3-HMAC-SHA256), the V3 Authorization header, and
  * the small helpers around them (hashes, timestamps, nonces, constant-time compare).
- * Uses OpenSSL 3 (EVP) only; never Lua. Facts: shared/reference/alibaba-api.md sections 1 and 2.
+ * Implemented in sign.c (all but V3) and sign_v3.c. Uses OpenSSL 3 (EVP) only; never Lua.
+ * Facts: shared/reference/alibaba-api.md sections 1 and 2. Thread-safe: state lives in the
+ * caller's structs, plus one digest context per thread.
  *
  * Every function that can fail returns SIGN_OK (0) or a negative SIGN_E* code; sign_strerror()
  * names it. Strings are (pointer, length) pairs where bytes matter, so embedded NULs are kept.
