@@ -399,7 +399,7 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 		bad = 1;
 	}
 	w->from = 0;
-	w->to = 0;
+	w->to = from || to ? 0 : 1440; /* neither: the whole day */
 	if (!from != !to) {
 		vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s needs both from and to (\"HH:MM\")", label);
 		bad = 1;
