@@ -169,6 +169,21 @@ void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char 
 			"%s has positional or non-string keys; it takes only named fields", prefix);
 }
 
+int vx_integer(const struct validate_value *v, long long *out)
+{
+	if (v->type != VALIDATE_NUMBER)
+		return 0;
+	if (v->is_integer) {
+		*out = v->integer;
+		return 1;
+	}
+	if (v->number > -9.2e18 && v->number < 9.2e18 && v->number == (double)(long long)v->number) {
+		*out = (long long)v->number; /* 10.0 is a fine rate */
+		return 1;
+	}
+	return 0;
+}
+
 int vx_name_valid(const char *s)
 {
 	size_t n = 0;
@@ -252,7 +267,8 @@ int validate_check(struct validate_arena *arena, const struct validate_raw_rollo
 		check_rollout(c, &raw[i], &rs[i]);
 	c->wave = NULL;
 	vx_global_rules(c, rs, n);
-	qsort(c->diags, c->ndiags, sizeof *c->diags, diag_cmp);
+	if (c->ndiags)
+		qsort(c->diags, c->ndiags, sizeof *c->diags, diag_cmp);
 	out->diagnostics = c->diags;
 	out->ndiagnostics = c->ndiags;
 	out->rollouts = rs;

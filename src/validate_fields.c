@@ -42,11 +42,10 @@ static int want(struct vx_ctx *c, const struct validate_value *v, enum validate_
 static int get_int(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param,
 		   long long *out)
 {
-	if (v->type != VALIDATE_NUMBER || !v->is_integer) {
+	if (!vx_integer(v, out)) {
 		vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be an integer, got %s", label, vx_describe(c, v));
 		return -1;
 	}
-	*out = v->integer;
 	return 0;
 }
 
@@ -280,9 +279,7 @@ static void parse_timeout(struct vx_ctx *c, const struct validate_value *v, cons
 			return;
 		}
 		minutes = secs / 60;
-	} else if (v->type == VALIDATE_NUMBER && v->is_integer) {
-		minutes = v->integer;
-	} else {
+	} else if (!vx_integer(v, &minutes)) {
 		vx_diag(c, VALIDATE_ERROR, "field-type", param,
 			"%s must be whole minutes or a duration like \"24h\", got %s", label, vx_describe(c, v));
 		return;
@@ -443,7 +440,8 @@ static void parse_gate_number(struct vx_ctx *c, const struct validate_value *v, 
 		vx_diag(c, VALIDATE_ERROR, "field-type", "gate", "%s must be a number, got %s", label, vx_describe(c, v));
 		return;
 	}
-	if (integer && (!v->is_integer || v->integer < 0)) {
+	long long n = 0;
+	if (integer && (!vx_integer(v, &n) || n < 0)) {
 		vx_diag(c, VALIDATE_ERROR, "gate-range", "gate", "%s %s is out of range: it must be a whole number >= 0",
 			label, vx_describe(c, v) + 7);
 		return;
@@ -455,7 +453,7 @@ static void parse_gate_number(struct vx_ctx *c, const struct validate_value *v, 
 	}
 	*has = 1;
 	if (iout)
-		*iout = v->integer;
+		*iout = n;
 	if (dout)
 		*dout = v->number;
 }

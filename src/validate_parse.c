@@ -108,7 +108,7 @@ int validate_parse_time(const char *s, long long *epoch, int *offset, char *err,
 	int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
 	size_t n = strlen(s);
 	const char *want = "expected RFC 3339 like \"2026-12-01T02:00:00+08:00\" or \"2026-12-01T02:00:00Z\"";
-	if (n < 20 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
+	if (n < 19 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
 	    digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) ||
 	    s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' || digits(s + 17, 2, &sec))
 		FAIL("\"%s\" is not a time: %s", s, want);

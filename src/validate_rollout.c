@@ -45,9 +45,8 @@ static void parse_firmware_facts(struct vx_ctx *c, const struct validate_value *
 				"firmware.type must be \"full\" or \"diff\", got %s", vx_describe(c, v));
 	}
 	if ((v = vx_get(t, "size"))) {
-		if (v->type == VALIDATE_NUMBER && v->is_integer && v->integer >= 0) {
+		if (vx_integer(v, &fw->size) && fw->size >= 0) {
 			fw->has_size = 1;
-			fw->size = v->integer;
 		} else if (v->type == VALIDATE_STRING && validate_parse_size(v->string, &fw->size, err, sizeof err) == 0) {
 			fw->has_size = 1;
 		} else {
@@ -56,9 +55,8 @@ static void parse_firmware_facts(struct vx_ctx *c, const struct validate_value *
 		}
 	}
 	if ((v = vx_get(t, "files"))) {
-		if (v->type == VALIDATE_NUMBER && v->is_integer && v->integer >= 0) {
+		if (vx_integer(v, &fw->files) && fw->files >= 0) {
 			fw->has_files = 1;
-			fw->files = v->integer;
 		} else if (v->type == VALIDATE_TABLE && !v->nfields && !v->nother) {
 			fw->has_files = 1;
 			fw->files = (long long)v->nitems;
