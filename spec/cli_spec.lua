@@ -1,0 +1,35 @@
+-- The command line: dispatch, usage errors (exit 64), version.
+local h = require("helpers")
+
+describe("otarun command line", function()
+  it("prints its version", function()
+    local code, out = h.run({ "version" })
+    assert.are.equal(0, code)
+    assert.matches("^otarun %d+%.%d+%.%d+", out)
+  end)
+
+  it("rejects an unknown command with exit 64 and a suggestion", function()
+    local code, _, err = h.run({ "plna" })
+    assert.are.equal(64, code)
+    assert.matches('unknown command "plna" %(did you mean plan%?%)', err)
+  end)
+
+  it("exits 64 without a command", function()
+    local code, out = h.run({})
+    assert.are.equal(64, code)
+    assert.matches("usage: otarun COMMAND", out)
+  end)
+
+  it("turns os.exit inside `otarun lua` into the exit code", function()
+    local f = h.script("os.exit(7)")
+    local code = h.run({ "lua", f })
+    assert.are.equal(7, code)
+  end)
+
+  it("passes arguments to `otarun lua` scripts as arg", function()
+    local f = h.script("io.write(arg[0] ~= nil and arg[1] .. '|' .. arg[2] or 'none')")
+    local code, out = h.run({ "lua", f, "a", "b" })
+    assert.are.equal(0, code)
+    assert.are.equal("a|b", out)
+  end)
+end)

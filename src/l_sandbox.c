@@ -1,0 +1,149 @@
+/* otarun.core.sandbox: runs a function under a memory budget and an instruction budget that
+ * `pcall` cannot swallow. The function runs on its own Lua thread with a count hook; once a budget
+ * trips, the hook re-arms on every instruction and raises again (as Redis does), so a script that
+ * catches the error is stopped at its next instruction. The memory budget is enforced by the
+ * host's allocator (host.c), counted exactly. The environment itself is built in
+ * lua/otarun/sandbox.lua. */
+#include <string.h>
+#include <lauxlib.h>
+#include "host.h"
+
+#define SANDBOX_STEP 1000
+
+enum sandbox_trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_MEMORY };
+
+struct sandbox_run {
+	lua_Integer budget; /* instructions allowed */
+	lua_Integer spent;
+	enum sandbox_trip trip;
+	size_t memory_limit;
+};
+
+static const char SANDBOX_KEY = 'k'; /* registry key: the current run, a light userdata */
+
+static struct sandbox_run *sandbox_current(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &SANDBOX_KEY);
+	struct sandbox_run *r = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return r;
+}
+
+static void sandbox_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	struct sandbox_run *r = sandbox_current(L);
+	if (!r)
+		return;
+	if (r->trip == TRIP_NONE) {
+		r->spent += SANDBOX_STEP;
+		if (r->spent >= r->budget)
+			r->trip = TRIP_INSTRUCTIONS;
+		else if (host_alloc_of(L)->tripped)
+			r->trip = TRIP_MEMORY;
+		else
+			return;
+		lua_sethook(L, sandbox_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+	}
+	if (r->trip == TRIP_INSTRUCTIONS)
+		luaL_error(L, "instruction limit exceeded (%I instructions); raise it with --max-instructions",
+		           r->budget);
+	luaL_error(L, "memory limit exceeded (%I bytes); raise it with --max-memory",
+	           (lua_Integer)r->memory_limit);
+}
+
+/* run(fn, { memory = bytes, instructions = n }, ...) ->
+ *   true, results...            on success
+ *   false, message, traceback, kind   on error; kind is "error", "memory" or "instructions" */
+static int sandbox_run(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_getfield(L, 2, "memory");
+	lua_Integer memory = luaL_optinteger(L, -1, 256 * 1024 * 1024);
+	lua_getfield(L, 2, "instructions");
+	lua_Integer instructions = luaL_optinteger(L, -1, 1000000000);
+	lua_pop(L, 2);
+	luaL_argcheck(L, memory > 0, 2, "memory must be a positive byte count");
+	luaL_argcheck(L, instructions > 0, 2, "instructions must be positive");
+	if (sandbox_current(L))
+		return luaL_error(L, "sandbox.run cannot nest");
+
+	int nargs = lua_gettop(L) - 2;
+	lua_State *T = lua_newthread(L);
+	int thread_index = lua_gettop(L);
+	lua_pushvalue(L, 1);
+	for (int i = 0; i < nargs; i++)
+		lua_pushvalue(L, 3 + i);
+	lua_xmove(L, T, nargs + 1);
+
+	struct host_alloc *alloc = host_alloc_of(L);
+	struct sandbox_run run = {instructions, 0, TRIP_NONE, (size_t)memory};
+	lua_pushlightuserdata(L, &run);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &SANDBOX_KEY);
+	lua_sethook(T, sandbox_hook, LUA_MASKCOUNT, SANDBOX_STEP);
+	size_t saved_limit = alloc->limit;
+	alloc->limit = alloc->used + (size_t)memory;
+	alloc->tripped = 0;
+
+	int nres = 0;
+	int status = lua_resume(T, L, nargs, &nres);
+
+	alloc->limit = saved_limit;
+	int mem_tripped = alloc->tripped;
+	alloc->tripped = 0;
+	lua_sethook(T, NULL, 0, 0);
+	lua_pushnil(L);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &SANDBOX_KEY);
+
+	if (status == LUA_OK) {
+		lua_pushboolean(L, 1);
+		lua_xmove(T, L, nres);
+		return nres + 1;
+	}
+	const char *kind = "error";
+	if (run.trip == TRIP_INSTRUCTIONS)
+		kind = "instructions";
+	else if (run.trip == TRIP_MEMORY || mem_tripped || status == LUA_ERRMEM)
+		kind = "memory";
+	lua_pushboolean(L, 0);
+	if (status == LUA_YIELD) {
+		lua_pushliteral(L, "a script may not yield");
+		lua_pushliteral(L, "");
+	} else {
+		lua_xmove(T, L, 1); /* the error object */
+		if (!lua_isstring(L, -1)) {
+			const char *tn = luaL_typename(L, -1);
+			lua_pop(L, 1);
+			lua_pushfstring(L, "(error object is a %s value)", tn);
+		}
+		luaL_traceback(L, T, NULL, 0);
+	}
+	if (strcmp(kind, "memory") == 0) { /* the message may be Lua's bare "not enough memory" */
+		lua_pushfstring(L, "memory limit exceeded (%I bytes); raise it with --max-memory", memory);
+		lua_replace(L, -3);
+	}
+	lua_pushstring(L, kind);
+	(void)thread_index;
+	return 4;
+}
+
+/* usage() -> bytes in use by the whole state, peak bytes */
+static int sandbox_usage(lua_State *L)
+{
+	struct host_alloc *a = host_alloc_of(L);
+	lua_pushinteger(L, (lua_Integer)a->used);
+	lua_pushinteger(L, (lua_Integer)a->peak);
+	return 2;
+}
+
+int luaopen_otarun_core_sandbox(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{"run", sandbox_run},
+		{"usage", sandbox_usage},
+		{NULL, NULL},
+	};
+	luaL_newlib(L, fns);
+	return 1;
+}

@@ -1,0 +1,7 @@
+/* otarun's entry point: everything runs inside the host's one protected call (src/host.c). */
+#include "host.h"
+
+int main(int argc, char **argv)
+{
+	return host_main(argc, argv);
+}

@@ -1,0 +1,27 @@
+/* The one registry of native modules, installed into package.preload by the host. Each entry is a
+ * thin binding (src/l_*.c) over a pure C core, or a library linked in statically (lua-cjson). */
+#include <lauxlib.h>
+#include "host.h"
+
+int luaopen_cjson(lua_State *L);
+int luaopen_otarun_core_sandbox(lua_State *L);
+int luaopen_otarun_core_sys(lua_State *L);
+int luaopen_otarun_core_embedded(lua_State *L);
+
+static const luaL_Reg native_modules[] = {
+	{"cjson", luaopen_cjson},
+	{"otarun.core.sandbox", luaopen_otarun_core_sandbox},
+	{"otarun.core.sys", luaopen_otarun_core_sys},
+	{"otarun.core.embedded", luaopen_otarun_core_embedded},
+	{NULL, NULL},
+};
+
+void modules_preload(lua_State *L)
+{
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	for (const luaL_Reg *m = native_modules; m->name; m++) {
+		lua_pushcfunction(L, m->func);
+		lua_setfield(L, -2, m->name);
+	}
+	lua_pop(L, 1);
+}
