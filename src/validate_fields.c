@@ -557,6 +557,11 @@ void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, cons
 	out->w.push = out->w.confirm = out->w.multi_module = VALIDATE_UNSET;
 	if (t->type != VALIDATE_TABLE)
 		return;
+	if (t->nitems || t->nother) /* e.g. a wave written inside a wave */
+		vx_diag(c, VALIDATE_ERROR, "unknown-field", *prefix ? "defaults" : "wave",
+			"%s has %zu positional or non-string keys; wave fields are named (rate = 10), and waves go in the "
+			"rollout's list", *prefix ? "defaults" : c->wave ? vx_printf(c, "wave \"%s\"", c->wave) : "a wave",
+			t->nitems + t->nother);
 	for (size_t i = 0; i < t->nfields; i++) {
 		const char *k = t->fields[i].key;
 		int f;

@@ -81,7 +81,7 @@ static void parse_firmware(struct vx_ctx *c, const struct validate_value *v, str
 			"firmware must be a FirmwareId string or firmware { id = ..., ... }, got %s", vx_describe(c, v));
 	if (fw->id && !fw->id[0])
 		fw->id = NULL;
-	if (!fw->id && (!v || v->type == VALIDATE_TABLE))
+	if (!fw->id && (!v || v->type == VALIDATE_TABLE || v->type == VALIDATE_STRING))
 		vx_diag(c, VALIDATE_ERROR, "required-firmware", "FirmwareId",
 			"rollout \"%s\" has no firmware: give firmware = \"<FirmwareId>\" or firmware { id = \"<FirmwareId>\" }",
 			c->rollout ? c->rollout : "?");
@@ -128,6 +128,9 @@ void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout
 		if (j == COUNT(rollout_fields) && strcmp(k, "name") != 0)
 			unknown_rollout_field(c, k);
 	}
+	if (t->type == VALIDATE_TABLE && t->nother)
+		vx_diag(c, VALIDATE_ERROR, "unknown-field", "rollout",
+			"rollout \"%s\" has %zu keys that are neither names nor waves", raw->name ? raw->name : "?", t->nother);
 	r->product = opt_string(c, vx_get(t, "product"), "product", "ProductKey");
 	if (!r->product || !r->product[0]) {
 		r->product = NULL;
