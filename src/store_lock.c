@@ -191,34 +191,36 @@ int store_lock(struct store *s, double timeout, const char *command, struct stor
 		                  strerror(errno));
 	double start = monotonic();
 	for (;;) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			break;
-		if (errno == EINTR)
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			rc = claim_row(s, command, took_over);
+			if (rc == STORE_OK)
+				break;
+			flock(fd, LOCK_UN);
+			if (rc != STORE_LOCKED || (timeout >= 0 && monotonic() - start >= timeout)) {
+				close(fd);
+				return rc;
+			}
+		} else if (errno == EINTR) {
 			continue;
-		if (errno != EWOULDBLOCK) {
+		} else if (errno != EWOULDBLOCK) {
 			rc = store_fail(s, STORE_ERROR, "cannot lock %s: %s", s->lock_path,
 			                strerror(errno));
 			close(fd);
 			return rc;
 		}
 		double waited = monotonic() - start;
-		if (timeout >= 0 && waited >= timeout) {
+		if (rc != STORE_LOCKED && timeout >= 0 && waited >= timeout) {
 			close(fd);
 			struct store_holder h;
 			rc = store_lock_holder(s, &h);
 			return rc ? rc : describe_holder(s, &h, waited);
 		}
+		rc = STORE_OK;
 		double nap = 0.05;
 		if (timeout >= 0 && timeout - waited < nap)
-			nap = timeout - waited;
+			nap = timeout - waited > 0.001 ? timeout - waited : 0.001;
 		struct timespec ts = {0, (long)(nap * 1e9)};
 		nanosleep(&ts, NULL);
-	}
-	rc = claim_row(s, command, took_over);
-	if (rc) {
-		flock(fd, LOCK_UN);
-		close(fd);
-		return rc;
 	}
 	s->lock_fd = fd;
 	s->locked = 1;
