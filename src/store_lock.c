@@ -19,7 +19,9 @@
 
 #include "store_internal.h"
 
-int64_t store_proc_start(long pid)
+/* Reads a process's state letter and start time (clock ticks since boot) from /proc.
+ * Returns 0 if there is no such process or no /proc. */
+static int proc_stat(long pid, char *state, int64_t *start)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -31,14 +33,37 @@ int64_t store_proc_start(long pid)
 	buf[n] = '\0';
 	/* the command name may hold spaces and parentheses: fields restart after the last ')' */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ' || !p[2])
 		return 0;
-	/* after ')' come fields 3, 4, ...; starttime is field 22 */
+	*state = p[2]; /* field 3 */
 	int field = 2;
 	for (; *p && field < 22; p++)
 		if (*p == ' ')
 			field++;
-	return field == 22 ? strtoll(p, NULL, 10) : 0;
+	*start = field == 22 ? strtoll(p, NULL, 10) : 0;
+	return 1;
+}
+
+int64_t store_proc_start(long pid)
+{
+	char state;
+	int64_t start;
+	return proc_stat(pid, &state, &start) ? start : 0;
+}
+
+/* 1 if pid runs on this host and is the process that recorded proc_start, 0 if gone: exited,
+ * a zombie nobody reaped yet (its files, and so its flock, are already closed), or reused. */
+static int proc_alive(long pid, int64_t proc_start)
+{
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+		return 0;
+	char state;
+	int64_t start;
+	if (!proc_stat(pid, &state, &start))
+		return 1; /* no /proc: trust kill() */
+	if (state == 'Z' || state == 'X' || state == 'x')
+		return 0;
+	return !(proc_start && start && start != proc_start);
 }
 
 static void format_utc(int64_t t, char out[32])
@@ -83,11 +108,8 @@ int store_lock_holder(struct store *s, struct store_holder *h)
 		return STORE_OK;
 	if (strcmp(h->host, s->host) != 0) {
 		h->alive = -1;
-	} else if (kill((pid_t)h->pid, 0) == 0 || errno == EPERM) {
-		int64_t start = store_proc_start(h->pid);
-		h->alive = !(h->proc_start && start && start != h->proc_start); /* pid reused? */
 	} else {
-		h->alive = 0;
+		h->alive = proc_alive(h->pid, h->proc_start);
 	}
 	return STORE_OK;
 }
