@@ -442,6 +442,13 @@ static int l_check_secrets(lua_State *L)
 	return result(L, s, store_json_check_secrets(s, luaL_checkstring(L, 2)));
 }
 
+/* secret_key(name) -> boolean: would the store refuse this key? (state.lua strips such keys) */
+static int l_secret_key(lua_State *L)
+{
+	lua_pushboolean(L, store_key_is_secret(luaL_checkstring(L, 1)));
+	return 1;
+}
+
 /* ---- reads ----------------------------------------------------------------------------------- */
 
 struct rows_ctx {
@@ -565,6 +572,7 @@ int luaopen_otarun_core_store(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{"open", l_open},
 		{"mkdirs", l_mkdirs},
+		{"secret_key", l_secret_key},
 		{NULL, NULL},
 	};
 	luaL_newmetatable(L, STORE_META);

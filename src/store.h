@@ -162,6 +162,7 @@ int store_audit(struct store *s, const struct store_audit *a, int64_t *id);
 /* STORE_INVALID (naming the key) if a JSON text has an object key that carries a secret:
  * AccessKeySecret, SecurityToken, Signature, Authorization, Password and their spellings. */
 int store_json_check_secrets(struct store *s, const char *json);
+int store_key_is_secret(const char *key); /* the rule above, for one key */
 
 /* ---- reads ----------------------------------------------------------------------------------- */
 

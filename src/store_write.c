@@ -59,7 +59,7 @@ static void key_fold(const char *key, char *out, size_t size)
 	out[n] = '\0';
 }
 
-static int key_is_secret(const char *key)
+int store_key_is_secret(const char *key)
 {
 	static const char *const parts[] = {"secret",        "securitytoken", "password",
 	                                    "authorization", "privatekey",    NULL};
@@ -92,7 +92,7 @@ int store_json_check_secrets(struct store *s, const char *json)
 	int rc = STORE_OK, step;
 	while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *key = (const char *)sqlite3_column_text(st, 0);
-		if (key && key_is_secret(key))
+		if (key && store_key_is_secret(key))
 			rc = store_fail(s, STORE_INVALID,
 			                "refusing to store \"%s\": secrets and signatures never go into "
 			                "the state store (leave the key out)",
