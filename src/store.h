@@ -201,6 +201,8 @@ typedef int (*store_row_fn)(void *ctx, int ncols, const struct store_value *cols
 int store_list(struct store *s, enum store_list what, const struct store_filter *f,
                store_row_fn fn, void *ctx);
 const char *store_list_name(enum store_list what); /* "rollouts", "waves", ... */
+/* The intents a crash left open (pending or unknown), oldest first; rollout NULL: all. */
+int store_intents_unsettled(struct store *s, const char *rollout, store_row_fn fn, void *ctx);
 int store_list_from_name(const char *name);         /* -1 if unknown */
 
 /* SHA-256 hex (65 bytes with NUL) of what a plan over these rollouts depends on: halts, wave

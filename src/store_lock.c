@@ -140,6 +140,7 @@ static void who_am_i(const struct store *s, char *out, size_t size)
 static int claim_row(struct store *s, const char *command, struct store_holder *took_over)
 {
 	struct store_holder h;
+	memset(&h, 0, sizeof h);
 	int own, rc = store_tx_enter(s, &own);
 	if (rc == STORE_OK)
 		rc = store_lock_holder(s, &h);

@@ -123,6 +123,12 @@ int store_list(struct store *s, enum store_list what, const struct store_filter 
 	return rc;
 }
 
+int store_intents_unsettled(struct store *s, const char *rollout, store_row_fn fn, void *ctx)
+{
+	struct store_filter f = {rollout, NULL, 0, 0};
+	return store_list(s, STORE_LIST_UNSETTLED, &f, fn, ctx);
+}
+
 /* ---- fingerprint ----------------------------------------------------------------------------- */
 
 /* Each part of the fingerprint: ?1 is the rollout name; every column is hashed in order. */

@@ -349,8 +349,9 @@ static void test_intents(void)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 
-	struct rows open = list(s, STORE_LIST_UNSETTLED, "cam", NULL, "id");
-	CHECK(open.n == 2, "two unsettled");
+	struct rows open = {.want = "action"};
+	CHECK_RC(s, store_intents_unsettled(s, "cam", collect, &open), STORE_OK);
+	CHECK(open.n == 2 && strcmp(open.text[1], "CreateOTADynamicUpgradeJob") == 0, "two unsettled");
 	struct store_settle ok = {"settled", "J1", "RequestId R1", 1001};
 	CHECK_RC(s, store_intent_settle(s, id, &ok), STORE_OK);
 	struct store_settle unk = {"unknown", NULL, "connection dropped", 1002};
