@@ -1,0 +1,71 @@
+-- otarun plan FILE...: validate, plan, render (SPEC §1, §4, §7a). Invalid scripts print their
+-- diagnostics and no plan (exit 3). --out saves the plan's JSON atomically; --detailed-exitcode
+-- exits 2 when the plan has changes.
+local args = require("otarun.args")
+local pipeline = require("otarun.pipeline")
+
+local M = {}
+
+M.OPTIONS = { ["--detailed-exitcode"] = "bool", ["--out"] = "string", ["--refresh"] = "bool" }
+
+M.HELP = [[
+usage: otarun plan [OPTIONS] FILE...
+
+Validates rollout scripts, works out when each wave can start, and prints one action per wave
+with the exact API calls it makes. Without credentials, or with --offline, the plan is computed
+offline and marked "platform state unknown".
+
+options:
+  --format text|json|markdown   output format (text)
+  --out FILE                    also save the plan as JSON to FILE
+  --detailed-exitcode           exit 2 when the plan has changes (create, update, replace, cancel)
+  --offline                     never contact the platform
+  --now TIME                    evaluate as if it were TIME (RFC 3339)
+  --var NAME=VALUE              set var.NAME for the scripts (repeatable)
+  --region REGION               region for rollouts that do not name one
+  --max-memory BYTES, --max-instructions N   script limits
+  --no-color                    never colour the output
+
+exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,
+      3 invalid script, 64 usage error
+]]
+
+-- "offline" unless credentials are present and --offline is not given. Comparing with the
+-- platform (modes "state" and "live") belongs to the apply work; until then every plan is offline.
+local function mode_of(opts)
+  if opts.offline or not os.getenv("ALIBABA_CLOUD_ACCESS_KEY_ID") then return "offline" end
+  return "offline"
+end
+
+function M.main(argv)
+  local opts, files = args.parse(argv, M.OPTIONS)
+  if opts.help then
+    io.stdout:write(M.HELP)
+    return 0
+  end
+  if #files == 0 then args.usage_error("plan needs at least one FILE") end
+  local ctx = pipeline.context(opts)
+  ctx.mode = mode_of(opts)
+  local res, err = pipeline.plan(files, ctx)
+  if not res then
+    io.stderr:write("otarun plan: ", err, "\n")
+    return 1
+  end
+  if not res.ok then
+    io.stdout:write(pipeline.render_diagnostics(res, ctx))
+    return 3
+  end
+  if opts.out then
+    local text = require("otarun.render.json").plan(res.plan)
+    local ok, err = require("otarun.core.sys").write_atomic(opts.out, text)
+    if not ok then
+      io.stderr:write(string.format("otarun plan: cannot save the plan to %s: %s\n", opts.out, tostring(err)))
+      return 1
+    end
+  end
+  io.stdout:write(pipeline.render_plan(res.plan, ctx))
+  if opts.detailed_exitcode and require("otarun.plan").has_changes(res.plan) then return 2 end
+  return 0
+end
+
+return M
