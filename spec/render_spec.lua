@@ -128,7 +128,7 @@ describe("text renderer", function()
   end)
 
   it("prints reasons and earliest starts of waiting waves", function()
-    assert.matches('waiting for gate of "canary"; approval (otarun approve examples/cam.lua beta)', out, 1, true)
+    assert.matches('\n      waiting for gate of "canary"\n      approval (otarun approve examples/cam.lua beta)\n', out, 1, true)
     assert.matches("earliest start 2026-12-01T10:00:00Z", out, 1, true)
   end)
 

@@ -17,11 +17,10 @@ function M.object(t) return setmetatable(t or {}, OBJECT) end
 -- Key order: lower rank first; keys without a rank after them, sorted by bytes.
 local ORDER = {
   "format_version", "generated_at", "mode", "now", "state_fingerprint",
-  "name", "product", "region", "instance", "file", "line", "firmware",
-  "id", "version", "type", "src_version", "size", "files", "verified",
+  "name", "policy", "severity", "rule", "level", "passed", "overridden", "message",
+  "product", "region", "instance", "file", "line", "rollout", "wave", "param",
+  "firmware", "id", "version", "type", "src_version", "size", "files", "verified",
   "kind", "status", "action", "reason", "job_id", "earliest_start", "calls", "params",
-  "severity", "rule", "message", "rollout", "wave", "param",
-  "policy", "level", "passed", "overridden",
   "create", "update", "replace", "cancel", "wait", "errors", "warnings",
   "rollouts", "waves", "diagnostics", "policies", "summary",
 }

@@ -75,7 +75,10 @@ local function render_wave(out, plan, w, paint)
   local sym = M.SYMBOL[w.action] or "?"
   local head = string.format("  %s %s: %s (%s, %s)", sym, w.name, w.action, w.kind or "?", w.status)
   out[#out + 1] = paint(w.action, head) .. (w.job_id and ("  job " .. w.job_id) or "")
-  out[#out + 1] = "      " .. (w.reason or "")
+  -- one reason per line: the planner joins them with "; "
+  for part in ((w.reason or "") .. "; "):gmatch("(.-); ") do
+    if part ~= "" then out[#out + 1] = "      " .. part end
+  end
   if w.earliest_start and w.status == "waiting" then
     out[#out + 1] = "      earliest start " .. util.format_time(w.earliest_start, plan.offset or 0)
   elseif w.status == "waiting" then
