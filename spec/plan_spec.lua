@@ -312,8 +312,20 @@ describe("next_window_open (Lua fallback)", function()
     assert.are.equal(sat, nwo(night, sat))
     assert.are.equal(util.parse_time("2026-12-11T22:00:00Z"), nwo(night, util.parse_time("2026-12-05T02:00:00Z")))
   end)
-  it("returns -1 when no day is allowed", function()
-    assert.are.equal(-1, nwo({ days = {}, from = 0, to = 60, tz = 0 }, NOW))
+  it("agrees with the native version over two weeks of times", function()
+    local night = { days = { false, false, false, false, true, true, false }, from = 22 * 60, to = 2 * 60,
+                    tz = -5 * 3600, text = "fri-sat 22:00-02:00 -05:00" }
+    local n = 0
+    for _, win in ipairs({ w, night }) do
+      for t = NOW, NOW + 14 * 86400, 37 * 60 + 11 do
+        assert.are.equal(nwo(win, t), util.next_window_open(win, t), util.format_time(t))
+        n = n + 1
+      end
+    end
+    assert.is_true(n > 1000)
+  end)
+  it("returns nil when no day is allowed", function()
+    assert.is_nil(nwo({ days = {}, from = 0, to = 60, tz = 0 }, NOW))
   end)
 end)
 

@@ -130,7 +130,7 @@ end
 
 -- Lua fallback for otarun.core.validate.next_window_open, same contract: the earliest epoch >= t
 -- inside window { days = {[1..7] = bool} (1 = Monday), from, to (minutes of local day), tz }, t
--- itself when inside, -1 when no day is allowed. to <= from crosses midnight (it belongs to the
+-- itself when inside, nil and a message when no day is allowed. to <= from crosses midnight (it belongs to the
 -- day it opens on); to == from is a whole day.
 function M.next_window_open_lua(window, t)
   local days, tz = window.days or {}, window.tz or 0
@@ -148,7 +148,7 @@ function M.next_window_open_lua(window, t)
     local open = day * 86400 + from
     if allowed(day) and open > loc then return open - tz end
   end
-  return -1
+  return nil, "the window has no days"
 end
 
 -- The native version when otarun.core.validate provides it, else the Lua fallback.

@@ -33,7 +33,8 @@ exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,
 -- "offline" unless credentials are present and --offline is not given. Comparing with the
 -- platform (modes "state" and "live") belongs to the apply work; until then every plan is offline.
 local function mode_of(opts)
-  if opts.offline or not os.getenv("ALIBABA_CLOUD_ACCESS_KEY_ID") then return "offline" end
+  local key = os.getenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
+  if opts.offline or key == nil or key == "" then return "offline" end
   return "offline"
 end
 

@@ -31,7 +31,7 @@ end
 local function apply_window(ctx, wave, t)
   if not wave.window or not t then return t, nil end
   local open = util.next_window_open(wave.window, t)
-  if open < 0 then return nil, string.format("window %s never opens", wave.window.text or "?") end
+  if not open then return nil, string.format("window %s never opens", wave.window.text or "?") end
   if open > t then
     return open, string.format("window %s opens at %s", wave.window.text or "?", fmt_time(ctx, open))
   end
