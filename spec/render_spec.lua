@@ -100,6 +100,22 @@ describe("json renderer", function()
                       param = "RetryInterval" }, d)
   end)
 
+  it("writes waves through its fast path exactly as the generic encoder would", function()
+    local r = F.rollout({ F.wave("a", { versions = { "1" }, tags = { { key = "k", value = 'q"\\/\n\1' } } }),
+                         F.wave("b", { versions = { "1" } }), F.wave("c", { kind = "static", all = true }) })
+    r.waves[2].line = nil
+    local obs = { a = { status = "running", job_id = "J-1", started_at = F.NOW - 60 } }
+    local p = plan.build({ r }, { now = F.NOW, offset = 3600, observed = function(_, w) return obs[w.name] end })
+    local generic = rjson.document(p)
+    for j, w in ipairs(p.rollouts[1].waves) do generic.rollouts[1].waves[j] = rjson.wave_doc(p, w) end
+    local fast = rjson.plan(p)
+    assert.are.equal(json.encode(generic, { indent = "  " }) .. "\n", fast)
+    assert.are.equal(0, #p.rollouts[1].waves[1].calls)
+    local sink, result = json.string_sink()
+    rjson.write_plan(p, sink)
+    assert.are.equal(fast, result())
+  end)
+
   it("writes empty lists as arrays and a plan the same way twice", function()
     local s = rjson.plan(sample())
     assert.matches('"diagnostics": %[%]', s)

@@ -76,9 +76,13 @@ end
 M.natural_less = natural_less
 
 function M.sorted_names(params)
-  local names = {}
-  for k in pairs(params) do names[#names + 1] = k end
-  table.sort(names, natural_less)
+  local names, multi_digit = {}, false
+  for k in pairs(params) do
+    names[#names + 1] = k
+    if not multi_digit and k:find("%.%d%d") then multi_digit = true end
+  end
+  -- byte order is reading order unless some index has two digits (Tag.10 before Tag.2)
+  table.sort(names, multi_digit and natural_less or nil)
   return names
 end
 

@@ -81,8 +81,11 @@ function M.check(files, ctx, validate)
       waves = waves + #(d.waves or {})
     end
   end
-  local rollouts = {}
-  if #all > 0 then
+  -- Full collections between phases keep the peak near the live data: the compiled scripts and
+  -- their sandboxes, then the raw declarations, are garbage once the next phase has its input.
+  collectgarbage("collect")
+  local rollouts, ndecls = {}, #all
+  if ndecls > 0 then
     local v, why = validate, nil
     if not v then v, why = validator() end
     if not v then return nil, why end
@@ -90,10 +93,12 @@ function M.check(files, ctx, validate)
     for _, d in ipairs(res.diagnostics or {}) do diagnostics[#diagnostics + 1] = d end
     rollouts = res.rollouts or {}
   end
+  all = nil
+  collectgarbage("collect")
   M.sort_diagnostics(diagnostics)
   local summary = summary_of(diagnostics)
   return { diagnostics = diagnostics, rollouts = rollouts, summary = summary, ok = summary.errors == 0,
-           counts = { files = #files, rollouts = #all, waves = waves } }
+           counts = { files = #files, rollouts = ndecls, waves = waves } }
 end
 
 -- plan(files, ctx [, validate]) -> result of check, plus result.plan when the scripts are valid.

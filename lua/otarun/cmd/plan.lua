@@ -64,7 +64,11 @@ function M.main(argv)
       return 1
     end
   end
-  io.stdout:write(pipeline.render_plan(res.plan, ctx))
+  if ctx.format == "json" then
+    require("otarun.render.json").write_plan(res.plan, require("otarun.json").file_sink(io.stdout))
+  else
+    io.stdout:write(pipeline.render_plan(res.plan, ctx))
+  end
   if opts.detailed_exitcode and require("otarun.plan").has_changes(res.plan) then return 2 end
   return 0
 end

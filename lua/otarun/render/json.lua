@@ -43,6 +43,70 @@ local function wave_doc(plan, w)
            earliest_start = w.earliest_start and util.format_time(w.earliest_start, plan.offset or 0) or null,
            calls = calls, line = orNull(w.line) }
 end
+M.wave_doc = wave_doc
+
+-- The text json.encode(wave_doc(plan, w), { indent = "  " }) gives at depth 4 (plan > rollouts >
+-- rollout > waves > wave), written directly: at 10,000 waves the generic encoder is the slowest
+-- part of `otarun plan`. spec/render_spec.lua holds the two to the same bytes.
+local P = {}
+for d = 4, 8 do P[d] = "\n" .. string.rep("  ", d) end
+
+-- Quoted strings, memoised: names, ids, versions and statuses repeat from wave to wave.
+-- The memo lives for one document (M.document resets it).
+local quoted = {}
+local function q(s)
+  if s == nil or s == null then return "null" end
+  local r = quoted[s]
+  if not r then
+    r = '"' .. json.escaped(s) .. '"'
+    quoted[s] = r
+  end
+  return r
+end
+
+local function params_text(params, put)
+  local names = {}
+  for k in pairs(params) do names[#names + 1] = k end
+  if #names == 0 then put("{}") return end
+  table.sort(names)
+  for i, k in ipairs(names) do
+    put(i == 1 and "{" or ",")
+    put(P[8])
+    put(q(k))
+    put(": ")
+    put(q(params[k]))
+  end
+  put(P[7])
+  put("}")
+end
+
+-- put(piece) for each piece of the wave's JSON text.
+local function wave_text(plan, w, put)
+  put("{") put(P[5]) put('"name": ') put(q(w.name)) put(",") put(P[5])
+  put('"line": ') put(w.line and string.format("%d", w.line) or "null") put(",") put(P[5])
+  put('"kind": ') put(q(w.kind)) put(",") put(P[5])
+  put('"status": ') put(q(w.status)) put(",") put(P[5])
+  put('"action": ') put(q(w.action)) put(",") put(P[5])
+  put('"reason": ') put(q(w.reason or "")) put(",") put(P[5])
+  put('"job_id": ') put(q(w.job_id)) put(",") put(P[5])
+  put('"earliest_start": ')
+  put(w.earliest_start and q(util.format_time(w.earliest_start, plan.offset or 0)) or "null")
+  put(",") put(P[5]) put('"calls": ')
+  local calls = w.calls or {}
+  if #calls == 0 then
+    put("[]")
+  else
+    for i, c in ipairs(calls) do
+      put(i == 1 and "[" or ",") put(P[6]) put("{") put(P[7]) put('"action": ') put(q(c.action))
+      put(",") put(P[7]) put('"params": ')
+      params_text(c.params, put)
+      put(P[6]) put("}")
+    end
+    put(P[5]) put("]")
+  end
+  put(P[4]) put("}")
+end
+M.wave_text = wave_text
 
 local function policy_doc(p)
   return { policy = orNull(p.policy), rule = orNull(p.rule), level = orNull(p.level),
@@ -52,10 +116,11 @@ end
 
 -- The plan table -> the §7a document (a Lua table ready for otarun.json).
 function M.document(plan)
+  quoted = {}
   local rollouts = json.array({})
   for i, r in ipairs(plan.rollouts) do
     local waves = json.array({})
-    for j, w in ipairs(r.waves) do waves[j] = wave_doc(plan, w) end
+    for j, w in ipairs(r.waves) do waves[j] = json.lazy(function(put) wave_text(plan, w, put) end) end
     rollouts[i] = { name = r.name, product = orNull(r.product), region = orNull(r.region),
                     instance = orNull(r.instance), file = orNull(r.file), line = orNull(r.line),
                     firmware = firmware(r.firmware), waves = waves }
@@ -74,6 +139,12 @@ end
 
 function M.plan(plan)
   return json.encode(M.document(plan), { indent = "  " }) .. "\n"
+end
+
+-- Streams the plan's JSON to a sink (otarun.json.file_sink(io.stdout)), for large plans.
+function M.write_plan(plan, sink)
+  json.write(M.document(plan), sink, { indent = "  " })
+  sink({ "\n" }, 1)
 end
 
 -- `otarun validate --format json` and a plan that stopped at errors.

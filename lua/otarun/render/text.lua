@@ -64,10 +64,11 @@ local function render_call(out, call)
   local names = params.sorted_names(call.params)
   local width = 0
   for _, k in ipairs(names) do if #k > width then width = #k end end
+  local fmt = "        %-" .. width .. "s = %s"
   for _, k in ipairs(names) do
     local v = call.params[k]
     local shown = v:find(PLACEHOLDER) and v or json.quote(v)
-    out[#out + 1] = string.format("        %-" .. width .. "s = %s", k, shown)
+    out[#out + 1] = string.format(fmt, k, shown)
   end
 end
 
