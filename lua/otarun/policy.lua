@@ -34,49 +34,65 @@ end
 
 local function key_of(r) return r.policy .. "." .. r.rule end
 
--- Applies the levels and overrides to results in place. Returns denied, denials, recorded
--- overrides ({ policy, rule, reason, rollout, wave, message }), unmatched override messages.
+-- Applies the levels and overrides to results in place. Returns denied, denials (one message per
+-- denying POLICY.RULE: its first finding and how many more), recorded overrides ({ policy, rule,
+-- reason, rollout, wave, message }), unmatched override messages.
 function M.judge(results, overrides, policies)
   overrides = overrides or {}
-  local denials, recorded, used, known = {}, {}, {}, {}
+  local any_override = next(overrides) ~= nil
+  local denying, order, recorded, used = {}, {}, {}, {}
   for _, r in ipairs(results) do
-    known[#known + 1] = key_of(r)
     r.overridden = false
-    if not r.passed then
+    if not r.passed and r.level ~= "advisory" then
       local key = key_of(r)
-      local reason = overrides[key]
+      local reason = any_override and overrides[key] or nil
       if reason then used[key] = true end
-      local where = r.rollout and (r.rollout .. (r.wave and ("/" .. r.wave) or "") .. ": ") or ""
       if r.level == "soft" and reason then
         r.overridden, r.reason = true, reason
         recorded[#recorded + 1] = { policy = r.policy, rule = r.rule, reason = reason,
                                     rollout = r.rollout, wave = r.wave, message = r.message }
-      elseif r.level == "soft" then
-        denials[#denials + 1] = string.format("%s (soft): %s%s; override with --override %s --reason TEXT",
-          key, where, r.message or "failed", key)
-      elseif r.level == "hard" then
-        denials[#denials + 1] = string.format("%s (hard): %s%s%s", key, where, r.message or "failed",
-          reason and "; a hard policy cannot be overridden" or "")
+      else
+        local d = denying[key]
+        if d then d.more = d.more + 1
+        else
+          denying[key] = { first = r, more = 0, reason = reason }
+          order[#order + 1] = key
+        end
       end
     end
   end
-  for _, p in ipairs(policies or {}) do
-    for kind in pairs(p.rules or {}) do known[#known + 1] = p.name .. "." .. kind end
-    known[#known + 1] = p.name .. ".check"
+  local denials = {}
+  for _, key in ipairs(order) do
+    local d, r = denying[key], denying[key].first
+    local where = r.rollout and (r.rollout .. (r.wave and ("/" .. r.wave) or "") .. ": ") or ""
+    local more = d.more > 0 and string.format(" (and %d more)", d.more) or ""
+    if r.level == "soft" then
+      denials[#denials + 1] = string.format("%s (soft): %s%s%s; override with --override %s --reason TEXT",
+        key, where, r.message or "failed", more, key)
+    else
+      denials[#denials + 1] = string.format("%s (hard): %s%s%s%s", key, where, r.message or "failed", more,
+        d.reason and "; a hard policy cannot be overridden" or "")
+    end
   end
   local unmatched = {}
-  for key in pairs(overrides) do
-    if not used[key] then
-      local exists = false
-      for _, k in ipairs(known) do if k == key then exists = true break end end
-      if not exists then
-        local best = util.closest(key, known)
+  if any_override then
+    local known, list = {}, {}
+    for _, r in ipairs(results) do known[key_of(r)] = true end
+    for _, p in ipairs(policies or {}) do
+      for kind in pairs(p.rules or {}) do known[p.name .. "." .. kind] = true end
+      known[p.name .. ".check"] = true
+    end
+    for k in pairs(known) do list[#list + 1] = k end
+    table.sort(list)
+    for key in pairs(overrides) do
+      if not used[key] and not known[key] then
+        local best = util.closest(key, list)
         unmatched[#unmatched + 1] = string.format("--override %s names no policy rule%s", key,
           best and (" (did you mean " .. best .. "?)") or "")
       end
     end
+    table.sort(unmatched)
   end
-  table.sort(unmatched)
   return #denials > 0, denials, recorded, unmatched
 end
 

@@ -17,32 +17,36 @@ end
 
 -- A view factory: wrap(t) gives a read-only proxy of t, made lazily and shared by every check of
 -- one evaluation, so the cost follows what the checks read rather than the size of the plan.
+-- All proxies share one metatable and find their table through a weak map.
 function M.view_factory()
-  local cache = setmetatable({}, { __mode = "k" })
+  local cache = setmetatable({}, { __mode = "k" })  -- table -> proxy
+  local target = setmetatable({}, { __mode = "k" }) -- proxy -> table
   local wrap
   local function value(v)
-    if type(v) == "table" then return wrap(v) end
-    if plain(v) then return v end
+    local ty = type(v)
+    if ty == "table" then return cache[v] or wrap(v) end
+    if ty == "string" or ty == "number" or ty == "boolean" then return v end
     return nil
   end
-  local function read_only() error("the plan is read-only in a policy check", 2) end
+  local mt = {
+    __index = function(p, k) return value(rawget(target[p], k)) end,
+    __newindex = function() error("the plan is read-only in a policy check", 2) end,
+    __len = function(p) return rawlen(target[p]) end,
+    __pairs = function(p)
+      local t = target[p]
+      return function(_, k)
+        local nk, nv = next(t, k)
+        while nk ~= nil and not (plain(nv) or type(nv) == "table") do nk, nv = next(t, nk) end
+        return nk, value(nv)
+      end, p, nil
+    end,
+    __metatable = false,
+  }
   wrap = function(t)
     local p = cache[t]
     if p then return p end
-    p = setmetatable({}, {
-      __index = function(_, k) return value(rawget(t, k)) end,
-      __newindex = read_only,
-      __len = function() return rawlen(t) end,
-      __pairs = function()
-        return function(_, k)
-          local nk, nv = next(t, k)
-          while nk ~= nil and not (plain(nv) or type(nv) == "table") do nk, nv = next(t, nk) end
-          return nk, value(nv)
-        end, p, nil
-      end,
-      __metatable = false,
-    })
-    cache[t] = p
+    p = setmetatable({}, mt)
+    cache[t], target[p] = p, t
     loader.readonly[p] = true
     return p
   end
