@@ -68,19 +68,20 @@ local function plan_from_script(script, dir, now, vars)
   elseif not script:match("^/") then
     path = dir .. "/" .. script
   end
-  local ok_v, validate = pcall(require, "otarun.core.validate")
-  local ok_p, planner = pcall(require, "otarun.plan")
-  if not (ok_v and ok_p) then
-    error("script cases need the validator and the planner, not in this build; give a plan fixture", 0)
+  local ok, pipeline = pcall(require, "otarun.pipeline")
+  if not ok then
+    error("script cases need the planner (otarun.pipeline), not in this build; give a plan fixture", 0)
   end
-  local decls, diags = require("otarun.script").load(path, { vars = vars, now = now })
+  local res, err = pipeline.plan({ path }, { now = now or math.floor(require("otarun.core.sys").now()),
+                                            offset = 0, vars = vars or {}, limits = {}, mode = "offline" })
   if path ~= script then os.remove(path) end
-  if not decls then error("the script does not load: " .. tostring(diags[1] and diags[1].message), 0) end
-  local checked = validate.check(decls, { now = now })
-  for _, d in ipairs(checked.diagnostics or {}) do
-    if d.severity == "error" then error("the script is invalid: " .. d.rule .. ": " .. d.message, 0) end
+  if not res then error(err, 0) end
+  if not res.ok then
+    for _, d in ipairs(res.diagnostics) do
+      if d.severity == "error" then error("the script is invalid: " .. d.rule .. ": " .. d.message, 0) end
+    end
   end
-  return planner.build(checked.rollouts, { now = now, mode = "offline" })
+  return res.plan
 end
 
 -- Runs one case against the loaded policies; returns a list of failure messages.
