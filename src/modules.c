@@ -9,6 +9,7 @@ int luaopen_otarun_core_sys(lua_State *L);
 int luaopen_otarun_core_embedded(lua_State *L);
 int luaopen_otarun_core_sign(lua_State *L);
 int luaopen_otarun_core_validate(lua_State *L);
+int luaopen_otarun_core_policy(lua_State *L);
 
 static const luaL_Reg native_modules[] = {
 	{"cjson", luaopen_cjson},
@@ -17,6 +18,7 @@ static const luaL_Reg native_modules[] = {
 	{"otarun.core.embedded", luaopen_otarun_core_embedded},
 	{"otarun.core.sign", luaopen_otarun_core_sign},
 	{"otarun.core.validate", luaopen_otarun_core_validate},
+	{"otarun.core.policy", luaopen_otarun_core_policy},
 	{NULL, NULL},
 };
 
