@@ -128,6 +128,16 @@ static int sandbox_run(lua_State *L)
 	return 4;
 }
 
+/* tripped() -> true once the running script has exceeded a budget. The hook raises its error with
+ * hooks disabled, so a script's xpcall message handler must not run then (lua/otarun/sandbox.lua
+ * wraps xpcall with this): it would loop unwatched. */
+static int sandbox_tripped(lua_State *L)
+{
+	struct sandbox_run *r = sandbox_current(L);
+	lua_pushboolean(L, r && (r->trip != TRIP_NONE || host_alloc_of(L)->tripped));
+	return 1;
+}
+
 /* usage() -> bytes in use by the whole state, peak bytes */
 static int sandbox_usage(lua_State *L)
 {
@@ -142,6 +152,7 @@ int luaopen_otarun_core_sandbox(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{"run", sandbox_run},
 		{"usage", sandbox_usage},
+		{"tripped", sandbox_tripped},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

@@ -41,8 +41,7 @@ do
 end
 
 local BASE = { "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
-               "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type",
-               "xpcall", "_VERSION" }
+               "rawlen", "rawset", "select", "tonumber", "tostring", "type", "_VERSION" }
 
 -- opts: now (epoch for os.time()/os.date()), print (function), dir (for require), globals (DSL)
 function M.env(opts)
@@ -55,6 +54,14 @@ function M.env(opts)
       error("setmetatable: __gc metamethods are blocked in the otarun sandbox", 2)
     end
     return setmetatable(t, mt)
+  end
+  -- A budget error is raised from the count hook, where hooks are off: the script's message
+  -- handler must not run then, or it could loop unwatched.
+  env.xpcall = function(f, msgh, ...)
+    return xpcall(f, function(e)
+      if core.tripped() then return e end
+      return msgh(e)
+    end, ...)
   end
   env.getmetatable = function(v)
     if type(v) == "string" then return nil end

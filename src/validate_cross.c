@@ -1,0 +1,178 @@
+/* validate_cross: rules across the waves of a rollout (`wave-name`, `wave-after`,
+ * `superseded-coverage`) and across rollouts (unique rollout names, `one-dynamic-per-firmware`,
+ * `later-dynamic-wins`, `device-single-job`). Every check sorts or hashes, never compares all
+ * pairs. Uses the context of validate.c. */
+#include "validate_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct named {
+	const char *name;
+	size_t index;
+};
+
+static int named_cmp(const void *pa, const void *pb)
+{
+	const struct named *a = pa, *b = pb;
+	int r = strcmp(a->name, b->name);
+	return r ? r : (a->index > b->index) - (a->index < b->index);
+}
+
+static void at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w)
+{
+	c->file = r->file;
+	c->rollout = r->name;
+	c->line = w ? w->line : r->line;
+	c->wave = w ? w->name : NULL;
+}
+
+/* ---- a small string set (for version coverage) ---------------------------------------------- */
+
+struct strset {
+	const char **slots;
+	size_t mask;
+};
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void strset_init(struct vx_ctx *c, struct strset *s, size_t capacity)
+{
+	size_t n = 16;
+	while (n < capacity * 2)
+		n *= 2;
+	s->slots = vx_alloc(c, n * sizeof *s->slots);
+	s->mask = n - 1;
+}
+
+/* Returns 1 when `key` was already present. */
+static int strset_add(struct strset *s, const char *key, int insert)
+{
+	for (size_t i = str_hash(key) & s->mask;; i = (i + 1) & s->mask) {
+		if (!s->slots[i]) {
+			if (insert)
+				s->slots[i] = key;
+			return 0;
+		}
+		if (strcmp(s->slots[i], key) == 0)
+			return 1;
+	}
+}
+
+/* ---- within a rollout ----------------------------------------------------------------------- */
+
+static void wave_names(struct vx_ctx *c, struct validate_rollout *r, const struct validate_raw_rollout *raw,
+		       struct named *sorted, size_t *nsorted)
+{
+	size_t n = 0;
+	for (size_t j = 0; j < r->nwaves; j++) {
+		struct validate_wave *w = &r->waves[j];
+		at(c, r, w);
+		if (raw->waves[j].name.type != VALIDATE_STRING)
+			vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
+				"wave %zu of rollout \"%s\" has no name: write wave \"NAME\" { ... }", j + 1, r->name ? r->name : "?");
+		else if (!vx_name_valid(w->name))
+			vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
+				"wave name \"%s\" is invalid: use 1–64 characters of A-Z, a-z, 0-9, '.', '_' and '-'", w->name);
+		if (w->name)
+			sorted[n++] = (struct named){ w->name, j };
+	}
+	qsort(sorted, n, sizeof *sorted, named_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(sorted[i].name, sorted[i - 1].name) != 0)
+			continue;
+		const struct validate_wave *first = &r->waves[sorted[i - 1].index];
+		at(c, r, &r->waves[sorted[i].index]);
+		vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
+			"wave name \"%s\" is used twice in rollout \"%s\" (first at line %d): wave names must be unique",
+			sorted[i].name, r->name ? r->name : "?", first->line);
+	}
+	*nsorted = n;
+}
+
+static void wave_after(struct vx_ctx *c, struct validate_rollout *r, const struct named *sorted, size_t n)
+{
+	for (size_t j = 0; j < r->nwaves; j++) {
+		struct validate_wave *w = &r->waves[j];
+		if (!w->after_explicit) {
+			w->after = j > 0 ? r->waves[j - 1].name : NULL;
+			continue;
+		}
+		struct named key = { w->after, 0 };
+		const struct named *lo = sorted, *hi = sorted + n;
+		while (lo < hi) { /* the first entry with this name */
+			const struct named *mid = lo + (hi - lo) / 2;
+			if (strcmp(mid->name, key.name) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		at(c, r, w);
+		if (lo == sorted + n || strcmp(lo->name, w->after) != 0)
+			vx_diag(c, VALIDATE_ERROR, "wave-after", "after",
+				"after = \"%s\" names no wave of rollout \"%s\": it must name an earlier wave", w->after,
+				r->name ? r->name : "?");
+		else if (lo->index >= j)
+			vx_diag(c, VALIDATE_ERROR, "wave-after", "after",
+				"after = \"%s\" names %s: it must name an earlier wave", w->after,
+				lo->index == j ? "this wave itself" : "a later wave");
+	}
+}
+
+/* Each dynamic wave's strategy is cancelled when a later dynamic wave starts; the versions it
+ * targets that no later dynamic wave targets stop being upgraded from then on. */
+static void superseded_coverage(struct vx_ctx *c, const struct validate_rollout *r)
+{
+	size_t total = 0;
+	for (size_t j = 0; j < r->nwaves; j++)
+		total += r->waves[j].nversions;
+	struct strset later;
+	strset_init(c, &later, total);
+	const struct validate_wave *next = NULL;
+	for (size_t j = r->nwaves; j-- > 0;) {
+		const struct validate_wave *w = &r->waves[j];
+		if (w->kind != VALIDATE_DYNAMIC)
+			continue;
+		if (next && w->has_versions) {
+			char *lost = NULL;
+			size_t nlost = 0;
+			for (size_t i = 0; i < w->nversions; i++) {
+				if (strset_add(&later, w->versions[i], 0))
+					continue;
+				if (nlost++ < 5)
+					lost = lost ? vx_printf(c, "%s, %s", lost, w->versions[i]) : vx_printf(c, "%s", w->versions[i]);
+			}
+			if (nlost) {
+				at(c, r, w);
+				vx_diag(c, VALIDATE_WARNING, "superseded-coverage", "SrcVersion.N",
+					"when wave \"%s\" starts, this wave's dynamic strategy is cancelled, and no later dynamic wave "
+					"targets %s%s: devices reporting %s later are not upgraded",
+					next->name ? next->name : "?", lost, nlost > 5 ? vx_printf(c, " and %zu more", nlost - 5) : "",
+					nlost == 1 ? "it" : "them");
+			}
+		}
+		for (size_t i = 0; i < w->nversions; i++)
+			strset_add(&later, w->versions[i], 1);
+		next = w;
+	}
+}
+
+void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct validate_raw_rollout *raw)
+{
+	struct named *sorted = vx_alloc(c, (r->nwaves ? r->nwaves : 1) * sizeof *sorted);
+	size_t n;
+	at(c, r, NULL);
+	if (!r->name || !vx_name_valid(r->name))
+		vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
+			"rollout name \"%s\" is invalid: use 1–64 characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+			r->name ? r->name : "");
+	wave_names(c, r, raw, sorted, &n);
+	wave_after(c, r, sorted, n);
+	superseded_coverage(c, r);
+}
