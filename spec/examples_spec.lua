@@ -142,6 +142,27 @@ describe("otarun plan", function()
     os.remove(f)
   end)
 
+  it("judges the plan by policies: warnings in the plan, exit 4 when a hard policy denies", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. h.shell_quote(dir)))
+    h.write(dir .. "/strict.lua", [[policy "strict" { level = "hard", rules = { min_waves = 5 } }]])
+    local code, out, err = h.run({ "plan", "--offline", "--now", NOW, "--policy", dir, example("version-waves") })
+    assert.are.equal(4, code, err)
+    assert.matches("x strict.min_waves (hard) camera-2.4.0:", out, 1, true)
+    assert.matches("denied by policy", err, 1, true)
+    code, out = h.run({ "plan", "--offline", "--now", NOW, "--format", "json", "--policy", dir, example("version-waves") })
+    assert.are.equal(4, code)
+    local found
+    for _, p in ipairs(cjson.decode(out).policies) do
+      if p.policy == "strict" and p.rule == "min_waves" then found = p end
+    end
+    assert.are.equal(false, found.passed)
+    assert.are.same({}, shape.problems(cjson.decode(out)))
+    os.remove(dir .. "/strict.lua")
+    os.remove(dir)
+  end)
+
   it("exits 64 on usage errors", function()
     assert.are.equal(64, (h.run({ "plan" })))
     assert.are.equal(64, (h.run({ "plan", "--format", "yaml", example("version-waves") })))
@@ -149,6 +170,7 @@ describe("otarun plan", function()
     assert.are.equal(64, code)
     assert.matches("--now", err, 1, true)
     assert.are.equal(64, (h.run({ "validate" })))
+    assert.are.equal(64, (h.run({ "plan", "--override", "default.min_waves", example("version-waves") })))
   end)
 end)
 

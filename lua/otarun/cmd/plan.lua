@@ -1,12 +1,14 @@
--- otarun plan FILE...: validate, plan, render (SPEC §1, §4, §7a). Invalid scripts print their
--- diagnostics and no plan (exit 3). --out saves the plan's JSON atomically; --detailed-exitcode
--- exits 2 when the plan has changes.
+-- otarun plan FILE...: validate, plan, check policies, render (SPEC §1, §4, §5, §7a). Invalid
+-- scripts print their diagnostics and no plan (exit 3). A plan denied by policy is printed with
+-- the denials (exit 4). --out saves the plan's JSON atomically; --detailed-exitcode exits 2 when
+-- the plan has changes.
 local args = require("otarun.args")
 local pipeline = require("otarun.pipeline")
 
 local M = {}
 
-M.OPTIONS = { ["--detailed-exitcode"] = "bool", ["--out"] = "string", ["--refresh"] = "bool" }
+M.OPTIONS = { ["--detailed-exitcode"] = "bool", ["--out"] = "string", ["--refresh"] = "bool",
+              ["--override"] = "list", ["--reason"] = "string" }
 
 M.HELP = [[
 usage: otarun plan [OPTIONS] FILE...
@@ -20,6 +22,9 @@ options:
   --out FILE                    also save the plan as JSON to FILE
   --detailed-exitcode           exit 2 when the plan has changes (create, update, replace, cancel)
   --offline                     never contact the platform
+  --policy DIR                  also judge the plan by the policies in DIR (repeatable)
+  --override POLICY.RULE        accept a failed soft policy rule (repeatable; needs --reason)
+  --reason TEXT                 why the overrides are acceptable (recorded in the plan)
   --now TIME                    evaluate as if it were TIME (RFC 3339)
   --var NAME=VALUE              set var.NAME for the scripts (repeatable)
   --region REGION               region for rollouts that do not name one
@@ -27,7 +32,7 @@ options:
   --no-color                    never colour the output
 
 exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,
-      3 invalid script, 64 usage error
+      3 invalid script, 4 denied by policy, 64 usage error
 ]]
 
 -- "offline" unless credentials are present and --offline is not given. Comparing with the
@@ -47,6 +52,9 @@ function M.main(argv)
   if #files == 0 then args.usage_error("plan needs at least one FILE") end
   local ctx = pipeline.context(opts)
   ctx.mode = mode_of(opts)
+  local policy = require("otarun.policy")
+  local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)
+  if not overrides then args.usage_error("%s", oerr) end
   local res, err = pipeline.plan(files, ctx)
   if not res then
     io.stderr:write("otarun plan: ", err, "\n")
@@ -56,6 +64,9 @@ function M.main(argv)
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
     return 3
   end
+  local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy, overrides = overrides,
+                                                               now = ctx.now })
+  for _, msg in ipairs(info.unmatched or {}) do io.stderr:write("otarun plan: warning: ", msg, "\n") end
   if opts.out then
     local text = require("otarun.render.json").plan(res.plan)
     local ok, err = require("otarun.core.sys").write_atomic(opts.out, text)
@@ -68,6 +79,11 @@ function M.main(argv)
     require("otarun.render.json").write_plan(res.plan, require("otarun.json").file_sink(io.stdout))
   else
     io.stdout:write(pipeline.render_plan(res.plan, ctx))
+  end
+  if denied then
+    io.stderr:write("otarun plan: denied by policy:\n")
+    for _, d in ipairs(denials) do io.stderr:write("  ", d, "\n") end
+    return 4
   end
   if opts.detailed_exitcode and require("otarun.plan").has_changes(res.plan) then return 2 end
   return 0

@@ -49,7 +49,7 @@ local MODE_TEXT = { offline = "offline — platform state unknown", state = "fro
                     live = "compared with the platform" }
 
 function M.plan(plan)
-  local out = { string.format("### otarun plan (%s)", MODE_TEXT[plan.mode] or plan.mode), "",
+  local out = { string.format("## otarun plan (%s)", MODE_TEXT[plan.mode] or plan.mode), "",
                 string.format("**%s**", text.summary_line(plan.summary)), "",
                 string.format("Evaluated at %s.", util.format_time(plan.now, plan.offset or 0)), "" }
   if #plan.rollouts > 0 then
@@ -76,19 +76,8 @@ function M.plan(plan)
       out[#out + 1] = ""
     end
   end
-  local failed = {}
-  for _, p in ipairs(plan.policies or {}) do
-    if not p.passed then failed[#failed + 1] = p end
-  end
-  if #failed > 0 then
-    out[#out + 1] = "#### Policies"
-    out[#out + 1] = ""
-    out[#out + 1] = "| policy | rule | level | overridden | message |"
-    out[#out + 1] = "|---|---|---|---|---|"
-    for _, p in ipairs(failed) do
-      out[#out + 1] = string.format("| %s | %s | %s | %s | %s |", cell(p.policy), cell(p.rule), cell(p.level),
-        p.overridden and "yes" or "no", cell(p.message))
-    end
+  if #(plan.policies or {}) > 0 then
+    out[#out + 1] = require("otarun.policy").markdown(plan.policies)
     out[#out + 1] = ""
   end
   if #plan.diagnostics > 0 then
@@ -98,7 +87,7 @@ function M.plan(plan)
 end
 
 function M.diagnostics_table(list)
-  local out = { "#### Diagnostics", "", "| severity | where | rule | subject | message |", "|---|---|---|---|---|" }
+  local out = { "## Diagnostics", "", "| severity | where | rule | subject | message |", "|---|---|---|---|---|" }
   for _, d in ipairs(list) do
     local subject = d.rollout and (d.rollout .. (d.wave and ("/" .. d.wave) or "")) or ""
     out[#out + 1] = string.format("| %s | %s:%d | %s | %s | %s%s |", cell(d.severity),
@@ -111,8 +100,9 @@ end
 
 -- `otarun validate --format markdown` and a plan that stopped at errors.
 function M.diagnostics(list, summary)
-  local head = string.format("**%s: %d errors, %d warnings.**", summary.errors > 0 and "Invalid" or "Valid",
-    summary.errors, summary.warnings)
+  local function n(count, word) return string.format("%d %s%s", count, word, count == 1 and "" or "s") end
+  local head = string.format("**%s: %s, %s.**", summary.errors > 0 and "Invalid" or "Valid",
+    n(summary.errors, "error"), n(summary.warnings, "warning"))
   if #list == 0 then return head .. "\n" end
   return head .. "\n\n" .. M.diagnostics_table(list)
 end

@@ -94,6 +94,12 @@ function M.summary_line(s)
     s.create, s.update, s.replace, s.cancel, s.wait)
 end
 
+-- The failed policy results as otarun.policy words them ("x" denies, "!" warns, "~" overridden).
+local function policy_text(results)
+  if not results or #results == 0 then return {} end
+  return require("otarun.policy").lines(results)
+end
+
 local MODE_TEXT = { offline = "offline, platform state unknown", state = "from recorded state",
                     live = "compared with the platform" }
 
@@ -110,11 +116,11 @@ function M.plan(plan, opts)
     for _, w in ipairs(r.waves) do render_wave(out, plan, w, paint) end
   end
   if #plan.rollouts == 0 then out[#out + 1] = "No rollouts." end
-  for _, p in ipairs(plan.policies or {}) do
-    if not p.passed then
-      out[#out + 1] = string.format("policy %s.%s (%s)%s: %s", p.policy, p.rule, p.level,
-        p.overridden and " overridden" or "", p.message or "")
-    end
+  local policy_lines = policy_text(plan.policies)
+  if #policy_lines > 0 then
+    out[#out + 1] = "Policies:"
+    for _, l in ipairs(policy_lines) do out[#out + 1] = "  " .. paint(l:sub(1, 1) == "x" and "error" or "warning", l) end
+    out[#out + 1] = ""
   end
   if #plan.diagnostics > 0 then
     for _, d in ipairs(plan.diagnostics) do out[#out + 1] = M.diagnostic_line(d, paint) end
