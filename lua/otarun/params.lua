@@ -17,19 +17,34 @@ local function scalar_text(v)
 end
 M.text = scalar_text
 
+-- NAME[prefix][key] = prefix .. "." .. key, made once: the planner flattens the same few names
+-- (SrcVersion.1, Tag.2.Key, ...) for every wave.
+local NAME = setmetatable({}, { __index = function(cache, prefix)
+  local sub = setmetatable({}, { __index = function(t, key)
+    local s = prefix .. "." .. key
+    t[key] = s
+    return s
+  end })
+  cache[prefix] = sub
+  return sub
+end })
+
 local function flatten_into(out, prefix, v)
-  if type(v) ~= "table" then
+  local t = type(v)
+  if t == "string" then
+    out[prefix] = v
+  elseif t ~= "table" then
     out[prefix] = scalar_text(v)
-    return
-  end
-  local n = #v
-  if n > 0 then
-    for i = 1, n do
-      if v[i] ~= nil then flatten_into(out, prefix .. "." .. i, v[i]) end
-    end
   else
-    for k, sub in pairs(v) do
-      flatten_into(out, prefix .. "." .. k, sub)
+    local names = NAME[prefix]
+    local n = #v
+    if n > 0 then
+      for i = 1, n do
+        local item = v[i]
+        if item ~= nil then flatten_into(out, names[i], item) end
+      end
+    else
+      for k, sub in pairs(v) do flatten_into(out, names[k], sub) end
     end
   end
 end
@@ -39,23 +54,15 @@ end
 function M.flatten_lua(request)
   local out = {}
   for k, v in pairs(request) do
-    if type(v) == "table" then
-      local n = #v
-      if n > 0 then
-        for i = 1, n do
-          if v[i] ~= nil then flatten_into(out, k .. "." .. i, v[i]) end
-        end
-      else
-        for sk, sv in pairs(v) do flatten_into(out, k .. "." .. sk, sv) end
-      end
-    else
-      out[k] = scalar_text(v)
-    end
+    if type(v) == "string" then out[k] = v else flatten_into(out, k, v) end
   end
   return out
 end
 
-M.flatten = M.flatten_lua
+do
+  local ok, sign = pcall(require, "otarun.core.sign")
+  M.flatten = ok and type(sign) == "table" and sign.flatten or M.flatten_lua
+end
 
 -- Parameter names in reading order: "Tag.2.Key" before "Tag.10.Key" (numeric parts compare as
 -- numbers). The wire order (plain bytes) is the signer's business.

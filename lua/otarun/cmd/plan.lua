@@ -67,6 +67,13 @@ function M.main(argv)
   local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy, overrides = overrides,
                                                                now = ctx.now })
   for _, msg in ipairs(info.unmatched or {}) do io.stderr:write("otarun plan: warning: ", msg, "\n") end
+  -- The renderers never read the normalised waves (`spec`, for policies): let them go before
+  -- rendering, so a plan of 10,000 waves is printed in about half the memory.
+  for _, r in ipairs(res.plan.rollouts) do
+    for _, w in ipairs(r.waves) do w.spec = nil end
+  end
+  res.rollouts = nil
+  pipeline.collect()
   if opts.out then
     local text = require("otarun.render.json").plan(res.plan)
     local ok, err = require("otarun.core.sys").write_atomic(opts.out, text)

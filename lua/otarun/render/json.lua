@@ -46,65 +46,98 @@ end
 M.wave_doc = wave_doc
 
 -- The text json.encode(wave_doc(plan, w), { indent = "  " }) gives at depth 4 (plan > rollouts >
--- rollout > waves > wave), written directly: at 10,000 waves the generic encoder is the slowest
+-- rollout > waves > wave), written directly (the waves array itself at depth 3): at 10,000 waves the generic encoder is the slowest
 -- part of `otarun plan`. spec/render_spec.lua holds the two to the same bytes.
 local P = {}
-for d = 4, 8 do P[d] = "\n" .. string.rep("  ", d) end
+for d = 3, 8 do P[d] = "\n" .. string.rep("  ", d) end
 
--- Quoted strings, memoised: names, ids, versions and statuses repeat from wave to wave.
--- The memo lives for one document (M.document resets it).
+-- Quoted strings, memoised when short: names, ids, versions and statuses repeat from wave to
+-- wave. The memo lives for one document (M.document resets it).
 local quoted = {}
 local function q(s)
   if s == nil or s == null then return "null" end
   local r = quoted[s]
+  if r then return r end
+  r = '"' .. json.escaped(s) .. '"'
+  if #s <= 40 then quoted[s] = r end
+  return r
+end
+
+-- Earliest starts as quoted RFC 3339 text; many waves share one.
+local times = {}
+local function q_time(plan, epoch)
+  local r = times[epoch]
   if not r then
-    r = '"' .. json.escaped(s) .. '"'
-    quoted[s] = r
+    r = '"' .. util.format_time(epoch, plan.offset or 0) .. '"'
+    times[epoch] = r
   end
   return r
 end
 
-local function params_text(params, put)
-  local names = {}
-  for k in pairs(params) do names[#names + 1] = k end
-  if #names == 0 then put("{}") return end
-  table.sort(names)
-  for i, k in ipairs(names) do
-    put(i == 1 and "{" or ",")
-    put(P[8])
-    put(q(k))
-    put(": ")
-    put(q(params[k]))
+-- Scratch lists reused from wave to wave, so 10,000 waves do not leave 20,000 lists behind.
+local names, out = {}, {}
+
+-- Appends the params object's pieces to out from index n; returns the new n.
+local function params_text(params, n)
+  local count = 0
+  for k in pairs(params) do
+    count = count + 1
+    names[count] = k
   end
-  put(P[7])
-  put("}")
+  for i = #names, count + 1, -1 do names[i] = nil end
+  if count == 0 then
+    out[n + 1] = "{}"
+    return n + 1
+  end
+  table.sort(names)
+  for i = 1, count do
+    local k = names[i]
+    out[n + 1] = i == 1 and "{" or ","
+    out[n + 2] = P[8]
+    out[n + 3] = q(k)
+    out[n + 4] = ": "
+    out[n + 5] = q(params[k])
+    n = n + 5
+  end
+  out[n + 1] = P[7]
+  out[n + 2] = "}"
+  return n + 2
 end
 
--- put(piece) for each piece of the wave's JSON text.
-local function wave_text(plan, w, put)
-  put("{") put(P[5]) put('"name": ') put(q(w.name)) put(",") put(P[5])
-  put('"line": ') put(w.line and string.format("%d", w.line) or "null") put(",") put(P[5])
-  put('"kind": ') put(q(w.kind)) put(",") put(P[5])
-  put('"status": ') put(q(w.status)) put(",") put(P[5])
-  put('"action": ') put(q(w.action)) put(",") put(P[5])
-  put('"reason": ') put(q(w.reason or "")) put(",") put(P[5])
-  put('"job_id": ') put(q(w.job_id)) put(",") put(P[5])
-  put('"earliest_start": ')
-  put(w.earliest_start and q(util.format_time(w.earliest_start, plan.offset or 0)) or "null")
-  put(",") put(P[5]) put('"calls": ')
+-- The wave's JSON text (one string).
+local function wave_text(plan, w)
+  local P5 = P[5]
+  out[1] = "{" out[2] = P5 out[3] = '"name": ' out[4] = q(w.name) out[5] = "," out[6] = P5
+  out[7] = '"line": ' out[8] = w.line and string.format("%d", w.line) or "null" out[9] = "," out[10] = P5
+  out[11] = '"kind": ' out[12] = q(w.kind) out[13] = "," out[14] = P5
+  out[15] = '"status": ' out[16] = q(w.status) out[17] = "," out[18] = P5
+  out[19] = '"action": ' out[20] = q(w.action) out[21] = "," out[22] = P5
+  out[23] = '"reason": ' out[24] = q(w.reason or "") out[25] = "," out[26] = P5
+  out[27] = '"job_id": ' out[28] = q(w.job_id) out[29] = "," out[30] = P5
+  out[31] = '"earliest_start": ' out[32] = w.earliest_start and q_time(plan, w.earliest_start) or "null"
+  out[33] = "," out[34] = P5 out[35] = '"calls": '
+  local n = 35
   local calls = w.calls or {}
   if #calls == 0 then
-    put("[]")
+    n = n + 1
+    out[n] = "[]"
   else
     for i, c in ipairs(calls) do
-      put(i == 1 and "[" or ",") put(P[6]) put("{") put(P[7]) put('"action": ') put(q(c.action))
-      put(",") put(P[7]) put('"params": ')
-      params_text(c.params, put)
-      put(P[6]) put("}")
+      out[n + 1] = i == 1 and "[" or ","
+      out[n + 2] = P[6] out[n + 3] = "{" out[n + 4] = P[7] out[n + 5] = '"action": ' out[n + 6] = q(c.action)
+      out[n + 7] = "," out[n + 8] = P[7] out[n + 9] = '"params": '
+      n = params_text(c.params, n + 9)
+      out[n + 1] = P[6]
+      out[n + 2] = "}"
+      n = n + 2
     end
-    put(P[5]) put("]")
+    out[n + 1] = P5
+    out[n + 2] = "]"
+    n = n + 2
   end
-  put(P[4]) put("}")
+  out[n + 1] = P[4]
+  out[n + 2] = "}"
+  return table.concat(out, "", 1, n + 2)
 end
 M.wave_text = wave_text
 
@@ -116,11 +149,21 @@ end
 
 -- The plan table -> the §7a document (a Lua table ready for otarun.json).
 function M.document(plan)
-  quoted = {}
+  quoted, times = {}, {}
   local rollouts = json.array({})
   for i, r in ipairs(plan.rollouts) do
     local waves = json.array({})
-    for j, w in ipairs(r.waves) do waves[j] = json.lazy(function(put) wave_text(plan, w, put) end) end
+    if #r.waves > 0 then
+      waves = json.lazy(function(put)
+        for j, w in ipairs(r.waves) do
+          put(j == 1 and "[" or ",")
+          put(P[4])
+          put(wave_text(plan, w))
+        end
+        put(P[3])
+        put("]")
+      end)
+    end
     rollouts[i] = { name = r.name, product = orNull(r.product), region = orNull(r.region),
                     instance = orNull(r.instance), file = orNull(r.file), line = orNull(r.line),
                     firmware = firmware(r.firmware), waves = waves }
