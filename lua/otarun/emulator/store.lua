@@ -36,6 +36,7 @@ function M.new(seed)
     jobs = {}, job_list = {},        -- job_list[serial] = job
     task_prefix = nil,
     counts = { tasks = {}, events = 0, calls = {} },
+    trace = nil,                     -- function(task, old_status, new_status, now), for tests
   }, Store)
   s.task_prefix = s.gen:alnum(12)
   for i = 1, M.NST do s.counts.tasks[i] = 0 end
@@ -199,6 +200,7 @@ function Store:new_task(job, d, st, now, desc)
   job.tasks[#job.tasks + 1] = t
   job.task_of[d] = t
   bucket_add(self, job, t, st)
+  if self.trace then self.trace(t, nil, st, now) end
   return t
 end
 
@@ -212,6 +214,7 @@ function Store:set_status(t, st, now, desc)
   end
   self.t_modified[t] = now
   self.t_desc[t] = desc
+  if self.trace then self.trace(t, old, st, now) end
 end
 
 -- A change made by an API call: events scheduled for the task's old life become stale.
