@@ -24,16 +24,17 @@ end
 function M.view(emu, d)
   local s = emu.store
   local p = s.d_prod[d]
-  local created, online_at = s.d_created[d], s.d_online_at[d]
+  local created = s.d_created[d]
+  local online_at = s.d_online_at[d] or created
   return {
     IotId = s:iot_id(d), ProductKey = p.key, ProductName = p.name, DeviceName = s.d_name[d],
     DeviceSecret = string.format("%016x%016x", s.gen.s ~ d, d * 0x9e3779b97f4a7c15),
     Nickname = nil, FirmwareVersion = s.d_ver[d],
-    Status = s.d_online[d] and "ONLINE" or (online_at and "OFFLINE" or "UNACTIVE"),
+    Status = s.d_online[d] and "ONLINE" or "OFFLINE",
     NodeType = 0, Owner = true, IpAddress = string.format("10.%d.%d.%d", (d >> 16) & 255, (d >> 8) & 255, d & 255),
     Region = emu.region,
-    GmtCreate = ids.gmt(created), GmtActive = ids.gmt(online_at), GmtOnline = ids.gmt(online_at),
-    UtcCreate = ids.utc(created), UtcActive = ids.utc(online_at), UtcOnline = ids.utc(online_at),
+    GmtCreate = ids.gmt(created), GmtActive = ids.gmt(created), GmtOnline = ids.gmt(online_at),
+    UtcCreate = ids.utc(created), UtcActive = ids.utc(created), UtcOnline = ids.utc(online_at),
   }
 end
 

@@ -133,8 +133,10 @@ function ops.UpdateOTAJob(emu, P)
     end
   end
   jobs.check_retry_timeout(job.retry_interval, job.retry_count or 1, timeout or job.timeout)
+  local faster = rate > job.rate
   job.rate = rate
   job.tags = tags
+  if faster and job.qhead <= job.qtail then emu.sim:kick(job) end
   if timeout then job.timeout = timeout end
   job.modified = emu.sim.now
   if dynamic and #list > 0 then M.set_versions(emu, job, list) end

@@ -133,10 +133,14 @@ function Sim:enqueue(job, t)
   local tail = job.qtail + 1
   job.qtail = tail
   job.queue[tail] = (t << 12) | (s.t_gen[t] & 0xFFF)
-  if not job.pump_at then
-    job.pump_at = self.now
-    self:push(self.now, K_PUMP, job.serial, 0)
-  end
+  if not job.pump_at then self:kick(job) end
+end
+
+-- Runs the job's pump now (a new chain: an earlier scheduled pump becomes stale).
+function Sim:kick(job)
+  job.pump_gen = (job.pump_gen or 0) + 1
+  job.pump_at = self.now
+  self:push(self.now, K_PUMP, job.serial, job.pump_gen)
 end
 
 -- Notifications per minute: fixed one-minute windows from the job's start, at most `rate` per
@@ -171,7 +175,7 @@ function Sim:pump(job)
   job.qhead = head
   if head <= tail then
     job.pump_at = job.wstart + 60
-    self:push(job.pump_at, K_PUMP, job.serial, 0)
+    self:push(job.pump_at, K_PUMP, job.serial, job.pump_gen)
   end
 end
 
@@ -261,8 +265,10 @@ local function on_online(self, d)
   self:set_online(d, true)
 end
 
-local function on_pump(self, serial)
-  self:pump(self.s.job_list[serial])
+local function on_pump(self, serial, g)
+  local job = self.s.job_list[serial]
+  if (job.pump_gen & 0xFFF) ~= g then return end
+  self:pump(job)
 end
 
 local function on_sched_start(self, serial, g)
