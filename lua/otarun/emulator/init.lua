@@ -3,6 +3,17 @@
 -- operation on decoded parameters and returns the HTTP status and the body table. No HTTP here:
 -- the gateway (gateway.lua, admin.lua) wraps this object. Uses store.lua, sim.lua, fleet.lua,
 -- errors.lua, params.lua and the ops_*.lua modules, which each export `ops = { Action = fn }`.
+--
+--   local emu = emulator.new{ clock = "manual"|"real", speed = 1, now = epoch, region = "cn-shanghai",
+--                             account = "default", seed = 7, instance = nil }
+--   emu:load_fleet(t) -> { products = {...}, devices = n } | nil, msg;  emulator.load_fleet_file(path)
+--   emu:call(action, params, ctx) -> status, body   (ctx: request_id, region)
+--     200 + { RequestId, Success = true, ... }; 200 + { RequestId, Success = false, Code, ErrorMessage };
+--     400 Missing<Param> / 404 InvalidAction.NotFound / 500 InternalError as { RequestId, HostId, Code, Message }
+--   emu:advance(s), emu:advance_to_real(), emu:now()
+--   emu:jobs(), emu:tasks(job_id, filter), emu:counters(), emu:devices(filter),
+--   emu:update_job_admin(job_id, fields), emu:report_version(pk, name, v), emu:set_online(pk, name, b)
+--   emulator.to_json(body): JSON with lists (ARRAY_MT) kept as arrays even when empty.
 local store_mod = require("otarun.emulator.store")
 local sim_mod = require("otarun.emulator.sim")
 local fleet = require("otarun.emulator.fleet")
