@@ -205,7 +205,7 @@ end
 function M.classify(action, resp)
   local status, body = resp.status, resp.body or ""
   local ok, decoded = pcall(cjson.decode, body)
-  if not ok or type(decoded) ~= "table" then decoded = nil end
+  if not ok or type(decoded) ~= "table" or #decoded > 0 then decoded = nil end -- objects only
   local request_id = decoded and type(decoded.RequestId) == "string" and decoded.RequestId
     or resp.headers and resp.headers["x-acs-request-id"] or nil
   local changing = M.is_changing(action)

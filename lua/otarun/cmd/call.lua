@@ -229,7 +229,7 @@ function M.main(argv)
   if not result then
     return fail(redact(tostring(cerr2)))
   end
-  io.stdout:write(M.pretty_json(result))
+  io.stdout:write(redact(M.pretty_json(result))) -- even a server echoing the token is masked
   return 0
 end
 
