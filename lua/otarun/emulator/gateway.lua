@@ -89,14 +89,15 @@ Gateway.__index = Gateway
 
 local OPTION_KEYS = {
   model = true, keys = true, qps = true, timestamp_window = true, nonce_window = true,
-  host_id = true, wall = true, mono = true, random = true, throttle_status = true,
+  host_id = true, wall = true, mono = true, random = true, throttle_status = true, encode = true,
 }
 
 -- new{ model = obj with :call(action, params, ctx),
 --      keys = { [AccessKeyId] = { secret = "...", token = "..." (STS), account = "name" } },
 --      qps = { Action = N } (merged over DEFAULT_QPS; N <= 0 means unlimited),
 --      timestamp_window = 900, nonce_window = 900 (seconds), host_id = "iot.cn-shanghai.aliyuncs.com",
---      throttle_status = 400, wall = fn -> epoch seconds, mono = fn -> seconds, random = math.random }
+--      throttle_status = 400, wall = fn -> epoch seconds, mono = fn -> seconds, random = math.random,
+--      encode = fn(table) -> JSON text for the model's answers (default cjson.encode) }
 function M.new(opts)
   opts = opts or {}
   for k in pairs(opts) do
@@ -119,6 +120,7 @@ function M.new(opts)
     wall = opts.wall or sys.now,
     mono = opts.mono or sys.monotonic,
     random = opts.random or math.random,
+    encode = opts.encode or cjson.encode,
     nonces = {}, nonce_queue = { head = 1, tail = 0 },
     limiters = {},
     faults = {},
@@ -491,7 +493,7 @@ function Gateway:pass_through(rid, a, b)
   end
   body.RequestId = rid
   if body.Success == false then bump(self.counters.business_errors, tostring(body.Code)) end
-  return status, headers_for(rid), cjson.encode(body)
+  return status, headers_for(rid), self.encode(body)
 end
 
 function Gateway:call_model(rid, action, params, ctx)
