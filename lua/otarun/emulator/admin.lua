@@ -3,7 +3,8 @@
 -- and resets counters, shows jobs and tasks, edits a job behind the tool's back (drift tests) and
 -- shuts the server down. Also the router that sends every other request to the gateway.
 -- Uses: gateway.lua (faults, counters, qps), the model (otarun.emulator: load_fleet, advance, now,
--- and its admin views), cjson.
+-- and its admin views: jobs, tasks, devices, counters, update_job_admin, report_version,
+-- set_online), cjson.
 local cjson = require("cjson")
 local gateway = require("otarun.emulator.gateway")
 
@@ -151,7 +152,7 @@ end
 routes["GET counters"] = function(self)
   local c = self.gw:counters_snapshot()
   if self.server_stats then c.http = self.server_stats() end
-  local mc = model_fn(self.model, "counters", "counts")
+  local mc = model_fn(self.model, "counters")
   if mc then c.model = mc() end
   return reply(self, 200, c)
 end
@@ -164,9 +165,31 @@ routes["POST counters/reset"] = function(self)
 end
 
 routes["GET jobs"] = function(self, req, q)
-  local fn = model_fn(self.model, "admin_jobs", "jobs_view", "list_jobs")
+  local fn = model_fn(self.model, "jobs")
   if not fn then return fail(self, 501, "NotSupported", "the model has no job view") end
-  return reply(self, 200, { jobs = fn(q) })
+  return reply(self, 200, { jobs = fn() })
+end
+
+local function numbers(q, names)
+  local f = {}
+  for k, v in pairs(q) do f[k] = v end
+  for _, k in ipairs(names) do
+    if f[k] ~= nil then
+      f[k] = tonumber(f[k])
+      if not f[k] then return nil, k .. " must be a number" end
+    end
+  end
+  return f
+end
+
+-- ?product=&version=&online=true|false&group=&offset=&limit=
+routes["GET devices"] = function(self, req, q)
+  local fn = model_fn(self.model, "devices")
+  if not fn then return fail(self, 501, "NotSupported", "the model has no device view") end
+  local f, err = numbers(q, { "offset", "limit" })
+  if not f then return fail(self, 400, "InvalidParameter", err) end
+  if f.online ~= nil then f.online = f.online == "true" end
+  return reply(self, 200, { devices = fn(f) })
 end
 
 routes["POST shutdown"] = function(self)
@@ -179,22 +202,44 @@ local function job_route(self, method, rest, q, body)
   local id, sub = rest:match("^jobs/([^/]+)/?(.*)$")
   if not id then return nil end
   if method == "GET" and sub == "tasks" then
-    local fn = model_fn(self.model, "admin_tasks", "tasks_view", "list_tasks")
+    local fn = model_fn(self.model, "tasks")
     if not fn then return fail(self, 501, "NotSupported", "the model has no task view") end
-    local tasks, err = fn(id, q)
+    local filter, ferr = numbers(q, { "offset", "limit" })
+    if not filter then return fail(self, 400, "InvalidParameter", ferr) end
+    local tasks, err = fn(id, filter)
     if not tasks then return fail(self, 404, "NotFound", err or ("no job " .. id)) end
     return reply(self, 200, { job_id = id, tasks = tasks })
   end
   if sub == "" and (method == "POST" or method == "GET") then
-    local fn = method == "POST" and model_fn(self.model, "admin_edit_job", "edit_job")
-      or model_fn(self.model, "admin_job", "job_view")
-    if not fn then return fail(self, 501, "NotSupported", "the model cannot do that to a job") end
-    local job, err
-    if method == "POST" then job, err = fn(id, body) else job, err = fn(id) end
-    if not job then return fail(self, err and err:match("^no job") and 404 or 400, "InvalidJobEdit", err or ("no job " .. id)) end
-    return reply(self, 200, { job = job })
+    if method == "POST" then
+      local fn = model_fn(self.model, "update_job_admin")
+      if not fn then return fail(self, 501, "NotSupported", "the model cannot edit jobs") end
+      local ok, err = fn(id, body)
+      if not ok then
+        return fail(self, tostring(err):match("^no batch") and 404 or 400, "InvalidJobEdit", tostring(err))
+      end
+    end
+    for _, job in ipairs(model_fn(self.model, "jobs")()) do
+      if job.JobId == id then return reply(self, 200, { job = job }) end
+    end
+    return fail(self, 404, "NotFound", "no batch " .. id)
   end
   return nil
+end
+
+-- POST devices/PRODUCTKEY/NAME { version = "2.4.0" } and/or { online = true|false }: device events.
+local function device_route(self, method, rest, body)
+  local pk, name = rest:match("^devices/([^/]+)/([^/]+)$")
+  if not pk or method ~= "POST" then return nil end
+  if body.online ~= nil then
+    local ok, err = model_fn(self.model, "set_online")(pk, name, body.online == true)
+    if not ok then return fail(self, 404, "NotFound", tostring(err)) end
+  end
+  if body.version ~= nil then
+    local ok, err = model_fn(self.model, "report_version")(pk, name, tostring(body.version))
+    if not ok then return fail(self, 404, "NotFound", tostring(err)) end
+  end
+  return reply(self, 200, { product = pk, device = name, version = body.version, online = body.online })
 end
 
 -- handle(req) for a path under /_emulator/.
@@ -210,7 +255,7 @@ function Admin:handle(req)
   local route = routes[req.method .. " " .. rest]
   local ok, s, h, b, o = pcall(function()
     if route then return route(self, req, q, body) end
-    return job_route(self, req.method, rest, q, body)
+    return job_route(self, req.method, rest, q, body) or device_route(self, req.method, rest, body)
   end)
   if not ok then
     io.stderr:write("otarun emulator: admin ", req.method, " ", req.path, " failed: ", tostring(s), "\n")
@@ -222,6 +267,7 @@ function Admin:handle(req)
   table.sort(known)
   known[#known + 1] = "GET jobs/ID/tasks"
   known[#known + 1] = "GET|POST jobs/ID"
+  known[#known + 1] = "POST devices/PRODUCTKEY/NAME"
   return fail(self, 404, "NotFound", string.format("no admin route %s %s%s (routes: %s)",
     req.method, M.PREFIX, rest, table.concat(known, ", ")))
 end
