@@ -14,7 +14,7 @@ local OPTIONS = {
   ["--quiet"] = "bool",
 }
 
-local HELP = [[
+local HELP = [==[
 usage: otarun emulator [--listen 127.0.0.1:PORT] [--fleet FILE]... [--key ID:SECRET[:TOKEN]]...
                        [--clock real|manual] [--speed N] [--state FILE] [--allow-remote]
                        [--timestamp-window 15m] [--qps Action=N]... [--seed N]
@@ -62,8 +62,9 @@ Start it and point clients at it:
 Admin API (JSON): POST /_emulator/fleet, GET /_emulator/clock, POST /_emulator/clock/advance?seconds=N,
 POST|GET|DELETE /_emulator/faults, POST /_emulator/qps, GET /_emulator/counters,
 POST /_emulator/counters/reset, GET /_emulator/jobs, GET /_emulator/jobs/JOBID/tasks,
-POST /_emulator/jobs/JOBID, POST /_emulator/shutdown.
-]]
+POST /_emulator/jobs/JOBID, GET /_emulator/devices, POST /_emulator/devices/PK/NAME,
+POST /_emulator/shutdown.
+]==]
 
 local function parse_listen(text)
   local host, port = text:match("^%[(.+)%]:(%d+)$")
@@ -217,7 +218,7 @@ function M.main(argv)
   out("listening on %s\n", srv:url())
   local sys = require("otarun.core.sys")
   local last_tick = sys.monotonic()
-  local reason, detail = srv:serve(admin_mod.router(gw, adm), {
+  local reason, detail = srv:serve(require("otarun.emulator.admin").router(gw, adm), {
     ["until"] = function()
       -- keep a real clock's devices moving even while nobody calls
       local t = sys.monotonic()
