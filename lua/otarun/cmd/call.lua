@@ -227,7 +227,8 @@ function M.main(argv)
   local result, cerr2 = c:call(action, params)
   c:close()
   if not result then
-    return fail(redact(tostring(cerr2)))
+    -- one line: a gateway may quote its string to sign, newlines included
+    return fail(redact(tostring(cerr2)):gsub("\n", "\\n"))
   end
   io.stdout:write(redact(M.pretty_json(result))) -- even a server echoing the token is masked
   return 0
