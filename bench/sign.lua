@@ -71,5 +71,5 @@ local function row(label, o, n)
 end
 row("V3 ACS3-HMAC-SHA256 (getAuthorization)", ours.v3, node.v3)
 row("v1 HMAC-SHA1 (getRPCSignature)", ours.v1, node.v1)
-row("V3 whole client:prepare", ours.prepare, node.v3)
+row("V3 client:prepare (+URL, headers)", ours.prepare, node.v3)
 print("signatures identical on both sides: yes")

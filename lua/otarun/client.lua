@@ -154,7 +154,9 @@ function Client:prepare(action, params, fixed)
     assert(sig, sts)
     req.signature, req.string_to_sign, req.canonical_request, req.signed_headers =
       sig, sts, creq, signed
-    req.url = self.endpoint.base .. "/" .. query_string(flat)
+    -- the canonical query (line 3 of the canonical request) is exactly the wire query
+    local cq = creq:match("^[^\n]*\n[^\n]*\n([^\n]*)\n")
+    req.url = self.endpoint.base .. "/" .. (cq ~= "" and ("?" .. cq) or "")
     req.headers = {}
     for name in signed:gmatch("[^;]+") do req.headers[#req.headers + 1] = { name, h[name] } end
     req.headers[#req.headers + 1] = { "accept", "application/json" }
