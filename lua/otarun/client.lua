@@ -13,8 +13,10 @@ local M = {}
 
 M.API_VERSION = "2018-01-20"
 M.EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+-- Flow-control codes: the gateway refused before the operation ran, so even a create may be resent.
+-- (ServiceUnavailable is not among them: a 503 may come from behind the gateway.)
 M.THROTTLING = { Throttling = true, ["Throttling.User"] = true, ["Throttling.Api"] = true,
-  ["Throttling.Concurrent"] = true, ServiceUnavailable = true }
+  ["Throttling.Concurrent"] = true }
 M.DEFAULT_RETRIES = { max = 4, base = 0.25, cap = 8, retry_after_cap = 60 }
 M.DEFAULT_TIMEOUTS = { connect = 10, request = 30 }
 

@@ -99,7 +99,7 @@ end
 -- ---- arguments -----------------------------------------------------------------------------------
 
 local function parse_params(list)
-  local params, order = {}, {}
+  local params = {}
   for _, item in ipairs(list) do
     local key, value = item:match("^([^=]*)=(.*)$")
     if not key then
@@ -110,7 +110,6 @@ local function parse_params(list)
     end
     if params[key] then args.usage_error("parameter %s given twice", key) end
     params[key] = value
-    order[#order + 1] = key
   end
   return params
 end
