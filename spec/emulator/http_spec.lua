@@ -247,6 +247,18 @@ describe("otarun emulator start-up", function()
     assert(ok, err)
   end)
 
+  it("stops cleanly on SIGTERM", function()
+    local e = S.start({ "--clock", "manual", "--key", "A:B" })
+    os.execute("kill -TERM " .. e.pid)
+    local err = ""
+    for _ = 1, 60 do
+      err = S.slurp(e.stderr_path)
+      if err:find("stopped", 1, true) then break end
+      sys.sleep(0.05)
+    end
+    assert.truthy(err:find("stopped (signal SIGTERM)", 1, true), err)
+  end)
+
   it("shows how to point the SDKs at it in --help", function()
     local code, out = helpers.run({ "emulator", "--help" })
     assert.are.equal(0, code)
