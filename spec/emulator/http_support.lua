@@ -116,4 +116,56 @@ function S.send(base, req, extra)
   return tonumber(code) or 0, body
 end
 
+-- Starts the real binary: start({ "--fleet", F, ... }) -> { url, port, pid, stdout_path, stderr_path,
+-- stop = fn }. Waits (up to 10 s) for "listening on http://127.0.0.1:PORT" on its stdout.
+function S.start(extra)
+  local bin = os.getenv("OTARUN_BIN") or "./build/otarun"
+  local out, err = os.tmpname(), os.tmpname()
+  local parts = { q(bin), "emulator", "--listen", "127.0.0.1:0" }
+  for _, a in ipairs(extra or {}) do parts[#parts + 1] = q(a) end
+  local cmd = table.concat(parts, " ") .. " </dev/null >" .. q(out) .. " 2>" .. q(err) .. " & echo $!"
+  local p = io.popen(cmd)
+  local pid = tonumber(p:read("l"))
+  p:close()
+  local sys = require("otarun.core.sys")
+  local text = ""
+  for _ = 1, 200 do
+    local fh = io.open(out, "rb")
+    text = fh and fh:read("a") or ""
+    if fh then fh:close() end
+    if text:find("listening on http://", 1, true) then break end
+    sys.sleep(0.05)
+  end
+  local url = text:match("listening on (http://[%d%.]+:%d+)")
+  local e = S.slurp(err)
+  assert(url, "the emulator did not start: stdout: " .. text .. " stderr: " .. e)
+  local em = { url = url, port = tonumber(url:match(":(%d+)$")), pid = pid, stdout_path = out,
+               stderr_path = err, stdout = text }
+  function em.stop()
+    S.send(url, { method = "POST", path = "/_emulator/shutdown", headers = {} })
+    for _ = 1, 40 do
+      if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
+      sys.sleep(0.05)
+    end
+    os.execute("kill " .. pid .. " 2>/dev/null")
+  end
+  return em
+end
+
+function S.slurp(path)
+  local fh = io.open(path, "rb")
+  if not fh then return "" end
+  local s = fh:read("a")
+  fh:close()
+  return s
+end
+
+-- admin(em, "POST", "/_emulator/clock/advance?seconds=60" [, json_body]) -> status, decoded body
+function S.admin(em, method, target, body)
+  local path, query = target:match("^([^?]*)%??(.*)$")
+  local status, text = S.send(em.url, { method = method, path = path, query = query, body = body,
+    headers = body and { ["content-type"] = "application/json" } or {} })
+  return status, S.decode(text), text
+end
+
 return S

@@ -133,7 +133,7 @@ local function build(opts, keys)
   for _, a in ipairs(emulator.ACTIONS or {}) do actions[#actions + 1] = a end
   local gw = gateway.new({
     model = model, keys = keys, timestamp_window = window, nonce_window = math.max(window, 900),
-    qps = parse_qps(opts.qps, actions), encode = emulator.to_json,
+    qps = parse_qps(opts.qps, actions), encode = gateway.fast_json(emulator.ARRAY_MT),
     host_id = "iot." .. (model.region or "cn-shanghai") .. ".aliyuncs.com",
   })
   local function load_file(path)

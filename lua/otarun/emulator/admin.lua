@@ -42,12 +42,23 @@ local function is_loopback(addr)
   return addr ~= nil and (addr:match("^127%.") ~= nil or addr == "::1" or addr:match("^::ffff:127%.") ~= nil)
 end
 
+-- JSON numbers arrive as floats; whole ones become integers, as a Lua fleet file would give them.
+local function integers(v)
+  if type(v) == "table" then
+    for k, x in pairs(v) do v[k] = integers(x) end
+    return v
+  end
+  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then return math.tointeger(v) end
+  if v == cjson.null then return nil end
+  return v
+end
+
 local function decode_body(req)
   if req.body == nil or req.body:match("^%s*$") then return {} end
   local ok, v = pcall(cjson.decode, req.body)
   if not ok then return nil, "the request body is not JSON: " .. tostring(v) end
   if type(v) ~= "table" then return nil, "the request body must be a JSON object or array" end
-  return v
+  return integers(v)
 end
 
 -- A model method by one of its possible names (the model's admin views), or nil.
@@ -255,7 +266,8 @@ function Admin:handle(req)
   local route = routes[req.method .. " " .. rest]
   local ok, s, h, b, o = pcall(function()
     if route then return route(self, req, q, body) end
-    return job_route(self, req.method, rest, q, body) or device_route(self, req.method, rest, body)
+    if rest:match("^jobs/") then return job_route(self, req.method, rest, q, body) end
+    return device_route(self, req.method, rest, body)
   end)
   if not ok then
     io.stderr:write("otarun emulator: admin ", req.method, " ", req.path, " failed: ", tostring(s), "\n")
