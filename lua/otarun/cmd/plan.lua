@@ -35,12 +35,39 @@ exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,
       3 invalid script, 4 denied by policy, 64 usage error
 ]]
 
--- "offline" unless credentials are present and --offline is not given. Comparing with the
--- platform (modes "state" and "live") belongs to the apply work; until then every plan is offline.
+-- Comparing with the platform (modes "state" and "live") comes with the apply work; until then
+-- every plan is offline, marked "platform state unknown", and a user with credentials is told so.
 local function mode_of(opts)
   local key = os.getenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
-  if opts.offline or key == nil or key == "" then return "offline" end
+  if not opts.offline and key ~= nil and key ~= "" then
+    io.stderr:write("otarun plan: note: comparing with the platform is not in this build yet; planning offline\n")
+  end
   return "offline"
+end
+
+-- The renderers never read the normalised waves (`spec`, for policies): let them go before
+-- rendering, so a plan of 10,000 waves is printed in about half the memory.
+local function release_specs(res)
+  for _, r in ipairs(res.plan.rollouts) do
+    for _, w in ipairs(r.waves) do w.spec = nil end
+  end
+  res.rollouts = nil
+  pipeline.collect()
+end
+
+-- Prints the plan in ctx.format and saves its JSON to `out` (unless nil). -> true | nil, message
+local function emit(plan, ctx, out)
+  local rjson = require("otarun.render.json")
+  if out then
+    local ok, err = require("otarun.core.sys").write_atomic(out, rjson.plan(plan))
+    if not ok then return nil, string.format("cannot save the plan to %s: %s", out, tostring(err)) end
+  end
+  if ctx.format == "json" then
+    rjson.write_plan(plan, require("otarun.json").file_sink(io.stdout))
+  else
+    io.stdout:write(pipeline.render_plan(plan, ctx))
+  end
+  return true
 end
 
 function M.main(argv)
@@ -51,10 +78,10 @@ function M.main(argv)
   end
   if #files == 0 then args.usage_error("plan needs at least one FILE") end
   local ctx = pipeline.context(opts)
-  ctx.mode = mode_of(opts)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)
   if not overrides then args.usage_error("%s", oerr) end
+  ctx.mode = mode_of(opts)
   local res, err = pipeline.plan(files, ctx)
   if not res then
     io.stderr:write("otarun plan: ", err, "\n")
@@ -67,25 +94,12 @@ function M.main(argv)
   local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy, overrides = overrides,
                                                                now = ctx.now })
   for _, msg in ipairs(info.unmatched or {}) do io.stderr:write("otarun plan: warning: ", msg, "\n") end
-  -- The renderers never read the normalised waves (`spec`, for policies): let them go before
-  -- rendering, so a plan of 10,000 waves is printed in about half the memory.
-  for _, r in ipairs(res.plan.rollouts) do
-    for _, w in ipairs(r.waves) do w.spec = nil end
-  end
-  res.rollouts = nil
-  pipeline.collect()
-  if opts.out then
-    local text = require("otarun.render.json").plan(res.plan)
-    local ok, err = require("otarun.core.sys").write_atomic(opts.out, text)
-    if not ok then
-      io.stderr:write(string.format("otarun plan: cannot save the plan to %s: %s\n", opts.out, tostring(err)))
-      return 1
-    end
-  end
-  if ctx.format == "json" then
-    require("otarun.render.json").write_plan(res.plan, require("otarun.json").file_sink(io.stdout))
-  else
-    io.stdout:write(pipeline.render_plan(res.plan, ctx))
+  release_specs(res)
+  -- a denied plan is shown but not saved: there is nothing to apply
+  local ok, werr = emit(res.plan, ctx, not denied and opts.out or nil)
+  if not ok then
+    io.stderr:write("otarun plan: ", werr, "\n")
+    return 1
   end
   if denied then
     io.stderr:write("otarun plan: denied by policy:\n")
