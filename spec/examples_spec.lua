@@ -111,6 +111,24 @@ describe("otarun plan", function()
     assert.is_nil((out .. err):find("LTAI-not-a-real-key", 1, true))
   end)
 
+  it("colours on a terminal, but not with NO_COLOR or --no-color", function()
+    if not os.execute("command -v script >/dev/null 2>&1") then
+      pending("needs script(1) to run under a terminal")
+      return
+    end
+    local function on_tty(prefix, extra)
+      local cmd = string.format("%s %s plan --now %s %s %s", prefix, h.shell_quote(h.bin), NOW, extra,
+        h.shell_quote(example("dynamic-group")))
+      local p = io.popen("script -qec " .. h.shell_quote(cmd) .. " /dev/null")
+      local out = p:read("a")
+      p:close()
+      return out
+    end
+    assert.truthy(on_tty("env -u NO_COLOR", ""):find("\27[1mrollout doorbell-5.0.2\27[0m", 1, true))
+    assert.is_nil(on_tty("env NO_COLOR=1", ""):find("\27[", 1, true))
+    assert.is_nil(on_tty("env -u NO_COLOR", "--no-color"):find("\27[", 1, true))
+  end)
+
   it("renders markdown for a pull request", function()
     local code, out = h.run({ "plan", "--offline", "--now", NOW, "--format", "markdown", example("version-waves") })
     assert.are.equal(0, code)
