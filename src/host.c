@@ -66,27 +66,37 @@ static int host_searcher(lua_State *L)
 		return 1;
 	}
 	if (dir) {
-		luaL_Buffer b;
-		luaL_buffinit(L, &b);
-		luaL_addstring(&b, dir);
-		luaL_addchar(&b, '/');
-		for (const char *c = name; *c; c++)
-			luaL_addchar(&b, *c == '.' ? '/' : *c);
-		luaL_addstring(&b, ".lua");
-		luaL_pushresult(&b);
-		const char *path = lua_tostring(L, -1);
-		FILE *fp = fopen(path, "r");
-		if (!fp) {
-			lua_pushfstring(L, "no file '%s'", path);
-			return 1;
+		/* x.y -> DIR/x/y.lua, then DIR/x/y/init.lua */
+		for (int pass = 0; pass < 2; pass++) {
+			luaL_Buffer b;
+			luaL_buffinit(L, &b);
+			luaL_addstring(&b, dir);
+			luaL_addchar(&b, '/');
+			for (const char *c = name; *c; c++)
+				luaL_addchar(&b, *c == '.' ? '/' : *c);
+			luaL_addstring(&b, pass == 0 ? ".lua" : "/init.lua");
+			luaL_pushresult(&b);
+			const char *path = lua_tostring(L, -1);
+			FILE *fp = fopen(path, "r");
+			if (!fp) {
+				lua_pop(L, 1);
+				continue;
+			}
+			fclose(fp);
+			if (luaL_loadfilex(L, path, "t") != LUA_OK)
+				return lua_error(L);
+			lua_insert(L, -2); /* loader, path */
+			return 2;
 		}
-		fclose(fp);
-		if (luaL_loadfilex(L, path, "t") != LUA_OK)
-			return lua_error(L);
-		lua_insert(L, -2); /* loader, path */
-		return 2;
+		lua_pushfstring(L, "no file for '%s' under '%s'", name, dir);
+		return 1;
 	}
 	const struct embedded_file *f = embedded_find(name);
+	if (!f) {
+		lua_pushfstring(L, "%s.init", name);
+		f = embedded_find(lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
 	if (!f) {
 		lua_pushfstring(L, "no module '%s' embedded in otarun", name);
 		return 1;

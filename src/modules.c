@@ -7,8 +7,11 @@ int luaopen_cjson(lua_State *L);
 int luaopen_otarun_core_sandbox(lua_State *L);
 int luaopen_otarun_core_sys(lua_State *L);
 int luaopen_otarun_core_embedded(lua_State *L);
+int luaopen_otarun_core_httpd(lua_State *L);
 int luaopen_otarun_core_sign(lua_State *L);
 int luaopen_otarun_core_validate(lua_State *L);
+int luaopen_otarun_core_policy(lua_State *L);
+int luaopen_otarun_core_http(lua_State *L);
 int luaopen_otarun_core_store(lua_State *L);
 
 static const luaL_Reg native_modules[] = {
@@ -16,8 +19,11 @@ static const luaL_Reg native_modules[] = {
 	{"otarun.core.sandbox", luaopen_otarun_core_sandbox},
 	{"otarun.core.sys", luaopen_otarun_core_sys},
 	{"otarun.core.embedded", luaopen_otarun_core_embedded},
+	{"otarun.core.httpd", luaopen_otarun_core_httpd},
 	{"otarun.core.sign", luaopen_otarun_core_sign},
 	{"otarun.core.validate", luaopen_otarun_core_validate},
+	{"otarun.core.policy", luaopen_otarun_core_policy},
+	{"otarun.core.http", luaopen_otarun_core_http},
 	{"otarun.core.store", luaopen_otarun_core_store},
 	{NULL, NULL},
 };

@@ -128,4 +128,38 @@ function M.format_duration(secs)
   return table.concat(parts)
 end
 
+-- Lua fallback for otarun.core.validate.next_window_open, same contract: the earliest epoch >= t
+-- inside window { days = {[1..7] = bool} (1 = Monday), from, to (minutes of local day), tz }, t
+-- itself when inside, nil and a message when no day is allowed. to <= from crosses midnight (it belongs to the
+-- day it opens on); to == from is a whole day.
+function M.next_window_open_lua(window, t)
+  local days, tz = window.days or {}, window.tz or 0
+  local from, to = window.from * 60, window.to * 60
+  local span = to - from
+  if span <= 0 then span = span + 86400 end
+  local loc = t + tz
+  local d = loc // 86400
+  local function allowed(day) return days[(day + 3) % 7 + 1] == true end
+  for day = d - 1, d do
+    local open = day * 86400 + from
+    if allowed(day) and open <= loc and loc < open + span then return t end
+  end
+  for day = d, d + 7 do
+    local open = day * 86400 + from
+    if allowed(day) and open > loc then return open - tz end
+  end
+  return nil, "the window has no days"
+end
+
+-- The native version when otarun.core.validate provides it, else the Lua fallback.
+function M.next_window_open(window, t)
+  local ok, v = pcall(require, "otarun.core.validate")
+  if ok and type(v) == "table" and v.next_window_open then
+    M.next_window_open = v.next_window_open
+  else
+    M.next_window_open = M.next_window_open_lua
+  end
+  return M.next_window_open(window, t)
+end
+
 return M

@@ -1,0 +1,243 @@
+-- otarun emulator: a local IoT Platform OTA endpoint (SPEC §8). Builds the model (otarun.emulator),
+-- the gateway and the admin API in front of it, and serves them over HTTP on loopback with
+-- otarun.core.httpd until SIGINT/SIGTERM or POST /_emulator/shutdown. Prints
+-- `listening on http://HOST:PORT` on stdout once ready (tests read the port from it).
+local args = require("otarun.args")
+local util = require("otarun.util")
+
+local M = {}
+
+local OPTIONS = {
+  ["--listen"] = "string", ["--fleet"] = "list", ["--key"] = "list", ["--clock"] = "string",
+  ["--speed"] = "number", ["--state"] = "string", ["--allow-remote"] = "bool",
+  ["--timestamp-window"] = "string", ["--qps"] = "list", ["--seed"] = "int", ["--max-body"] = "int",
+  ["--quiet"] = "bool",
+}
+
+local HELP = [==[
+usage: otarun emulator [--listen 127.0.0.1:PORT] [--fleet FILE]... [--key ID:SECRET[:TOKEN]]...
+                       [--clock real|manual] [--speed N] [--state FILE] [--allow-remote]
+                       [--timestamp-window 15m] [--qps Action=N]... [--seed N]
+
+A local IoT Platform OTA endpoint with a simulated fleet. It verifies v1 (HMAC-SHA1) and V3
+(ACS3-HMAC-SHA256) signatures from the request as received, the timestamp window, nonce replay,
+unknown keys and STS tokens, answers Throttling.User beyond each operation's QPS, and answers in
+the platform's two error formats. The admin API under /_emulator/ (loopback only) loads fleets,
+moves a manual clock, injects faults and reports counters.
+
+options:
+  --listen HOST:PORT     address to serve on (default 127.0.0.1:8780; port 0 picks a free one).
+                         Only loopback addresses unless --allow-remote.
+  --fleet FILE           fleet file to load at start (repeatable; see SPEC §8)
+  --key ID:SECRET[:TOKEN]  an accepted AccessKey (repeatable; with TOKEN it is an STS key and
+                         requests must carry that security token). Without --key one fresh test
+                         key pair is generated and printed: it is this emulator's own key and
+                         works nowhere else.
+  --clock real|manual    real (default): simulated time follows the wall clock, times --speed;
+                         manual: time moves only with POST /_emulator/clock/advance?seconds=N
+  --speed N              with --clock real, simulated seconds per real second (default 1)
+  --timestamp-window D   allowed |request time - real time| (default 15m)
+  --qps Action=N         per-account QPS limit of an operation (repeatable; N = 0: unlimited;
+                         '*=N' sets every operation)
+  --state FILE           load the model from FILE at start and save it there on shutdown
+  --seed N               seed of the simulation (default 7)
+  --max-body BYTES       largest request body accepted (default 1048576)
+  --quiet                do not print the start-up banner beyond the listening line
+
+Start it and point clients at it:
+  otarun emulator --listen 127.0.0.1:8780 --fleet examples/fleet.lua --key LTAItest:testsecret
+
+  Node SDK (@alicloud/iot20180120; V3 signatures by default, add signatureAlgorithm: 'v2' for v1):
+    const { Config } = require('@alicloud/openapi-client');
+    const Iot = require('@alicloud/iot20180120').default;
+    const client = new Iot(new Config({ accessKeyId: 'LTAItest', accessKeySecret: 'testsecret',
+                                        endpoint: '127.0.0.1:8780', protocol: 'http' }));
+  pop-core (@alicloud/pop-core; v1 signatures, GET by default, { method: 'POST' } for a form body):
+    new RPCClient({ accessKeyId: 'LTAItest', accessKeySecret: 'testsecret',
+                    endpoint: 'http://127.0.0.1:8780', apiVersion: '2018-01-20' })
+  otarun:
+    ALIBABA_CLOUD_ACCESS_KEY_ID=LTAItest ALIBABA_CLOUD_ACCESS_KEY_SECRET=testsecret \
+      otarun plan rollout.lua --endpoint http://127.0.0.1:8780
+
+Admin API (JSON): POST /_emulator/fleet, GET /_emulator/clock, POST /_emulator/clock/advance?seconds=N,
+POST|GET|DELETE /_emulator/faults, POST /_emulator/qps, GET /_emulator/counters,
+POST /_emulator/counters/reset, GET /_emulator/jobs, GET /_emulator/jobs/JOBID/tasks,
+POST /_emulator/jobs/JOBID, GET /_emulator/devices, POST /_emulator/devices/PK/NAME,
+POST /_emulator/shutdown.
+]==]
+
+local function parse_listen(text)
+  local host, port = text:match("^%[(.+)%]:(%d+)$")
+  if not host then host, port = text:match("^([^:]+):(%d+)$") end
+  if not host then args.usage_error("--listen needs HOST:PORT (e.g. 127.0.0.1:8780 or [::1]:0), got %q", text) end
+  port = tonumber(port)
+  if port > 65535 then args.usage_error("--listen: port %d is out of range (0-65535)", port) end
+  return host, port
+end
+
+local function parse_keys(list)
+  local keys = {}
+  for _, k in ipairs(list or {}) do
+    local id, secret, token = k:match("^([^:]+):([^:]+):(.+)$")
+    if not id then id, secret = k:match("^([^:]+):([^:]+)$") end
+    if not id then args.usage_error("--key needs ID:SECRET or ID:SECRET:TOKEN (the value given is not shown)") end
+    keys[id] = { secret = secret, token = token }
+  end
+  return keys
+end
+
+local function parse_qps(list, actions)
+  local qps = {}
+  for _, item in ipairs(list or {}) do
+    local action, n = item:match("^([%w%*]+)=(%d+)$")
+    if not action then args.usage_error("--qps needs Action=N with N a whole number, got %q", item) end
+    n = tonumber(n)
+    if action == "*" then
+      for _, a in ipairs(actions) do qps[a] = n end
+    else
+      qps[action] = n
+    end
+  end
+  return qps
+end
+
+local function generated_key()
+  local sign = require("otarun.core.sign")
+  local id = "LTAIemu" .. sign.nonce():sub(1, 17)
+  return id, sign.nonce() .. sign.nonce():sub(1, 8)
+end
+
+local function out(fmt, ...)
+  io.stdout:write(string.format(fmt, ...))
+  io.stdout:flush()
+end
+
+-- Builds model, gateway, admin; returns them.
+local function build(opts, keys)
+  local emulator = require("otarun.emulator")
+  local gateway = require("otarun.emulator.gateway")
+  local admin_mod = require("otarun.emulator.admin")
+  local clock = opts.clock or "real"
+  if clock ~= "real" and clock ~= "manual" then args.usage_error("--clock must be real or manual, got %q", clock) end
+  if opts.speed and opts.speed <= 0 then args.usage_error("--speed must be a positive number") end
+  local window = 900
+  if opts.timestamp_window then
+    local w, err = util.parse_duration(opts.timestamp_window)
+    if not w then w = tonumber(opts.timestamp_window) end
+    if not w then args.usage_error("--timestamp-window: %s", err) end
+    window = w
+  end
+  local model = emulator.new({ clock = clock, speed = opts.speed, seed = opts.seed })
+  local actions = {}
+  for a in pairs(gateway.DEFAULT_QPS) do actions[#actions + 1] = a end
+  for _, a in ipairs(emulator.ACTIONS or {}) do actions[#actions + 1] = a end
+  local gw = gateway.new({
+    model = model, keys = keys, timestamp_window = window, nonce_window = math.max(window, 900),
+    qps = parse_qps(opts.qps, actions), encode = gateway.fast_json(emulator.ARRAY_MT),
+    host_id = "iot." .. (model.region or "cn-shanghai") .. ".aliyuncs.com",
+  })
+  local function load_file(path)
+    local list, err = emulator.load_fleet_file(path)
+    return list, err
+  end
+  local adm = admin_mod.new({ gateway = gw, model = model, encode = emulator.to_json, load_fleet_file = load_file })
+  return model, gw, adm, load_file
+end
+
+local function load_fleets(model, load_file, files)
+  for _, path in ipairs(files or {}) do
+    local list, err = load_file(path)
+    if not list then return nil, err end
+    for _, f in ipairs(list) do
+      local ok, lerr = model:load_fleet(f)
+      if not ok then return nil, path .. ": " .. tostring(lerr) end
+    end
+  end
+  return true
+end
+
+local function state_io(model, path, mode)
+  local save, load = model.export_state, model.import_state
+  if not (save and load) then
+    return nil, "--state is not supported yet: the emulator model cannot save and load its state"
+  end
+  local cjson = require("cjson")
+  if mode == "load" then
+    local fh = io.open(path, "rb")
+    if not fh then return true end -- first run: nothing saved yet
+    local text = fh:read("a")
+    fh:close()
+    local ok, t = pcall(cjson.decode, text)
+    if not ok then return nil, path .. ": not a saved emulator state: " .. tostring(t) end
+    return load(model, t)
+  end
+  local sys = require("otarun.core.sys")
+  return sys.write_atomic(path, cjson.encode(save(model)))
+end
+
+function M.main(argv)
+  local opts = args.parse(argv, OPTIONS)
+  if opts.help then
+    io.stdout:write(HELP)
+    return 0
+  end
+  local host, port = parse_listen(opts.listen or "127.0.0.1:8780")
+  local keys = parse_keys(opts.key)
+  local generated
+  if next(keys) == nil then
+    local id, secret = generated_key()
+    keys[id] = { secret = secret }
+    generated = { id = id, secret = secret }
+  end
+  local model, gw, adm, load_file = build(opts, keys)
+  if opts.state then
+    local ok, err = state_io(model, opts.state, "load")
+    if not ok then io.stderr:write("otarun emulator: ", err, "\n") return 1 end
+  end
+  local ok, err = load_fleets(model, load_file, opts.fleet)
+  if not ok then
+    io.stderr:write("otarun emulator: cannot load the fleet: ", err, "\n")
+    return 1
+  end
+  local httpd = require("otarun.core.httpd")
+  local srv, lerr = httpd.listen({ host = host, port = port, allow_remote = opts.allow_remote, max_body = opts.max_body })
+  if not srv then
+    io.stderr:write("otarun emulator: ", lerr, "\n")
+    return 1
+  end
+  adm.server_stats = function() return srv:stats() end
+  if generated then
+    -- The one place otarun prints a secret: a key pair made up just now for this emulator.
+    out("no --key given; this emulator's own fresh test key (valid only here):\n"
+      .. "  AccessKeyId     %s\n  AccessKeySecret %s\n", generated.id, generated.secret)
+  end
+  if not opts.quiet then
+    out("otarun emulator: clock %s%s; admin API at %s/_emulator/\n", model.clock,
+      model.clock == "real" and string.format(" (x%s)", tostring(model.speed)) or "", srv:url())
+  end
+  out("listening on %s\n", srv:url())
+  local sys = require("otarun.core.sys")
+  local last_tick = sys.monotonic()
+  local reason, detail = srv:serve(require("otarun.emulator.admin").router(gw, adm), {
+    ["until"] = function()
+      -- keep a real clock's devices moving even while nobody calls
+      local t = sys.monotonic()
+      if model.clock == "real" and t - last_tick >= 1 and model.advance_to_real then
+        last_tick = t
+        model:advance_to_real()
+      end
+      return false
+    end,
+  })
+  srv:close()
+  if opts.state then
+    local sok, serr = state_io(model, opts.state, "save")
+    if not sok then io.stderr:write("otarun emulator: could not save the state: ", tostring(serr), "\n") end
+  end
+  local c = gw:counters_snapshot()
+  io.stderr:write(string.format("otarun emulator: stopped (%s%s) after %d requests, %d throttled\n",
+    tostring(reason), detail and (" " .. detail) or "", c.requests.total, c.throttled.total))
+  return reason and 0 or 1
+end
+
+return M

@@ -1,0 +1,143 @@
+-- Tasks (one device in one job): ListOTATaskByJob, CancelOTATaskByJob, ConfirmOTATask,
+-- ReupgradeOTATask. Listing by status reads the job's per-status bucket, so Total and a page cost
+-- O(PageSize) whatever the fleet size. Uses store.lua and sim.lua through the emulator.
+local errors = require("otarun.emulator.errors")
+local ids = require("otarun.emulator.ids")
+local shape = require("otarun.emulator.shape")
+local store_mod = require("otarun.emulator.store")
+local update = require("otarun.emulator.ops_update")
+
+local ST, NAME = store_mod.ST, store_mod.NAME
+local M = {}
+
+function M.view(emu, t)
+  local s = emu.store
+  local job = s:job_of_task(t)
+  local d = s.t_dev[t]
+  local p = s.d_prod[d]
+  return {
+    TaskId = s:task_id(t), JobId = job.id, FirmwareId = job.firmware.id, IotId = s:iot_id(d),
+    ProductKey = p.key, ProductName = p.name, DeviceName = s.d_name[d], SrcVersion = s.t_src[t],
+    DestVersion = job.dest, TaskStatus = NAME[s.t_status[t]], TaskDesc = s.t_desc[t],
+    Progress = string.format("%d.00", emu.sim:progress(t)),
+    Timeout = job.timeout and tostring(job.timeout) or nil,
+    UtcCreate = ids.utc(s.t_created[t]), UtcModified = ids.utc(s.t_modified[t]),
+  }
+end
+
+local function status_of(P)
+  local name = P:str("TaskStatus")
+  if not name then return nil end
+  return ST[name] or errors.fail("format", "TaskStatus must be one of " .. table.concat(NAME, ", ") .. ", got " .. string.format("%q", name) .. ".")
+end
+
+local ops = {}
+
+function ops.ListOTATaskByJob(emu, P)
+  local id = P:req("JobId")
+  local page, size = P:paging(100, 10)
+  if page * size > 100000 then
+    errors.fail("page", "CurrentPage x PageSize must be at most 100000.")
+  end
+  local st = status_of(P)
+  local names = P:unique_list("DeviceNames", 50)
+  local job = update.find(emu, id)
+  local s = emu.store
+  local items = shape.array()
+  if #names > 0 then               -- a device list ignores paging
+    for _, n in ipairs(names) do
+      local d = job.product.by_name[n]
+      local t = d and job.task_of[d]
+      if t and (not st or s.t_status[t] == st) then items[#items + 1] = M.view(emu, t) end
+    end
+    return shape.paging({ Data = { SimpleOTATaskInfo = items } }, #items, 1, math.max(size, #items))
+  end
+  local list = st and job.bucket[st] or job.tasks
+  local total = #list
+  for i = (page - 1) * size + 1, math.min(total, page * size) do items[#items + 1] = M.view(emu, list[i]) end
+  return shape.paging({ Data = { SimpleOTATaskInfo = items } }, total, page, size)
+end
+
+function ops.CancelOTATaskByJob(emu, P)
+  local id = P:req("JobId")
+  local scheduled = P:bool("CancelScheduledTask", false)
+  local queued = P:bool("CancelQueuedTask", false)
+  local in_progress = P:bool("CancelInProgressTask", false)
+  local notified = P:bool("CancelNotifiedTask", false)
+  local unconfirmed_given = P:has("CancelUnconfirmedTask")
+  local unconfirmed = P:bool("CancelUnconfirmedTask", false)
+  if not (scheduled or queued or in_progress or notified or unconfirmed) then
+    errors.fail("no_cancel_kind", "Set at least one of CancelScheduledTask, CancelQueuedTask, CancelInProgressTask, CancelNotifiedTask, CancelUnconfirmedTask to true.")
+  end
+  local job = update.find(emu, id)
+  local sim = emu.sim
+  local kinds = {}
+  if queued then kinds[#kinds + 1] = ST.QUEUED end
+  -- CancelQueuedTask alone also cancels tasks waiting for confirmation (reference §4.5)
+  if unconfirmed or (queued and not unconfirmed_given) then kinds[#kinds + 1] = ST.CONFIRM end
+  if notified then kinds[#kinds + 1] = ST.NOTIFIED end
+  if in_progress then kinds[#kinds + 1] = ST.IN_PROGRESS end
+  for _, st in ipairs(kinds) do
+    local b = job.bucket[st]
+    while #b > 0 do sim:cancel_task(b[#b], "canceled by CancelOTATaskByJob") end
+  end
+  if scheduled and job.status == "PLANNED" then
+    job.status = "CANCELED"
+    job.gen = job.gen + 1
+    job.end_time = sim.now
+  end
+  job.modified = sim.now
+  return {}
+end
+
+-- TaskId.N -> task numbers, each checked to exist (and to belong to job when given).
+local function tasks_of(emu, P, job)
+  local ids_list = P:unique_list("TaskId", 100)
+  if #ids_list == 0 then errors.missing("TaskId.N") end
+  local out = {}
+  for i, tid in ipairs(ids_list) do
+    local t = emu.store:task_by_id(tid)
+    if not t or (job and emu.store:job_of_task(t) ~= job) then
+      errors.fail("task", "The task " .. tid .. " does not exist" .. (job and (" in batch " .. job.id) or "") .. ".")
+    end
+    out[i] = t
+  end
+  return out, ids_list
+end
+
+function ops.ConfirmOTATask(emu, P)
+  local s = emu.store
+  local list, names = tasks_of(emu, P, nil)
+  for i, t in ipairs(list) do
+    if s.t_status[t] ~= ST.CONFIRM then
+      errors.fail("task_status", string.format("The task %s is %s; only tasks waiting for confirmation (CONFIRM) can be confirmed.", names[i], NAME[s.t_status[t]]))
+    end
+  end
+  for _, t in ipairs(list) do emu.sim:requeue(t, false) end
+  return {}
+end
+
+function ops.ReupgradeOTATask(emu, P)
+  local s, sim = emu.store, emu.sim
+  local job = update.find(emu, P:req("JobId"))
+  local list, names = tasks_of(emu, P, job)
+  for i, t in ipairs(list) do
+    local st = s.t_status[t]
+    if not ((st == ST.FAILED and not s.t_retry_wait[t]) or st == ST.CANCELED) then
+      errors.fail("task_status", string.format("The task %s is %s; only FAILED or CANCELED tasks can be upgraded again.", names[i], NAME[st]))
+    end
+    local busy = s.d_task[s.t_dev[t]]
+    if busy then
+      errors.fail("device_busy", string.format("The device of task %s already has a pending or in-progress task in batch %s.", names[i], s:job_of_task(busy).id))
+    end
+  end
+  for _, t in ipairs(list) do
+    sim:bind(job, s.t_dev[t], t)
+    if job.status == "COMPLETED" then job.status, job.end_time = "IN_PROGRESS", nil end
+    sim:requeue(t, true)
+  end
+  return {}
+end
+
+M.ops = ops
+return M

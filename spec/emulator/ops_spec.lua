@@ -1,0 +1,198 @@
+-- The other operations: firmware, verification, UpdateOTAJob, QueryOTAJob, ListOTAJobByFirmware,
+-- devices and groups, unknown actions, the instance id.
+local S = require("emulator.support")
+local emulator = require("otarun.emulator")
+local BAD = "iot.common.InvalidFormattedParameter"
+
+describe("firmware operations", function()
+  it("creates, queries and lists firmware with the platform's fields", function()
+    local emu = S.new()
+    local body = S.call(emu, "CreateOTAFirmware", { FirmwareName = "cam_fw(1)", DestVersion = "2.4.0", ProductKey = S.PK,
+      FirmwareUrl = "https://x/fw.bin", FirmwareSize = "1024", FirmwareDesc = "canary", ModuleName = "default" })
+    local fid = body.Data.FirmwareId
+    assert.are.equal(22, #fid)
+    local info = S.call(emu, "QueryOTAFirmware", { FirmwareId = fid }).FirmwareInfo
+    assert.are.equal("cam_fw(1)", info.FirmwareName)
+    assert.are.equal(0, info.Status)
+    assert.are.equal(0, info.Type)
+    assert.are.equal(1024, info.FirmwareSize)
+    assert.are.equal("https://x/fw.bin", info.FirmwareUrl)
+    assert.are.equal(S.PK, info.ProductKey)
+    S.firmware(emu, "2.5.0")
+    local list = S.call(emu, "ListOTAFirmware", { ProductKey = S.PK, PageSize = "1", CurrentPage = "2" })
+    assert.are.equal(2, list.Total)
+    assert.are.equal(2, list.PageCount)
+    assert.are.equal(fid, list.FirmwareInfo.SimpleFirmwareInfo[1].FirmwareId)   -- newest first
+    assert.are.equal(1, S.call(emu, "ListOTAFirmware", { DestVersion = "2.5.0" }).Total)
+    S.fails(emu, "ListOTAFirmware", { PageSize = "101" }, "iot.common.InvalidPageParams")
+    S.fails(emu, "QueryOTAFirmware", { FirmwareId = "nope" }, "iot.ota.FirmwareNotExist")
+  end)
+
+  it("checks CreateOTAFirmware's parameters", function()
+    local emu = S.new()
+    local function p(extra)
+      local t = { FirmwareName = "fw1", DestVersion = "2.4.0", ProductKey = S.PK, FirmwareUrl = "https://x" }
+      for k, v in pairs(extra) do t[k] = v ~= false and v or nil end
+      return t
+    end
+    S.fails(emu, "CreateOTAFirmware", p({ FirmwareName = "-bad" }), BAD)
+    S.fails(emu, "CreateOTAFirmware", p({ FirmwareName = string.rep("a", 41) }), BAD)
+    S.fails(emu, "CreateOTAFirmware", p({ DestVersion = "2.4 beta" }), BAD)
+    S.fails(emu, "CreateOTAFirmware", p({ Type = "1" }), BAD)
+    S.fails(emu, "CreateOTAFirmware", p({ Type = "1", SrcVersion = "2.4.0" }), BAD)
+    S.fails(emu, "CreateOTAFirmware", p({ ProductKey = "nope" }), "iot.prod.NotExistedProduct")
+    local status, body = emu:call("CreateOTAFirmware", p({ FirmwareUrl = false }))
+    assert.are.equal(400, status)
+    assert.are.equal("MissingFirmwareUrl", body.Code)
+    S.call(emu, "CreateOTAFirmware", p({}))
+    S.fails(emu, "CreateOTAFirmware", p({ DestVersion = "2.5.0" }), "iot.ota.FirmwareNameExisted")
+  end)
+
+  it("verifies a package: at most 10 devices, never twice, status 2 then 1 or 3", function()
+    local emu = S.new({ failure = { ["2.3.0"] = 1 } })
+    local ok = S.firmware(emu, "2.4.0", { NeedToVerify = "true" })
+    local p = { FirmwareId = ok, ProductKey = S.PK }
+    for i = 1, 11 do p["TargetDeviceName." .. i] = string.format("dev%06d", i) end
+    S.fails(emu, "CreateOTAVerifyJob", p, BAD)
+    S.fails(emu, "CreateOTAVerifyJob", { FirmwareId = ok, ProductKey = S.PK, ["TargetDeviceName.1"] = "ghost" }, "iot.device.NotExistedDevice")
+    local job = S.call(emu, "CreateOTAVerifyJob", { FirmwareId = ok, ProductKey = S.PK, ["TargetDeviceName.1"] = "dev000001",
+      TimeoutInMinutes = "60" }).Data.JobId
+    assert.are.equal("VERFIY_FIRMWARE", S.call(emu, "QueryOTAJob", { JobId = job }).Data.JobType)
+    S.fails(emu, "CreateOTAVerifyJob", { FirmwareId = ok, ProductKey = S.PK, ["TargetDeviceName.1"] = "dev000002" }, "iot.ota.FirmwareVerifyStatusConflict")
+    emu:advance(3600)
+    local info = S.call(emu, "QueryOTAFirmware", { FirmwareId = ok }).FirmwareInfo
+    assert.are.equal(1, info.Status)
+    assert.are.equal(100, info.VerifyProgress)
+    S.fails(emu, "CreateOTAVerifyJob", { FirmwareId = ok, ProductKey = S.PK, ["TargetDeviceName.1"] = "dev000002" }, "iot.ota.FirmwareVerifyStatusConflict")
+    local bad = S.firmware(emu, "2.5.0", { NeedToVerify = "true" })
+    S.call(emu, "CreateOTAVerifyJob", { FirmwareId = bad, ProductKey = S.PK, ["TargetDeviceName.1"] = "dev000050" })
+    emu:advance(3600)
+    assert.are.equal(3, S.call(emu, "QueryOTAFirmware", { FirmwareId = bad }).FirmwareInfo.Status)
+  end)
+end)
+
+describe("jobs", function()
+  it("UpdateOTAJob needs MaximumPerMinute and replaces the tags, clearing them when none are sent", function()
+    local emu = S.new()
+    local job = S.dynamic(emu, S.firmware(emu, "2.4.0"), { ["Tag.1.Key"] = "otarun", ["Tag.1.Value"] = "r/w", TimeoutInMinutes = "60" })
+    local status, body = emu:call("UpdateOTAJob", { JobId = job })
+    assert.are.equal(400, status)
+    assert.are.equal("MissingMaximumPerMinute", body.Code)
+    S.fails(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "5" }, BAD)
+    S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "500", ["Tag.1.Key"] = "otarun", ["Tag.1.Value"] = "r/w",
+      ["Tag.2.Key"] = "channel", ["Tag.2.Value"] = "beta", TimeoutInMinutes = "120" })
+    local q = S.call(emu, "QueryOTAJob", { JobId = job }).Data
+    assert.are.equal(500, q.MaximumPerMinute)
+    assert.are.equal(120, q.TimeoutInMinutes)
+    assert.are.equal(2, #q.Tags.OtaTagDTO)
+    S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "500" })
+    q = S.call(emu, "QueryOTAJob", { JobId = job }).Data
+    assert.are.equal(0, #q.Tags.OtaTagDTO)
+    assert.are.equal('{"OtaTagDTO":[]}', emulator.to_json(q.Tags))
+    S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "500", ["Tags.1.Key"] = "k", ["Tags.1.Value"] = "v" })
+    assert.are.equal("k", S.call(emu, "QueryOTAJob", { JobId = job }).Data.Tags.OtaTagDTO[1].Key)
+  end)
+
+  it("UpdateOTAJob changes a dynamic job's versions and timeout, not a static job's timeout", function()
+    local emu = S.new()
+    local job = S.dynamic(emu, S.firmware(emu, "2.4.0"))
+    S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "100", ["SrcVersionList.1"] = "2.3.0", ["SrcVersionList.2"] = "2.3.1",
+      UpgradeType = "DYNAMIC" })
+    assert.are.same({ "2.3.0", "2.3.1" }, S.call(emu, "QueryOTAJob", { JobId = job }).Data.SrcVersions.SrcVersion)
+    assert.are.equal(100, S.call(emu, "ListOTATaskByJob", { JobId = job, PageSize = "1" }).Total)
+    S.fails(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "100", UpgradeType = "STATIC" }, BAD)
+    local emu2 = S.new()
+    local st = S.call(emu2, "CreateOTAStaticUpgradeJob", { FirmwareId = S.firmware(emu2, "2.5.0"), ProductKey = S.PK,
+      TargetSelection = "ALL", NeedConfirm = "true" }).Data.JobId
+    S.fails(emu2, "UpdateOTAJob", { JobId = st, MaximumPerMinute = "100", TimeoutInMinutes = "30" }, BAD)
+    S.call(emu2, "UpdateOTAJob", { JobId = st, MaximumPerMinute = "100", ["SrcVersionList.1"] = "9.9" })   -- no effect on static
+    assert.are.same({}, S.call(emu2, "QueryOTAJob", { JobId = st }).Data.SrcVersions.SrcVersion)
+    S.fails(emu2, "CancelOTAStrategyByJob", { JobId = st }, "iot.ota.NotDynamicJob")
+    S.fails(emu, "UpdateOTAJob", { JobId = "nope", MaximumPerMinute = "100" }, "iot.ota.JobNotExist")
+    S.call(emu, "CancelOTAStrategyByJob", { JobId = job })
+    S.fails(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "100" }, "iot.ota.JobStatusNotSupport")
+  end)
+
+  it("QueryOTAJob and ListOTAJobByFirmware describe jobs", function()
+    local emu = S.new()
+    local fid = S.firmware(emu, "2.4.0")
+    local a = S.dynamic(emu, fid, { RetryInterval = "10", RetryCount = "2", MaximumPerMinute = "500", DownloadProtocol = "HTTPS" })
+    local q = S.call(emu, "QueryOTAJob", { JobId = a }).Data
+    assert.are.equal("DYNAMIC", q.SelectionType)
+    assert.are.equal("ALL", q.TargetSelection)
+    assert.are.equal("UPGRADE_FIRMWARE", q.JobType)
+    assert.are.equal(10, q.RetryInterval)
+    assert.are.equal(2, q.RetryCount)
+    assert.are.equal(1, q.OverwriteMode)
+    assert.are.equal(true, q.NeedPush)
+    assert.are.equal(false, q.NeedConfirm)
+    assert.are.equal("2.4.0", q.DestVersion)
+    S.call(emu, "CancelOTAStrategyByJob", { JobId = a })
+    local b = S.dynamic(emu, fid)
+    local list = S.call(emu, "ListOTAJobByFirmware", { FirmwareId = fid, CurrentPage = "1", PageSize = "10" })
+    assert.are.equal(2, list.Total)
+    local infos = list.Data.SimpleOTAJobInfo
+    assert.are.equal(b, infos[1].JobId)
+    assert.are.equal("CANCELED", infos[2].JobStatus)
+    local status, body = emu:call("ListOTAJobByFirmware", { FirmwareId = fid })
+    assert.are.equal(400, status)
+    assert.are.equal("MissingCurrentPage", body.Code)
+    S.fails(emu, "ListOTAJobByFirmware", { FirmwareId = fid, CurrentPage = "1", PageSize = "201" }, "iot.common.InvalidPageParams")
+    S.fails(emu, "QueryOTAJob", { JobId = "nope" }, "iot.ota.JobNotExist")
+  end)
+end)
+
+describe("devices and groups", function()
+  it("QueryDeviceDetail finds a device by name or IotId", function()
+    local emu = S.new({ online = 0 })
+    local d = S.device(emu, "dev000001")
+    assert.are.equal("2.3.1", d.FirmwareVersion)
+    assert.are.equal("OFFLINE", d.Status)
+    local same = S.call(emu, "QueryDeviceDetail", { IotId = d.IotId }).Data
+    assert.are.equal("dev000001", same.DeviceName)
+    S.fails(emu, "QueryDeviceDetail", { ProductKey = S.PK, DeviceName = "ghost" }, "iot.device.NotExistedDevice")
+    S.fails(emu, "QueryDeviceDetail", { IotId = "nope" }, "iot.device.NotExistedDevice")
+    S.fails(emu, "QueryDeviceDetail", { ProductKey = "nope", DeviceName = "x" }, "iot.prod.NotExistedProduct")
+    S.fails(emu, "QueryDeviceDetail", {}, BAD)
+  end)
+
+  it("QueryDeviceGroupList lists static groups by default, dynamic ones on request, newest first", function()
+    local emu = S.new({ groups = { { id = "S1", type = "static", name = "lab shelf" }, { id = "S2", type = "static", name = "field" } } })
+    local b = S.call(emu, "QueryDeviceGroupList", {})
+    assert.are.equal(2, b.Total)
+    assert.are.equal("S2", b.Data.GroupInfo[1].GroupId)
+    b = S.call(emu, "QueryDeviceGroupList", { ["GroupTypes.1"] = "LINK_PLATFORM_DYNAMIC" })
+    assert.are.equal(1, b.Total)
+    assert.are.equal("IwOwQj7DJ", b.Data.GroupInfo[1].GroupId)
+    assert.are.equal("LINK_PLATFORM_DYNAMIC", b.Data.GroupInfo[1].GroupType)
+    assert.are.equal(1, S.call(emu, "QueryDeviceGroupList", { GroupName = "shelf" }).Total)
+    S.fails(emu, "QueryDeviceGroupList", { PageSize = "201" }, "iot.common.InvalidPageParams")
+  end)
+end)
+
+describe("the call interface", function()
+  it("answers an unknown action with 404 InvalidAction.NotFound", function()
+    local emu = S.new()
+    local status, body = emu:call("DeleteEverything", {}, { request_id = "R1" })
+    assert.are.equal(404, status)
+    assert.are.equal("InvalidAction.NotFound", body.Code)
+    assert.are.equal("R1", body.RequestId)
+    assert.is_string(body.Message)
+  end)
+
+  it("requires the instance id when the emulated instance has one", function()
+    local emu = emulator.new({ now = S.T0, instance = "iot-cn-0pp1n8t" })
+    emu:load_fleet({ product = S.PK, devices = { { version = "1", count = 1 } } })
+    S.fails(emu, "QueryDeviceDetail", { ProductKey = S.PK, DeviceName = "dev000001" }, "iot.system.InstanceNotFound")
+    S.fails(emu, "QueryDeviceDetail", { ProductKey = S.PK, DeviceName = "dev000001", IotInstanceId = "iot-other" }, "iot.system.InstanceNotFound")
+    S.call(emu, "QueryDeviceDetail", { ProductKey = S.PK, DeviceName = "dev000001", IotInstanceId = "iot-cn-0pp1n8t" })
+  end)
+
+  it("turns an internal fault into a 500 rather than raising", function()
+    local emu = S.new()
+    emu.store.firmware_list = nil        -- break the store on purpose
+    local status, body = emu:call("ListOTAFirmware", {})
+    assert.are.equal(500, status)
+    assert.are.equal("InternalError", body.Code)
+  end)
+end)

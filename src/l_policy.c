@@ -1,0 +1,549 @@
+/* otarun.core.policy: the binding of the native policy engine (policy.c). It only converts:
+ * a policy file's level, applies and rules into a compiled policy (userdata), and the plan table
+ * (per rollout: name, product, region; per wave: status, action, earliest_start and the
+ * normalised `spec`) into C structs, then turns the engine's results into Lua tables.
+ * Every C array lives in a userdata anchored in a Lua table, so a Lua error never leaks. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <lauxlib.h>
+#include "policy.h"
+#include "l_policy.h"
+
+#define MAX_WINDOWS 16
+#define COMPILED LPOLICY_COMPILED
+
+
+void *lpolicy_anchored(struct cctx *c, size_t size)
+{
+	void *p = lua_newuserdatauv(c->L, size ? size : 1, 0);
+	memset(p, 0, size ? size : 1);
+	lua_rawseti(c->L, c->anchor, (lua_Integer)lua_rawlen(c->L, c->anchor) + 1);
+	return p;
+}
+
+/* The string at idx, kept alive by the anchor table. */
+const char *lpolicy_anchored_string(struct cctx *c, int idx)
+{
+	const char *s = lua_tostring(c->L, idx);
+	lua_pushvalue(c->L, idx);
+	lua_rawseti(c->L, c->anchor, (lua_Integer)lua_rawlen(c->L, c->anchor) + 1);
+	return s;
+}
+
+int lpolicy_fail(struct cctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof c->err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Every key of the table at idx is one of `allowed` (NULL-terminated). */
+static int only_keys(struct cctx *c, int idx, const char *where, const char *const *allowed)
+{
+	lua_State *L = c->L;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		int ok = 0;
+		if (lua_type(L, -1) == LUA_TSTRING)
+			for (const char *const *a = allowed; *a && !ok; a++)
+				ok = strcmp(*a, lua_tostring(L, -1)) == 0;
+		if (!ok) {
+			char list[160] = "";
+			size_t used = 0;
+			for (const char *const *a = allowed; *a; a++)
+				used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0,
+				                         "%s%s", a == allowed ? "" : ", ", *a);
+			int r = lpolicy_fail(c, "%s: unknown field \"%s\"; expected %s", where,
+			              luaL_tolstring(L, -1, NULL), list);
+			lua_pop(L, 2);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* A string or an array of strings at idx -> anchored array. */
+static int string_list(struct cctx *c, int idx, const char *where, const char *const **out, size_t *n)
+{
+	lua_State *L = c->L;
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		const char **a = lpolicy_anchored(c, sizeof *a);
+		a[0] = lpolicy_anchored_string(c, idx);
+		*out = a;
+		*n = 1;
+		return 0;
+	}
+	if (!lua_istable(L, idx))
+		return lpolicy_fail(c, "%s: expected a string or a list of strings, got %s", where, luaL_typename(L, idx));
+	size_t len = lua_rawlen(L, idx);
+	const char **a = lpolicy_anchored(c, len * sizeof *a);
+	for (size_t i = 0; i < len; i++) {
+		lua_rawgeti(L, idx, (lua_Integer)i + 1);
+		if (lua_type(L, -1) != LUA_TSTRING) {
+			lua_pop(L, 1);
+			return lpolicy_fail(c, "%s[%zu]: expected a string", where, i + 1);
+		}
+		a[i] = lpolicy_anchored_string(c, -1);
+		lua_pop(L, 1);
+	}
+	*out = a;
+	*n = len;
+	return 0;
+}
+
+/* Field `key` of the table at idx as a string, or NULL when absent; -1 on a wrong type. */
+static int opt_string_field(struct cctx *c, int idx, const char *key, const char *where, const char **out)
+{
+	int t = lua_getfield(c->L, idx, key);
+	*out = NULL;
+	if (t == LUA_TSTRING)
+		*out = lpolicy_anchored_string(c, -1);
+	lua_pop(c->L, 1);
+	if (t != LUA_TNIL && t != LUA_TSTRING)
+		return lpolicy_fail(c, "%s.%s: expected a string", where, key);
+	return 0;
+}
+
+static int compile_period(struct cctx *c, int idx, const char *where, struct policy_period *p)
+{
+	static const char *const keys[] = {"from", "to", "tz", "reason", NULL};
+	const char *from, *to, *tz, *reason;
+	if (!lua_istable(c->L, idx))
+		return lpolicy_fail(c, "%s: expected { from = \"2026-12-24\", to = \"2027-01-02\" }", where);
+	if (only_keys(c, idx, where, keys) || opt_string_field(c, idx, "from", where, &from) ||
+	    opt_string_field(c, idx, "to", where, &to) || opt_string_field(c, idx, "tz", where, &tz) ||
+	    opt_string_field(c, idx, "reason", where, &reason))
+		return -1;
+	if (!from || !to)
+		return lpolicy_fail(c, "%s: needs both from and to (dates, RFC 3339 times, or yearly \"MM-DD\")", where);
+	char err[200];
+	if (policy_parse_period(from, to, tz, p, err, sizeof err))
+		return lpolicy_fail(c, "%s: %s", where, err);
+	lua_pushfstring(c->L, "%s to %s%s%s%s%s", from, to, tz ? " " : "", tz ? tz : "",
+	                reason ? ": " : "", reason ? reason : "");
+	p->text = lpolicy_anchored_string(c, -1);
+	lua_pop(c->L, 1);
+	return 0;
+}
+
+/* A single table (recognised by `probe`) or an array of them: pushes nothing, returns the count
+ * and leaves *single set when the value is one table. */
+static size_t one_or_many(lua_State *L, int idx, const char *probe, int *single)
+{
+	lua_getfield(L, idx, probe);
+	*single = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	return *single ? 1 : lua_rawlen(L, idx);
+}
+
+static int compile_list_rule(struct cctx *c, int idx, const char *kind, struct policy_rule *r)
+{
+	lua_State *L = c->L;
+	int single;
+	char where[96];
+	if (r->kind == POLICY_WINDOWS && lua_isboolean(L, idx)) {
+		r->enabled = lua_toboolean(L, idx);
+		return 0;
+	}
+	if (!lua_istable(L, idx))
+		return lpolicy_fail(c, "%s: expected %s", kind, r->kind == POLICY_FREEZE ?
+		             "a list of { from =, to = } periods" : "true, or a list of { days =, from =, to =, tz = }");
+	size_t n = one_or_many(L, idx, r->kind == POLICY_FREEZE ? "from" : "days", &single);
+	if (n == 0 || (r->kind == POLICY_WINDOWS && n > MAX_WINDOWS))
+		return lpolicy_fail(c, "%s: expected 1 to %d entries", kind, r->kind == POLICY_WINDOWS ? MAX_WINDOWS : 1000);
+	if (r->kind == POLICY_FREEZE) {
+		struct policy_period *p = lpolicy_anchored(c, n * sizeof *p);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(where, sizeof where, "%s[%zu]", kind, i + 1);
+			if (!single)
+				lua_rawgeti(L, idx, (lua_Integer)i + 1);
+			int rc = compile_period(c, single ? idx : lua_gettop(L), where, &p[i]);
+			if (!single)
+				lua_pop(L, 1);
+			if (rc)
+				return -1;
+		}
+		r->periods = p;
+		r->nperiods = n;
+		return 0;
+	}
+	static const char *const keys[] = {"days", "from", "to", "tz", NULL};
+	struct policy_window *w = lpolicy_anchored(c, n * sizeof *w);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(where, sizeof where, "%s[%zu]", kind, i + 1);
+		if (!single)
+			lua_rawgeti(L, idx, (lua_Integer)i + 1);
+		int at = single ? idx : lua_gettop(L);
+		int rc = !lua_istable(L, at) ? lpolicy_fail(c, "%s: expected { days =, from =, to =, tz = }", where)
+		         : (only_keys(c, at, where, keys) || lpolicy_window(c, at, where, &w[i])) ? -1 : 0;
+		if (!single)
+			lua_pop(L, 1);
+		if (rc)
+			return -1;
+	}
+	r->windows = w;
+	r->nwindows = n;
+	return 0;
+}
+
+static int compile_approval(struct cctx *c, int idx, struct policy_rule *r)
+{
+	static const char *const keys[] = {"after_first", "beyond_percent", NULL};
+	lua_State *L = c->L;
+	r->limit = -1;
+	if (lua_isboolean(L, idx)) {
+		r->enabled = r->after_first = lua_toboolean(L, idx);
+		return 0;
+	}
+	if (!lua_istable(L, idx) || only_keys(c, idx, "require_approval", keys))
+		return c->err[0] ? -1 : lpolicy_fail(c, "require_approval: expected true, or { after_first = true, beyond_percent = 10 }");
+	lua_getfield(L, idx, "after_first");
+	r->after_first = lua_toboolean(L, -1);
+	lua_getfield(L, idx, "beyond_percent");
+	if (!lua_isnil(L, -1)) {
+		if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 100)
+			return lua_pop(L, 2), lpolicy_fail(c, "require_approval.beyond_percent: expected a percentage 0-100");
+		r->limit = lua_tonumber(L, -1);
+	}
+	lua_pop(L, 2);
+	if (!r->after_first && r->limit < 0)
+		return lpolicy_fail(c, "require_approval: give after_first = true and/or beyond_percent = N");
+	return 0;
+}
+
+static int compile_rule(struct cctx *c, const char *kind, int idx, struct policy_rule *r)
+{
+	lua_State *L = c->L;
+	int k = policy_kind_lookup(kind);
+	if (k < 0)
+		return lpolicy_fail(c, "unknown rule kind \"%s\"", kind);
+	r->kind = (enum policy_kind)k;
+	r->enabled = 1;
+	switch (r->kind) {
+	case POLICY_MAX_FIRST_WAVE_RATE: case POLICY_MAX_RATE: case POLICY_MIN_WAVES:
+	case POLICY_MAX_PERCENT_FIRST_WAVE:
+		if (!lua_isnumber(L, idx) || lua_type(L, idx) != LUA_TNUMBER || lua_tonumber(L, idx) < 0)
+			return lpolicy_fail(c, "%s: expected a number >= 0, got %s", kind, luaL_typename(L, idx));
+		r->limit = lua_tonumber(L, idx);
+		return 0;
+	case POLICY_REQUIRE_GATE: case POLICY_REQUIRE_TIMEOUT: case POLICY_REQUIRE_RETRY:
+		if (!lua_isboolean(L, idx))
+			return lpolicy_fail(c, "%s: expected true or false, got %s", kind, luaL_typename(L, idx));
+		r->enabled = lua_toboolean(L, idx);
+		return 0;
+	case POLICY_MIN_SOAK:
+		if (lua_type(L, idx) == LUA_TNUMBER) {
+			r->limit = lua_tonumber(L, idx);
+		} else if (lua_type(L, idx) == LUA_TSTRING) {
+			long long s;
+			char err[160];
+			if (policy_parse_duration(lua_tostring(L, idx), &s, err, sizeof err))
+				return lpolicy_fail(c, "%s: %s", kind, err);
+			r->limit = (double)s;
+		} else {
+			return lpolicy_fail(c, "%s: expected a duration like \"12h\" or seconds", kind);
+		}
+		return 0;
+	case POLICY_FORBID_PROTOCOL:
+		if (string_list(c, idx, kind, &r->strings, &r->nstrings))
+			return -1;
+		for (size_t i = 0; i < r->nstrings; i++)
+			if (strcasecmp(r->strings[i], "HTTPS") && strcasecmp(r->strings[i], "MQTT"))
+				return lpolicy_fail(c, "%s: expected \"HTTPS\" or \"MQTT\", got \"%s\"", kind, r->strings[i]);
+		return 0;
+	case POLICY_FREEZE: case POLICY_WINDOWS:
+		return compile_list_rule(c, idx, kind, r);
+	case POLICY_REQUIRE_APPROVAL:
+		return compile_approval(c, idx, r);
+	default:
+		return lpolicy_fail(c, "unknown rule kind \"%s\"", kind);
+	}
+}
+
+static int compile_scope(struct cctx *c, int idx, struct policy_scope *sc)
+{
+	static const char *const keys[] = {"products", "regions", "rollouts", "tags", NULL};
+	lua_State *L = c->L;
+	if (lua_isnil(L, idx))
+		return 0;
+	if (!lua_istable(L, idx))
+		return lpolicy_fail(c, "applies: expected a table like { products = { \"...\" } }");
+	if (only_keys(c, idx, "applies", keys))
+		return -1;
+	static const char *const lists[] = {"products", "regions", "rollouts"};
+	const char *const **dst[] = {&sc->products, &sc->regions, &sc->rollouts};
+	size_t *ndst[] = {&sc->nproducts, &sc->nregions, &sc->nrollouts};
+	for (int i = 0; i < 3; i++) {
+		char where[32];
+		snprintf(where, sizeof where, "applies.%s", lists[i]);
+		int t = lua_getfield(L, idx, lists[i]);
+		int rc = t == LUA_TNIL ? 0 : string_list(c, lua_gettop(L), where, dst[i], ndst[i]);
+		lua_pop(L, 1);
+		if (rc)
+			return -1;
+	}
+	if (lua_getfield(L, idx, "tags") != LUA_TNIL) {
+		int t = lua_gettop(L);
+		if (!lua_istable(L, t))
+			return lua_pop(L, 1), lpolicy_fail(c, "applies.tags: expected { key = \"value\" }");
+		size_t n = 0;
+		for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
+			n++;
+		struct policy_tag *tags = lpolicy_anchored(c, n * sizeof *tags);
+		size_t i = 0;
+		for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1), i++) {
+			if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+				return lua_pop(L, 3), lpolicy_fail(c, "applies.tags: expected string keys and values");
+			tags[i].key = lpolicy_anchored_string(c, -2);
+			tags[i].value = lpolicy_anchored_string(c, -1);
+		}
+		sc->tags = tags;
+		sc->ntags = n;
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
+/* compile({ name =, level =, applies =, rules = }) -> compiled | nil, message */
+static int l_compile(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	lua_getfield(L, 1, "name");     /* 2 */
+	lua_getfield(L, 1, "level");    /* 3 */
+	lua_getfield(L, 1, "applies");  /* 4 */
+	lua_getfield(L, 1, "rules");    /* 5 */
+	luaL_argcheck(L, lua_type(L, 2) == LUA_TSTRING, 1, "name must be a string");
+	int level = policy_level_lookup(luaL_optstring(L, 3, "advisory"));
+	luaL_argcheck(L, level >= 0, 1, "level must be \"advisory\", \"soft\" or \"hard\"");
+	luaL_argcheck(L, lua_isnil(L, 5) || lua_istable(L, 5), 1, "rules must be a table");
+
+	struct policy_def *def = lua_newuserdatauv(L, sizeof *def, 1); /* 6 */
+	memset(def, 0, sizeof *def);
+	luaL_setmetatable(L, COMPILED);
+	lua_newtable(L); /* 7: the anchor */
+	lua_pushvalue(L, -1);
+	lua_setiuservalue(L, 6, 1);
+	struct cctx c = {L, 7, ""};
+	def->name = lpolicy_anchored_string(&c, 2);
+	def->level = (enum policy_level)level;
+	if (compile_scope(&c, 4, &def->scope))
+		goto failed;
+	if (lua_istable(L, 5)) {
+		size_t n = 0;
+		for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1))
+			n++;
+		struct policy_rule *rules = lpolicy_anchored(&c, n * sizeof *rules);
+		for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1)) {
+			if (lua_type(L, -2) != LUA_TSTRING)
+				goto bad_key;
+			if (compile_rule(&c, lua_tostring(L, -2), lua_gettop(L), &rules[def->nrules]))
+				goto failed;
+			def->nrules++;
+		}
+		/* pairs() order is random per state: judge in the engine's fixed order instead */
+		for (size_t i = 1; i < def->nrules; i++)
+			for (size_t j = i; j > 0 && rules[j].kind < rules[j - 1].kind; j--) {
+				struct policy_rule t = rules[j];
+				rules[j] = rules[j - 1];
+				rules[j - 1] = t;
+			}
+		def->rules = rules;
+	}
+	lua_settop(L, 6);
+	return 1;
+bad_key:
+	lpolicy_fail(&c, "rules: keys must be rule kind names");
+failed:
+	lua_pushnil(L);
+	lua_pushstring(L, c.err);
+	return 2;
+}
+
+struct emit_ctx {
+	lua_State *L;
+	int results;
+	lua_Integer n;
+};
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+	if (value) {
+		lua_pushstring(L, value);
+		lua_setfield(L, -2, key);
+	}
+}
+
+static int emit_result(void *ctx, const struct policy_result *r)
+{
+	struct emit_ctx *e = ctx;
+	lua_State *L = e->L;
+	lua_createtable(L, 0, 8);
+	set_string(L, "policy", r->policy);
+	set_string(L, "rule", r->rule);
+	set_string(L, "level", policy_level_name(r->level));
+	lua_pushboolean(L, r->passed);
+	lua_setfield(L, -2, "passed");
+	set_string(L, "rollout", r->rollout);
+	set_string(L, "wave", r->wave);
+	set_string(L, "message", r->message);
+	lua_rawseti(L, e->results, ++e->n);
+	return 0;
+}
+
+/* evaluate(plan, { compiled... } [, now]) ->
+ *   { { policy, rule, level, passed, rollout, wave, message }... },
+ *   { [i] = { indexes of the plan's rollouts in the scope of policy i } } */
+static int l_evaluate(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	struct policy_plan plan = {0, NULL, 0};
+	if (lua_isnoneornil(L, 3)) {
+		lua_getfield(L, 1, "now");
+		luaL_argcheck(L, lua_type(L, -1) == LUA_TNUMBER, 3, "give now (epoch) or set plan.now");
+		plan.now = (long long)lua_tonumber(L, -1);
+		lua_pop(L, 1);
+	} else {
+		plan.now = (long long)luaL_checknumber(L, 3);
+	}
+	size_t np = lua_rawlen(L, 2);
+	for (size_t i = 0; i < np; i++) {
+		lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		luaL_argexpected(L, luaL_testudata(L, -1, COMPILED) != NULL, 2, "a list of compiled policies");
+		lua_pop(L, 1);
+	}
+	lua_settop(L, 2);
+	lua_newtable(L); /* 3: the anchor */
+	struct cctx c = {L, 3, ""};
+	lpolicy_plan(&c, 1, &plan);
+	lua_newtable(L); /* 4: results */
+	struct emit_ctx e = {L, 4, 0};
+	for (size_t i = 0; i < np; i++) {
+		lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		const struct policy_def *def = lua_touserdata(L, -1);
+		lua_pop(L, 1); /* the list at 2 keeps it alive */
+		policy_evaluate(def, &plan, emit_result, &e);
+	}
+	lua_createtable(L, (int)np, 0); /* 5: per policy, the indexes of the rollouts in scope */
+	for (size_t i = 0; i < np; i++) {
+		lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		const struct policy_def *def = lua_touserdata(L, -1);
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_Integer n = 0;
+		for (size_t r = 0; r < plan.nrollouts; r++)
+			if (policy_scope_matches(&def->scope, &plan.rollouts[r])) {
+				lua_pushinteger(L, (lua_Integer)r + 1);
+				lua_rawseti(L, -2, ++n);
+			}
+		lua_rawseti(L, 5, (lua_Integer)i + 1);
+	}
+	return 2;
+}
+
+#define DIRHANDLE "otarun.policy.dir"
+
+static int dir_close(lua_State *L)
+{
+	DIR **box = luaL_checkudata(L, 1, DIRHANDLE);
+	if (*box) {
+		closedir(*box);
+		*box = NULL;
+	}
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* scan(dir) -> sorted names of the regular *.lua files in dir | nil, message, "missing"|"error".
+ * The policy loader lists policy and test directories with it (plain Lua cannot). */
+static int l_scan(lua_State *L)
+{
+	const char *dir = luaL_checkstring(L, 1);
+	DIR **box = lua_newuserdatauv(L, sizeof *box, 0); /* closed by __gc if a push raises */
+	*box = NULL;
+	luaL_setmetatable(L, DIRHANDLE);
+	lua_newtable(L);
+	DIR *d = *box = opendir(dir);
+	if (!d) {
+		int missing = errno == ENOENT;
+		lua_pushnil(L);
+		lua_pushfstring(L, "cannot read the directory %s: %s", dir, strerror(errno));
+		lua_pushstring(L, missing ? "missing" : "error");
+		return 3;
+	}
+	lua_Integer n = 0;
+	struct dirent *ent;
+	while ((ent = readdir(d)) != NULL) {
+		size_t len = strlen(ent->d_name);
+		if (len < 5 || strcmp(ent->d_name + len - 4, ".lua") != 0 || ent->d_name[0] == '.')
+			continue;
+		struct stat st;
+		lua_pushfstring(L, "%s/%s", dir, ent->d_name);
+		int regular = stat(lua_tostring(L, -1), &st) == 0 && S_ISREG(st.st_mode);
+		lua_pop(L, 1);
+		if (!regular)
+			continue;
+		lua_pushstring(L, ent->d_name);
+		lua_rawseti(L, -2, ++n);
+	}
+	closedir(d);
+	*box = NULL;
+	/* sort through a C array of the anchored strings */
+	const char **names = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *names, 0);
+	for (lua_Integer i = 0; i < n; i++) {
+		lua_rawgeti(L, -2, i + 1);
+		names[i] = lua_tostring(L, -1);
+		lua_pop(L, 1); /* the table still holds it */
+	}
+	qsort(names, (size_t)n, sizeof *names, compare_names);
+	lua_createtable(L, (int)n, 0);
+	for (lua_Integer i = 0; i < n; i++) {
+		lua_pushstring(L, names[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+/* kinds() -> the built-in rule kind names */
+static int l_kinds(lua_State *L)
+{
+	lua_createtable(L, POLICY_KIND_COUNT, 0);
+	for (int i = 0; i < POLICY_KIND_COUNT; i++) {
+		lua_pushstring(L, policy_kind_name((enum policy_kind)i));
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+int luaopen_otarun_core_policy(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{"compile", l_compile},
+		{"evaluate", l_evaluate},
+		{"kinds", l_kinds},
+		{"scan", l_scan},
+		{NULL, NULL},
+	};
+	luaL_newmetatable(L, COMPILED);
+	lua_pop(L, 1);
+	luaL_newmetatable(L, DIRHANDLE);
+	lua_pushcfunction(L, dir_close);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+	luaL_newlib(L, fns);
+	return 1;
+}
