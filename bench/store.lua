@@ -1,7 +1,7 @@
 -- bench/store.lua: what the crash-safety record costs per changing call. Each call is an intent
 -- committed durably before sending (synchronous=FULL) plus one grouped commit of its outcome (intent
 -- settled, job, wave transition, audit entry). Prints calls per second, the time per call, and the
--- fingerprint time over N rollouts. Run: otarun lua bench/store.lua [CALLS] [DIR]
+-- fingerprint time over N rollouts. Run: bench/store [CALLS], or otarun lua bench/store.lua [CALLS] [DIR]
 local state = require("otarun.state")
 local sys = require("otarun.core.sys")
 
