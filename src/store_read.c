@@ -135,8 +135,7 @@ int store_intents_unsettled(struct store *s, const char *rollout, store_row_fn f
 static const char *const fp_parts[] = {
 	"SELECT 'R', count(*), coalesce(max(halted), 0) FROM rollouts WHERE name = ?1",
 	"SELECT 'W', name, state, job_id FROM waves WHERE rollout = ?1 ORDER BY name",
-	"SELECT 'J', job_id, wave, kind, firmware, params_fingerprint FROM jobs WHERE rollout = ?1"
-	" ORDER BY job_id",
+	"SELECT 'J', job_id, wave, kind, firmware, params_fingerprint FROM jobs WHERE rollout = ?1 ORDER BY job_id",
 	"SELECT 'I', id, wave, action, state, job_id FROM intents WHERE rollout = ?1 ORDER BY id",
 	"SELECT 'A', id, wave FROM approvals WHERE rollout = ?1 ORDER BY id",
 };
