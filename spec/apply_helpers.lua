@@ -164,4 +164,73 @@ function M.stamp_plan(path, db)
   return fp
 end
 
+-- ---- kill and rerun ----------------------------------------------------------------------------
+
+local function alive(pid)
+  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+
+-- One crash trial against a fresh emulator and store: `otarun apply` of n one-wave rollouts is
+-- SIGKILLed after `delay` seconds, then run again (once, it must finish) and a third time (it
+-- must plan nothing). -> { created_before = jobs when killed, unsettled = open intents it left,
+--   finished = the killed run had completed already, rerun = exit code, again = exit code,
+--   duplicates, lost, missing, total, err = stderr of a failed rerun }
+function M.crash_trial(n, delay, o)
+  o = o or {}
+  local sys = require("otarun.core.sys")
+  local dir = M.tmpdir()
+  local server = o.server or M.start(dir, n, { qps = { "*=0" } })
+  local db = dir .. "/state.db"
+  local script = M.rollouts(dir .. "/cams.lua", n)
+  local argv = { "apply", script, "--auto-approve", "--qps", "*=" .. (o.client_qps or 0) }
+  local log, pidfile = dir .. "/killed.log", dir .. "/killed.pid"
+  local t0 = sys.monotonic()
+  os.execute(string.format("%s >%s 2>&1 </dev/null & echo $! >%s", M.cmdline(server, db, argv),
+    h.shell_quote(log), h.shell_quote(pidfile)))
+  local pid = tonumber(h.slurp(pidfile):match("%d+"))
+  local left = delay - (sys.monotonic() - t0)
+  if left > 0 then sys.sleep(left) end
+  os.execute("kill -9 " .. pid .. " 2>/dev/null")
+  while alive(pid) do sys.sleep(0.005) end
+  local r = { finished = h.slurp(log):find("Apply complete", 1, true) ~= nil }
+  r.created_before = #M.jobs(server)
+  local f = io.open(db, "rb")
+  if f then
+    f:close()
+    local ok, _, open = pcall(M.store_jobs, db)
+    r.unsettled = ok and #open or 0
+  else
+    r.unsettled = 0
+  end
+  local code, out, err = M.otarun(server, db, argv)
+  r.rerun = code
+  if code ~= 0 then r.err = out .. err end
+  code, out, err = M.otarun(server, db, argv)
+  r.again = code
+  r.no_changes = out:find("No changes.", 1, true) ~= nil
+  if code ~= 0 then r.err = (r.err or "") .. out .. err end
+  local a = M.audit_jobs(server, db, n)
+  for k, v in pairs(a) do r[k] = v end
+  r.seconds = sys.monotonic() - t0
+  if not o.server then server.stop() end
+  M.rm_rf(dir)
+  return r
+end
+
+-- Seconds one uninterrupted apply of n rollouts takes (process start to exit), for the kill delays.
+function M.typical_run(n, client_qps)
+  local sys = require("otarun.core.sys")
+  local dir = M.tmpdir()
+  local server = M.start(dir, n, { qps = { "*=0" } })
+  local script = M.rollouts(dir .. "/cams.lua", n)
+  local t0 = sys.monotonic()
+  local code, out, err = M.otarun(server, dir .. "/state.db", { "apply", script, "--auto-approve", "--qps",
+    "*=" .. (client_qps or 0) })
+  local secs = sys.monotonic() - t0
+  server.stop()
+  M.rm_rf(dir)
+  assert(code == 0, out .. err)
+  return secs
+end
+
 return M

@@ -15,6 +15,10 @@ M.ACTIONS = { create = true, update = true, replace = true, cancel = true }
 -- How often one create is tried when the platform certainly did not get it (throttled after every
 -- client retry, dropped before the gateway): each try has its own intent.
 M.MAX_SENDS = 4
+M.RESEND_PAUSE = 1 -- seconds, times the attempt, before a create refused by flow control is resent
+
+-- Client error kinds that mean the request was certainly not processed.
+local NOT_SENT = { throttled = true, transport = true }
 
 local CREATES = { CreateOTADynamicUpgradeJob = true, CreateOTAStaticUpgradeJob = true }
 M.CREATES = CREATES
@@ -166,6 +170,16 @@ function Run:send(step, call)
       if not ok then return nil, where .. ": the call succeeded but recording it failed: " .. tostring(rerr), true end
       return out.job_id or true
     end
+    if NOT_SENT[err.kind] and attempt < M.MAX_SENDS then
+      -- refused by flow control or never connected, after the client's own retries: the
+      -- platform certainly did nothing, so a fresh intent and another try are safe
+      st:record_call(id, { state = "failed", result = tostring(err) .. "; not processed, sent again",
+        request_id = err.request_id, audit = audit })
+      if self.log then self.log(string.format("%s: %s: %s; sending again (%d/%d)", where, call.action,
+        tostring(err), attempt, M.MAX_SENDS)) end
+      require("otarun.core.sys").sleep(M.RESEND_PAUSE * attempt)
+      goto next_attempt
+    end
     if err.kind ~= "unknown_outcome" then
       st:record_call(id, { state = "failed", result = tostring(err), request_id = err.request_id,
         audit = audit })
@@ -215,6 +229,7 @@ function Run:send(step, call)
     end
     if self.log then self.log(string.format("%s: %s: %s; sending again (%d/%d)", where, call.action,
       tostring(err), attempt, M.MAX_SENDS)) end
+    ::next_attempt::
   end
   return nil, string.format("%s: %s: no answer after %d tries", where, call.action, M.MAX_SENDS)
 end
