@@ -48,10 +48,10 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
 	/* level 0 is the script's running function (a hook has no frame of its own) */
 	luaL_where(L, 0);
 	if (r->trip == TRIP_INSTRUCTIONS)
-		lua_pushfstring(L, "instruction limit exceeded (%I instructions); raise it with --max-instructions",
+		lua_pushfstring(L, "instruction limit exceeded (%I instructions)",
 		                r->budget);
 	else
-		lua_pushfstring(L, "memory limit exceeded (%I bytes); raise it with --max-memory",
+		lua_pushfstring(L, "memory limit exceeded (%I bytes)",
 		                (lua_Integer)r->memory_limit);
 	lua_concat(L, 2);
 	lua_error(L);
@@ -139,7 +139,7 @@ static int sandbox_run(lua_State *L)
 	}
 	if (strcmp(kind, "memory") == 0) { /* the message may be Lua's bare "not enough memory" */
 		sandbox_push_where(L, T);
-		lua_pushfstring(L, "memory limit exceeded (%I bytes); raise it with --max-memory", memory);
+		lua_pushfstring(L, "memory limit exceeded (%I bytes)", memory);
 		lua_concat(L, 2);
 		lua_replace(L, -3);
 	}

@@ -48,6 +48,7 @@ function M.load(path, opts)
   if not ok then
     local line, rest = split_location(path, tostring(msg))
     local rule = kind == "error" and "script-error" or ("script-" .. kind .. "-limit")
+    if kind ~= "error" then rest = rest .. "; raise it with --max-" .. kind end
     return nil, { diagnostic(rule, path, rest, line) }
   end
   if #decls == 0 then
