@@ -147,23 +147,6 @@ function M.audit_jobs(server, db, n, name)
   return { duplicates = dupes, lost = lost, missing = missing, total = #M.jobs(server) }
 end
 
--- The fingerprint of the store over the plan's rollouts, written into a saved plan (until `plan
--- --out` records it itself).
-function M.stamp_plan(path, db)
-  local saved = require("otarun.apply.saved")
-  local plan = assert(saved.load(path))
-  local state = require("otarun.state")
-  local st = assert(state.open{ state = db })
-  local fp = assert(st:fingerprint(saved.rollout_names(plan)))
-  st:close()
-  local text = h.slurp(path)
-  if text:find('"state_fingerprint": null', 1, true) then
-    text = text:gsub('"state_fingerprint": null', '"state_fingerprint": "' .. fp .. '"', 1)
-  end
-  h.write(path, text)
-  return fp
-end
-
 -- ---- kill and rerun ----------------------------------------------------------------------------
 
 local function alive(pid)

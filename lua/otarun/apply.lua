@@ -22,6 +22,7 @@ local NOT_SENT = { throttled = true, transport = true }
 
 local CREATES = { CreateOTADynamicUpgradeJob = true, CreateOTAStaticUpgradeJob = true }
 M.CREATES = CREATES
+local CANCELS = { CancelOTAStrategyByJob = true, CancelOTATaskByJob = true }
 
 M.identity_of = recover.identity_of
 
@@ -64,7 +65,12 @@ end
 function M.record_rollouts(st, plan)
   for _, r in ipairs(plan.rollouts or {}) do
     local waves = {}
-    for i, w in ipairs(r.waves or {}) do waves[i] = { name = w.name, kind = w.kind, index = i } end
+    for _, w in ipairs(r.waves or {}) do
+      -- a wave removed from the script (listed first, to cancel its job) keeps its old row
+      if not w.removed and w.action ~= "cancel" then
+        waves[#waves + 1] = { name = w.name, kind = w.kind, index = #waves + 1 }
+      end
+    end
     local ok, err = st:record_rollout{ name = r.name, file = r.file, product = r.product,
       region = r.region, firmware = r.firmware, waves = waves }
     if not ok then return nil, err end
@@ -130,12 +136,13 @@ function Run:success(step, call, res, identity)
       status = "IN_PROGRESS" }
     out.transition = { rollout = r.name, wave = w.name, to = "running", job_id = job_id,
       why = "created by otarun apply" }
-  elseif call.action == "CancelOTAStrategyByJob" then
+  elseif CANCELS[call.action] then
     local job_id = call.params.JobId
     out.job_id = job_id
     local owner = job_owner(self.st, r.name, job_id)
-    out.job = { job_id = job_id, status = "CANCELED" }
-    if owner and owner.wave then
+    if call.action == "CancelOTAStrategyByJob" then out.job = { job_id = job_id, status = "CANCELED" } end
+    -- a replace keeps its wave as it is until the new job exists (recorded by the create)
+    if owner and owner.wave and w.action ~= "replace" then
       out.transition = { rollout = r.name, wave = owner.wave, to = w.action == "cancel" and "cancelled"
         or "superseded", job_id = job_id,
         why = w.action == "cancel" and "cancelled by otarun apply"
@@ -151,7 +158,8 @@ function Run:send(step, call)
   local st, r, w = self.st, step.rollout, step.wave
   local where = r.name .. "/" .. w.name
   local identity = CREATES[call.action] and M.identity_of(call.params) or nil
-  local client = self.client_for(r)
+  local client, cerr = self.client_for(r)
+  if not client then return nil, where .. ": " .. tostring(cerr) end
   for attempt = 1, M.MAX_SENDS do
     local id, ierr = st:intent{ rollout = r.name, wave = w.name, action = call.action,
       params = call.params, identity = identity }

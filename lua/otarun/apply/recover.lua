@@ -4,8 +4,10 @@
 -- marked "not created" when every page of the firmware's jobs was read and none carries it, and
 -- left open (the run stops) when a read failed: never risk a duplicate. A cancel is settled by the
 -- job's status; other changes are re-planned (the next plan compares with the platform again).
--- Uses: the client (ListOTAJobByFirmware, QueryOTAJob), otarun.refresh when it provides
--- find_by_identity, the state handle given.
+-- The lookup is this module's own rather than otarun.refresh.find_by_identity: it must skip jobs
+-- the store already knows (after a replace, the cancelled old job carries the same identity tag,
+-- and adopting it would leave the wave without its new job).
+-- Uses: the client (ListOTAJobByFirmware, QueryOTAJob), the state handle given.
 local M = {}
 
 M.PAGE_SIZE = 200 -- ListOTAJobByFirmware's largest page (reference §4.7)
@@ -50,6 +52,10 @@ function M.find_created(client, o)
     if not res then return nil, "ListOTAJobByFirmware page " .. page .. ": " .. tostring(err) end
     local list = type(res.Data) == "table" and res.Data.SimpleOTAJobInfo or {}
     for _, job in ipairs(list) do
+      if job.Tags == nil then
+        return nil, "ListOTAJobByFirmware answered without Tags: cannot tell whether a job tagged "
+          .. o.identity .. " exists"
+      end
       if carries(job, o.identity) and not (o.known and o.known[job.JobId]) then
         if found then dupes = dupes + 1 else found = job end
       end
@@ -153,9 +159,11 @@ function M.resolve(st, client_for, opts)
       r = st:rollout(i.rollout) or false
       rollouts[i.rollout] = r
     end
-    local client = client_for(r or { name = i.rollout })
+    local client, cerr = client_for(r or { name = i.rollout })
     local outcome, detail
-    if CREATES[i.action] then
+    if not client then
+      outcome, detail = nil, describe(i) .. ": " .. tostring(cerr)
+    elseif CREATES[i.action] then
       outcome, detail = resolve_create(st, client, i, known, r or nil, r and r.wave[i.wave], opts.log)
     elseif i.action == "CancelOTAStrategyByJob" then
       outcome, detail = resolve_cancel(st, client, i, known)

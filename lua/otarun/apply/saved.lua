@@ -1,7 +1,7 @@
 -- Saved plans (`otarun plan --out FILE`, SPEC §7a JSON) read back for `otarun apply PLAN`: told
 -- apart from rollout scripts, decoded into the plan table the executor and the text renderer
 -- take (nulls gone, times as epochs), and checked against the store's fingerprint.
--- Uses: cjson, otarun.util.
+-- Uses: otarun.plan.saved (the file format), cjson, otarun.util.
 local cjson = require("cjson")
 local util = require("otarun.util")
 
@@ -29,14 +29,12 @@ function M.is_plan(path)
   return text ~= nil and text:match("^%s*{") ~= nil and text:find('"format_version"', 1, true) ~= nil
 end
 
--- load(path) -> plan | nil, message
+-- load(path) -> plan | nil, message. The file's format is otarun.plan.saved's (SPEC §7a plus a
+-- `saved` section: the rollouts the fingerprint covers, the scripts' hashes, endpoint, store).
 function M.load(path)
-  local text, err = read(path)
-  if not text then return nil, "cannot read " .. path .. ": " .. tostring(err) end
-  local ok, plan = pcall(cjson.decode, text)
-  if not ok or type(plan) ~= "table" or type(plan.rollouts) ~= "table" then
-    return nil, path .. " is not a saved plan (JSON from otarun plan --out)"
-  end
+  local plan, err = require("otarun.plan.saved").read(path)
+  if not plan then return nil, err end
+  if type(plan.rollouts) ~= "table" then return nil, path .. " is not a saved plan (no rollouts)" end
   plan = denull(plan)
   if plan.format_version ~= "1.0" then
     return nil, string.format("%s has plan format %s; this otarun reads 1.0", path, tostring(plan.format_version))
@@ -62,6 +60,7 @@ end
 
 -- The rollout names a plan covers (what its fingerprint is over).
 function M.rollout_names(plan)
+  if plan.saved and type(plan.saved.rollouts) == "table" then return plan.saved.rollouts end
   local names = {}
   for i, r in ipairs(plan.rollouts) do names[i] = r.name end
   return names
@@ -73,6 +72,11 @@ function M.check(st, plan, path)
     return nil, string.format("%s was planned without the state store (mode %s): there is no "
       .. "fingerprint to prove it is still current. Plan again with credentials: otarun plan --out %s FILE...",
       path, tostring(plan.mode), path)
+  end
+  local changed = plan.saved and require("otarun.plan.saved").changed_scripts(plan) or {}
+  if #changed > 0 then
+    return nil, string.format("%s is stale: %s. Plan again: otarun plan --out %s FILE...", path,
+      table.concat(changed, "; "), path)
   end
   local now, err = st:fingerprint(M.rollout_names(plan))
   if not now then return nil, err end

@@ -75,30 +75,34 @@ local function parse_qps(list)
   return limits
 end
 
--- client_for(rollout) -> client: one per region (or one for --endpoint), all sharing the
--- process-wide rate limiter. -> function | nil, message
-local function clients(opts, log)
+-- client_for(rollout) -> client, key | nil, message: one client per region (or one for the
+-- endpoint), all sharing the process-wide rate limiter. -> client_for, close | nil, message
+local function clients(opts, log, default_endpoint)
   local creds, err = require("otarun.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
   local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
-  if endpoint == "" then endpoint = nil end
+  if endpoint == "" or endpoint == nil then endpoint = default_endpoint end
   local client = require("otarun.client")
   local cache, list = {}, {}
   local function client_for(rollout)
     local region = rollout and rollout.region or opts.region or creds.region
       or os.getenv("ALIBABA_CLOUD_REGION_ID")
-    local key = endpoint or region or "?"
+    local key = endpoint or region
+    if not key then
+      return nil, string.format("rollout %q names no region: give region in the script, --region, or --endpoint",
+        tostring(rollout and rollout.name))
+    end
     local c = cache[key]
     if not c then
       local cerr
       c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds, log = log }
-      if not c then error(setmetatable({ message = cerr }, args.UsageError), 0) end
+      if not c then return nil, cerr end
       cache[key] = c
       list[#list + 1] = c
     end
-    return c
+    return c, key
   end
-  return client_for, function() for _, c in ipairs(list) do c:close() end end, list
+  return client_for, function() for _, c in ipairs(list) do c:close() end end
 end
 
 local function lock(st, timeout)
@@ -118,11 +122,10 @@ local function confirm()
   return line ~= nil and line:match("^%s*(.-)%s*$") == "yes"
 end
 
--- Plans FILE... under the lock: the store's settled waves are observed.
+-- Plans FILE... under the lock, against the platform (live: refresh + diff, otarun.pipeline).
 -- -> plan, info (policy info) | nil, exit code
-local function plan_files(files, ctx, st, opts, overrides)
-  ctx.mode = "state"
-  ctx.observed = require("otarun.apply").observed(st)
+local function plan_files(files, ctx, st, client_for, opts, overrides)
+  ctx.mode, ctx.state, ctx.client_for = "live", st, client_for
   local res, err = pipeline.plan(files, ctx)
   if not res then return nil, fail("%s", err) end
   if not res.ok then
@@ -130,8 +133,10 @@ local function plan_files(files, ctx, st, opts, overrides)
     return nil, 3
   end
   local policy = require("otarun.policy")
+  local restore = require("otarun.plan").without_removed(res.plan)
   local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy,
     overrides = overrides, now = ctx.now })
+  restore()
   for _, msg in ipairs(info.unmatched or {}) do say("warning: %s", msg) end
   for _, r in ipairs(res.plan.rollouts) do
     for _, w in ipairs(r.waves) do w.spec = nil end
@@ -193,7 +198,17 @@ function M.main(argv)
   require("otarun.ratelimit").shared():configure(parse_qps(opts.qps))
   local log
   if opts.verbose then log = function(line) say("%s", line) end end
-  local client_for, close_clients = clients(opts, log)
+  local plan, info
+  if plan_path then
+    local perr
+    plan, perr = saved.load(plan_path)
+    if not plan then return fail("%s", perr) end
+    -- the store and endpoint the plan was made against, unless told otherwise
+    local sv = plan.saved or {}
+    if opts.state == nil and (os.getenv("OTARUN_STATE") or "") == "" then opts.state = sv.state end
+    if sv.endpoint then opts.saved_endpoint = sv.endpoint end
+  end
+  local client_for, close_clients = clients(opts, log, opts.saved_endpoint)
   if not client_for then return fail("%s", close_clients) end
 
   local st, serr = require("otarun.state").open{ state = opts.state, command = "apply" }
@@ -206,11 +221,7 @@ function M.main(argv)
   local ok, lerr = lock(st, timeout)
   if not ok then return done(fail("%s", lerr)) end
 
-  local plan, info
   if plan_path then
-    local perr
-    plan, perr = saved.load(plan_path)
-    if not plan then return done(fail("%s", perr)) end
     local fresh, why = saved.check(st, plan, plan_path)
     if not fresh then
       say("%s", why)
@@ -229,7 +240,7 @@ function M.main(argv)
     io.stdout:write(pipeline.render_plan(plan, ctx))
   else
     local code
-    plan, code = plan_files(files, ctx, st, opts, overrides)
+    plan, code = plan_files(files, ctx, st, client_for, opts, overrides)
     if not plan then return done(code) end
     info = code
   end

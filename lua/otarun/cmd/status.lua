@@ -4,7 +4,7 @@
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.
 -- Reads only: never takes the lock, never changes the store or the platform.
 -- Uses: otarun.args, otarun.pipeline, otarun.state, otarun.credentials, otarun.client,
--- otarun.apply (observed), otarun.json, otarun.util.
+-- otarun.json, otarun.util.
 local args = require("otarun.args")
 local pipeline = require("otarun.pipeline")
 local util = require("otarun.util")
@@ -180,8 +180,7 @@ function M.main(argv)
     io.stderr:write("otarun status: ", serr, "\n")
     return 1
   end
-  ctx.mode = "state"
-  if st then ctx.observed = require("otarun.apply").observed(st) end
+  ctx.mode, ctx.state = "state", st -- the diff against the recorded state (otarun.diff)
   local res, err = pipeline.plan(files, ctx)
   if not res then
     io.stderr:write("otarun status: ", err, "\n")
