@@ -298,3 +298,77 @@ describe("apply.execute with a create whose answer is lost", function()
     st:close()
   end)
 end)
+
+describe("apply closes differences: update, replace, cancel", function()
+  local dir, server, db
+  setup(function()
+    dir = ah.tmpdir()
+    server = ah.start(dir, 3, { prefix = "fwChg" })
+    db = dir .. "/state.db"
+  end)
+  teardown(function()
+    if server then server.stop() end
+    ah.rm_rf(dir)
+  end)
+
+  local function job_of(identity)
+    local list = ah.jobs_by_identity(server)[identity] or {}
+    return list[#list], #list
+  end
+
+  local function script(text) return h.write(dir .. "/chg.lua", text) end
+
+  local BASE = [[
+rollout "chg" {
+  product = "a1Le6d0abcd", region = "cn-shanghai",
+  firmware = firmware { id = "fwChg0001", version = "2.4.0", verified = true },
+  wave "one" { versions = { "2.3.1" }, rate = %d, timeout = "1h" },
+}
+rollout "ramp" {
+  product = "a1Le6d0abcd", region = "cn-shanghai",
+  firmware = firmware { id = "fwChg0002", version = "2.4.0", verified = true },
+  wave "some" { kind = "static", percent = %s, versions = { "2.3.0" }, timeout = "1h" },
+}
+%s
+]]
+  local EXTRA = [[
+rollout "gone" {
+  product = "a1Le6d0abcd", region = "cn-shanghai",
+  firmware = firmware { id = "fwChg0003", version = "2.4.0", verified = true },
+  wave %q { versions = { "2.3.1" }, rate = 50, timeout = "1h" },
+}
+]]
+
+  it("creates, then updates a rate in place, replaces a static percent and cancels a removed wave", function()
+    local s = script(BASE:format(100, "10", EXTRA:format("field")))
+    local code, out, err = ah.otarun(server, db, { "apply", s, "--auto-approve" })
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal(3, #ah.jobs(server), out .. err)
+    local first = job_of("ramp/some")
+    -- rate 100 -> 300, percent 10 -> 20, wave "field" replaced by a new wave "lab"
+    s = script(BASE:format(300, "20", EXTRA:format("lab")))
+    code, out, err = ah.otarun(server, db, { "apply", s, "--auto-approve" })
+    assert.are.equal(0, code, out .. err)
+    assert.matches("~ one: update", out, 1, true)
+    assert.matches("-/+ some: replace", out, 1, true)
+    assert.matches("- field: cancel", out, 1, true)
+    local one, n = job_of("chg/one")
+    assert.are.equal(1, n)
+    assert.are.equal(300, one.MaximumPerMinute)
+    local some, m = job_of("ramp/some")
+    assert.are.equal(2, m) -- the old one cancelled, a new one created
+    assert.are_not.equal(first.JobId, some.JobId)
+    local field = job_of("gone/field")
+    assert.are.equal("CANCELED", field.JobStatus)
+    local st = assert(require("otarun.state").open{ state = db, readonly = true })
+    local r = st:rollout("ramp")
+    assert.are.equal(some.JobId, r.wave.some.job_id)
+    assert.are.equal("running", r.wave.some.state)
+    assert.are.equal("cancelled", st:rollout("gone").wave.field.state)
+    assert.are.equal("running", st:rollout("gone").wave.lab.state)
+    st:close()
+    code, out, err = ah.otarun(server, db, { "apply", s, "--auto-approve" })
+    assert.are.equal(0, code, out .. err)
+    assert.matches("No changes.", out, 1, true)
+  end)
+end)
