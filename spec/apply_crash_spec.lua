@@ -3,7 +3,8 @@
 -- one rerun must finish, a third run must plan nothing, and the emulator's admin API must show
 -- exactly 50 jobs, one per rollout, every one known to the store. Kill delays are stratified over
 -- the length of an uninterrupted run so kills land before, during and after the creates. Quotas
--- are lifted on both sides (--qps '*=0' on the emulator; 100/s in the client) to keep it fast.
+-- are lifted on both sides (--qps '*=0') except the client paces creates at 100/s, so the
+-- creates take about half a second and the kills spread over them.
 local ah = require("apply_helpers")
 
 local N, TRIALS = 50, 20

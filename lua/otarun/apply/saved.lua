@@ -17,6 +17,7 @@ end
 
 local function denull(v)
   if v == cjson.null then return nil end
+  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then return math.tointeger(v) end
   if type(v) == "table" then
     for k, x in pairs(v) do v[k] = denull(x) end
   end

@@ -95,7 +95,9 @@ local function clients(opts, log, default_endpoint)
     local c = cache[key]
     if not c then
       local cerr
-      c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds, log = log }
+      -- more patience than a single call: a read failing every retry stops the whole run
+      c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds, log = log,
+        retries = { max = 6 } }
       if not c then return nil, cerr end
       cache[key] = c
       list[#list + 1] = c
@@ -151,8 +153,8 @@ local function plan_files(files, ctx, st, client_for, opts, overrides)
 end
 
 local function summary_text(report, secs)
-  return string.format("%d waves, %d calls (%d requests) in %.1f s%s%s", report.waves, report.calls,
-    report.requests, secs,
+  return string.format("%d waves, %d calls%s in %.1f s%s%s", report.waves, report.calls,
+    report.requests > report.calls and string.format(" (%d sent)", report.requests) or "", secs,
     report.adopted > 0 and string.format("; %d unknown outcomes resolved by adopting the job", report.adopted) or "",
     report.unknown > report.adopted and string.format("; %d unknown outcomes", report.unknown) or "")
 end

@@ -130,7 +130,7 @@ local function render_text(doc, offset)
       local line = string.format("  %-14s %-12s", w.name, w.state)
       if w.job_id then line = line .. "  job " .. w.job_id end
       if w.job_status then line = line .. "  " .. w.job_status end
-      out[#out + 1] = line
+      out[#out + 1] = (line:gsub("%s+$", ""))
       local dev = device_text(w.devices)
       if dev then out[#out + 1] = "      " .. dev end
       if w.platform_error then out[#out + 1] = "      platform: " .. w.platform_error end
