@@ -149,6 +149,7 @@ function Sched:judge(r, w, row)
   local st = self.state
   if not w.gate then
     st:transition(r.name, w.name, "passed", "no gate")
+    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
     self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed (no gate)", w.name) }
     return
   end
@@ -170,6 +171,7 @@ function Sched:judge(r, w, row)
     verdict = verdict, text = string.format("gate of %q: %s: %s", w.name, verdict, reason) }
   if verdict == "pass" then
     st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
+    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
     self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed its gate", w.name) }
   elseif verdict == "fail" then
     -- the decision first, durably; the calls it owes follow (and are finished by a later tick
