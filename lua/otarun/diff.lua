@@ -426,6 +426,15 @@ function Diff:finish(rollout, entries)
   return out
 end
 
+-- True when the store recorded job for this rollout (for otarun.platform_checks).
+function Diff:owns(rollout, job)
+  local m = self.per[rollout.name]
+  for _, j in ipairs(m and m.view.jobs or {}) do
+    if j.job_id == job.job_id then return true end
+  end
+  return false
+end
+
 -- The fingerprint apply compares (state:fingerprint of the plan's rollouts), or nil.
 function Diff:fingerprint(rollouts)
   if not self.state then return nil end

@@ -124,7 +124,7 @@ local function compare(res, ctx)
   if snapshot then
     local checks = require("otarun.platform_checks").run(res.rollouts, snapshot, function(r, w)
       return d.per[r.name].jobs[w.name] ~= nil
-    end)
+    end, function(r, job) return d:owns(r, job) end)
     if #checks > 0 then
       for _, c in ipairs(checks) do res.diagnostics[#res.diagnostics + 1] = c end
       M.sort_diagnostics(res.diagnostics)
