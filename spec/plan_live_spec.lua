@@ -258,6 +258,16 @@ describe("otarun plan against the emulator", function()
     os.remove(out_file)
   end)
 
+  it("plans live in-process through pipeline.plan with one client and a store", function()
+    local st <close> = assert(state.open{ state = STATE, readonly = true })
+    local res = assert(require("otarun.pipeline").plan({ file_a }, { vars = {}, now = os.time(), limits = {},
+      mode = "live", client = c, state = st }))
+    assert.are.equal("live", res.plan.mode)
+    assert.are.equal(st:fingerprint({ "cam-a" }), res.plan.state_fingerprint)
+    assert.are.equal(3, res.plan.refresh_calls) -- QueryOTAFirmware, one page, QueryOTAJob of canary
+    assert.are.equal("update", res.plan.rollouts[1].waves[1].action)
+  end)
+
   it("exits 1 with a clear message when the platform cannot be reached", function()
     local code, out, err = h.run({ "plan", "--state", STATE, "--endpoint", "http://127.0.0.1:1", file_a },
       { env = e:env() })
