@@ -13,6 +13,7 @@
 --   emu:advance(s), emu:advance_to_real(), emu:now()
 --   emu:jobs(), emu:tasks(job_id, filter), emu:counters(), emu:devices(filter),
 --   emu:update_job_admin(job_id, fields), emu:report_version(pk, name, v), emu:set_online(pk, name, b)
+--   emu:export_state() -> table, emu:import_state(t) -> true | nil, msg (state.lua)
 --   emulator.to_json(body): JSON with lists (ARRAY_MT) kept as arrays even when empty.
 local store_mod = require("otarun.emulator.store")
 local sim_mod = require("otarun.emulator.sim")
@@ -22,6 +23,7 @@ local params = require("otarun.emulator.params")
 local ids = require("otarun.emulator.ids")
 local util = require("otarun.util")
 local shape = require("otarun.emulator.shape")
+local state = require("otarun.emulator.state")
 
 local M = {}
 
@@ -174,6 +176,18 @@ M.load_fleet_file = fleet.load_file
 -- Firmware declared by a fleet (or created by CreateOTAFirmware; see ops_firmware.lua).
 function Emu:add_firmware_record(p, f)
   return require("otarun.emulator.ops_firmware").add(self, p, f)
+end
+
+-- Saving and restoring (otarun emulator --state; see state.lua). export_state() -> plain table for
+-- JSON; import_state(t) -> true | nil, message, into an emulator with no fleet loaded yet. A real
+-- clock resumes from the saved time (simulated time does not pass while the emulator is stopped).
+function Emu:export_state() return state.export(self) end
+
+function Emu:import_state(t)
+  local ok, err = state.import(self, t)
+  if not ok then return nil, err end
+  self.start, self.wall0, self.offset = self.sim.now, wall_now(), 0
+  return true
 end
 
 -- Admin accessors (plain tables for the admin API) live in admin_view.lua.
