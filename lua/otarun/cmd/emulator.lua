@@ -137,7 +137,8 @@ local function build(opts, keys)
   for _, a in ipairs(emulator.ACTIONS or {}) do actions[#actions + 1] = a end
   local gw = gateway.new({
     model = model, keys = keys, timestamp_window = window, nonce_window = math.max(window, 900),
-    qps = parse_qps(opts.qps, actions), encode = gateway.fast_json(emulator.ARRAY_MT),
+    qps = parse_qps(opts.qps, actions), encode = gateway.fast_json(emulator.ARRAY_MT, emulator.RAW_MT, emulator.join),
+    raw_json = true,
     host_id = "iot." .. (model.region or "cn-shanghai") .. ".aliyuncs.com",
   })
   local function load_file(path)
@@ -230,6 +231,10 @@ function M.main(argv)
   end
   out("listening on %s\n", srv:url())
   local sys = require("otarun.core.sys")
+  -- Each answer is garbage within the request (a page of task views is tens of KB) while the
+  -- model is a large, long-lived heap: generational collection leaves the old heap alone in
+  -- minor cycles (bench/emulator: about 20% less CPU per ListOTATaskByJob PageSize=100 request).
+  collectgarbage("generational")
   local last_tick = sys.monotonic()
   local reason, detail = srv:serve(require("otarun.emulator.admin").router(gw, adm), {
     ["until"] = function()

@@ -7,7 +7,9 @@
 --   local emu = emulator.new{ clock = "manual"|"real", speed = 1, now = epoch, region = "cn-shanghai",
 --                             account = "default", seed = 7, instance = nil }
 --   emu:load_fleet(t) -> { products = {...}, devices = n } | nil, msg;  emulator.load_fleet_file(path)
---   emu:call(action, params, ctx) -> status, body   (ctx: request_id, region)
+--   emu:call(action, params, ctx) -> status, body   (ctx: request_id, region, raw_json)
+--     ctx.raw_json: the caller encodes with gateway.fast_json, so lists may stay JSON texts
+--     (shape.raw_array); otherwise every list in the body is made of tables.
 --     200 + { RequestId, Success = true, ... }; 200 + { RequestId, Success = false, Code, ErrorMessage };
 --     400 Missing<Param> / 404 InvalidAction.NotFound / 500 InternalError as { RequestId, HostId, Code, Message }
 --   emu:advance(s), emu:advance_to_real(), emu:now()
@@ -28,6 +30,8 @@ local state = require("otarun.emulator.state")
 local M = {}
 
 M.ARRAY_MT = shape.ARRAY_MT
+M.RAW_MT = shape.RAW_MT
+M.join = shape.join
 M.to_json = shape.to_json
 
 local OPS = {}
@@ -126,6 +130,7 @@ function Emu:call(action, raw, ctx)
     res.RequestId = rid
     res.Success = true
     self.sim:run_until(self.sim.now)
+    if not ctx.raw_json then shape.expand(res) end
     return 200, res
   end
   if errors.is_api_error(res) then

@@ -1,15 +1,68 @@
 -- Response shapes: lists in response bodies carry ARRAY_MT so that an empty list is still sent as
 -- `[]` (lua-cjson 2.1.0 encodes every empty table as `{}`), and to_json() encodes a body with that
--- rule (keys sorted, so bodies are byte-stable for tests). Also the paging block shared by the
--- List* operations.
+-- rule (keys sorted, so bodies are byte-stable for tests). A list can also come as JSON texts
+-- ready to send (raw_array, RAW_MT: one JSON object text per item), which the gateway's encoder
+-- splices in as they are and expand() turns back into tables for in-process callers. Also the
+-- paging block shared by the List* operations.
 local cjson = require("cjson")
 
 local M = {}
 
 M.ARRAY_MT = { __name = "otarun.emulator.array" }
+M.RAW_MT = { __name = "otarun.emulator.raw_json_array" }
 
 function M.array(t)
   return setmetatable(t or {}, M.ARRAY_MT)
+end
+
+-- texts: list of JSON texts, one per item.
+function M.raw_array(texts)
+  return setmetatable(texts, M.RAW_MT)
+end
+
+-- join(texts, pre, post) -> pre .. texts[1] .. "," .. ... .. texts[n] .. post, with few and
+-- exactly sized allocations: one Lua concatenation of many operands sizes its result once, where
+-- table.concat grows a buffer step by step (about three times the text in allocations). A page of
+-- task views is tens of KB and every byte allocated is work for the collector, so this is the
+-- gateway's hot path. The function for n texts is generated once; operands go in groups of
+-- JOIN_GROUP because the parser recurses once per operand of a `..` chain.
+local JOIN_MAX, JOIN_GROUP = 200, 25
+local joiners = {}
+local function joiner(n)
+  local f = joiners[n]
+  if f then return f end
+  local parts = { "local t, pre, post = ...\nreturn pre" }
+  for i = 1, n do
+    local first, last = (i - 1) % JOIN_GROUP == 0, i % JOIN_GROUP == 0 or i == n
+    parts[#parts + 1] = (i > 1 and ' .. "," .. ' or " .. ") .. (first and "(" or "") .. "t[" .. i .. "]" .. (last and ")" or "")
+  end
+  parts[#parts + 1] = " .. post\n"
+  f = assert(load(table.concat(parts), "=shape.join" .. n))
+  joiners[n] = f
+  return f
+end
+
+function M.join(texts, pre, post)
+  local n = #texts
+  if n == 0 then return pre .. post end
+  if n > JOIN_MAX then return pre .. table.concat(texts, ",") .. post end
+  return joiner(n)(texts, pre, post)
+end
+
+-- Replaces every raw_array in body (in place) by an array of the decoded items; returns body.
+function M.expand(body)
+  for k, v in pairs(body) do
+    if type(v) == "table" then
+      if getmetatable(v) == M.RAW_MT then
+        local list = M.array()
+        for i = 1, #v do list[i] = cjson.decode(v[i]) end
+        body[k] = list
+      else
+        M.expand(v)
+      end
+    end
+  end
+  return body
 end
 
 local function is_array(v)
@@ -24,7 +77,9 @@ end
 local function encode(v, out)
   local tv = type(v)
   if tv == "table" then
-    if is_array(v) then
+    if getmetatable(v) == M.RAW_MT then
+      out[#out + 1] = M.join(v, "[", "]")
+    elseif is_array(v) then
       out[#out + 1] = "["
       for i = 1, #v do
         if i > 1 then out[#out + 1] = "," end

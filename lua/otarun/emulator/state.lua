@@ -127,13 +127,16 @@ end
 
 -- Records: scalar fields copied as they are, table fields handled by the caller ----------------
 
+-- Caches kept on records (ops_tasks.lua), rebuilt on demand.
+local DERIVED = { json_piece = true, json_timeout = true }
+
 local function scalars_out(rec, tables, what)
   local out = {}
   for k, v in pairs(rec) do
     local tv = type(v)
     if tv == "table" or tv == "function" then
       if tables[k] == nil then error(string.format("state export: %s field %s (%s) is not known", what, k, tv)) end
-    else
+    elseif not DERIVED[k] then
       out[k] = enc(v)
     end
   end
