@@ -201,8 +201,9 @@ end
 -- qps = { Action = N }; N <= 0 or false removes the limit.
 function Gateway:set_qps(qps)
   for action, n in pairs(qps) do
-    if n == false or (tonumber(n) or 0) <= 0 then self.qps[action] = nil
-    else self.qps[action] = tonumber(n) end
+    local v = tonumber(n)
+    if n == false or (v or 0) <= 0 then self.qps[action] = nil
+    else self.qps[action] = math.tointeger(v) or v end   -- 20.0 from JSON is 20
   end
   self.limiters = {}
 end
@@ -407,9 +408,18 @@ local SERVER_ERRORS = {
   [503] = { "ServiceUnavailable", "The request has failed due to a temporary failure of the server." },
 }
 
+-- Fields that hold whole numbers. JSON decoders (cjson) give 1.0 for 1: whole floats are taken
+-- and stored as integers.
+local FAULT_INTEGERS = { status = true, latency_ms = true, count = true }
+
 -- Checks one fault spec; returns the normalised fault or nil, message naming the bad field.
 function M.check_fault(f)
   if type(f) ~= "table" then return nil, "a fault must be an object" end
+  local whole = {}
+  for k in pairs(FAULT_INTEGERS) do
+    local v = f[k]
+    if type(v) == "number" then whole[k] = math.tointeger(v) end
+  end
   for k, v in pairs(f) do
     local want = FAULT_KEYS[k]
     if not want then
@@ -433,11 +443,15 @@ function M.check_fault(f)
   if kind == "gateway" and not (f.status and f.code) then
     return nil, "a gateway fault needs status and code"
   end
-  if f.count and (f.count < 1 or math.type(f.count) ~= "integer") then
-    return nil, "count must be a positive integer (the fault applies to that many requests)"
+  if f.count and (f.count < 1 or not whole.count) then
+    return nil, string.format("count must be a positive integer (the fault applies to that many requests), got %s", tostring(f.count))
+  end
+  if f.status and not (whole.status and whole.status >= 100 and whole.status <= 599) then
+    return nil, string.format("status must be an HTTP status code between 100 and 599, got %s", tostring(f.status))
   end
   local r = {}
   for k, v in pairs(f) do r[k] = v end
+  for k, v in pairs(whole) do r[k] = v end
   r.action = r.action or "*"
   r.error = kind
   if r.error_rate == nil and (f.status or f.code or f.error) then r.error_rate = 1 end
