@@ -281,22 +281,29 @@ function Gateway:check_time(value, name)
   end
 end
 
+-- Nonces seen in the window: nonces[nonce] = arrival time, and the nonce strings in arrival order
+-- (no table per nonce: at thousands of requests per second the window holds millions).
 function Gateway:nonce_used(nonce)
-  local now = self.wall()
-  local q = self.nonce_queue
-  while q.head <= q.tail and q[q.head].t <= now - self.nonce_window do
-    self.nonces[q[q.head].n] = nil
-    q[q.head] = nil
-    q.head = q.head + 1
+  local limit = self.wall() - self.nonce_window
+  local q, seen = self.nonce_queue, self.nonces
+  local head, tail = q.head, q.tail
+  while head <= tail do
+    local old = q[head]
+    local t = seen[old]
+    if t and t > limit then break end
+    seen[old] = nil
+    q[head] = nil
+    head = head + 1
   end
-  return self.nonces[nonce] ~= nil
+  q.head = head
+  return seen[nonce] ~= nil
 end
 
 function Gateway:remember_nonce(nonce)
   local q = self.nonce_queue
   q.tail = q.tail + 1
-  q[q.tail] = { n = nonce, t = self.wall() }
-  self.nonces[nonce] = true
+  q[q.tail] = nonce
+  self.nonces[nonce] = self.wall()
 end
 
 -- The string to sign echoed in SignatureDoesNotMatch; an STS token inside it is redacted, since
