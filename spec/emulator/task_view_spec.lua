@@ -9,7 +9,7 @@ local store_mod = require("otarun.emulator.store")
 local ids = require("otarun.emulator.ids")
 local cjson = require("cjson")
 
-local encode = gateway.fast_json(emulator.ARRAY_MT, emulator.RAW_MT, emulator.join)
+local encode = gateway.fast_json(emulator.ARRAY_MT, emulator.RAW_MT)
 
 -- The view as the model defines it, computed without any cache.
 local function expected(emu, t)
@@ -99,5 +99,14 @@ describe("ListOTATaskByJob views", function()
     assert.truthy(text:find('"B":[]', 1, true))
     assert.truthy(text:find('"D":[]', 1, true))
     assert.are.equal(shape.RAW_MT, getmetatable(body.A))   -- the body is left as it was
+  end)
+
+  it("are joined like table.concat for any count, across the generated groups and past them", function()
+    local join = require("otarun.emulator.answer_json").join
+    for _, n in ipairs({ 0, 1, 2, 24, 25, 26, 50, 51, 99, 100, 101, 199, 200, 201, 350 }) do
+      local t = {}
+      for i = 1, n do t[i] = "{\"i\":" .. i .. "}" end
+      assert.are.equal("pre[" .. table.concat(t, ",") .. "]post", join(t, "pre[", "]post"), "n = " .. n)
+    end
   end)
 end)

@@ -137,7 +137,7 @@ local function build(opts, keys)
   for _, a in ipairs(emulator.ACTIONS or {}) do actions[#actions + 1] = a end
   local gw = gateway.new({
     model = model, keys = keys, timestamp_window = window, nonce_window = math.max(window, 900),
-    qps = parse_qps(opts.qps, actions), encode = gateway.fast_json(emulator.ARRAY_MT, emulator.RAW_MT, emulator.join),
+    qps = parse_qps(opts.qps, actions), encode = gateway.fast_json(emulator.ARRAY_MT, emulator.RAW_MT),
     raw_json = true,
     host_id = "iot." .. (model.region or "cn-shanghai") .. ".aliyuncs.com",
   })

@@ -5,10 +5,11 @@
 -- unknown keys and STS tokens, per-account per-action QPS limits (a sliding one-second window),
 -- fault injection, counters, and the gateway error format (reference alibaba-api.md §1, §2, §3.2).
 -- Business answers of the model pass through as they are, with a RequestId added.
--- Uses: otarun.core.sign, otarun.core.sys (clocks), cjson. Used by: otarun.cmd.emulator, admin.lua.
+-- Uses: otarun.core.sign, otarun.core.sys (clocks), cjson, answer_json.lua. Used by: otarun.cmd.emulator, admin.lua.
 local sign = require("otarun.core.sign")
 local sys = require("otarun.core.sys")
 local cjson = require("cjson")
+local answer_json = require("otarun.emulator.answer_json")
 
 local M = {}
 
@@ -78,61 +79,9 @@ function M.parse_form(text, into, where)
   return into
 end
 
--- JSON for the model's answers at C speed: lua-cjson 2.1.0 writes every empty table as {}, so
--- empty lists the model marked with its array metatable are swapped for a sentinel string during
--- the encode and the sentinel's text is replaced by [] afterwards. Lists marked with raw_mt hold
--- JSON texts made by the model (one per item, kept between requests); they are swapped for a
--- numbered sentinel and spliced in as they are, so a page of task views is not encoded again.
--- Keys come out in hash order.
-local EMPTY = "\0otarunEmptyArray\0" -- no pattern magic characters in its JSON text
-local EMPTY_JSON = cjson.encode(EMPTY)
--- raw_sentinel(i) -> the i-th sentinel string and its JSON text
-local RAW, RAW_JSON = {}, {}
-local function raw_sentinel(i)
-  if not RAW[i] then
-    RAW[i] = "\0otarunRawList" .. i .. "\0"
-    RAW_JSON[i] = cjson.encode(RAW[i])
-  end
-  return RAW[i]
-end
-
--- join(texts, pre, post): pre .. texts joined by "," .. post in one allocation (shape.join).
-function M.fast_json(array_mt, raw_mt, join)
-  join = join or function(texts, pre, post) return pre .. table.concat(texts, ",") .. post end
-  local function mark(t, swaps, raws)
-    for k, v in pairs(t) do
-      if type(v) == "table" then
-        local mt = getmetatable(v)
-        if raw_mt and mt == raw_mt then
-          raws[#raws + 1] = v
-          swaps[#swaps + 1] = t
-          swaps[#swaps + 1] = k
-          swaps[#swaps + 1] = v
-          t[k] = raw_sentinel(#raws)
-        elseif next(v) == nil and mt == array_mt then
-          swaps[#swaps + 1] = t
-          swaps[#swaps + 1] = k
-          swaps[#swaps + 1] = v
-          t[k] = EMPTY
-        else
-          mark(v, swaps, raws)
-        end
-      end
-    end
-  end
-  return function(body)
-    local swaps, raws = {}, {}
-    mark(body, swaps, raws)
-    local text = cjson.encode(body)
-    for i = 1, #swaps, 3 do swaps[i][swaps[i + 1]] = swaps[i + 2] end
-    if #swaps > 3 * #raws then text = text:gsub(EMPTY_JSON, "[]") end
-    for i = 1, #raws do
-      local at, stop = text:find(RAW_JSON[i], 1, true)
-      text = join(raws[i], text:sub(1, at - 1) .. "[", "]" .. text:sub(stop + 1))
-    end
-    return text
-  end
-end
+-- JSON for the model's answers at C speed, empty lists as [] and pre-encoded lists spliced in
+-- (answer_json.lua): encoder(array_mt, raw_mt).
+M.fast_json = answer_json.encoder
 
 local function bump(t, k, n)
   t[k] = (t[k] or 0) + (n or 1)

@@ -31,7 +31,6 @@ local M = {}
 
 M.ARRAY_MT = shape.ARRAY_MT
 M.RAW_MT = shape.RAW_MT
-M.join = shape.join
 M.to_json = shape.to_json
 
 local OPS = {}

@@ -5,6 +5,7 @@
 -- splices in as they are and expand() turns back into tables for in-process callers. Also the
 -- paging block shared by the List* operations.
 local cjson = require("cjson")
+local answer_json = require("otarun.emulator.answer_json")
 
 local M = {}
 
@@ -20,34 +21,8 @@ function M.raw_array(texts)
   return setmetatable(texts, M.RAW_MT)
 end
 
--- join(texts, pre, post) -> pre .. texts[1] .. "," .. ... .. texts[n] .. post, with few and
--- exactly sized allocations: one Lua concatenation of many operands sizes its result once, where
--- table.concat grows a buffer step by step (about three times the text in allocations). A page of
--- task views is tens of KB and every byte allocated is work for the collector, so this is the
--- gateway's hot path. The function for n texts is generated once; operands go in groups of
--- JOIN_GROUP because the parser recurses once per operand of a `..` chain.
-local JOIN_MAX, JOIN_GROUP = 200, 25
-local joiners = {}
-local function joiner(n)
-  local f = joiners[n]
-  if f then return f end
-  local parts = { "local t, pre, post = ...\nreturn pre" }
-  for i = 1, n do
-    local first, last = (i - 1) % JOIN_GROUP == 0, i % JOIN_GROUP == 0 or i == n
-    parts[#parts + 1] = (i > 1 and ' .. "," .. ' or " .. ") .. (first and "(" or "") .. "t[" .. i .. "]" .. (last and ")" or "")
-  end
-  parts[#parts + 1] = " .. post\n"
-  f = assert(load(table.concat(parts), "=shape.join" .. n))
-  joiners[n] = f
-  return f
-end
-
-function M.join(texts, pre, post)
-  local n = #texts
-  if n == 0 then return pre .. post end
-  if n > JOIN_MAX then return pre .. table.concat(texts, ",") .. post end
-  return joiner(n)(texts, pre, post)
-end
+-- pre .. texts joined by "," .. post, in few exactly sized allocations (answer_json.lua).
+M.join = answer_json.join
 
 -- Replaces every raw_array in body (in place) by an array of the decoded items; returns body.
 function M.expand(body)
