@@ -93,6 +93,21 @@ describe("otarun.core.validate", function()
     assert.is_nil(canary.after)
   end)
 
+  it("lets static percent and all waves inherit the versions that narrow them", function()
+    local r = check({ decl({ defaults = { kind = "static", versions = { "2.3.0" } } }, {
+      { name = "one", percent = 1 },
+      { name = "rest", all = true },
+      { name = "own", all = true, versions = { "2.3.1" } },
+      { name = "listed", devices = { "dev1" } },
+    }) })
+    assert.are.same({}, r.diagnostics)
+    local w = r.rollouts[1].waves
+    assert.are.same({ "2.3.0" }, w[1].versions)
+    assert.are.same({ "2.3.0" }, w[2].versions)
+    assert.are.same({ "2.3.1" }, w[3].versions)
+    assert.is_nil(w[4].versions)
+  end)
+
   it("returns the normalised shape the planner expects", function()
     local r = check({ decl({ instance = "iot-cn-0pp1n8t",
       firmware = { id = "nx3x", version = "2.4.0", size = "12MB", files = { "a.bin" }, verified = true } }, {

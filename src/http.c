@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <curl/curl.h>
+#include "curl_api.h"
 
 #ifndef OTARUN_VERSION
 #define OTARUN_VERSION "dev"
@@ -77,6 +78,8 @@ int http_url_check(const char *url, int *plain, char *why, size_t whylen)
 	*plain = 0;
 	if (whylen)
 		why[0] = '\0';
+	if (curl_api_load(why, whylen) != 0)
+		return HTTP_EINVAL;
 	CURLU *u = curl_url();
 	if (!u) {
 		snprintf(why, whylen, "out of memory");
@@ -288,11 +291,10 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_
 
 struct http_client *http_client_new(void)
 {
-	static int global_done;
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return NULL;
-		global_done = 1;
+	char err[256];
+	if (curl_api_load(err, sizeof err) != 0) {
+		fprintf(stderr, "otarun: %s\n", err);
+		return NULL;
 	}
 	struct http_client *c = calloc(1, sizeof *c);
 	if (!c)

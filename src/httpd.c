@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "mhd_api.h"
 
 #define HTTPD_DEFAULT_MAX_BODY (1024u * 1024u)
 
@@ -427,6 +428,8 @@ static int hd_listen_socket(const struct httpd_config *cfg, char *host_out, size
 
 struct httpd *httpd_open(const struct httpd_config *cfg, char *err, size_t errlen)
 {
+	if (mhd_api_load(err, errlen) != 0)
+		return NULL;
 	struct httpd *h = calloc(1, sizeof *h);
 	if (!h) {
 		snprintf(err, errlen, "out of memory");

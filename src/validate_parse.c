@@ -185,8 +185,9 @@ int validate_parse_size(const char *s, long long *bytes, char *err, size_t errle
 	size_t ul = strlen(u);
 	if (ul >= sizeof unit)
 		FAIL("\"%s\" has an unknown size unit \"%s\" (use B, KB, MB or GB)", s, u);
-	for (size_t i = 0; i <= ul; i++)
+	for (size_t i = 0; i < ul && i < sizeof unit - 1; i++)
 		unit[i] = (char)tolower((unsigned char)u[i]);
+	unit[ul] = '\0';
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
 		if (strcmp(unit, units[i].unit) == 0) {
 			double v = strtod(s, NULL) * (double)units[i].mult;

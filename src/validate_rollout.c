@@ -214,7 +214,8 @@ static void merge_tags(struct vx_ctx *c, const struct validate_wave *own, const 
 }
 
 /* A wave's own field replaces the default. Two refinements keep defaults useful for mixed
- * rollouts: a wave that names any target of its own takes no target from defaults, and a
+ * rollouts: a wave that names any target of its own takes no target from defaults (but a static
+ * percent/all wave still inherits the `versions` that narrow it), and a
  * default that only fits the other kind of wave (e.g. `mode` on a static wave) is not applied. */
 void vx_merge_wave(struct vx_ctx *c, const struct vx_wave_part *own, const struct vx_wave_part *def,
 		   struct validate_wave *out, uint32_t *from_defaults)
@@ -227,8 +228,12 @@ void vx_merge_wave(struct vx_ctx *c, const struct vx_wave_part *own, const struc
 	else if (def->valid & VF_BIT(VF_KIND))
 		out->kind = def->w.kind, *from_defaults |= VF_BIT(VF_KIND);
 	uint32_t skip = VF_BIT(VF_KIND) | VF_BIT(VF_TAGS);
-	if (own->given & VF_TARGETS)
+	if (own->given & VF_TARGETS) {
 		skip |= VF_TARGETS;
+		/* on static percent/all waves `versions` narrows the target: it still inherits */
+		if (out->kind == VALIDATE_STATIC && (own->given & (VF_BIT(VF_PERCENT) | VF_BIT(VF_ALL))))
+			skip &= ~VF_BIT(VF_VERSIONS);
+	}
 	skip |= out->kind == VALIDATE_STATIC ? VF_DYNAMIC_ONLY : VF_STATIC_ONLY;
 	for (int f = 0; f < VF_COUNT; f++) {
 		if (f == VF_KIND || f == VF_TAGS)

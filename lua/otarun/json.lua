@@ -1,0 +1,203 @@
+-- A small deterministic JSON encoder for otarun's documents (the plan, diagnostics): objects keep a
+-- fixed key order (known keys first, in the order SPEC §7a shows them, then the rest sorted by
+-- bytes), so output is stable for specs, diffs and reviews. cjson's own encoder has no key order
+-- and escapes "/"; cjson.null is still the null value here.
+local cjson = require("cjson")
+
+local M = {}
+
+M.null = cjson.null
+
+local ARRAY, OBJECT, LAZY = {}, {}, {}
+-- Marks an empty (or any) table as a JSON array / object; without a mark, a table with t[1] is an
+-- array and an empty table is an array.
+function M.array(t) return setmetatable(t or {}, ARRAY) end
+function M.object(t) return setmetatable(t or {}, OBJECT) end
+-- A value whose JSON text fn(put) writes, piece by piece, when the encoder reaches it (a
+-- renderer's fast path for a fixed shape); the text must be indented for where it sits.
+function M.lazy(fn) return setmetatable({ fn = fn }, LAZY) end
+
+-- Key order: lower rank first; keys without a rank after them, sorted by bytes.
+local ORDER = {
+  "format_version", "generated_at", "mode", "now", "state_fingerprint",
+  "name", "policy", "severity", "rule", "level", "passed", "overridden", "message",
+  "product", "region", "instance", "file", "line", "rollout", "wave", "param",
+  "firmware", "id", "version", "type", "src_version", "size", "files", "verified",
+  "kind", "status", "action", "reason", "job_id", "earliest_start", "calls", "params",
+  "create", "update", "replace", "cancel", "wait", "errors", "warnings",
+  "rollouts", "waves", "diagnostics", "policies", "summary",
+}
+local RANK = {}
+for i, k in ipairs(ORDER) do RANK[k] = i end
+
+local function key_less(a, b)
+  local ra, rb = RANK[a], RANK[b]
+  if ra and rb then return ra < rb end
+  if ra or rb then return ra ~= nil end
+  return a < b
+end
+
+local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+              ["\r"] = "\\r", ["\t"] = "\\t" }
+local function escape_char(c)
+  return ESC[c] or string.format("\\u%04x", c:byte())
+end
+
+local function escaped(s)
+  if s:find('[%c"\\]') then s = s:gsub('[%c"\\]', escape_char) end
+  return s
+end
+
+local function quote(s)
+  return '"' .. escaped(s) .. '"'
+end
+M.quote = quote
+M.escaped = escaped
+
+local function number_text(n)
+  if math.type(n) == "integer" then return string.format("%d", n) end
+  if n ~= n or n == math.huge or n == -math.huge then error("JSON cannot hold " .. tostring(n), 0) end
+  if n == math.floor(n) and math.abs(n) < 2^53 then return string.format("%d", math.tointeger(n)) end
+  return string.format("%.17g", n)
+end
+
+local encode_value
+
+-- Newline-and-indent strings by depth, made once.
+local pads = {}
+local function pad_of(indent, depth, lead)
+  local key = (lead or "") .. "\0" .. indent
+  local cache = pads[key]
+  if not cache then
+    cache = {}
+    pads[key] = cache
+  end
+  local p = cache[depth]
+  if not p then
+    p = (lead or "") .. "\n" .. string.rep(indent, depth)
+    cache[depth] = p
+  end
+  return p
+end
+
+-- Keys in output order. Most objects (API parameters) have no ranked key: plain byte order,
+-- sorted by the C comparator, which matters at 10,000 waves.
+local function ordered_keys(t)
+  local ranks, plain = nil, {}
+  for k in pairs(t) do
+    if type(k) ~= "string" then error("JSON object keys must be strings, got " .. type(k), 0) end
+    local r = RANK[k]
+    if r then
+      ranks = ranks or {}
+      ranks[#ranks + 1] = r
+    else
+      plain[#plain + 1] = k
+    end
+  end
+  table.sort(plain)
+  if not ranks then return plain end
+  table.sort(ranks)
+  local keys = {}
+  for i, r in ipairs(ranks) do keys[i] = ORDER[r] end
+  for _, k in ipairs(plain) do keys[#keys + 1] = k end
+  return keys
+end
+
+-- The encoder's state: buf holds pieces; with a sink, every 4096 pieces go out (sink(buf, n)),
+-- so a large document never exists as one string nor as a million small ones.
+local function emit(st, s)
+  local n = st.n + 1
+  st.buf[n] = s
+  st.n = n
+  if st.sink and n >= 4096 then
+    st.sink(st.buf, n)
+    st.n = 0
+  end
+end
+
+local function encode_table(st, t, depth)
+  local mt = getmetatable(t)
+  if mt == LAZY then
+    st.put = st.put or function(piece) emit(st, piece) end
+    t.fn(st.put)
+    return
+  end
+  local indent = st.indent
+  local pad = indent and pad_of(indent, depth + 1) or ""
+  local cpad = indent and pad_of(indent, depth + 1, ",") or ","
+  local close = indent and pad_of(indent, depth) or ""
+  if mt == ARRAY or (mt ~= OBJECT and (t[1] ~= nil or next(t) == nil)) then
+    local n = #t
+    if n == 0 then emit(st, "[]") return end
+    emit(st, "[")
+    for i = 1, n do
+      emit(st, i > 1 and cpad or pad)
+      encode_value(st, t[i], depth + 1)
+    end
+    emit(st, close .. "]")
+    return
+  end
+  local keys = ordered_keys(t)
+  if #keys == 0 then emit(st, "{}") return end
+  local sep = indent and ": " or ":"
+  emit(st, "{")
+  for i, k in ipairs(keys) do
+    local qk = st.keys[k]
+    if not qk then
+      qk = quote(k) .. sep
+      st.keys[k] = qk
+    end
+    local v = t[k]
+    if type(v) == "string" then
+      -- the common case (API parameters): one piece per member
+      emit(st, (i > 1 and cpad or pad) .. qk .. '"' .. escaped(v) .. '"')
+    else
+      emit(st, (i > 1 and cpad or pad) .. qk)
+      encode_value(st, v, depth + 1)
+    end
+  end
+  emit(st, close .. "}")
+end
+
+encode_value = function(st, v, depth)
+  local t = type(v)
+  if t == "string" then emit(st, quote(v))
+  elseif t == "number" then emit(st, number_text(v))
+  elseif t == "boolean" then emit(st, v and "true" or "false")
+  elseif t == "table" then encode_table(st, v, depth)
+  elseif v == nil or v == cjson.null then emit(st, "null")
+  else error("JSON cannot hold a " .. t, 0) end
+end
+
+-- encode(value, { indent = "  " }) -> text (compact without indent)
+function M.encode(v, opts)
+  local st = { buf = {}, n = 0, indent = opts and opts.indent, keys = {} }
+  encode_value(st, v, 0)
+  return table.concat(st.buf, "", 1, st.n)
+end
+
+-- write(value, sink, { indent = }) streams the text as pieces: sink(buf, n) gets buf[1..n].
+function M.write(v, sink, opts)
+  local st = { buf = {}, n = 0, indent = opts and opts.indent, sink = sink, keys = {} }
+  encode_value(st, v, 0)
+  if st.n > 0 then sink(st.buf, st.n) end
+end
+
+-- A sink that writes to an open file: one write per 4096 pieces (a write per piece costs more
+-- than the joined string).
+function M.file_sink(fh)
+  return function(buf, n) fh:write(table.concat(buf, "", 1, n)) end
+end
+
+-- A sink that collects the text: sink, result() -> text.
+function M.string_sink()
+  local parts = {}
+  return function(buf, n) parts[#parts + 1] = table.concat(buf, "", 1, n) end,
+         function() return table.concat(parts) end
+end
+
+function M.decode(text)
+  return cjson.decode(text)
+end
+
+return M

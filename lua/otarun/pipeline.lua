@@ -1,0 +1,139 @@
+-- The shared front half of validate / plan / apply / run (notes/contracts.md): common options ->
+-- evaluation context; each script loaded in its sandbox (otarun.script); all declarations checked
+-- and normalised together (otarun.core.validate, so cross-rollout rules see every file); the plan
+-- built (otarun.plan). Diagnostics come back sorted by file, line, rollout, wave and rule.
+local args = require("otarun.args")
+local util = require("otarun.util")
+
+local M = {}
+
+M.FORMATS = { text = true, json = true, markdown = true }
+
+-- Common options (from otarun.args.parse) -> ctx: now, offset, vars, region, limits, format, color.
+-- Raises a usage error (exit 64) for a bad value.
+function M.context(opts)
+  local ctx = { format = opts.format or "text", region = opts.region, vars = {}, offline = opts.offline == true }
+  if not M.FORMATS[ctx.format] then
+    args.usage_error("--format must be text, json or markdown, got %q", ctx.format)
+  end
+  if opts.now then
+    local epoch, offset = util.parse_time(opts.now)
+    if not epoch then args.usage_error("--now: %s", offset) end
+    ctx.now, ctx.offset = epoch, offset
+  else
+    ctx.now, ctx.offset = math.floor(require("otarun.core.sys").now()), 0
+  end
+  for _, v in ipairs(opts.var or {}) do
+    local name, value = v:match("^([%a_][%w_]*)=(.*)$")
+    if not name then args.usage_error("--var needs NAME=VALUE, got %q", v) end
+    ctx.vars[name] = value
+  end
+  ctx.limits = { memory = opts.max_memory, instructions = opts.max_instructions }
+  ctx.color = ctx.format == "text" and not opts.no_color and os.getenv("NO_COLOR") == nil
+              and require("otarun.core.sys").isatty(1)
+  return ctx
+end
+
+-- A full collection between phases keeps the peak near the live data for large plans; small
+-- ones (under 16 MB of Lua heap) are not worth the pause.
+function M.collect()
+  if collectgarbage("count") > 16 * 1024 then collectgarbage("collect") end
+end
+
+local function diag_less(a, b)
+  if (a.file or "") ~= (b.file or "") then return (a.file or "") < (b.file or "") end
+  if (a.line or 0) ~= (b.line or 0) then return (a.line or 0) < (b.line or 0) end
+  if (a.rollout or "") ~= (b.rollout or "") then return (a.rollout or "") < (b.rollout or "") end
+  if (a.wave or "") ~= (b.wave or "") then return (a.wave or "") < (b.wave or "") end
+  if (a.rule or "") ~= (b.rule or "") then return (a.rule or "") < (b.rule or "") end
+  if (a.message or "") ~= (b.message or "") then return (a.message or "") < (b.message or "") end
+  return a._seq < b._seq
+end
+
+function M.sort_diagnostics(list)
+  for i, d in ipairs(list) do d._seq = i end
+  table.sort(list, diag_less)
+  for _, d in ipairs(list) do d._seq = nil end
+  return list
+end
+
+local function summary_of(diagnostics)
+  local s = { errors = 0, warnings = 0 }
+  for _, d in ipairs(diagnostics) do
+    if d.severity == "error" then s.errors = s.errors + 1 else s.warnings = s.warnings + 1 end
+  end
+  return s
+end
+
+-- The native validator, or nil and why not.
+local function validator()
+  local ok, v = pcall(require, "otarun.core.validate")
+  if ok and type(v) == "table" and v.check then return v end
+  return nil, "the validator (otarun.core.validate) is not in this build"
+end
+
+-- check(files, ctx [, validate]) -> result | nil, message (the validator is missing):
+--   { diagnostics (sorted), rollouts (normalised), counts = { files, rollouts, waves },
+--     summary = { errors, warnings }, ok = no error diagnostics }
+-- validate: an object with check(decls, opts) (default: otarun.core.validate; specs pass fakes).
+function M.check(files, ctx, validate)
+  local all, diagnostics = {}, {}
+  local waves = 0
+  for _, path in ipairs(files) do
+    local decls, diags = require("otarun.script").load(path, { vars = ctx.vars, now = ctx.now, limits = ctx.limits })
+    for _, d in ipairs(diags or {}) do diagnostics[#diagnostics + 1] = d end
+    for _, d in ipairs(decls or {}) do
+      all[#all + 1] = d
+      waves = waves + #(d.waves or {})
+    end
+  end
+  -- Full collections between phases keep the peak near the live data: the compiled scripts and
+  -- their sandboxes, then the raw declarations, are garbage once the next phase has its input.
+  M.collect()
+  local rollouts, ndecls = {}, #all
+  if ndecls > 0 then
+    local v, why = validate, nil
+    if not v then v, why = validator() end
+    if not v then return nil, why end
+    local res = v.check(all, { region = ctx.region, now = ctx.now })
+    for _, d in ipairs(res.diagnostics or {}) do diagnostics[#diagnostics + 1] = d end
+    rollouts = res.rollouts or {}
+  end
+  all = nil
+  M.collect()
+  M.sort_diagnostics(diagnostics)
+  local summary = summary_of(diagnostics)
+  return { diagnostics = diagnostics, rollouts = rollouts, summary = summary, ok = summary.errors == 0,
+           counts = { files = #files, rollouts = ndecls, waves = waves } }
+end
+
+-- plan(files, ctx [, validate]) -> result of check, plus result.plan when the scripts are valid.
+function M.plan(files, ctx, validate)
+  local res, err = M.check(files, ctx, validate)
+  if not res or not res.ok then return res, err end
+  res.plan = require("otarun.plan").build(res.rollouts, {
+    now = ctx.now, offset = ctx.offset, mode = ctx.mode or "offline",
+    diagnostics = res.diagnostics, observed = ctx.observed,
+  })
+  return res
+end
+
+-- Renders diagnostics alone (validate, or a plan stopped by errors) in ctx.format.
+function M.render_diagnostics(res, ctx)
+  if ctx.format == "json" then
+    local s = { errors = res.summary.errors, warnings = res.summary.warnings, files = res.counts.files,
+                rollouts = res.counts.rollouts, waves = res.counts.waves }
+    return require("otarun.render.json").diagnostics(res.diagnostics, s)
+  elseif ctx.format == "markdown" then
+    return require("otarun.render.markdown").diagnostics(res.diagnostics, res.summary)
+  end
+  return require("otarun.render.text").diagnostics(res.diagnostics, res.counts, { color = ctx.color })
+end
+
+function M.render_plan(plan, ctx)
+  if ctx.format == "json" then return require("otarun.render.json").plan(plan) end
+  if ctx.format == "markdown" then return require("otarun.render.markdown").plan(plan) end
+  return require("otarun.render.text").plan(plan, { color = ctx.color })
+end
+
+return M

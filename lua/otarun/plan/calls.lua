@@ -1,0 +1,100 @@
+-- The exact API calls of a wave (SPEC §2 table, §7a; alibaba-api.md §4.2–4.4): the business
+-- parameters of CreateOTADynamicUpgradeJob / CreateOTAStaticUpgradeJob / CancelOTAStrategyByJob,
+-- flattened to the strings that are sent. Only what the wave sets, plus what the platform
+-- requires, is sent: the platform's own defaults stay the platform's.
+local params = require("otarun.params")
+
+local M = {}
+
+M.SCHEDULE_MIN = 5 * 60          -- ScheduleTime: 5 minutes to 7 days ahead of the call
+M.SCHEDULE_MAX = 7 * 86400
+
+local OVERWRITE = { keep = 1, replace = 2 }
+local DYNAMIC_MODE = { continuous = 1, ["new-reports"] = 2 }
+
+local function tags_of(wave)
+  local list = {}
+  for _, t in ipairs(wave.tags or {}) do list[#list + 1] = { Key = t.key, Value = t.value } end
+  local id = wave.identity_tag
+  if id then list[#list + 1] = { Key = id.key, Value = id.value } end
+  return list
+end
+
+-- Parameters shared by both create actions.
+local function common(rollout, wave)
+  local fw = rollout.firmware or {}
+  local r = { FirmwareId = fw.id, ProductKey = rollout.product, IotInstanceId = rollout.instance }
+  r.MaximumPerMinute = wave.rate
+  r.RetryInterval = wave.retry_interval
+  r.RetryCount = wave.retry_count
+  r.TimeoutInMinutes = wave.timeout
+  r.OverwriteMode = wave.overwrite and OVERWRITE[wave.overwrite]
+  if wave.push ~= nil then r.NeedPush = wave.push end
+  if wave.confirm ~= nil then r.NeedConfirm = wave.confirm end
+  if wave.multi_module ~= nil then r.MultiModuleMode = wave.multi_module end
+  r.DownloadProtocol = wave.protocol
+  local tags = tags_of(wave)
+  if #tags > 0 then r.Tag = tags end
+  return r
+end
+
+local function list_or_nil(t)
+  if t and #t > 0 then return t end
+  return nil
+end
+
+function M.dynamic_create(rollout, wave)
+  local r = common(rollout, wave)
+  if wave.group then
+    r.GroupId = wave.group
+    r.GroupType = "LINK_PLATFORM_DYNAMIC"
+  else
+    r.SrcVersion = list_or_nil(wave.versions)
+  end
+  r.DynamicMode = wave.mode and DYNAMIC_MODE[wave.mode]
+  return { action = "CreateOTADynamicUpgradeJob", params = params.flatten(r) }
+end
+
+-- created_at: when the job would be created (epoch), to decide ScheduleTime and to place a
+-- finish given as a duration.
+function M.static_create(rollout, wave, created_at)
+  local r = common(rollout, wave)
+  if wave.devices then
+    r.TargetSelection = "SPECIFIC"
+    r.TargetDeviceName = list_or_nil(wave.devices)
+  elseif wave.group then
+    r.TargetSelection = "GROUP"
+    r.GroupId = wave.group
+    r.GroupType = "LINK_PLATFORM"
+  elseif wave.percent_text or wave.percent then
+    r.TargetSelection = "GRAY"
+    r.GrayPercent = wave.percent_text or params.text(wave.percent)
+    r.SrcVersion = list_or_nil(wave.versions)
+  else
+    r.TargetSelection = "ALL"
+    r.SrcVersion = list_or_nil(wave.versions)
+  end
+  local begins = created_at
+  if wave.start and created_at and wave.start - created_at >= M.SCHEDULE_MIN then
+    r.ScheduleTime = wave.start * 1000
+    begins = wave.start
+  end
+  if wave.finish_at then
+    r.ScheduleFinishTime = wave.finish_at * 1000
+  elseif wave.finish_after and begins then
+    r.ScheduleFinishTime = (begins + wave.finish_after) * 1000
+  end
+  return { action = "CreateOTAStaticUpgradeJob", params = params.flatten(r) }
+end
+
+-- job_id: the real id, or a placeholder text while the job does not exist yet.
+function M.cancel_strategy(rollout, job_id)
+  return { action = "CancelOTAStrategyByJob",
+           params = params.flatten({ JobId = job_id, IotInstanceId = rollout.instance }) }
+end
+
+function M.placeholder(wave_name)
+  return string.format("(job of wave %q)", wave_name)
+end
+
+return M

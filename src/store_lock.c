@@ -1,0 +1,292 @@
+/*
+ * store_lock.c: one process acts on a store at a time. The kernel arbitrates: an exclusive flock on
+ * the side file PATH.lock, released by the kernel when the holder dies however it dies (SIGKILL
+ * included). The lock row in the database says who holds it (host, pid, process start, since,
+ * command) so a waiter can name the holder; a row left by a dead holder is taken over and the
+ * takeover recorded in the audit log. Taking the flock while the row names a live process on this
+ * host (the lock file was deleted and recreated) is refused, so two processes never act at once.
+ * The lock file is never unlinked, for that reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+/* Reads a process's state letter and start time (clock ticks since boot) from /proc.
+ * Returns 0 if there is no such process or no /proc. */
+static int proc_stat(long pid, char *state, int64_t *start)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* the command name may hold spaces and parentheses: fields restart after the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return 0;
+	*state = p[2]; /* field 3 */
+	int field = 2;
+	for (; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	*start = field == 22 ? strtoll(p, NULL, 10) : 0;
+	return 1;
+}
+
+int64_t store_proc_start(long pid)
+{
+	char state;
+	int64_t start;
+	return proc_stat(pid, &state, &start) ? start : 0;
+}
+
+/* 1 if pid runs on this host and is the process that recorded proc_start, 0 if gone: exited,
+ * a zombie nobody reaped yet (its files, and so its flock, are already closed), or reused. */
+static int proc_alive(long pid, int64_t proc_start)
+{
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+		return 0;
+	char state;
+	int64_t start;
+	if (!proc_stat(pid, &state, &start))
+		return 1; /* no /proc: trust kill() */
+	if (state == 'Z' || state == 'X' || state == 'x')
+		return 0;
+	return !(proc_start && start && start != proc_start);
+}
+
+static void format_utc(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "%lld", (long long)t);
+}
+
+static double monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void copy_text(char *dst, size_t size, const unsigned char *src)
+{
+	snprintf(dst, size, "%s", src ? (const char *)src : "");
+}
+
+int store_lock_holder(struct store *s, struct store_holder *h)
+{
+	memset(h, 0, sizeof *h);
+	sqlite3_stmt *st = store_stmt(s, ST_LOCK_GET);
+	if (!st)
+		return STORE_ERROR;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		h->present = 1;
+		copy_text(h->host, sizeof h->host, sqlite3_column_text(st, 0));
+		h->pid = (long)sqlite3_column_int64(st, 1);
+		h->proc_start = sqlite3_column_int64(st, 2);
+		h->since = sqlite3_column_int64(st, 3);
+		copy_text(h->command, sizeof h->command, sqlite3_column_text(st, 4));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_sqlfail(s, "reading the lock holder");
+	if (!h->present)
+		return STORE_OK;
+	if (strcmp(h->host, s->host) != 0) {
+		h->alive = -1;
+	} else {
+		h->alive = proc_alive(h->pid, h->proc_start);
+	}
+	return STORE_OK;
+}
+
+static int describe_holder(struct store *s, const struct store_holder *h, double waited)
+{
+	char since[32], tail[96] = "";
+	if (waited > 0)
+		snprintf(tail, sizeof tail, "; gave up after waiting %.0fs", waited);
+	if (!h->present)
+		return store_fail(s, STORE_LOCKED,
+		                  "state locked by another process (not yet recorded who)%s", tail);
+	format_utc(h->since, since);
+	return store_fail(s, STORE_LOCKED, "state locked by pid %ld on host %s since %s%s%s%s%s",
+	                  h->pid, h->host, since, h->command[0] ? " (" : "", h->command,
+	                  h->command[0] ? ")" : "", tail);
+}
+
+static void who_am_i(const struct store *s, char *out, size_t size)
+{
+	const char *user = getenv("USER");
+	if (!user || !*user)
+		user = getenv("LOGNAME");
+	snprintf(out, size, "%s@%s", user && *user ? user : "unknown", s->host);
+}
+
+/* With the flock held: check the row, record a takeover, write ourselves in. */
+static int claim_row(struct store *s, const char *command, struct store_holder *took_over)
+{
+	struct store_holder h;
+	memset(&h, 0, sizeof h);
+	int own, rc = store_tx_enter(s, &own);
+	if (rc == STORE_OK)
+		rc = store_lock_holder(s, &h);
+	int mine = h.present && h.pid == s->pid && strcmp(h.host, s->host) == 0;
+	if (rc == STORE_OK && h.present && !mine && h.alive == 1) {
+		describe_holder(s, &h, 0);
+		size_t n = strlen(s->err);
+		snprintf(s->err + n, sizeof s->err - n,
+		         " (its lock file %s was replaced; two processes must not act at once)",
+		         s->lock_path);
+		rc = STORE_LOCKED;
+	}
+	int64_t now = (int64_t)time(NULL);
+	if (rc == STORE_OK && h.present && !mine) {
+		char since[32], who[300], result[512];
+		format_utc(h.since, since);
+		who_am_i(s, who, sizeof who);
+		snprintf(result, sizeof result,
+		         "took over the lock of pid %ld on host %s (since %s%s%s): %s", h.pid, h.host,
+		         since, h.command[0] ? ", " : "", h.command,
+		         h.alive == 0 ? "that process is gone" : "its lock file was free");
+		sqlite3_stmt *st = store_stmt(s, ST_AUDIT_ADD);
+		if (!st)
+			rc = STORE_ERROR;
+		if (rc == STORE_OK) {
+			sqlite3_bind_int64(st, 1, now);
+			store_bind_text(st, 2, who);
+			store_bind_text(st, 3, command);
+			store_bind_text(st, 6, "decision");
+			store_bind_text(st, 7, "lock-takeover");
+			store_bind_text(st, 9, result);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = store_sqlfail(s, "recording the lock takeover");
+		}
+		if (took_over)
+			*took_over = h;
+	}
+	sqlite3_stmt *st = rc == STORE_OK ? store_stmt(s, ST_LOCK_PUT) : NULL;
+	if (rc == STORE_OK && !st)
+		rc = STORE_ERROR;
+	if (st) {
+		store_bind_text(st, 1, s->host);
+		sqlite3_bind_int64(st, 2, s->pid);
+		sqlite3_bind_int64(st, 3, store_proc_start(s->pid));
+		sqlite3_bind_int64(st, 4, now);
+		store_bind_text(st, 5, command);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_sqlfail(s, "recording the lock holder");
+	}
+	return store_tx_leave(s, own, rc);
+}
+
+int store_lock(struct store *s, double timeout, const char *command, struct store_holder *took_over)
+{
+	if (took_over)
+		memset(took_over, 0, sizeof *took_over);
+	if (s->locked)
+		return STORE_OK;
+	int rc = store_write_allowed(s);
+	if (rc)
+		return rc;
+	if (s->in_tx)
+		return store_fail(s, STORE_CONFLICT, "lock inside a transaction; lock first");
+	if (s->memory) {
+		s->locked = 1;
+		return STORE_OK;
+	}
+	int fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return store_fail(s, STORE_ERROR, "cannot open the lock file %s: %s", s->lock_path,
+		                  strerror(errno));
+	double start = monotonic();
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			rc = claim_row(s, command, took_over);
+			if (rc == STORE_OK)
+				break;
+			flock(fd, LOCK_UN);
+			if (rc != STORE_LOCKED || (timeout >= 0 && monotonic() - start >= timeout)) {
+				close(fd);
+				return rc;
+			}
+		} else if (errno == EINTR) {
+			continue;
+		} else if (errno != EWOULDBLOCK) {
+			rc = store_fail(s, STORE_ERROR, "cannot lock %s: %s", s->lock_path,
+			                strerror(errno));
+			close(fd);
+			return rc;
+		}
+		double waited = monotonic() - start;
+		if (rc != STORE_LOCKED && timeout >= 0 && waited >= timeout) {
+			close(fd);
+			struct store_holder h;
+			rc = store_lock_holder(s, &h);
+			return rc ? rc : describe_holder(s, &h, waited);
+		}
+		rc = STORE_OK;
+		double nap = 0.05;
+		if (timeout >= 0 && timeout - waited < nap)
+			nap = timeout - waited > 0.001 ? timeout - waited : 0.001;
+		struct timespec ts = {0, (long)(nap * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+	s->lock_fd = fd;
+	s->locked = 1;
+	return STORE_OK;
+}
+
+int store_locked(const struct store *s)
+{
+	return s->locked;
+}
+
+int store_unlock(struct store *s)
+{
+	if (!s->locked)
+		return STORE_OK;
+	if (s->in_tx)
+		return store_fail(s, STORE_CONFLICT, "unlock inside a transaction; commit first");
+	int rc = store_write_allowed(s);
+	if (rc)
+		return rc;
+	return store_lock_release(s);
+}
+
+/* Lets go of the flock. Only the process that took it unlocks it: a forked child closing an
+ * inherited handle must not release its parent's lock (LOCK_UN acts on the shared description). */
+int store_lock_release(struct store *s)
+{
+	int rc = STORE_OK;
+	if (s->lock_fd >= 0) {
+		if ((long)getpid() == s->pid) {
+			sqlite3_stmt *st = s->db ? store_stmt(s, ST_LOCK_DEL) : NULL;
+			if (st) {
+				store_bind_text(st, 1, s->host);
+				sqlite3_bind_int64(st, 2, s->pid);
+				if (sqlite3_step(st) != SQLITE_DONE)
+					rc = store_sqlfail(s, "clearing the lock holder");
+				sqlite3_reset(st);
+			}
+			flock(s->lock_fd, LOCK_UN); /* even when the row stays: the next taker clears it */
+		}
+		close(s->lock_fd);
+		s->lock_fd = -1;
+	}
+	s->locked = 0;
+	return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * store_read.c: reading the state store back: one generic row walk per table (store_list) for
+ * status, log and the planner, and the state fingerprint a saved plan carries (SHA-256 over a
+ * canonical, length-prefixed serialisation of what the plan depends on). Uses SQLite and OpenSSL.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "store_internal.h"
+
+/* ?1 rollout, ?2 wave (NULL: any), ?3 rows after this id, ?4 limit (-1: none). */
+#define WHERE_RW " WHERE (?1 IS NULL OR rollout = ?1) AND (?2 IS NULL OR wave = ?2) AND id > ?3"
+
+static const struct {
+	const char *name;
+	const char *sql;
+} lists[STORE_LIST_COUNT_] = {
+	[STORE_LIST_ROLLOUTS] = {"rollouts",
+		"SELECT name, file, product, region, firmware, halted, halt_reason, halted_at,"
+		" created_at, updated_at FROM rollouts WHERE (?1 IS NULL OR name = ?1)"
+		" AND (?2 IS NULL OR 1) AND ?3 = ?3 ORDER BY name LIMIT ?4"},
+	[STORE_LIST_WAVES] = {"waves",
+		"SELECT rollout, name, idx AS \"index\", kind, state, job_id, started_at, passed_at,"
+		" finished_at, created_at, updated_at FROM waves WHERE (?1 IS NULL OR rollout = ?1)"
+		" AND (?2 IS NULL OR name = ?2) AND ?3 = ?3 ORDER BY rollout, idx, name LIMIT ?4"},
+	[STORE_LIST_TRANSITIONS] = {"transitions",
+		"SELECT id, rollout, wave, from_state AS \"from\", to_state AS \"to\", at, why, job_id"
+		" FROM wave_transitions" WHERE_RW " ORDER BY id LIMIT ?4"},
+	[STORE_LIST_JOBS] = {"jobs",
+		"SELECT job_id, rollout, wave, firmware, kind, identity, params_fingerprint, created_at,"
+		" status, status_at FROM jobs WHERE (?1 IS NULL OR rollout = ?1)"
+		" AND (?2 IS NULL OR wave = ?2) AND ?3 = ?3 ORDER BY created_at, job_id LIMIT ?4"},
+	[STORE_LIST_INTENTS] = {"intents",
+		"SELECT id, rollout, wave, action, params, identity, state, job_id, result, created_at,"
+		" settled_at FROM intents" WHERE_RW " ORDER BY id LIMIT ?4"},
+	[STORE_LIST_UNSETTLED] = {"unsettled",
+		"SELECT id, rollout, wave, action, params, identity, state, job_id, result, created_at,"
+		" settled_at FROM intents" WHERE_RW " AND state IN ('pending', 'unknown')"
+		" ORDER BY id LIMIT ?4"},
+	[STORE_LIST_GATES] = {"gates",
+		"SELECT id, rollout, wave, at, counts, verdict, reason FROM gate_readings" WHERE_RW
+		" ORDER BY id LIMIT ?4"},
+	[STORE_LIST_APPROVALS] = {"approvals",
+		"SELECT id, rollout, wave, who, why, at FROM approvals" WHERE_RW " ORDER BY id LIMIT ?4"},
+	[STORE_LIST_OVERRIDES] = {"overrides",
+		"SELECT id, rollout, rule, reason, who, at, plan_fingerprint FROM overrides"
+		" WHERE (?1 IS NULL OR rollout = ?1) AND (?2 IS NULL OR 1) AND id > ?3"
+		" ORDER BY id LIMIT ?4"},
+	[STORE_LIST_AUDIT] = {"audit",
+		"SELECT id, at, who, command, rollout, wave, kind, action, params, result, request_id"
+		" FROM audit" WHERE_RW " ORDER BY id LIMIT ?4"},
+};
+
+const char *store_list_name(enum store_list what)
+{
+	return what < STORE_LIST_COUNT_ ? lists[what].name : NULL;
+}
+
+int store_list_from_name(const char *name)
+{
+	for (int i = 0; i < STORE_LIST_COUNT_; i++)
+		if (strcmp(name, lists[i].name) == 0)
+			return i;
+	return -1;
+}
+
+#define LIST_MAX_COLS 16
+
+int store_list(struct store *s, enum store_list what, const struct store_filter *f,
+               store_row_fn fn, void *ctx)
+{
+	static const struct store_filter none = {NULL, NULL, 0, 0};
+	if ((unsigned)what >= STORE_LIST_COUNT_)
+		return store_fail(s, STORE_INVALID, "no such list %d", (int)what);
+	if (!f)
+		f = &none;
+	sqlite3_stmt **slot = &s->list_stmt[what];
+	if (!*slot && sqlite3_prepare_v3(s->db, lists[what].sql, -1, SQLITE_PREPARE_PERSISTENT, slot,
+	                                 NULL) != SQLITE_OK)
+		return store_sqlfail(s, "preparing a query");
+	sqlite3_stmt *st = *slot;
+	sqlite3_reset(st);
+	store_bind_text(st, 1, f->rollout);
+	store_bind_text(st, 2, f->wave);
+	sqlite3_bind_int64(st, 3, f->after_id);
+	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
+	int n = sqlite3_column_count(st), step, rc = STORE_OK;
+	if (n > LIST_MAX_COLS)
+		n = LIST_MAX_COLS;
+	struct store_value cols[LIST_MAX_COLS];
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++) {
+			struct store_value *v = &cols[i];
+			memset(v, 0, sizeof *v);
+			v->name = sqlite3_column_name(st, i);
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_INTEGER:
+				v->type = STORE_INT;
+				v->i = sqlite3_column_int64(st, i);
+				break;
+			case SQLITE_FLOAT:
+				v->type = STORE_REAL;
+				v->d = sqlite3_column_double(st, i);
+				break;
+			case SQLITE_NULL:
+				v->type = STORE_NULL;
+				break;
+			default:
+				v->type = STORE_TEXT;
+				v->s = (const char *)sqlite3_column_text(st, i);
+				break;
+			}
+		}
+		if (fn(ctx, n, cols))
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = store_sqlfail(s, "reading the state store");
+	sqlite3_reset(st);
+	return rc;
+}
+
+int store_intents_unsettled(struct store *s, const char *rollout, store_row_fn fn, void *ctx)
+{
+	struct store_filter f = {rollout, NULL, 0, 0};
+	return store_list(s, STORE_LIST_UNSETTLED, &f, fn, ctx);
+}
+
+/* ---- fingerprint ----------------------------------------------------------------------------- */
+
+/* Each part of the fingerprint: ?1 is the rollout name; every column is hashed in order. */
+static const char *const fp_parts[] = {
+	"SELECT 'R', count(*), coalesce(max(halted), 0) FROM rollouts WHERE name = ?1",
+	"SELECT 'W', name, state, job_id FROM waves WHERE rollout = ?1 ORDER BY name",
+	"SELECT 'J', job_id, wave, kind, firmware, params_fingerprint FROM jobs WHERE rollout = ?1 ORDER BY job_id",
+	"SELECT 'I', id, wave, action, state, job_id FROM intents WHERE rollout = ?1 ORDER BY id",
+	"SELECT 'A', id, wave FROM approvals WHERE rollout = ?1 ORDER BY id",
+};
+
+/* Length-prefixed so that no two different states serialise alike: "5:canary", NULL as "-". */
+static int hash_value(EVP_MD_CTX *md, sqlite3_stmt *st, int i)
+{
+	char head[32];
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return EVP_DigestUpdate(md, "-", 1);
+	const unsigned char *t = sqlite3_column_text(st, i);
+	int len = sqlite3_column_bytes(st, i);
+	int n = snprintf(head, sizeof head, "%d:", len);
+	return EVP_DigestUpdate(md, head, (size_t)n) && EVP_DigestUpdate(md, t, (size_t)len);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int fp_rollout(struct store *s, EVP_MD_CTX *md, sqlite3_stmt **parts, const char *name)
+{
+	char head[32];
+	int n = snprintf(head, sizeof head, "rollout %zu:", strlen(name));
+	if (!EVP_DigestUpdate(md, head, (size_t)n) || !EVP_DigestUpdate(md, name, strlen(name)))
+		return store_fail(s, STORE_ERROR, "hashing the state failed");
+	for (size_t p = 0; p < sizeof fp_parts / sizeof fp_parts[0]; p++) {
+		sqlite3_stmt *st = parts[p];
+		sqlite3_reset(st);
+		store_bind_text(st, 1, name);
+		int step;
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			int cols = sqlite3_column_count(st), ok = 1;
+			for (int i = 0; i < cols && ok; i++)
+				ok = hash_value(md, st, i);
+			if (!ok || !EVP_DigestUpdate(md, ";", 1))
+				return store_fail(s, STORE_ERROR, "hashing the state failed");
+		}
+		if (step != SQLITE_DONE)
+			return store_sqlfail(s, "reading the state for its fingerprint");
+	}
+	return STORE_OK;
+}
+
+int store_fingerprint(struct store *s, const char *const *rollouts, size_t n, char out[65])
+{
+	enum { NPARTS = sizeof fp_parts / sizeof fp_parts[0] };
+	out[0] = '\0';
+	const char **names = malloc((n ? n : 1) * sizeof *names);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	sqlite3_stmt *parts[NPARTS] = {0};
+	int rc = names && md ? STORE_OK : store_fail(s, STORE_NOMEM, "out of memory");
+	for (size_t i = 0; rc == STORE_OK && i < NPARTS; i++)
+		if (sqlite3_prepare_v2(s->db, fp_parts[i], -1, &parts[i], NULL) != SQLITE_OK)
+			rc = store_sqlfail(s, "preparing the fingerprint");
+	if (rc == STORE_OK && !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+		rc = store_fail(s, STORE_ERROR, "SHA-256 unavailable");
+	if (rc == STORE_OK && !EVP_DigestUpdate(md, "otarun-state-fingerprint-1\n", 27))
+		rc = store_fail(s, STORE_ERROR, "hashing the state failed");
+	if (rc == STORE_OK) {
+		for (size_t i = 0; i < n; i++)
+			names[i] = rollouts[i] ? rollouts[i] : "";
+		qsort(names, n, sizeof *names, cmp_names);
+	}
+	/* One read transaction, so the parts agree with each other. */
+	int own_read = rc == STORE_OK && !s->in_tx && sqlite3_get_autocommit(s->db);
+	if (own_read)
+		rc = store_exec(s, "BEGIN", "starting a read");
+	for (size_t i = 0; rc == STORE_OK && i < n; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			rc = fp_rollout(s, md, parts, names[i]);
+	if (own_read)
+		sqlite3_exec(s->db, rc == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	unsigned char digest[32];
+	unsigned int dlen = 0;
+	if (rc == STORE_OK && (!EVP_DigestFinal_ex(md, digest, &dlen) || dlen != 32))
+		rc = store_fail(s, STORE_ERROR, "hashing the state failed");
+	if (rc == STORE_OK)
+		for (int i = 0; i < 32; i++)
+			snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	for (size_t i = 0; i < NPARTS; i++)
+		sqlite3_finalize(parts[i]);
+	EVP_MD_CTX_free(md);
+	free(names);
+	return rc;
+}
