@@ -45,11 +45,29 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
 			return;
 		lua_sethook(L, sandbox_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
 	}
+	/* level 0 is the script's running function (a hook has no frame of its own) */
+	luaL_where(L, 0);
 	if (r->trip == TRIP_INSTRUCTIONS)
-		luaL_error(L, "instruction limit exceeded (%I instructions); raise it with --max-instructions",
-		           r->budget);
-	luaL_error(L, "memory limit exceeded (%I bytes); raise it with --max-memory",
-	           (lua_Integer)r->memory_limit);
+		lua_pushfstring(L, "instruction limit exceeded (%I instructions)",
+		                r->budget);
+	else
+		lua_pushfstring(L, "memory limit exceeded (%I bytes)",
+		                (lua_Integer)r->memory_limit);
+	lua_concat(L, 2);
+	lua_error(L);
+}
+
+/* The innermost Lua frame of the stopped script, "file:line: ", for messages made after it died. */
+static void sandbox_push_where(lua_State *L, lua_State *T)
+{
+	lua_Debug ar;
+	for (int level = 0; lua_getstack(T, level, &ar); level++) {
+		if (lua_getinfo(T, "Sl", &ar) && ar.currentline > 0) {
+			lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+			return;
+		}
+	}
+	lua_pushliteral(L, "");
 }
 
 /* run(fn, { memory = bytes, instructions = n }, ...) ->
@@ -120,7 +138,9 @@ static int sandbox_run(lua_State *L)
 		luaL_traceback(L, T, NULL, 0);
 	}
 	if (strcmp(kind, "memory") == 0) { /* the message may be Lua's bare "not enough memory" */
-		lua_pushfstring(L, "memory limit exceeded (%I bytes); raise it with --max-memory", memory);
+		sandbox_push_where(L, T);
+		lua_pushfstring(L, "memory limit exceeded (%I bytes)", memory);
+		lua_concat(L, 2);
 		lua_replace(L, -3);
 	}
 	lua_pushstring(L, kind);

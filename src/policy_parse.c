@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include "policy.h"
+#include "validate.h"
 
 static int parse_error(char *err, size_t len, const char *what, const char *s)
 {
@@ -27,98 +28,49 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
+/* Durations, days, clock times and offsets are written as in rollout scripts: the validator's
+ * parsers judge them, so a policy and a script never disagree on what "1h30m" or "fri-mon" mean. */
 int policy_parse_duration(const char *s, long long *seconds, char *err, size_t errlen)
 {
-	static const char units[] = "dhms";
-	static const long long mult[] = {86400, 3600, 60, 1};
-	const char *what = "expected a duration like 90s, 30m, 12h, 2d or 1h30m";
-	long long total = 0;
-	int rank = -1;
-	const char *p = s;
-	if (!*p)
-		return parse_error(err, errlen, what, s);
-	while (*p) {
-		long long n = 0;
-		const char *start = p;
-		while (isdigit((unsigned char)*p) && n < 100000000)
-			n = n * 10 + (*p++ - '0');
-		const char *u = *p ? strchr(units, *p) : NULL;
-		if (p == start || !u || (int)(u - units) <= rank)
-			return parse_error(err, errlen, what, s);
-		rank = (int)(u - units);
-		total += n * mult[rank];
-		p++;
-	}
-	*seconds = total;
-	return 0;
+	return validate_parse_duration(s, seconds, err, errlen) ? -1 : 0;
 }
 
 int policy_parse_offset(const char *s, long *seconds, char *err, size_t errlen)
 {
-	int h, m;
-	if (strcmp(s, "Z") == 0 || strcmp(s, "z") == 0 || strcmp(s, "UTC") == 0) {
-		*seconds = 0;
-		return 0;
-	}
-	if ((s[0] != '+' && s[0] != '-') || digits(s + 1, 2, &h) || s[3] != ':' ||
-	    digits(s + 4, 2, &m) || s[6] != '\0' || h > 23 || m > 59)
-		return parse_error(err, errlen, "expected a UTC offset like \"+08:00\", \"-05:00\" or \"Z\"", s);
-	*seconds = (h * 3600L + m * 60L) * (s[0] == '-' ? -1 : 1);
+	int off;
+	if (strcmp(s, "z") == 0)
+		s = "Z";
+	if (validate_parse_tz(s, &off, err, errlen))
+		return -1;
+	*seconds = off;
 	return 0;
 }
 
+/* "24:00" is allowed here: an allowed window may run to the end of the day. */
 int policy_parse_clock(const char *s, int *minute, char *err, size_t errlen)
 {
-	int h, m;
-	if (digits(s, 2, &h) || s[2] != ':' || digits(s + 3, 2, &m) || s[5] != '\0' || m > 59 ||
-	    h > 24 || (h == 24 && m != 0))
-		return parse_error(err, errlen, "expected a time of day like \"01:00\"", s);
-	*minute = h * 60 + m;
-	return 0;
-}
-
-static int day_index(const char *s, size_t len)
-{
-	static const char *const names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
-	for (int i = 0; i < 7; i++)
-		if (len == 3 && strncasecmp(s, names[i], 3) == 0)
-			return i;
-	return -1;
+	if (strcmp(s, "24:00") == 0) {
+		*minute = 1440;
+		return 0;
+	}
+	return validate_parse_clock(s, minute, err, errlen) ? -1 : 0;
 }
 
 int policy_parse_days(const char *s, unsigned *days, char *err, size_t errlen)
 {
-	const char *what = "expected days like \"mon-thu\", \"sat,sun\" or \"daily\"";
-	if (strcasecmp(s, "daily") == 0) {
-		*days = 0x7f;
-		return 0;
-	}
+	char lower[64];
+	size_t n = strlen(s);
+	if (n >= sizeof lower)
+		return parse_error(err, errlen, "expected days like \"mon-thu\", \"sat,sun\" or \"daily\"", s);
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)s[i]);
+	int set[8];
+	if (validate_parse_days(lower, set, err, errlen))
+		return -1;
 	unsigned mask = 0;
-	const char *p = s;
-	while (*p) {
-		int a = day_index(p, strcspn(p, ",-")), b;
-		if (a < 0)
-			return parse_error(err, errlen, what, s);
-		p += 3;
-		b = a;
-		if (*p == '-') {
-			b = day_index(p + 1, strcspn(p + 1, ",-"));
-			if (b < 0)
-				return parse_error(err, errlen, what, s);
-			p += 4;
-		}
-		for (int d = a;; d = (d + 1) % 7) { /* "fri-mon" wraps over the weekend */
-			mask |= 1u << d;
-			if (d == b)
-				break;
-		}
-		if (*p == ',')
-			p++;
-		else if (*p)
-			return parse_error(err, errlen, what, s);
-	}
-	if (!mask)
-		return parse_error(err, errlen, what, s);
+	for (int d = 1; d <= 7; d++)
+		if (set[d])
+			mask |= 1u << (d - 1);
 	*days = mask;
 	return 0;
 }
@@ -144,7 +96,7 @@ static int parse_bound(const char *s, long tz, int is_end, long long *out, char 
 {
 	const char *what = "expected a date like \"2026-12-24\", a time like \"2026-12-24T18:00:00+08:00\", "
 	                   "or a yearly \"12-24\"";
-	int y, m, d, hh = 0, mm = 0, ss = 0;
+	int y, m, d;
 	if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &m) || s[7] != '-' ||
 	    digits(s + 8, 2, &d) || !valid_date(y, m, d))
 		return parse_error(err, errlen, what, s);
@@ -153,17 +105,8 @@ static int parse_bound(const char *s, long tz, int is_end, long long *out, char 
 		*out = (day + (is_end ? 1 : 0)) * 86400 - tz;
 		return 0;
 	}
-	if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s + 11, 2, &hh) || s[13] != ':' ||
-	    digits(s + 14, 2, &mm) || s[16] != ':' || digits(s + 17, 2, &ss) || hh > 23 || mm > 59 ||
-	    ss > 60)
-		return parse_error(err, errlen, what, s);
-	const char *zone = s + 19;
-	while (*zone == '.' || isdigit((unsigned char)*zone))
-		zone++;
-	long off;
-	if (policy_parse_offset(zone, &off, err, errlen))
-		return parse_error(err, errlen, "a time needs a zone, Z or +hh:mm", s);
-	*out = day * 86400 + hh * 3600 + mm * 60 + ss - off;
+	if (validate_parse_time(s, out, NULL, err, errlen))
+		return -1;
 	return 0;
 }
 

@@ -107,14 +107,74 @@ function M.check(files, ctx, validate)
            counts = { files = #files, rollouts = ndecls, waves = waves } }
 end
 
+-- Live and state modes: refresh (live), the diff against what exists, and the platform checks,
+-- whose diagnostics join the others. -> diff | nil, message (the platform could not be read)
+local function compare(res, ctx)
+  local diff = require("otarun.diff")
+  local snapshot
+  if ctx.mode == "live" then
+    local err, where
+    local client_for = ctx.client_for or function() return ctx.client, "client" end
+    snapshot, err, where = require("otarun.refresh").read_all(client_for, res.rollouts,
+      { known_jobs = diff.known_jobs(ctx.state, res.rollouts) })
+    if not snapshot then return nil, M.platform_error(err, where) end
+    res.refresh_calls = snapshot.calls
+  end
+  local d = diff.new{ rollouts = res.rollouts, snapshot = snapshot, state = ctx.state, mode = ctx.mode,
+                      now = ctx.now }
+  if snapshot then
+    local checks = require("otarun.platform_checks").run(res.rollouts, snapshot, function(r, w)
+      return d.per[r.name].jobs[w.name] ~= nil
+    end, function(r, job) return d:owns(r, job) end)
+    if #checks > 0 then
+      for _, c in ipairs(checks) do res.diagnostics[#res.diagnostics + 1] = c end
+      M.sort_diagnostics(res.diagnostics)
+      res.summary = summary_of(res.diagnostics)
+      res.ok = res.summary.errors == 0
+    end
+  end
+  return d
+end
+
+-- A failed platform read as a person reads it: where, what, and what to check. Never a secret:
+-- client errors carry codes and the platform's messages only.
+function M.platform_error(err, rollout)
+  local where = rollout and string.format(" for rollout %q (%s)", rollout.name or "?", rollout.region or "?") or ""
+  if type(err) ~= "table" then return "cannot read the platform" .. where .. ": " .. tostring(err) end
+  local hint = ""
+  if err.kind == "transport" then
+    hint = "; is the endpoint right and reachable? (--endpoint, OTARUN_ENDPOINT), or plan with --offline"
+  elseif err.code and (err.code:match("AccessKey") or err.code:match("Signature") or err.code:match("Forbidden")
+      or err.code:match("Permission") or err.code:match("Token")) then
+    hint = "; check the credentials (ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET, or --profile)"
+  elseif err.kind == "throttled" then
+    hint = "; the platform kept refusing for flow control, try again later"
+  end
+  return string.format("cannot read the platform%s: %s%s", where, tostring(err), hint)
+end
+
 -- plan(files, ctx [, validate]) -> result of check, plus result.plan when the scripts are valid.
+-- ctx.mode "live" (ctx.client_for(rollout) -> client, key, or one ctx.client for every rollout)
+-- or "state" also needs ctx.state (an
+-- otarun.state handle, or nil when there is no store yet): the plan is then the diff against the
+-- platform (live) or the recorded state, with state_fingerprint set. -> nil, message when the
+-- platform cannot be read.
 function M.plan(files, ctx, validate)
   local res, err = M.check(files, ctx, validate)
   if not res or not res.ok then return res, err end
+  local d
+  if ctx.mode == "live" or ctx.mode == "state" then
+    d, err = compare(res, ctx)
+    if not d then return nil, err end
+    if not res.ok then return res end
+  end
   res.plan = require("otarun.plan").build(res.rollouts, {
     now = ctx.now, offset = ctx.offset, mode = ctx.mode or "offline",
-    diagnostics = res.diagnostics, observed = ctx.observed,
+    diagnostics = res.diagnostics, observed = ctx.observed, diff = d,
+    state_fingerprint = d and d:fingerprint(res.rollouts) or nil,
   })
+  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.platform_checks").SKIPPED } end
+  res.plan.refresh_calls = res.refresh_calls
   return res
 end
 

@@ -31,6 +31,25 @@ function M.summarize(rollouts, diagnostics)
   return s
 end
 
+-- Policies judge the waves of the scripts: entries for waves removed from a script (their jobs
+-- are cancelled) are set aside while they run, then put back. -> restore function
+function M.without_removed(plan)
+  local kept = {}
+  for i, r in ipairs(plan.rollouts) do
+    local all, rest = r.waves, {}
+    for _, w in ipairs(all) do
+      if not w.removed then rest[#rest + 1] = w end
+    end
+    if #rest ~= #all then
+      kept[i] = all
+      r.waves = rest
+    end
+  end
+  return function()
+    for i, all in pairs(kept) do plan.rollouts[i].waves = all end
+  end
+end
+
 -- True when applying the plan would change the platform.
 function M.has_changes(plan)
   local s = plan.summary
@@ -40,16 +59,22 @@ end
 -- build(rollouts, ctx) -> plan
 -- ctx: now (epoch, required), offset (seconds east of UTC for displayed times; default 0),
 --      mode ("offline" default), state_fingerprint, diagnostics (list),
---      observed(rollout, wave) -> { status, job_id, started_at, passed_at, reason } | nil
+--      observed(rollout, wave) -> { status, job_id, started_at, passed_at, reason } | nil,
+--      diff: an otarun.diff object (live and state modes): its observed() is used when
+--      ctx.observed is not given, and its finish(rollout, entries) turns the timeline's entries
+--      into update / replace / cancel actions against what exists
 function M.build(rollouts, ctx)
   assert(type(ctx) == "table" and type(ctx.now) == "number", "plan.build needs ctx.now (epoch)")
   local now = math.floor(ctx.now)
-  local tctx = { now = now, offset = ctx.offset or 0, observed = ctx.observed }
+  local d = ctx.diff
+  local observed = ctx.observed or (d and function(r, w) return d:observed(r, w) end)
+  local tctx = { now = now, offset = ctx.offset or 0, observed = observed }
   local out = {}
   for i, r in ipairs(rollouts) do
+    local waves = timeline.rollout_waves(tctx, r)
+    if d then waves = d:finish(r, waves) end
     out[i] = { name = r.name, product = r.product, region = r.region, instance = r.instance,
-               file = r.file, line = r.line, firmware = firmware_copy(r.firmware),
-               waves = timeline.rollout_waves(tctx, r) }
+               file = r.file, line = r.line, firmware = firmware_copy(r.firmware), waves = waves }
   end
   local diagnostics = ctx.diagnostics or {}
   return {

@@ -35,7 +35,7 @@ end
 local safe_string = copy(string)
 safe_string.dump = blocked("string.dump")
 do
-  local mt = getmetatable("")
+  local mt = debug.getmetatable("") -- not getmetatable: once protected, it answers false
   mt.__index = safe_string
   mt.__metatable = false
 end

@@ -31,8 +31,12 @@ function M.load(path, opts)
   if not fh then
     return nil, { diagnostic("script-read", path, "cannot read the script: " .. tostring(err)) }
   end
-  local text = fh:read("a")
+  local text, rerr = fh:read("a")
   fh:close()
+  if not text then
+    return nil, { diagnostic("script-read", path, "cannot read the script: " .. tostring(rerr or "not a regular file")
+      .. " (give the path of a Lua file)") }
+  end
   local globals, decls = dsl.globals({ file = path, vars = opts.vars })
   local env = sandbox.env({ now = opts.now, dir = dirname(path), globals = globals })
   local fn, serr = sandbox.load(text, "@" .. path, env)
@@ -44,6 +48,7 @@ function M.load(path, opts)
   if not ok then
     local line, rest = split_location(path, tostring(msg))
     local rule = kind == "error" and "script-error" or ("script-" .. kind .. "-limit")
+    if kind ~= "error" then rest = rest .. "; raise it with --max-" .. kind end
     return nil, { diagnostic(rule, path, rest, line) }
   end
   if #decls == 0 then

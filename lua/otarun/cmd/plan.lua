@@ -1,7 +1,10 @@
--- otarun plan FILE...: validate, plan, check policies, render (SPEC §1, §4, §5, §7a). Invalid
--- scripts print their diagnostics and no plan (exit 3). A plan denied by policy is printed with
--- the denials (exit 4). --out saves the plan's JSON atomically; --detailed-exitcode exits 2 when
--- the plan has changes.
+-- otarun plan FILE...: validate, plan, check policies, render (SPEC §1, §4, §5, §7a). With
+-- credentials the plan is the diff against the platform ("live": otarun.refresh, otarun.diff,
+-- otarun.platform_checks); --refresh=false diffs against the state store alone ("state");
+-- --offline or no credentials plans from nothing ("offline"). Invalid scripts (including the
+-- platform checks' errors) print their diagnostics and no plan (exit 3). A plan denied by policy
+-- is printed with the denials (exit 4). An unreadable platform exits 1. --out saves the plan
+-- (otarun.plan.saved, with the state fingerprint); --detailed-exitcode exits 2 on changes.
 local args = require("otarun.args")
 local pipeline = require("otarun.pipeline")
 
@@ -13,15 +16,20 @@ M.OPTIONS = { ["--detailed-exitcode"] = "bool", ["--out"] = "string", ["--refres
 M.HELP = [[
 usage: otarun plan [OPTIONS] FILE...
 
-Validates rollout scripts, works out when each wave can start, and prints one action per wave
-with the exact API calls it makes. Without credentials, or with --offline, the plan is computed
-offline and marked "platform state unknown".
+Validates rollout scripts, reads what runs on the platform, works out when each wave can start,
+and prints one action per wave (+ create, ~ update, -/+ replace, - cancel, ... wait) with the
+exact API calls it makes. Without credentials, or with --offline, the plan is computed offline
+and marked "platform state unknown"; --refresh=false compares with the recorded state only.
 
 options:
   --format text|json|markdown   output format (text)
-  --out FILE                    also save the plan as JSON to FILE
+  --out FILE                    also save the plan (JSON, with the state fingerprint) to FILE
   --detailed-exitcode           exit 2 when the plan has changes (create, update, replace, cancel)
   --offline                     never contact the platform
+  --refresh=false               compare with the state store only (no platform calls)
+  --state PATH                  state store (.otarun/state.db; also OTARUN_STATE)
+  --endpoint URL                API endpoint (https://iot.<region>.aliyuncs.com; also OTARUN_ENDPOINT)
+  --profile NAME                profile of ~/.aliyun/config.json
   --policy DIR                  also judge the plan by the policies in DIR (repeatable)
   --override POLICY.RULE        accept a failed soft policy rule (repeatable; needs --reason)
   --reason TEXT                 why the overrides are acceptable (recorded in the plan)
@@ -35,14 +43,62 @@ exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,
       3 invalid script, 4 denied by policy, 64 usage error
 ]]
 
--- Comparing with the platform (modes "state" and "live") comes with the apply work; until then
--- every plan is offline, marked "platform state unknown", and a user with credentials is told so.
-local function mode_of(opts)
-  local key = os.getenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
-  if not opts.offline and key ~= nil and key ~= "" then
-    io.stderr:write("otarun plan: note: comparing with the platform is not in this build yet; planning offline\n")
+-- The store the plan compares with, read-only (plan never takes the lock). Without a store yet,
+-- an empty one in memory gives the same answers and the same fingerprint apply will see.
+local function open_state(opts)
+  local state = require("otarun.state")
+  local st, err, code = state.open{ state = opts.state, readonly = true, command = "plan" }
+  if st then return st end
+  if code ~= "notfound" then return nil, err end
+  return state.open{ state = ":memory:", command = "plan" }
+end
+
+-- Credentials, or false (none: plan offline; a half-done setup is said on stderr), or nil,
+-- message (a profile asked for by name cannot be used).
+local function load_credentials(opts)
+  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  if creds then return creds end
+  if opts.profile then return nil, err end
+  if not tostring(err):match("^no credentials") then
+    io.stderr:write("otarun plan: note: planning offline: ", tostring(err), "\n")
   end
-  return "offline"
+  return false
+end
+
+-- Mode and what it needs: "offline" (--offline, or no credentials), "state" (--refresh=false:
+-- the store only), "live" (the platform, through one client per endpoint). -> mode | nil, message
+local function connect(opts, ctx)
+  if opts.offline then return "offline" end
+  if opts.refresh ~= false then
+    local creds, err = load_credentials(opts)
+    if creds == nil then return nil, err end
+    if not creds then return "offline" end
+    local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
+    if endpoint == "" then endpoint = nil end
+    local client = require("otarun.client")
+    local clients = {}
+    ctx.client_for = function(r)
+      local region = r.region or ctx.region or creds.region
+      local key = endpoint or region
+      if not key then
+        return nil, string.format("rollout %q names no region: give region in the script, --region, or --endpoint", r.name)
+      end
+      if not clients[key] then
+        local c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds,
+          log = opts.verbose and function(line) io.stderr:write("otarun plan: ", line, "\n") end or nil }
+        if not c then return nil, cerr end
+        clients[key] = c
+      end
+      return clients[key], key
+    end
+    ctx.close = function()
+      for _, c in pairs(clients) do c:close() end
+    end
+  end
+  local st, err = open_state(opts)
+  if not st then return nil, err end
+  ctx.state = st
+  return opts.refresh == false and "state" or "live"
 end
 
 -- The renderers never read the normalised waves (`spec`, for policies): let them go before
@@ -55,12 +111,13 @@ local function release_specs(res)
   pipeline.collect()
 end
 
--- Prints the plan in ctx.format and saves its JSON to `out` (unless nil). -> true | nil, message
+-- Prints the plan in ctx.format and saves it (otarun.plan.saved) to `out` (unless nil).
+-- -> true | nil, message
 local function emit(plan, ctx, out)
   local rjson = require("otarun.render.json")
   if out then
-    local ok, err = require("otarun.core.sys").write_atomic(out, rjson.plan(plan))
-    if not ok then return nil, string.format("cannot save the plan to %s: %s", out, tostring(err)) end
+    local ok, err = require("otarun.plan.saved").write(out, plan, ctx.saved_info)
+    if not ok then return nil, err end
   end
   if ctx.format == "json" then
     rjson.write_plan(plan, require("otarun.json").file_sink(io.stdout))
@@ -81,8 +138,18 @@ function M.main(argv)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)
   if not overrides then args.usage_error("%s", oerr) end
-  ctx.mode = mode_of(opts)
+  local mode, cerr = connect(opts, ctx)
+  if not mode then
+    io.stderr:write("otarun plan: ", cerr, "\n")
+    return 1
+  end
+  ctx.mode = mode
+  local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
+  ctx.saved_info = { files = files, vars = ctx.vars, region = opts.region,
+    endpoint = endpoint ~= "" and endpoint or nil, state = require("otarun.state").resolve(opts) }
   local res, err = pipeline.plan(files, ctx)
+  if ctx.close then ctx.close() end
+  if ctx.state then ctx.state:close() end
   if not res then
     io.stderr:write("otarun plan: ", err, "\n")
     return 1
@@ -91,8 +158,11 @@ function M.main(argv)
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
     return 3
   end
+  local restore = require("otarun.plan").without_removed(res.plan)
   local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy, overrides = overrides,
                                                                now = ctx.now })
+  restore()
+  for _, note in ipairs(res.plan.notes or {}) do io.stderr:write("otarun plan: note: ", note, "\n") end
   for _, msg in ipairs(info.unmatched or {}) do io.stderr:write("otarun plan: warning: ", msg, "\n") end
   release_specs(res)
   -- a denied plan is shown but not saved: there is nothing to apply

@@ -123,7 +123,7 @@ local function wave_calls(rollout, entry, prev_dynamic)
     return list
   end
   if prev_dynamic and not (prev_dynamic.status == "superseded" or prev_dynamic.status == "cancelled"
-      or prev_dynamic.status == "failed") then
+      or prev_dynamic.status == "failed" or prev_dynamic.status == "done") then
     local job = prev_dynamic.job_id
     local note
     if job then
