@@ -1,0 +1,303 @@
+-- The executor of `otarun apply` (SPEC §4, notes/contracts.md "Issue 5"): performs the due waves
+-- of a plan table, call by call in the order the planner gave (cancel before the create that
+-- supersedes it), through the clients' shared rate limiter, and journals every changing call:
+-- an intent in the store before it leaves, record_call after (intent settled + job + wave
+-- transition + audit in one transaction). A create whose outcome is unknown (a 5xx, a dropped
+-- connection, a timeout after sending) is looked up by its identity tag at once: adopted if
+-- found, sent again only if certainly absent, and the run stops if the platform cannot tell.
+-- Resolving what a crash left open: otarun.apply.recover. Display: otarun.progress.
+-- Uses: otarun.state (via the handle given), otarun.apply.recover, otarun.core.sign.
+local recover = require("otarun.apply.recover")
+
+local M = {}
+
+M.ACTIONS = { create = true, update = true, replace = true, cancel = true }
+-- How often one create is tried when the platform certainly did not get it (throttled after every
+-- client retry, dropped before the gateway): each try has its own intent.
+M.MAX_SENDS = 4
+M.RESEND_PAUSE = 1 -- seconds, times the attempt, before a create refused by flow control is resent
+
+-- Client error kinds that mean the request was certainly not processed.
+local NOT_SENT = { throttled = true, transport = true }
+
+local CREATES = { CreateOTADynamicUpgradeJob = true, CreateOTAStaticUpgradeJob = true }
+M.CREATES = CREATES
+local CANCELS = { CancelOTAStrategyByJob = true, CancelOTATaskByJob = true }
+
+M.identity_of = recover.identity_of
+
+-- The waves a plan wants changed now, in plan order: { { rollout = r, wave = w, index = i } }.
+function M.steps(plan)
+  local out = {}
+  for _, r in ipairs(plan.rollouts or {}) do
+    for i, w in ipairs(r.waves or {}) do
+      if M.ACTIONS[w.action] and w.calls and #w.calls > 0 then
+        out[#out + 1] = { rollout = r, wave = w, index = i }
+      end
+    end
+  end
+  return out
+end
+
+function M.count_calls(steps)
+  local n = 0
+  for _, s in ipairs(steps) do n = n + #s.wave.calls end
+  return n
+end
+
+-- ctx.observed for the planner: the waves the store knows as settled (their job exists or
+-- existed), so the plan leaves them alone and later waves see when they started and passed.
+function M.observed(st)
+  local cache = {}
+  return function(rollout, wave)
+    local r = cache[rollout.name]
+    if r == nil then
+      r = st:rollout(rollout.name) or false
+      cache[rollout.name] = r
+    end
+    local w = r and r.wave[wave.name]
+    if not w or w.state == "waiting" or w.state == "ready" then return nil end
+    return { status = w.state, job_id = w.job_id, started_at = w.started_at, passed_at = w.passed_at }
+  end
+end
+
+-- Records every rollout of the plan (and its waves) in the store; existing waves keep their state.
+function M.record_rollouts(st, plan)
+  for _, r in ipairs(plan.rollouts or {}) do
+    local waves = {}
+    for _, w in ipairs(r.waves or {}) do
+      -- a wave removed from the script (listed first, to cancel its job) keeps its old row
+      if not w.removed and w.action ~= "cancel" then
+        waves[#waves + 1] = { name = w.name, kind = w.kind, index = #waves + 1 }
+      end
+    end
+    local ok, err = st:record_rollout{ name = r.name, file = r.file, product = r.product,
+      region = r.region, firmware = r.firmware, waves = waves }
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+local function request_note(res_or_err)
+  local rid = res_or_err and res_or_err.RequestId or res_or_err and res_or_err.request_id
+  return rid and ("RequestId " .. rid) or nil
+end
+
+local function params_fingerprint(params)
+  local sign = require("otarun.core.sign")
+  return sign.sha256_hex(require("otarun.state").json(params))
+end
+
+local PLACEHOLDER = '^%(job of wave "(.-)"%)$'
+
+-- The call with placeholders ("(job of wave X)") replaced by jobs created earlier in this run.
+local function concrete(call, created, where)
+  local params = {}
+  for k, v in pairs(call.params or {}) do
+    local wave = type(v) == "string" and v:match(PLACEHOLDER)
+    if wave then
+      local job = created[wave]
+      if not job then
+        return nil, string.format("%s: %s needs the job of wave %q, which this apply did not create",
+          where, call.action, wave)
+      end
+      v = job
+    end
+    params[k] = v
+  end
+  return { action = call.action, params = params }
+end
+
+-- The store's job rows of a rollout by job id (to name the wave a cancel supersedes).
+local function job_owner(st, rollout, job_id)
+  for _, j in ipairs(st:jobs(rollout) or {}) do
+    if j.job_id == job_id then return j end
+  end
+  return nil
+end
+
+local Run = {}
+Run.__index = Run
+
+-- The outcome to record for a call that succeeded.
+function Run:success(step, call, res, identity)
+  local r, w = step.rollout, step.wave
+  local out = { state = "settled", result = request_note(res), request_id = res.RequestId,
+    audit = { action = call.action, rollout = r.name, wave = w.name, params = call.params } }
+  if CREATES[call.action] then
+    local job_id = type(res.Data) == "table" and res.Data.JobId
+    if type(job_id) ~= "string" then
+      return nil, string.format("%s answered without Data.JobId (%s)", call.action,
+        tostring(out.result))
+    end
+    out.job_id = job_id
+    out.job = { job_id = job_id, rollout = r.name, wave = w.name, firmware = r.firmware and r.firmware.id,
+      kind = w.kind, identity = identity, params_fingerprint = params_fingerprint(call.params),
+      status = "IN_PROGRESS" }
+    out.transition = { rollout = r.name, wave = w.name, to = "running", job_id = job_id,
+      why = "created by otarun apply" }
+  elseif CANCELS[call.action] then
+    local job_id = call.params.JobId
+    out.job_id = job_id
+    local owner = job_owner(self.st, r.name, job_id)
+    if call.action == "CancelOTAStrategyByJob" then out.job = { job_id = job_id, status = "CANCELED" } end
+    -- a replace keeps its wave as it is until the new job exists (recorded by the create)
+    if owner and owner.wave and w.action ~= "replace" then
+      out.transition = { rollout = r.name, wave = owner.wave, to = w.action == "cancel" and "cancelled"
+        or "superseded", job_id = job_id,
+        why = w.action == "cancel" and "cancelled by otarun apply"
+          or string.format("superseded by wave %q", w.name) }
+    end
+  end
+  return out
+end
+
+-- Sends one changing call with its intent and records the outcome.
+-- -> job_id|true | nil, message, fatal (true: stop the whole run, an outcome is unknown)
+function Run:send(step, call)
+  local st, r, w = self.st, step.rollout, step.wave
+  local where = r.name .. "/" .. w.name
+  local identity = CREATES[call.action] and M.identity_of(call.params) or nil
+  local client, cerr = self.client_for(r)
+  if not client then return nil, where .. ": " .. tostring(cerr) end
+  for attempt = 1, M.MAX_SENDS do
+    local id, ierr = st:intent{ rollout = r.name, wave = w.name, action = call.action,
+      params = call.params, identity = identity }
+    if not id then return nil, where .. ": cannot record the intent: " .. tostring(ierr), true end
+    if self.before_call then self.before_call(step, call) end
+    local res, err = client:call(call.action, call.params)
+    self.stats.requests = self.stats.requests + 1
+    local audit = { action = call.action, rollout = r.name, wave = w.name, params = call.params }
+    if res then
+      local out, why = self:success(step, call, res, identity)
+      if not out then
+        st:record_call(id, { state = "unknown", result = why, audit = audit })
+        return nil, where .. ": " .. why, true
+      end
+      local ok, rerr = st:record_call(id, out)
+      if not ok then return nil, where .. ": the call succeeded but recording it failed: " .. tostring(rerr), true end
+      return out.job_id or true
+    end
+    if NOT_SENT[err.kind] and attempt < M.MAX_SENDS then
+      -- refused by flow control or never connected, after the client's own retries: the
+      -- platform certainly did nothing, so a fresh intent and another try are safe
+      st:record_call(id, { state = "failed", result = tostring(err) .. "; not processed, sent again",
+        request_id = err.request_id, audit = audit })
+      if self.log then self.log(string.format("%s: %s: %s; sending again (%d/%d)", where, call.action,
+        tostring(err), attempt, M.MAX_SENDS)) end
+      require("otarun.core.sys").sleep(M.RESEND_PAUSE * attempt)
+      goto next_attempt
+    end
+    if err.kind ~= "unknown_outcome" then
+      st:record_call(id, { state = "failed", result = tostring(err), request_id = err.request_id,
+        audit = audit })
+      return nil, string.format("%s: %s failed: %s", where, call.action, tostring(err))
+    end
+    -- the platform may or may not have acted
+    self.stats.unknown = self.stats.unknown + 1
+    if CREATES[call.action] then
+      local job, lerr = recover.find_created(client, { firmware = r.firmware and r.firmware.id,
+        identity = identity, instance = r.instance, known = self.known, log = self.log })
+      if job == nil then
+        st:record_call(id, { state = "unknown", result = tostring(err) .. "; lookup failed: " .. tostring(lerr),
+          request_id = err.request_id, audit = audit })
+        return nil, string.format("%s: %s: the outcome is unknown (%s) and looking the job up by its "
+          .. "identity tag failed (%s); nothing more was sent. Run otarun apply again once the platform "
+          .. "answers: it resolves this intent before doing anything else", where, call.action,
+          tostring(err), tostring(lerr)), true
+      end
+      if job then
+        self.stats.adopted = self.stats.adopted + 1
+        local out = self:success(step, call, { Data = { JobId = job.JobId } }, identity)
+        out.result = string.format("outcome unknown (%s); adopted job %s found by its identity tag",
+          tostring(err), job.JobId)
+        out.request_id = err.request_id
+        local ok, rerr = st:record_call(id, out)
+        if not ok then return nil, where .. ": recording the adopted job failed: " .. tostring(rerr), true end
+        self.known[job.JobId] = true
+        return job.JobId
+      end
+      st:record_call(id, { state = "failed", request_id = err.request_id, audit = audit,
+        result = tostring(err) .. "; certainly not created (no job carries its identity tag)" })
+    elseif call.action == "CancelOTAStrategyByJob" then
+      local status = recover.job_status(client, call.params.JobId, r.instance)
+      if status == "CANCELED" or status == "COMPLETED" or status == "COMPLETE" then
+        local out = self:success(step, call, {}, nil)
+        out.result = "outcome unknown (" .. tostring(err) .. "); the job is " .. status
+        local ok, rerr = st:record_call(id, out)
+        if not ok then return nil, where .. ": " .. tostring(rerr), true end
+        return true
+      end
+      st:record_call(id, { state = "failed", result = tostring(err) .. "; job still " .. tostring(status),
+        request_id = err.request_id, audit = audit })
+    else
+      -- updates and task cancellations say the same thing twice: sending again is safe
+      st:record_call(id, { state = "failed", result = tostring(err) .. "; sent again",
+        request_id = err.request_id, audit = audit })
+    end
+    if self.log then self.log(string.format("%s: %s: %s; sending again (%d/%d)", where, call.action,
+      tostring(err), attempt, M.MAX_SENDS)) end
+    ::next_attempt::
+  end
+  return nil, string.format("%s: %s: no answer after %d tries", where, call.action, M.MAX_SENDS)
+end
+
+-- execute(st, plan, opts) -> report
+-- opts: client_for(rollout) -> client (required), progress (otarun.progress or nil), log(line),
+--       before_call(step, call) (tests).
+-- report = { waves = n done, calls = n, requests = n, created = n, adopted = n, unknown = n,
+--            errors = { "ROLLOUT/WAVE: ..." }, fatal = bool, jobs = { [ROLLOUT/WAVE] = job } }
+-- A failed wave stops its rollout (later waves depend on it); other rollouts go on. An unknown
+-- outcome that cannot be resolved stops everything.
+function M.execute(st, plan, opts)
+  local run = setmetatable({ st = st, client_for = assert(opts.client_for), log = opts.log,
+    before_call = opts.before_call, known = {},
+    stats = { requests = 0, unknown = 0, adopted = 0 } }, Run)
+  for _, j in ipairs(st:jobs() or {}) do run.known[j.job_id] = true end
+  local report = { waves = 0, calls = 0, created = 0, errors = {}, jobs = {}, fatal = false }
+  local progress = opts.progress
+  local stopped = {}
+  for _, step in ipairs(M.steps(plan)) do
+    local r, w = step.rollout, step.wave
+    local where = r.name .. "/" .. w.name
+    if report.fatal then break end
+    if stopped[r.name] then
+      report.errors[#report.errors + 1] = string.format("%s: not started (an earlier wave of %s failed)",
+        where, r.name)
+      if progress then progress:skip(#w.calls) end
+      goto continue
+    end
+    local created = {}
+    for _, prev in ipairs(r.waves) do created[prev.name] = prev.job_id end
+    for k, v in pairs(report.jobs) do
+      local rn, wn = k:match("^(.-)/([^/]*)$")
+      if rn == r.name then created[wn] = v end
+    end
+    local failed = false
+    for ci, call in ipairs(w.calls) do
+      local c, cerr = concrete(call, created, where)
+      local res, err, fatal
+      if c then res, err, fatal = run:send(step, c) else err = cerr end
+      report.calls = report.calls + 1
+      if progress then progress:step(where, c and c.action or call.action, res and res ~= true and res or nil, err) end
+      if not res then
+        report.errors[#report.errors + 1] = err
+        report.fatal = report.fatal or fatal == true
+        failed = true
+        if progress then progress:skip(#w.calls - ci) end
+        break
+      end
+      if CREATES[call.action] then
+        report.created = report.created + 1
+        report.jobs[where] = res
+        created[w.name] = res
+      end
+    end
+    if failed then stopped[r.name] = true else report.waves = report.waves + 1 end
+    ::continue::
+  end
+  report.requests, report.unknown, report.adopted = run.stats.requests, run.stats.unknown, run.stats.adopted
+  return report
+end
+
+return M

@@ -1,0 +1,269 @@
+-- otarun apply FILE... | PLAN (SPEC §1, §4): takes the state lock, resolves what a crash left
+-- open, plans (or reads a saved plan and refuses it when stale, exit 5), shows the plan, checks
+-- policies (a denial exits 4 before any call), asks for `yes` on a terminal unless
+-- --auto-approve, then performs the due waves through otarun.apply with a progress display.
+-- Exit 0 done (or nothing to do), 1 a call or the store failed, 3 invalid script, 4 denied,
+-- 5 stale plan, 64 usage. Uses: otarun.args, otarun.pipeline, otarun.policy, otarun.state,
+-- otarun.credentials, otarun.client, otarun.ratelimit, otarun.apply (+ recover, saved),
+-- otarun.progress, otarun.core.sys.
+local args = require("otarun.args")
+local pipeline = require("otarun.pipeline")
+local sys = require("otarun.core.sys")
+
+local M = {}
+
+M.OPTIONS = { ["--auto-approve"] = "bool", ["--lock-timeout"] = "number", ["--override"] = "list",
+              ["--reason"] = "string", ["--qps"] = "list" }
+M.DEFAULT_LOCK_TIMEOUT = 30
+
+M.HELP = [[
+usage: otarun apply [OPTIONS] FILE...
+       otarun apply [OPTIONS] PLAN        (a plan saved with otarun plan --out)
+
+Plans, shows the plan, asks for "yes", then makes the API calls of the waves that are due now:
+an intent is written to the state store before each changing call and settled after it, so an
+interrupted apply can simply be run again. A saved plan is applied exactly as saved (it was
+reviewed when it was saved), or refused when the state changed since (exit 5).
+
+options:
+  --auto-approve                do not ask (required when stdin is not a terminal)
+  --lock-timeout SECONDS        wait this long for another otarun holding the state (30)
+  --state PATH                  state store (.otarun/state.db; also OTARUN_STATE)
+  --endpoint URL                API endpoint (https://iot.<region>.aliyuncs.com; OTARUN_ENDPOINT)
+  --region REGION, --profile P  region for rollouts that do not name one; credentials profile
+  --qps ACTION=N                client-side rate of an operation (repeatable; '*=N' all; 0 removes
+                                the limit) for accounts with raised quotas
+  --policy DIR                  also judge the plan by the policies in DIR (repeatable)
+  --override POLICY.RULE        accept a failed soft policy rule (repeatable; needs --reason)
+  --reason TEXT                 why the overrides are acceptable (recorded in the audit log)
+  --format text|json            how the plan is shown (text)
+  --var NAME=VALUE, --now TIME, --no-color, -v/--verbose
+
+exit: 0 applied (or no changes), 1 error (a failed call names its wave), 3 invalid script,
+      4 denied by policy, 5 saved plan is stale, 64 usage error
+]]
+
+local PREFIX = "otarun apply"
+
+local function say(fmt, ...)
+  io.stderr:write(PREFIX, ": ", string.format(fmt, ...), "\n")
+end
+
+local function fail(fmt, ...)
+  say(fmt, ...)
+  return 1
+end
+
+-- --qps ACTION=N... -> limits table for the shared limiter (N = 0: no limit).
+local function parse_qps(list)
+  local limits, all = {}, nil
+  for _, item in ipairs(list or {}) do
+    local action, n = item:match("^([%w%*]+)=(%d+%.?%d*)$")
+    if not action then args.usage_error("--qps needs ACTION=N (e.g. CreateOTADynamicUpgradeJob=40), got %q", item) end
+    n = tonumber(n)
+    local v = n > 0 and n or false
+    if action == "*" then all = v else limits[action] = v end
+  end
+  if all ~= nil then
+    for action in pairs(require("otarun.ratelimit").DEFAULT_LIMITS) do
+      if limits[action] == nil then limits[action] = all end
+    end
+    for _, a in ipairs({ "UpdateOTAJob", "QueryOTAJob", "ListOTATaskByJob" }) do
+      if limits[a] == nil then limits[a] = all end
+    end
+  end
+  return limits
+end
+
+-- client_for(rollout) -> client, key | nil, message: one client per region (or one for the
+-- endpoint), all sharing the process-wide rate limiter. -> client_for, close | nil, message
+local function clients(opts, log, default_endpoint)
+  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  if not creds then return nil, err end
+  local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
+  if endpoint == "" or endpoint == nil then endpoint = default_endpoint end
+  local client = require("otarun.client")
+  local cache, list = {}, {}
+  local function client_for(rollout)
+    local region = rollout and rollout.region or opts.region or creds.region
+      or os.getenv("ALIBABA_CLOUD_REGION_ID")
+    local key = endpoint or region
+    if not key then
+      return nil, string.format("rollout %q names no region: give region in the script, --region, or --endpoint",
+        tostring(rollout and rollout.name))
+    end
+    local c = cache[key]
+    if not c then
+      local cerr
+      c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds, log = log }
+      if not c then return nil, cerr end
+      cache[key] = c
+      list[#list + 1] = c
+    end
+    return c, key
+  end
+  return client_for, function() for _, c in ipairs(list) do c:close() end end
+end
+
+local function lock(st, timeout)
+  local ok, msg = st:lock(0)
+  if ok then return true end
+  if timeout <= 0 then return nil, msg end
+  say("%s; waiting up to %gs", msg, timeout)
+  return st:lock(timeout)
+end
+
+local function confirm()
+  io.stderr:write("\nDo you want to perform these actions?\n"
+    .. "  otarun will make the API calls shown above. Only 'yes' will be accepted.\n\n"
+    .. "  Enter a value: ")
+  io.stderr:flush()
+  local line = io.stdin:read("l")
+  return line ~= nil and line:match("^%s*(.-)%s*$") == "yes"
+end
+
+-- Plans FILE... under the lock, against the platform (live: refresh + diff, otarun.pipeline).
+-- -> plan, info (policy info) | nil, exit code
+local function plan_files(files, ctx, st, client_for, opts, overrides)
+  ctx.mode, ctx.state, ctx.client_for = "live", st, client_for
+  local res, err = pipeline.plan(files, ctx)
+  if not res then return nil, fail("%s", err) end
+  if not res.ok then
+    io.stdout:write(pipeline.render_diagnostics(res, ctx))
+    return nil, 3
+  end
+  local policy = require("otarun.policy")
+  local restore = require("otarun.plan").without_removed(res.plan)
+  local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy,
+    overrides = overrides, now = ctx.now })
+  restore()
+  for _, msg in ipairs(info.unmatched or {}) do say("warning: %s", msg) end
+  for _, r in ipairs(res.plan.rollouts) do
+    for _, w in ipairs(r.waves) do w.spec = nil end
+  end
+  io.stdout:write(pipeline.render_plan(res.plan, ctx))
+  if denied then
+    io.stderr:write(PREFIX, ": denied by policy (nothing was sent):\n")
+    for _, d in ipairs(denials) do io.stderr:write("  ", d, "\n") end
+    return nil, 4
+  end
+  return res.plan, info
+end
+
+local function summary_text(report, secs)
+  return string.format("%d waves, %d calls (%d requests) in %.1f s%s%s", report.waves, report.calls,
+    report.requests, secs,
+    report.adopted > 0 and string.format("; %d unknown outcomes resolved by adopting the job", report.adopted) or "",
+    report.unknown > report.adopted and string.format("; %d unknown outcomes", report.unknown) or "")
+end
+
+local function execute(st, plan, client_for, opts)
+  local apply = require("otarun.apply")
+  local steps = apply.steps(plan)
+  local progress = require("otarun.progress").new{ total = apply.count_calls(steps),
+    tty = sys.isatty(2) }
+  local report = apply.execute(st, plan, { client_for = client_for, progress = progress,
+    log = function(line) progress:log(line) end })
+  local secs = progress:finish()
+  if #report.errors == 0 then
+    io.stdout:write(string.format("Apply complete: %s.\n", summary_text(report, secs)))
+    return 0
+  end
+  io.stderr:write(PREFIX, ": ", #report.errors == 1 and "1 wave" or (#report.errors .. " waves"), " not applied:\n")
+  for _, e in ipairs(report.errors) do io.stderr:write("  ", e, "\n") end
+  io.stdout:write(string.format("Apply %s: %s; what succeeded is recorded in %s.\n",
+    report.fatal and "stopped" or "incomplete", summary_text(report, secs), st:path()))
+  return 1
+end
+
+function M.main(argv)
+  local opts, files = args.parse(argv, M.OPTIONS)
+  if opts.help then
+    io.stdout:write(M.HELP)
+    return 0
+  end
+  if #files == 0 then args.usage_error("apply needs FILE... (rollout scripts) or a saved PLAN") end
+  if opts.offline then args.usage_error("apply changes the platform; it cannot run with --offline") end
+  local saved = require("otarun.apply.saved")
+  local plan_path = #files == 1 and saved.is_plan(files[1]) and files[1] or nil
+  if not plan_path and not opts.auto_approve and not sys.isatty(0) then
+    args.usage_error("stdin is not a terminal, so nobody can answer the confirmation: "
+      .. "review the plan (otarun plan) and run apply with --auto-approve")
+  end
+  local timeout = opts.lock_timeout or M.DEFAULT_LOCK_TIMEOUT
+  local overrides, oerr = require("otarun.policy").parse_overrides(opts.override, opts.reason)
+  if not overrides then args.usage_error("%s", oerr) end
+  local ctx = pipeline.context(opts)
+  if ctx.format == "markdown" then args.usage_error("--format for apply must be text or json") end
+  require("otarun.ratelimit").shared():configure(parse_qps(opts.qps))
+  local log
+  if opts.verbose then log = function(line) say("%s", line) end end
+  local plan, info
+  if plan_path then
+    local perr
+    plan, perr = saved.load(plan_path)
+    if not plan then return fail("%s", perr) end
+    -- the store and endpoint the plan was made against, unless told otherwise
+    local sv = plan.saved or {}
+    if opts.state == nil and (os.getenv("OTARUN_STATE") or "") == "" then opts.state = sv.state end
+    if sv.endpoint then opts.saved_endpoint = sv.endpoint end
+  end
+  local client_for, close_clients = clients(opts, log, opts.saved_endpoint)
+  if not client_for then return fail("%s", close_clients) end
+
+  local st, serr = require("otarun.state").open{ state = opts.state, command = "apply" }
+  if not st then return fail("%s", serr) end
+  local function done(code)
+    close_clients()
+    st:close()
+    return code
+  end
+  local ok, lerr = lock(st, timeout)
+  if not ok then return done(fail("%s", lerr)) end
+
+  if plan_path then
+    local fresh, why = saved.check(st, plan, plan_path)
+    if not fresh then
+      say("%s", why)
+      return done(5)
+    end
+  end
+  local recover = require("otarun.apply.recover")
+  local counts, rerr = recover.resolve(st, client_for, { log = function(line) say("%s", line) end })
+  if not counts then return done(fail("%s", rerr)) end
+  if plan_path then
+    if counts.adopted > 0 then
+      say("%s is stale: resolving what an interrupted apply left open found %d job(s) it created; "
+        .. "plan again", plan_path, counts.adopted)
+      return done(5)
+    end
+    io.stdout:write(pipeline.render_plan(plan, ctx))
+  else
+    local code
+    plan, code = plan_files(files, ctx, st, client_for, opts, overrides)
+    if not plan then return done(code) end
+    info = code
+  end
+
+  local apply = require("otarun.apply")
+  local steps = apply.steps(plan)
+  if #steps == 0 then
+    io.stdout:write("No changes. Nothing is due now.\n")
+    return done(0)
+  end
+  if not plan_path and not opts.auto_approve then
+    if not confirm() then
+      io.stdout:write("Apply cancelled.\n")
+      return done(1)
+    end
+  end
+  for _, o in ipairs(info and info.overrides or {}) do
+    local rok, oerr2 = st:override(o.policy .. "." .. o.rule, o.reason, o.rollout, plan.state_fingerprint)
+    if not rok then return done(fail("%s", oerr2)) end
+  end
+  local rok, rerr2 = apply.record_rollouts(st, plan)
+  if not rok then return done(fail("%s", rerr2)) end
+  return done(execute(st, plan, client_for, opts))
+end
+
+return M
