@@ -64,6 +64,13 @@ function M.read(client, job_id, opts)
   return M.derive(c), calls
 end
 
+-- Counts keyed by the wire spelling ({ SUCCEEDED = n, ... }, as `status` reads them) -> counts.
+function M.from_platform(t)
+  local c = {}
+  for _, s in ipairs(M.STATUSES) do c[s[2]] = t[s[1]] or 0 end
+  return M.derive(c)
+end
+
 local function pct(x)
   local s = string.format("%.2f", x * 100):gsub("0+$", ""):gsub("%.$", "")
   return s .. "%"

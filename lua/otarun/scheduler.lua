@@ -1,18 +1,20 @@
 -- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
---   1. settle what a crash left open (unsettled intents: a create is adopted by its identity tag,
---      or forgotten when certainly absent; nothing starts while an outcome is unknown);
+--   1. settle what a crash left open (otarun.apply.recover: a create is adopted by its identity
+--      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
 --   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
 --      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
 --   3. judge the gates of running waves (otarun.gate; every reading recorded): pass -> `passed`,
 --      trip -> `failed`, rollout halted, strategy cancelled (tasks too with "abort");
 --   4. start the waves that are due, one at a time, re-planning after each (otarun.plan's timeline
 --      decides due-ness: time, after, delay from the predecessor's passed_at, window, approval);
---      a dynamic wave first cancels the running dynamic strategy it supersedes;
+--      a dynamic wave first cancels the running dynamic strategy it supersedes (both calls through
+--      apply's executor, otarun.apply);
 --   5. work out when the next thing can happen.
 -- Every changing call goes through the intent journal (otarun.control.call), and every decision is
 -- a wave transition in the store, so a restarted run continues where the last one stopped and
 -- never acts twice on one decision. The lock is released at the end of each tick.
--- Uses otarun.gate, otarun.plan, otarun.control, otarun.state (through the handle it is given).
+-- Uses otarun.gate, otarun.plan, otarun.apply, otarun.apply.recover, otarun.control, otarun.state
+-- (through the handle it is given).
 local gate = require("otarun.gate")
 local control = require("otarun.control")
 
@@ -34,7 +36,7 @@ Sched.__index = Sched
 function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
   local s = setmetatable({ env = env, state = env.state, client = env.client,
-    interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0 }, Sched)
+    interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0, failures = {} }, Sched)
   return s
 end
 
@@ -45,62 +47,19 @@ end
 
 -- ---- 1. what a crash left open ---------------------------------------------------------------
 
--- The platform's job carrying identity tag `otarun` = value, by reading every page of
--- ListOTAJobByFirmware (its items carry tags). -> job { JobId, JobStatus } | false | nil, err
-function M.find_by_identity(client, firmware_id, value, instance)
-  local ok, refresh = pcall(require, "otarun.refresh")
-  if ok and type(refresh) == "table" and refresh.find_by_identity then
-    local job, err = refresh.find_by_identity(client, firmware_id, value)
-    if job then return { JobId = job.job_id or job.JobId, JobStatus = job.status or job.JobStatus } end
-    return job, err
+-- What a crash left open, through apply's recovery (otarun.apply.recover): a create is adopted
+-- by its identity tag or marked absent, a cancel settled by the job's status. When the platform
+-- cannot tell, nothing starts this tick (never risk a duplicate job).
+function Sched:resolve()
+  local recover = require("otarun.apply.recover")
+  local counts, err = recover.resolve(self.state, function() return self.client end)
+  if not counts then
+    self.blocked = true
+    self:emit{ kind = "error", text = "cannot settle what an earlier run left open: " .. tostring(err) }
+    return
   end
-  local page = 1
-  while true do
-    local res, err = client:call("ListOTAJobByFirmware", { FirmwareId = firmware_id, CurrentPage = page,
-      PageSize = 200, IotInstanceId = instance })
-    if not res then return nil, err end
-    local items = res.Data and res.Data.SimpleOTAJobInfo or {}
-    for _, j in ipairs(items) do
-      local tags = j.Tags and j.Tags.OtaTagDTO or {}
-      for _, t in ipairs(tags) do
-        if t.Key == "otarun" and t.Value == value then return j end
-      end
-    end
-    if #items == 0 or page >= (tonumber(res.PageCount) or page) then return false end
-    page = page + 1
-  end
-end
-
-local function job_record(r, w, job_id, identity)
-  return { job_id = job_id, rollout = r.name, wave = w.name, firmware = r.firmware and r.firmware.id,
-           kind = w.kind, identity = identity, status = "IN_PROGRESS" }
-end
-
-function Sched:resolve(r)
-  local st = self.state
-  self.unknown = self.unknown or {}
-  for _, row in ipairs(st:unsettled(r.name) or {}) do
-    local w = row.wave and self:wave_of(r, row.wave)
-    if row.action:match("^Create") and row.identity and w then
-      local job, err = M.find_by_identity(self.client, r.firmware.id, row.identity, r.instance)
-      if job then
-        st:record_call(row.id, { state = "settled", job_id = job.JobId, result = "adopted after a crash",
-          job = job_record(r, w, job.JobId, row.identity),
-          transition = { rollout = r.name, wave = w.name, to = "running", why = "created (adopted by its identity tag after a crash)" },
-          audit = { action = row.action, rollout = r.name, wave = w.name, params = row.params } })
-        self:emit{ kind = "adopt", rollout = r.name, wave = w.name, job_id = job.JobId,
-          text = string.format("adopted job %s of wave %q created before a crash", job.JobId, w.name) }
-      elseif job == false then
-        st:settle(row.id, { state = "failed", result = "never created: absent on the platform" })
-      else
-        self.unknown[r.name .. "/" .. row.wave] = true
-        self:emit{ kind = "error", rollout = r.name, wave = row.wave,
-          text = "cannot tell whether a job was created before a crash: " .. tostring(err) }
-      end
-    else
-      -- cancels are safe to repeat: the decision they belong to makes them again
-      st:settle(row.id, { state = "failed", result = "outcome unknown after a crash; repeated if still needed" })
-    end
+  if counts.adopted > 0 then
+    self:emit{ kind = "adopt", text = string.format("adopted %d job(s) created before a crash", counts.adopted) }
   end
 end
 
@@ -223,57 +182,79 @@ function Sched:plan(r, rec)
   return p.rollouts[1].waves
 end
 
-local function placeholder(job) return job:sub(1, 1) == "(" end
+local function placeholder(job) return type(job) == "string" and job:sub(1, 1) == "(" end
 
--- Runs the planned calls of one due wave. -> true | nil (stop starting waves of this rollout)
+M.MAX_START_FAILURES = 3
+
+-- Starts one due wave through apply's executor (intent, call, record; a create whose outcome is
+-- unknown is resolved by its identity tag at once). A cancel of a wave that has no job yet is
+-- dropped: there is no strategy to supersede. -> true | nil (stop starting waves of this rollout)
 function Sched:start(r, pw, rec)
   local w = pw.spec
+  local calls, stopped = {}, {}
+  local cancelled = {}
+  for _, j in ipairs(self.state:jobs(r.name) or {}) do
+    if j.status == "CANCELED" then cancelled[j.job_id] = true end
+  end
   for _, c in ipairs(pw.calls) do
-    if c.action == "CancelOTAStrategyByJob" then
-      local job = c.params.JobId
-      if not placeholder(job) then
-        local prev
-        for name, row in pairs(rec.wave) do if row.job_id == job then prev = name end end
-        local res, err = control.call(self.state, self.client, { rollout = r.name, wave = prev, action = c.action,
-          params = c.params, job_id = job, accept = control.already_stopped,
-          transition = prev and { rollout = r.name, wave = prev, to = "superseded",
-            why = string.format("superseded by wave %q", w.name), job_id = job } or nil })
-        if not res then
-          self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling the superseded strategy: " .. tostring(err.message or err) }
-          return nil
-        end
-        self:emit{ kind = "supersede", rollout = r.name, wave = prev, job_id = job,
-          text = string.format("wave %q superseded by %q (strategy of job %s cancelled)", tostring(prev), w.name, job) }
-      end
-    else
-      local identity = w.identity_tag and w.identity_tag.value
-      local res, err = control.call(self.state, self.client, { rollout = r.name, wave = w.name, action = c.action,
-        params = c.params, identity = identity,
-        job_from = function(res) return res.Data and res.Data.JobId end,
-        job = job_record(r, w, nil, identity),
-        transition = { rollout = r.name, wave = w.name, to = "running", why = pw.reason } })
-      if not res then
-        self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "starting the wave: " .. tostring(err.message or err) }
-        if err.kind == "business" or err.kind == "malformed" then
-          self.state:halt(r.name, string.format("could not start wave %q: %s", w.name, tostring(err.message or err)))
-          self:emit{ kind = "halt", rollout = r.name, wave = w.name, text = "rollout " .. r.name .. " halted: the platform refused wave " .. w.name }
-        end
-        return nil
-      end
-      self:emit{ kind = "start", rollout = r.name, wave = w.name, job_id = res.Data and res.Data.JobId,
-        text = string.format("wave %q started: job %s (%s)", w.name, tostring(res.Data and res.Data.JobId), pw.reason) }
+    local job = c.action == "CancelOTAStrategyByJob" and c.params.JobId
+    if job and cancelled[job] then
+      stopped[#stopped + 1] = job -- a halt (then a resume) already cancelled it
+    elseif not (job and placeholder(job)) then
+      calls[#calls + 1] = c
     end
   end
-  return true
+  local step = setmetatable({ calls = calls }, { __index = pw })
+  local plan = { rollouts = { setmetatable({ waves = { step } }, { __index = r }) } }
+  local report = require("otarun.apply").execute(self.state, plan, {
+    client_for = function() return self.client end, log = self.env.log })
+  for _, c in ipairs(calls) do
+    if c.action == "CancelOTAStrategyByJob" then
+      local prev
+      for name, row in pairs(rec.wave) do if row.job_id == c.params.JobId then prev = name end end
+      local now = self.state:rollout(r.name).wave[prev or ""]
+      if now and now.state == "superseded" then
+        self:emit{ kind = "supersede", rollout = r.name, wave = prev, job_id = c.params.JobId,
+          text = string.format("wave %q superseded by %q (strategy of job %s cancelled)", prev, w.name, c.params.JobId) }
+      end
+    end
+  end
+  local key = r.name .. "/" .. w.name
+  local job = report.jobs[key]
+  if job then
+    self.failures[key] = nil
+    for _, old in ipairs(stopped) do
+      for name, row in pairs(rec.wave) do
+        if row.job_id == old and row.state == "passed" then
+          self.state:transition(r.name, name, "superseded",
+            string.format("superseded by wave %q (its strategy was already cancelled)", w.name), old)
+        end
+      end
+    end
+    self:emit{ kind = "start", rollout = r.name, wave = w.name, job_id = job,
+      text = string.format("wave %q started: job %s (%s)", w.name, job, pw.reason) }
+    return true
+  end
+  local why = table.concat(report.errors, "; ")
+  self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "starting the wave: " .. why }
+  if report.fatal then self.blocked = true return nil end
+  self.failures[key] = (self.failures[key] or 0) + 1
+  if self.failures[key] >= M.MAX_START_FAILURES then
+    self.state:halt(r.name, string.format("could not start wave %q (%d tries): %s", w.name, self.failures[key], why))
+    self:emit{ kind = "halt", rollout = r.name, wave = w.name,
+      text = string.format("rollout %s halted: wave %s could not be started", r.name, w.name) }
+  end
+  return nil
 end
 
 function Sched:start_due(r)
   for _ = 1, #r.waves do
+    if self.blocked then return end
     local rec = self.state:rollout(r.name)
     if rec.halted then return end
     local due
     for _, pw in ipairs(self:plan(r, rec)) do
-      if pw.action == "create" and pw.status == "ready" and not self.unknown[r.name .. "/" .. pw.name] then
+      if pw.action == "create" and pw.status == "ready" then
         due = pw
         break
       end
@@ -300,13 +281,14 @@ end
 function Sched:tick_locked()
   local st = self.state
   local rollouts = self.env.rollouts or self.env.load()
-  self.unknown = {}
+  self.blocked = false
   local report = { at = self.now, rollouts = {}, done = true, finished = true }
+  for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
+  self:resolve()
   local next_at
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
   for _, r in ipairs(rollouts) do
     assert(st:record_rollout(r))
-    self:resolve(r)
     local rec = st:rollout(r.name)
     for _, w in ipairs(r.waves) do
       local row = rec.wave[w.name]
