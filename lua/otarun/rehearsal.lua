@@ -218,7 +218,7 @@ function M.text(res, o)
     if r.halted then lines[#lines + 1] = string.format("rollout %s HALTED: %s", r.name, tostring(r.halt_reason)) end
   end
   local failed = res.failed[#res.failed] or 0
-  lines[#lines + 1] = string.format("devices failed: %d", failed)
+  lines[#lines + 1] = string.format("devices failed at the end: %d", failed)
   lines[#lines + 1] = string.format("API calls: %d (%.0f per simulated day; %d to read gates); wall time %.2f s",
     res.calls, res.calls / math.max(days, 1 / 24), res.gate_calls, res.wall or 0)
   return table.concat(lines, "\n") .. "\n"
