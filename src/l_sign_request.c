@@ -100,19 +100,26 @@ static void walk_scalar(lua_State *L, struct sign_rq *rq, int idx)
 		nomem(L);
 }
 
-/* A list: Key.1, Key.2, ...; a nil item is skipped but keeps its index. */
+/* A list: Key.1, Key.2, ...; a nil item is skipped but keeps its index. Checked whole before any
+ * item is walked, so that the first error is the one flatten reports. */
 static void walk_list(lua_State *L, struct sign_rq *rq, int idx, lua_Integer n, int depth)
 {
 	lua_Integer items = 0, entries = 0;
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, idx, i) != LUA_TNIL)
+			items++;
+		lua_pop(L, 1);
+	}
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		lua_pop(L, 1);
 		entries++;
 	}
+	if (entries != items)
+		luaL_error(L, "flatten: %s mixes list items and named fields", where(L, rq));
 	for (lua_Integer i = 1; i <= n; i++) {
 		size_t mark;
 		if (lua_rawgeti(L, idx, i) != LUA_TNIL) {
-			items++;
 			if (sign_rq_path_index(rq, (unsigned long long)i, &mark))
 				nomem(L);
 			walk(L, rq, lua_gettop(L), depth + 1);
@@ -120,8 +127,6 @@ static void walk_list(lua_State *L, struct sign_rq *rq, int idx, lua_Integer n, 
 		}
 		lua_pop(L, 1);
 	}
-	if (entries != items)
-		luaL_error(L, "flatten: %s mixes list items and named fields", where(L, rq));
 }
 
 static void walk_fields(lua_State *L, struct sign_rq *rq, int idx, int depth)
