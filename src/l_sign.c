@@ -3,7 +3,8 @@
  * parameter lists and back; all signing logic stays in sign.c / sign_v3.c. Also owns flatten(),
  * which turns nested Lua request tables into the SDK's Key.N.Sub wire names (reference 1.5).
  * Working buffers live in one userdata shared by the functions as an upvalue, so a signature
- * costs no malloc once they have grown, and a Lua error mid-call leaks nothing.
+ * costs no malloc once they have grown, and a Lua error mid-call leaks nothing. The client's
+ * one-call signers (request_v3, request_v1) live in l_sign_request.c (l_sign.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
