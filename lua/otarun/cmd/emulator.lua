@@ -49,7 +49,7 @@ options:
   --quiet                do not print the start-up banner beyond the listening line
 
 Start it and point clients at it:
-  otarun emulator --listen 127.0.0.1:8780 --fleet examples/fleet.lua --key LTAItest:testsecret
+  otarun emulator --listen 127.0.0.1:8780 --fleet examples/fleets/camera.lua --key LTAItest:testsecret
 
   Node SDK (@alicloud/iot20180120; V3 signatures by default, add signatureAlgorithm: 'v2' for v1):
     const { Config } = require('@alicloud/openapi-client');
