@@ -3,8 +3,8 @@
 -- 98% success after 6 hours; "early" (every other 2.3.1 camera) follows 12 hours after the canary
 -- passed; "all" waits for its gate and a night-time window in Shanghai. Rehearse it in seconds:
 --
---   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras.lua --svg rehearsal.svg
---   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras.lua --set 2.3.1=0.2
+--   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras-100k.lua --svg rehearsal.svg
+--   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras-100k.lua --set 2.3.1=0.2
 --
 -- The second run makes 2.3.1 upgrades fail one time in five: the canary's gate trips, the rollout
 -- halts before "early" starts, and (on_fail = "abort") the canary's pending tasks are cancelled.

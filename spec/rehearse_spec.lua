@@ -7,7 +7,7 @@ local cjson = require("cjson")
 local xml = require("xml_check")
 
 local EXAMPLE = h.src .. "/examples/rehearsal.lua"
-local FLEET = h.src .. "/examples/fleets/cameras.lua"
+local FLEET = h.src .. "/examples/fleets/cameras-100k.lua"
 local NOW = "2027-01-04T09:00:00+08:00" -- a Monday morning in Shanghai
 
 local function rehearse(extra)

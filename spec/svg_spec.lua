@@ -17,7 +17,7 @@ local function sample(days)
     failed[#failed + 1] = k // 8
   end
   return {
-    title = "camera-2.4.0 <rehearsal> & co", subtitle = "fleet: examples/fleets/cameras.lua",
+    title = "camera-2.4.0 <rehearsal> & co", subtitle = "fleet: examples/fleets/cameras-100k.lua",
     t0 = T0, t1 = T0 + days * 86400, offset = 8 * 3600, times = times, failed = failed,
     series = { { name = "canary", values = a }, { name = "all", values = b } },
     marks = { { t = T0 + 3600, kind = "start", wave = "canary" },
