@@ -6,7 +6,7 @@ local cjson = require("cjson")
 local shape = require("plan_shape")
 
 local NOW = "2026-11-30T10:00:00+08:00" -- a Monday evening in Shanghai
-local EXAMPLES = { "version-waves", "dynamic-group", "static-ramp", "regions-loop" }
+local EXAMPLES = { "version-waves", "dynamic-group", "static-ramp", "regions-loop", "rehearsal" }
 
 local function example(name) return h.src .. "/examples/" .. name .. ".lua" end
 
