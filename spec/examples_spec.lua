@@ -6,7 +6,7 @@ local cjson = require("cjson")
 local shape = require("plan_shape")
 
 local NOW = "2026-11-30T10:00:00+08:00" -- a Monday evening in Shanghai
-local EXAMPLES = { "version-waves", "dynamic-group", "static-ramp", "regions-loop" }
+local EXAMPLES = { "version-waves", "dynamic-group", "static-ramp", "regions-loop", "rehearsal" }
 
 local function example(name) return h.src .. "/examples/" .. name .. ".lua" end
 
@@ -19,6 +19,22 @@ local function plan_json(files, extra)
 end
 
 describe("examples", function()
+  it("are all planned here: every rollout script in examples/ is in the list above", function()
+    local listed = {}
+    for _, name in ipairs(EXAMPLES) do listed[name] = true end
+    local ls = assert(io.popen("ls " .. h.shell_quote(h.src .. "/examples")))
+    local found = 0
+    for file in ls:lines() do
+      local name = file:match("^(.+)%.lua$")
+      if name then
+        found = found + 1
+        assert.is_true(listed[name] == true, "examples/" .. file .. " is not planned by this spec")
+      end
+    end
+    ls:close()
+    assert.are.equal(#EXAMPLES, found)
+  end)
+
   for _, name in ipairs(EXAMPLES) do
     it(name .. " opens with a comment saying what it shows", function()
       local text = h.slurp(example(name))

@@ -96,3 +96,31 @@ describe("refresh against the emulator", function()
     assert.matches("ServiceUnavailable", tostring(err), 1, true)
   end)
 end)
+
+describe("refresh over more than one real page", function()
+  it("reads all 205 jobs of a firmware in two pages of 200", function()
+    local e = emu.start{ extra = { "--qps", "*=0" } }
+    local c = e:client{ limiter = require("otarun.ratelimit").new{ limits = {
+      CreateOTADynamicUpgradeJob = 2000, CancelOTAStrategyByJob = 2000 } } }
+    local ok, err = pcall(function()
+      local last
+      for i = 1, 205 do
+        last = assert(c:call("CreateOTADynamicUpgradeJob", { FirmwareId = "fwHelper0001", ProductKey = emu.PRODUCT,
+          ["SrcVersion.1"] = "2.3.0", ["Tag.1.Key"] = "otarun", ["Tag.1.Value"] = "big/w" .. i })).Data.JobId
+        if i < 205 then assert(c:call("CancelOTAStrategyByJob", { JobId = last })) end
+      end
+      local snap = assert(refresh.read(c, { F.rollout({ F.wave("w205", { versions = { "2.3.0" } }) },
+        { name = "big", firmware = { id = "fwHelper0001" } }) }))
+      local n = 0
+      for _ in pairs(snap.jobs) do n = n + 1 end
+      assert.are.equal(205, n)
+      assert.are.equal(1 + 2 + 1, snap.calls) -- firmware, two pages, the one running job of ours
+      assert.are.equal(last, snap.by_identity["big/w205"].job_id)
+      assert.is_true(snap.by_identity["big/w205"].detailed)
+      assert.is_false(refresh.find_by_identity(c, "fwHelper0001", "big/w999"))
+      assert.are.equal("CANCELED", refresh.find_by_identity(c, "fwHelper0001", "big/w1").status)
+    end)
+    e:stop()
+    assert(ok, err)
+  end)
+end)

@@ -3,15 +3,16 @@
  * parameter lists and back; all signing logic stays in sign.c / sign_v3.c. Also owns flatten(),
  * which turns nested Lua request tables into the SDK's Key.N.Sub wire names (reference 1.5).
  * Working buffers live in one userdata shared by the functions as an upvalue, so a signature
- * costs no malloc once they have grown, and a Lua error mid-call leaks nothing.
+ * costs no malloc once they have grown, and a Lua error mid-call leaks nothing. The client's
+ * one-call signers (request_v3, request_v1) live in l_sign_request.c (l_sign.h).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
+#include "l_sign.h"
 #include "sign.h"
 
 #define STATE_META "otarun.core.sign.state"
@@ -50,32 +51,11 @@ static int fail(lua_State *L, int rc, const char *what)
 
 /* ---- scalar conversion, as the SDK's toString() would do it --------------------------------- */
 
-/* Pushes the wire text of the number at idx: integers and integral floats without ".0", other
- * floats in the shortest form that reads back the same, exponents like JavaScript's (1e-7). */
 static void push_number_text(lua_State *L, int idx, const char *fname, const char *name)
 {
-	if (lua_isinteger(L, idx)) {
-		lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
-		return;
-	}
-	lua_Number x = lua_tonumber(L, idx);
-	if (isnan(x) || isinf(x))
-		luaL_error(L, "%s: %s: %s cannot be sent; expected a finite number", fname, name,
-		           isnan(x) ? "NaN" : "an infinity");
-	if (x == floor(x) && fabs(x) < 9.2e18) {
-		lua_pushfstring(L, "%I", (LUAI_UACINT)(lua_Integer)x);
-		return;
-	}
-	char text[40];
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(text, sizeof text, "%.*g", prec, (double)x);
-		if (strtod(text, NULL) == (double)x)
-			break;
-	}
-	char *e = strchr(text, 'e');
-	if (e && (e[1] == '+' || e[1] == '-') && e[2] == '0') /* 1e-07 -> 1e-7 */
-		memmove(e + 2, e + 3, strlen(e + 3) + 1);
-	lua_pushstring(L, text);
+	char text[LSIGN_NUMBER_SIZE];
+	size_t n = lsign_number_text(L, idx, text, fname, name);
+	lua_pushlstring(L, text, n);
 }
 
 /* Pushes the string form of the scalar at idx, or raises naming the function and the name. */
@@ -532,5 +512,6 @@ int luaopen_otarun_core_sign(lua_State *L)
 	}
 	lua_setmetatable(L, -2);
 	luaL_setfuncs(L, sign_funcs, 1);
+	lsign_request_open(L);
 	return 1;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <lauxlib.h>
+#include "httpd.h"
 
 static int sys_isatty(lua_State *L)
 {
@@ -39,6 +40,23 @@ static int sys_sleep(lua_State *L)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 	return 0;
+}
+
+/* catch_signals(enable): SIGINT/SIGTERM set a flag (httpd.c's handler) instead of killing the
+ * process, so `otarun run` can finish its tick; signalled() -> "SIGINT"|"SIGTERM"|nil. */
+static int sys_catch_signals(lua_State *L)
+{
+	httpd_catch_signals(lua_toboolean(L, 1));
+	return 0;
+}
+
+static int sys_signalled(lua_State *L)
+{
+	int sig = httpd_caught_signal();
+	if (!sig)
+		return 0;
+	lua_pushstring(L, sig == 2 ? "SIGINT" : sig == 15 ? "SIGTERM" : "signal");
+	return 1;
 }
 
 static int sys_getpid(lua_State *L)
@@ -88,6 +106,7 @@ int luaopen_otarun_core_sys(lua_State *L)
 		{"monotonic", sys_monotonic}, {"sleep", sys_sleep},
 		{"getpid", sys_getpid},       {"hostname", sys_hostname},
 		{"write_atomic", sys_write_atomic},
+		{"catch_signals", sys_catch_signals}, {"signalled", sys_signalled},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

@@ -3,7 +3,8 @@
  * emulator that verifies. Owns percent-encoding and decoding, parameter lists and their canonical
  * form, RPC signature v1 (HMAC-SHA1) and V3 (ACS3-HMAC-SHA256), the V3 Authorization header, and
  * the small helpers around them (hashes, timestamps, nonces, constant-time compare).
- * Implemented in sign.c (all but V3) and sign_v3.c. Uses OpenSSL 3 (EVP) only; never Lua.
+ * Implemented in sign.c (all but V3), sign_v3.c and sign_request.c (the client's one-call
+ * path). Uses OpenSSL 3 (EVP) only; never Lua.
  * Facts: shared/reference/alibaba-api.md sections 1 and 2. Thread-safe: state lives in the
  * caller's structs, plus one digest context per thread.
  *
@@ -143,5 +144,83 @@ int sign_timestamp_format(char out[SIGN_TIMESTAMP_SIZE], time_t t);
 int sign_timestamp_parse(const char *s, size_t n, time_t *out, const char **why);
 #define SIGN_NONCE_SIZE 33 /* 32 lowercase hex digits (128 random bits) + NUL */
 int sign_nonce(char out[SIGN_NONCE_SIZE]);
+
+/* ---- one call per request (sign_request.c) --------------------------------------------------- */
+/*
+ * The client's fast path: the caller flattens its nested parameters straight into a request
+ * (names are built on a path stack: "Tag" -> "Tag.1" -> "Tag.1.Key"), then one call sorts once,
+ * percent-encodes every name and value once, and produces the wire query, the headers and the
+ * signature together. Byte for byte the same as flatten + sign_v1_compute / sign_v3_compute.
+ * All names and converted values live in one arena; nothing is malloc'd per parameter, and
+ * every buffer is reused from call to call.
+ */
+struct sign_slice {
+	const char *p;
+	size_t n;
+};
+struct sign_rq_item {
+	const char *key, *value; /* set by sign_rq_v1/v3 once the arena stops growing */
+	size_t key_off, key_len, value_off, value_len;
+	size_t seq;          /* order of addition: the later of two equal names wins, as in flatten */
+	unsigned long long prefix[2]; /* the first 16 name bytes, big-endian, for quick compares */
+	int value_in_arena;  /* else value is borrowed from the caller */
+};
+struct sign_rq_header {
+	const char *name; /* static lowercase name */
+	struct sign_slice value; /* as given (the canonical form trims it) */
+};
+#define SIGN_RQ_MAX_HEADERS 8
+struct sign_rq {
+	struct sign_buf arena, path;
+	struct sign_rq_item *items, **order;
+	size_t len, cap;
+	size_t encoded_max; /* bound on the encoded size of every name=value& */
+	/* results */
+	struct sign_buf out; /* V3: the canonical request; v1: the wire query, Signature last */
+	size_t query_off, query_len; /* V3: the canonical query in out (also the wire query);
+	                                v1: the canonical query (out without "&Signature=...") */
+	struct sign_buf string_to_sign;
+	struct sign_buf authorization; /* V3 */
+	const char *signed_headers;    /* V3: static, e.g. "host;x-acs-action;..." */
+	struct sign_rq_header headers[SIGN_RQ_MAX_HEADERS]; /* V3: the signed headers, in order */
+	size_t header_count;
+	const struct sign_rq_item *conflict; /* v1: a business name the signer sets itself */
+	char content_sha256[SIGN_SHA256_HEX_SIZE];
+	char signature[SIGN_SHA256_HEX_SIZE]; /* V3: 64 hex digits; v1: 28 base64 characters */
+	struct sign_mac *mac; /* the last secret's HMAC pad states (sign_mac.h) */
+};
+/* The facts of one request. p may be NULL only where said; lengths are in bytes. */
+struct sign_rq_facts {
+	struct sign_slice method;  /* "POST" when p is NULL */
+	struct sign_slice host, action, version, date, nonce, access_key_id, secret;
+	struct sign_slice token;        /* STS security token; p NULL when none */
+	struct sign_slice body;         /* may be empty */
+	struct sign_slice content_type; /* V3, signed when p is not NULL */
+	struct sign_slice format;       /* v1 Format; "JSON" when p is NULL */
+};
+void sign_rq_init(struct sign_rq *rq);
+void sign_rq_free(struct sign_rq *rq);
+void sign_rq_reset(struct sign_rq *rq); /* empty parameter list and path; keeps the memory */
+/* Path stack: appends "." name (just name at the top level) or "." decimal index; *mark receives
+ * the length to pop back to. */
+int sign_rq_path_name(struct sign_rq *rq, const char *name, size_t n, size_t *mark);
+int sign_rq_path_index(struct sign_rq *rq, unsigned long long index, size_t *mark);
+void sign_rq_path_pop(struct sign_rq *rq, size_t mark);
+/* Adds (current path, value). copy: value is copied into the arena; else it is borrowed and must
+ * outlive the following sign_rq_v1/v3 call. */
+int sign_rq_add_value(struct sign_rq *rq, const char *value, size_t n, int copy);
+/* Adds (name, value), both borrowed. */
+int sign_rq_add(struct sign_rq *rq, const char *name, size_t name_len, const char *value,
+                size_t value_len);
+/* V3 over the parameters added so far (the query) and the facts' headers; fills the results.
+ * The method, URI "/" and signed headers are those the client sends: host, content-type when
+ * given, x-acs-action, x-acs-content-sha256, x-acs-date, x-acs-security-token when given,
+ * x-acs-signature-nonce, x-acs-version. */
+int sign_rq_v3(struct sign_rq *rq, const struct sign_rq_facts *f);
+/* v1: adds the common parameters (Action, Version, Format, AccessKeyId, SignatureMethod,
+ * SignatureVersion, SignatureNonce, Timestamp, SecurityToken when given), signs, and leaves the
+ * wire query with "&Signature=pe(sig)" appended in out. A parameter already named like one of
+ * those (or Signature) gives SIGN_EINVAL with rq->conflict set. */
+int sign_rq_v1(struct sign_rq *rq, const struct sign_rq_facts *f);
 
 #endif

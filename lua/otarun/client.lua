@@ -21,10 +21,6 @@ M.DEFAULT_RETRIES = { max = 4, base = 0.25, cap = 8, retry_after_cap = 60 }
 M.DEFAULT_TIMEOUTS = { connect = 10, request = 30 }
 
 local CHANGING_PREFIXES = { "Create", "Update", "Cancel", "Confirm", "Reupgrade", "Delete" }
-local V1_COMMON = { Action = true, Version = true, Format = true, AccessKeyId = true,
-  SignatureMethod = true, SignatureVersion = true, SignatureNonce = true, Timestamp = true,
-  SecurityToken = true, Signature = true }
-
 -- True for an action whose repetition could change the platform twice.
 function M.is_changing(action)
   for _, p in ipairs(CHANGING_PREFIXES) do
@@ -122,65 +118,60 @@ end
 
 -- ---- building requests -------------------------------------------------------------------------
 
-local function query_string(q)
-  local s = sign.canonical_query(q)
-  return s ~= "" and ("?" .. s) or ""
-end
-
 local function timestamp_of(value, now)
   if value == nil then return sign.timestamp(math.floor(now)) end
   if type(value) == "number" then return sign.timestamp(math.floor(value)) end
   return value
 end
 
+-- A prepared request flattens its business parameters (req.params) only when someone reads them
+-- (dry runs, specs): signing walks the nested table directly.
+local REQUEST_MT = { __index = function(req, key)
+  if key ~= "params" then return nil end
+  local flat = sign.flatten(rawget(req, "business_params") or {})
+  rawset(req, "params", flat)
+  return flat
+end }
+
 -- prepare(action, params, { timestamp = epoch|"yyyy-MM-ddTHH:mm:ssZ", nonce = s }) -> request
 -- request = { method, url, headers = { {name, value}... }, body, signature, string_to_sign,
---             canonical_request (v3), signed_headers (v3), params (flattened business params) }
+--             canonical_request (v3), signed_headers (v3), params (flattened business params,
+--             computed on first read), business_params (as given) }
+-- Signing is one native call (sign.request_v3 / request_v1): flatten, encode, sort and sign.
 function Client:prepare(action, params, fixed)
   assert(type(action) == "string" and action:match("^%a%w*$"),
     "action must be an operation name such as QueryOTAJob")
   fixed = fixed or {}
-  local flat = sign.flatten(params or {})
   local creds = self.credentials
   local token = creds:security_token()
   local date = timestamp_of(fixed.timestamp, self.now())
   local nonce = fixed.nonce or sign.nonce()
-  local req = { method = "POST", body = "", params = flat, action = action }
+  local host = self.endpoint.host
+  local facts = { host = host, action = action, version = M.API_VERSION, date = date, nonce = nonce,
+    params = params, access_key_id = creds.access_key_id, secret = creds:secret(), token = token }
+  local req, err
   if self.signature == "v3" then
-    local h = {
-      host = self.endpoint.host, ["x-acs-action"] = action, ["x-acs-version"] = M.API_VERSION,
-      ["x-acs-date"] = date, ["x-acs-signature-nonce"] = nonce,
-      ["x-acs-content-sha256"] = M.EMPTY_SHA256, ["x-acs-security-token"] = token,
-    }
-    local sig, sts, creq, signed = sign.v3("POST", flat, h, "", creds:secret())
-    assert(sig, sts)
-    req.signature, req.string_to_sign, req.canonical_request, req.signed_headers =
-      sig, sts, creq, signed
-    -- the canonical query (line 3 of the canonical request) is exactly the wire query
-    local cq = creq:match("^[^\n]*\n[^\n]*\n([^\n]*)\n")
-    req.url = self.endpoint.base .. "/" .. (cq ~= "" and ("?" .. cq) or "")
-    req.headers = {}
-    for name in signed:gmatch("[^;]+") do req.headers[#req.headers + 1] = { name, h[name] } end
-    req.headers[#req.headers + 1] = { "accept", "application/json" }
-    req.headers[#req.headers + 1] = { "authorization",
-      sign.authorization(creds.access_key_id, signed, sig) }
+    req, err = sign.request_v3(facts)
+    assert(req, err)
+    local headers = { { "host", host }, { "x-acs-action", action },
+      { "x-acs-content-sha256", req.content_sha256 }, { "x-acs-date", date } }
+    if token then headers[#headers + 1] = { "x-acs-security-token", token } end
+    headers[#headers + 1] = { "x-acs-signature-nonce", nonce }
+    headers[#headers + 1] = { "x-acs-version", M.API_VERSION }
+    headers[#headers + 1] = { "accept", "application/json" }
+    headers[#headers + 1] = { "authorization", req.authorization }
+    req.headers = headers
+    -- the canonical query is exactly the wire query
+    req.url = self.endpoint.base .. "/" .. (req.query ~= "" and ("?" .. req.query) or "")
   else
-    local q = {}
-    for k, v in pairs(flat) do
-      assert(not V1_COMMON[k], "parameter " .. k .. " is set by the signer and cannot be passed")
-      q[k] = v
-    end
-    q.Action, q.Version, q.Format = action, M.API_VERSION, "JSON"
-    q.AccessKeyId, q.SignatureMethod, q.SignatureVersion = creds.access_key_id, "HMAC-SHA1", "1.0"
-    q.SignatureNonce, q.Timestamp, q.SecurityToken = nonce, date, token
-    local sig, sts = sign.v1("POST", q, creds:secret())
-    assert(sig, sts)
-    req.signature, req.string_to_sign = sig, sts
-    req.url = self.endpoint.base .. "/" .. query_string(q) .. "&Signature=" .. sign.percent_encode(sig)
-    req.headers = { { "host", self.endpoint.host }, { "x-acs-action", action },
+    req, err = sign.request_v1(facts)
+    assert(req, err)
+    req.url = self.endpoint.base .. "/?" .. req.query
+    req.headers = { { "host", host }, { "x-acs-action", action },
       { "x-acs-version", M.API_VERSION }, { "accept", "application/json" } }
   end
-  return req
+  req.method, req.body, req.action, req.business_params = "POST", "", action, params
+  return setmetatable(req, REQUEST_MT)
 end
 
 -- ---- responses ---------------------------------------------------------------------------------

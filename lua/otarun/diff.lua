@@ -223,15 +223,16 @@ function M.new(o)
   return d
 end
 
--- Job ids the store recorded for these rollouts (refresh reads them even off-list).
+-- Job ids the store recorded for these rollouts, with the rollout's IotInstanceId (or true):
+-- refresh reads them even off-list.
 function M.known_jobs(state, rollouts)
   local out = {}
   if not state then return out end
   for _, r in ipairs(rollouts) do
-    for _, j in ipairs(state:jobs(r.name) or {}) do out[j.job_id] = true end
+    for _, j in ipairs(state:jobs(r.name) or {}) do out[j.job_id] = r.instance or true end
     local row = state:rollout(r.name)
     for _, w in ipairs(row and row.waves or {}) do
-      if w.job_id then out[w.job_id] = true end
+      if w.job_id then out[w.job_id] = r.instance or true end
     end
   end
   return out
@@ -424,6 +425,15 @@ function Diff:finish(rollout, entries)
   for _, e in ipairs(removed) do out[#out + 1] = e end
   for _, e in ipairs(entries) do out[#out + 1] = e end
   return out
+end
+
+-- True when the store recorded job for this rollout (for otarun.platform_checks).
+function Diff:owns(rollout, job)
+  local m = self.per[rollout.name]
+  for _, j in ipairs(m and m.view.jobs or {}) do
+    if j.job_id == job.job_id then return true end
+  end
+  return false
 end
 
 -- The fingerprint apply compares (state:fingerprint of the plan's rollouts), or nil.

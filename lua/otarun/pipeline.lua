@@ -114,7 +114,8 @@ local function compare(res, ctx)
   local snapshot
   if ctx.mode == "live" then
     local err, where
-    snapshot, err, where = require("otarun.refresh").read_all(ctx.client_for, res.rollouts,
+    local client_for = ctx.client_for or function() return ctx.client, "client" end
+    snapshot, err, where = require("otarun.refresh").read_all(client_for, res.rollouts,
       { known_jobs = diff.known_jobs(ctx.state, res.rollouts) })
     if not snapshot then return nil, M.platform_error(err, where) end
     res.refresh_calls = snapshot.calls
@@ -124,7 +125,7 @@ local function compare(res, ctx)
   if snapshot then
     local checks = require("otarun.platform_checks").run(res.rollouts, snapshot, function(r, w)
       return d.per[r.name].jobs[w.name] ~= nil
-    end)
+    end, function(r, job) return d:owns(r, job) end)
     if #checks > 0 then
       for _, c in ipairs(checks) do res.diagnostics[#res.diagnostics + 1] = c end
       M.sort_diagnostics(res.diagnostics)
@@ -153,7 +154,8 @@ function M.platform_error(err, rollout)
 end
 
 -- plan(files, ctx [, validate]) -> result of check, plus result.plan when the scripts are valid.
--- ctx.mode "live" (ctx.client_for(rollout) -> client, key) or "state" also needs ctx.state (an
+-- ctx.mode "live" (ctx.client_for(rollout) -> client, key, or one ctx.client for every rollout)
+-- or "state" also needs ctx.state (an
 -- otarun.state handle, or nil when there is no store yet): the plan is then the diff against the
 -- platform (live) or the recorded state, with state_fingerprint set. -> nil, message when the
 -- platform cannot be read.

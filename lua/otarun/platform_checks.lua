@@ -65,7 +65,7 @@ end
 
 -- A dynamic job of the firmware that runs and belongs to no wave of this rollout blocks every
 -- dynamic create of the rollout (the platform runs one per firmware).
-local function dynamic_rule(out, r, snap, pending)
+local function dynamic_rule(out, r, snap, pending, owned)
   local first
   for _, w in ipairs(pending) do
     if w.kind == "dynamic" then first = first or w end
@@ -73,7 +73,7 @@ local function dynamic_rule(out, r, snap, pending)
   if not first then return end
   for _, job in ipairs(snap.by_firmware[r.firmware.id] or {}) do
     local ro = refresh.split_identity(job.identity)
-    local ours = ro == r.name
+    local ours = ro == r.name or (owned and owned(r, job))
     if job.kind == "dynamic" and refresh.RUNNING[job.status] and not ours then
       diag(out, r, first, "one-dynamic-per-firmware", "FirmwareId",
         "firmware %s already has a running dynamic job %s (%s): the platform runs one dynamic job per "
@@ -105,9 +105,11 @@ local function group_rule(out, r, groups, pending)
   end
 end
 
--- run(rollouts, snapshot, has_job) -> diagnostics
+-- run(rollouts, snapshot, has_job [, owned]) -> diagnostics
 -- has_job(rollout, wave) -> true when the wave's job already exists (it is not judged again).
-function M.run(rollouts, snap, has_job)
+-- owned(rollout, job) -> true when the state store recorded the job for this rollout (a job
+-- without the identity tag that the plan itself cancels or keeps).
+function M.run(rollouts, snap, has_job, owned)
   local out = {}
   for _, r in ipairs(rollouts) do
     local pending = {}
@@ -117,7 +119,7 @@ function M.run(rollouts, snap, has_job)
     local fw = r.firmware and r.firmware.id and snap.firmware[r.firmware.id]
     if fw then
       firmware_rules(out, r, fw, pending)
-      if not fw.missing then dynamic_rule(out, r, snap, pending) end
+      if not fw.missing then dynamic_rule(out, r, snap, pending, owned) end
     end
     group_rule(out, r, snap.groups, pending)
   end

@@ -176,6 +176,10 @@ function Reader:detail(job, instance)
   return true
 end
 
+local function refresh_rollout(job)
+  return (M.split_identity(job.identity))
+end
+
 -- Prefer a running job, then the newest: after a replace both jobs carry one identity.
 local function better(a, b)
   local ra, rb = RUNNING[a.status] and 1 or 0, RUNNING[b.status] and 1 or 0
@@ -185,8 +189,8 @@ end
 M.better = better
 
 -- read(client, rollouts, opts) -> snapshot | nil, err
--- opts.known_jobs: { [job_id] = true } jobs the state store recorded for these rollouts (read
---   with QueryOTAJob even when they are not listed under the rollout's current firmware).
+-- opts.known_jobs: { [job_id] = IotInstanceId | true } jobs the state store recorded for these
+--   rollouts (read with QueryOTAJob even when not listed under the rollout's current firmware).
 -- opts.groups = false: skip QueryDeviceGroupList.
 -- snapshot = { firmware = { [id] = facts }, jobs = { [job_id] = job }, by_identity = { [v] = job },
 --   by_firmware = { [id] = { job... } }, groups = { [instance or ""] = { [GroupId] = type } } | nil,
@@ -213,7 +217,14 @@ function M.read(client, rollouts, opts)
       order[#order + 1] = id
     end
   end
-  local pending = {}
+  -- which jobs the diff compares: running ones that are ours (by tag or by the store), and
+  -- running ones whose tags the list did not carry. Each firmware's are read right after its
+  -- list, so QueryOTAJob's quota is spent while ListOTAJobByFirmware's paces the next firmware.
+  local function wanted(job)
+    local ro = refresh_rollout(job)
+    return RUNNING[job.status] and job.type ~= "VERIFY_FIRMWARE" and job.type ~= "VERFIY_FIRMWARE"
+      and ((opts.known_jobs and opts.known_jobs[job.job_id]) or (ro and ours[ro]) or job.tags == nil)
+  end
   for _, id in ipairs(order) do
     local facts, err = r:firmware(id, instance_of[id])
     if not facts then return nil, err end
@@ -231,28 +242,24 @@ function M.read(client, rollouts, opts)
       end)
       if not ok then return nil, lerr end
     end
-  end
-  -- which jobs the diff compares: running ones that are ours (by tag or by the store), and
-  -- running ones whose tags the list did not carry
-  for _, job in pairs(snap.jobs) do
-    local ro = M.split_identity(job.identity)
-    local known = opts.known_jobs and opts.known_jobs[job.job_id]
-    if RUNNING[job.status] and job.type ~= "VERIFY_FIRMWARE" and job.type ~= "VERFIY_FIRMWARE"
-        and (known or (ro and ours[ro]) or job.tags == nil) then
-      pending[#pending + 1] = job
+    for _, job in ipairs(list) do
+      if wanted(job) then
+        local ok, qerr = r:detail(job, instance_of[id])
+        if not ok then return nil, qerr end
+      end
     end
   end
-  for id in pairs(opts.known_jobs or {}) do
+  local extra = {}
+  for id, instance in pairs(opts.known_jobs or {}) do
     if not snap.jobs[id] then
-      local job = { job_id = id, unlisted = true }
+      local job = { job_id = id, unlisted = true, instance = type(instance) == "string" and instance or nil }
       snap.jobs[id] = job
-      pending[#pending + 1] = job
+      extra[#extra + 1] = job
     end
   end
-  table.sort(pending, function(a, b) return a.job_id < b.job_id end)
-  for _, job in ipairs(pending) do
-    local instance = job.firmware_id and instance_of[job.firmware_id] or nil
-    local ok, err = r:detail(job, instance)
+  table.sort(extra, function(a, b) return a.job_id < b.job_id end)
+  for _, job in ipairs(extra) do
+    local ok, err = r:detail(job, job.instance)
     if not ok then return nil, err end
   end
   for _, job in pairs(snap.jobs) do

@@ -75,6 +75,24 @@ local function open_store(opts)
   return st, path
 end
 
+-- The gate of a started wave against its thresholds (otarun.gate.describe): the fresh counts when
+-- the platform answered, else the last reading recorded by `otarun run`, with its verdict.
+function M.gate_view(st, r, w, ws, devices, now)
+  local g = w.spec and w.spec.gate
+  if not (g and st and ws and ws.started_at) then return nil end
+  local gate = require("otarun.gate")
+  local readings = st:gate_readings(r.name, w.name) or {}
+  local last = readings[#readings]
+  local reading = last
+  if devices then
+    reading = { counts = gate.from_platform(devices), at = now, verdict = last and last.verdict,
+                reason = last and last.reason }
+  end
+  local text = gate.describe(reading, g, { now = now, started_at = ws.started_at })
+  return { text = text, verdict = last and last.verdict, reason = last and last.reason,
+           read_at = last and last.at }
+end
+
 -- The status document: { store, platform, rollouts = { { name, ..., waves = { ... } } } }
 local function collect(plan, st, client_for, why)
   local doc = { rollouts = {}, platform = client_for and "reachable" or why }
@@ -104,6 +122,7 @@ local function collect(plan, st, client_for, why)
           end
         end
       end
+      wave.gate = M.gate_view(st, r, w, ws, wave.devices, plan.now)
       out.waves[#out.waves + 1] = wave
     end
     doc.rollouts[#doc.rollouts + 1] = out
@@ -134,6 +153,7 @@ local function render_text(doc, offset)
       local dev = device_text(w.devices)
       if dev then out[#out + 1] = "      " .. dev end
       if w.platform_error then out[#out + 1] = "      platform: " .. w.platform_error end
+      if w.gate then out[#out + 1] = "      " .. w.gate.text end
       local n = w.next
       if n.action ~= "none" then
         local when = n.earliest_start and n.status == "waiting"
@@ -160,6 +180,7 @@ local function render_json(doc, offset)
       w.started_at = w.started_at and util.format_time(w.started_at, 0) or json.null
       w.next.earliest_start = w.next.earliest_start and util.format_time(w.next.earliest_start, offset) or json.null
       w.next.reason = w.next.reason or json.null
+      if w.gate and w.gate.read_at then w.gate.read_at = util.format_time(w.gate.read_at, offset) end
     end
   end
   json.array(doc.rollouts)

@@ -186,8 +186,9 @@ local function numbers(q, names)
   for k, v in pairs(q) do f[k] = v end
   for _, k in ipairs(names) do
     if f[k] ~= nil then
-      f[k] = tonumber(f[k])
-      if not f[k] then return nil, k .. " must be a number" end
+      local n = tonumber(f[k])
+      if not n then return nil, k .. " must be a number" end
+      f[k] = math.tointeger(n) or n
     end
   end
   return f

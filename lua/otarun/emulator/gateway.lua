@@ -5,10 +5,11 @@
 -- unknown keys and STS tokens, per-account per-action QPS limits (a sliding one-second window),
 -- fault injection, counters, and the gateway error format (reference alibaba-api.md §1, §2, §3.2).
 -- Business answers of the model pass through as they are, with a RequestId added.
--- Uses: otarun.core.sign, otarun.core.sys (clocks), cjson. Used by: otarun.cmd.emulator, admin.lua.
+-- Uses: otarun.core.sign, otarun.core.sys (clocks), cjson, answer_json.lua. Used by: otarun.cmd.emulator, admin.lua.
 local sign = require("otarun.core.sign")
 local sys = require("otarun.core.sys")
 local cjson = require("cjson")
+local answer_json = require("otarun.emulator.answer_json")
 
 local M = {}
 
@@ -78,35 +79,9 @@ function M.parse_form(text, into, where)
   return into
 end
 
--- JSON for the model's answers at C speed: lua-cjson 2.1.0 writes every empty table as {}, so
--- empty lists the model marked with its array metatable are swapped for a sentinel string during
--- the encode and the sentinel's text is replaced by [] afterwards. Keys come out in hash order.
-local EMPTY = "\0otarunEmptyArray\0" -- no pattern magic characters in its JSON text
-local EMPTY_JSON = cjson.encode(EMPTY)
-function M.fast_json(array_mt)
-  local function mark(t, swaps)
-    for k, v in pairs(t) do
-      if type(v) == "table" then
-        if next(v) == nil and getmetatable(v) == array_mt then
-          swaps[#swaps + 1] = t
-          swaps[#swaps + 1] = k
-          swaps[#swaps + 1] = v
-          t[k] = EMPTY
-        else
-          mark(v, swaps)
-        end
-      end
-    end
-  end
-  return function(body)
-    local swaps = {}
-    mark(body, swaps)
-    local text = cjson.encode(body)
-    for i = 1, #swaps, 3 do swaps[i][swaps[i + 1]] = swaps[i + 2] end
-    if #swaps > 0 then text = text:gsub(EMPTY_JSON, "[]") end
-    return text
-  end
-end
+-- JSON for the model's answers at C speed, empty lists as [] and pre-encoded lists spliced in
+-- (answer_json.lua): encoder(array_mt, raw_mt).
+M.fast_json = answer_json.encoder
 
 local function bump(t, k, n)
   t[k] = (t[k] or 0) + (n or 1)
@@ -120,6 +95,7 @@ Gateway.__index = Gateway
 local OPTION_KEYS = {
   model = true, keys = true, qps = true, timestamp_window = true, nonce_window = true,
   host_id = true, wall = true, mono = true, random = true, throttle_status = true, encode = true,
+  raw_json = true,
 }
 
 -- new{ model = obj with :call(action, params, ctx),
@@ -127,7 +103,9 @@ local OPTION_KEYS = {
 --      qps = { Action = N } (merged over DEFAULT_QPS; N <= 0 means unlimited),
 --      timestamp_window = 900, nonce_window = 900 (seconds), host_id = "iot.cn-shanghai.aliyuncs.com",
 --      throttle_status = 400, wall = fn -> epoch seconds, mono = fn -> seconds, random = math.random,
---      encode = fn(table) -> JSON text for the model's answers (default cjson.encode) }
+--      encode = fn(table) -> JSON text for the model's answers (default cjson.encode),
+--      raw_json = true when encode splices the model's pre-encoded lists (fast_json with raw_mt);
+--      it is passed on to the model as ctx.raw_json }
 function M.new(opts)
   opts = opts or {}
   for k in pairs(opts) do
@@ -151,6 +129,7 @@ function M.new(opts)
     mono = opts.mono or sys.monotonic,
     random = opts.random or math.random,
     encode = opts.encode or cjson.encode,
+    raw_json = opts.raw_json == true,
     nonces = {}, nonce_queue = { head = 1, tail = 0 },
     limiters = {},
     faults = {},
@@ -171,8 +150,9 @@ end
 -- qps = { Action = N }; N <= 0 or false removes the limit.
 function Gateway:set_qps(qps)
   for action, n in pairs(qps) do
-    if n == false or (tonumber(n) or 0) <= 0 then self.qps[action] = nil
-    else self.qps[action] = tonumber(n) end
+    local v = tonumber(n)
+    if n == false or (v or 0) <= 0 then self.qps[action] = nil
+    else self.qps[action] = math.tointeger(v) or v end   -- 20.0 from JSON is 20
   end
   self.limiters = {}
 end
@@ -250,22 +230,29 @@ function Gateway:check_time(value, name)
   end
 end
 
+-- Nonces seen in the window: nonces[nonce] = arrival time, and the nonce strings in arrival order
+-- (no table per nonce: at thousands of requests per second the window holds millions).
 function Gateway:nonce_used(nonce)
-  local now = self.wall()
-  local q = self.nonce_queue
-  while q.head <= q.tail and q[q.head].t <= now - self.nonce_window do
-    self.nonces[q[q.head].n] = nil
-    q[q.head] = nil
-    q.head = q.head + 1
+  local limit = self.wall() - self.nonce_window
+  local q, seen = self.nonce_queue, self.nonces
+  local head, tail = q.head, q.tail
+  while head <= tail do
+    local old = q[head]
+    local t = seen[old]
+    if t and t > limit then break end
+    seen[old] = nil
+    q[head] = nil
+    head = head + 1
   end
-  return self.nonces[nonce] ~= nil
+  q.head = head
+  return seen[nonce] ~= nil
 end
 
 function Gateway:remember_nonce(nonce)
   local q = self.nonce_queue
   q.tail = q.tail + 1
-  q[q.tail] = { n = nonce, t = self.wall() }
-  self.nonces[nonce] = true
+  q[q.tail] = nonce
+  self.nonces[nonce] = self.wall()
 end
 
 -- The string to sign echoed in SignatureDoesNotMatch; an STS token inside it is redacted, since
@@ -377,9 +364,18 @@ local SERVER_ERRORS = {
   [503] = { "ServiceUnavailable", "The request has failed due to a temporary failure of the server." },
 }
 
+-- Fields that hold whole numbers. JSON decoders (cjson) give 1.0 for 1: whole floats are taken
+-- and stored as integers.
+local FAULT_INTEGERS = { status = true, latency_ms = true, count = true }
+
 -- Checks one fault spec; returns the normalised fault or nil, message naming the bad field.
 function M.check_fault(f)
   if type(f) ~= "table" then return nil, "a fault must be an object" end
+  local whole = {}
+  for k in pairs(FAULT_INTEGERS) do
+    local v = f[k]
+    if type(v) == "number" then whole[k] = math.tointeger(v) end
+  end
   for k, v in pairs(f) do
     local want = FAULT_KEYS[k]
     if not want then
@@ -403,11 +399,15 @@ function M.check_fault(f)
   if kind == "gateway" and not (f.status and f.code) then
     return nil, "a gateway fault needs status and code"
   end
-  if f.count and (f.count < 1 or math.type(f.count) ~= "integer") then
-    return nil, "count must be a positive integer (the fault applies to that many requests)"
+  if f.count and (f.count < 1 or not whole.count) then
+    return nil, string.format("count must be a positive integer (the fault applies to that many requests), got %s", tostring(f.count))
+  end
+  if f.status and not (whole.status and whole.status >= 100 and whole.status <= 599) then
+    return nil, string.format("status must be an HTTP status code between 100 and 599, got %s", tostring(f.status))
   end
   local r = {}
   for k, v in pairs(f) do r[k] = v end
+  for k, v in pairs(whole) do r[k] = v end
   r.action = r.action or "*"
   r.error = kind
   if r.error_rate == nil and (f.status or f.code or f.error) then r.error_rate = 1 end
@@ -597,7 +597,7 @@ function Gateway:handle(req)
   self.counters.accepted = self.counters.accepted + 1
   local s, h, b = self:call_model(rid, action, params, {
     request_id = rid, access_key_id = id, account = key.account, method = req.method,
-    signature = v3 and "v3" or "v1", remote = req.remote,
+    signature = v3 and "v3" or "v1", remote = req.remote, raw_json = self.raw_json,
   })
   return s, h, b, opts
 end

@@ -7,12 +7,15 @@
 --   local emu = emulator.new{ clock = "manual"|"real", speed = 1, now = epoch, region = "cn-shanghai",
 --                             account = "default", seed = 7, instance = nil }
 --   emu:load_fleet(t) -> { products = {...}, devices = n } | nil, msg;  emulator.load_fleet_file(path)
---   emu:call(action, params, ctx) -> status, body   (ctx: request_id, region)
+--   emu:call(action, params, ctx) -> status, body   (ctx: request_id, region, raw_json)
+--     ctx.raw_json: the caller encodes with gateway.fast_json, so lists may stay JSON texts
+--     (shape.raw_array); otherwise every list in the body is made of tables.
 --     200 + { RequestId, Success = true, ... }; 200 + { RequestId, Success = false, Code, ErrorMessage };
 --     400 Missing<Param> / 404 InvalidAction.NotFound / 500 InternalError as { RequestId, HostId, Code, Message }
 --   emu:advance(s), emu:advance_to_real(), emu:now()
 --   emu:jobs(), emu:tasks(job_id, filter), emu:counters(), emu:devices(filter),
 --   emu:update_job_admin(job_id, fields), emu:report_version(pk, name, v), emu:set_online(pk, name, b)
+--   emu:export_state() -> table, emu:import_state(t) -> true | nil, msg (state.lua)
 --   emulator.to_json(body): JSON with lists (ARRAY_MT) kept as arrays even when empty.
 local store_mod = require("otarun.emulator.store")
 local sim_mod = require("otarun.emulator.sim")
@@ -22,10 +25,12 @@ local params = require("otarun.emulator.params")
 local ids = require("otarun.emulator.ids")
 local util = require("otarun.util")
 local shape = require("otarun.emulator.shape")
+local state = require("otarun.emulator.state")
 
 local M = {}
 
 M.ARRAY_MT = shape.ARRAY_MT
+M.RAW_MT = shape.RAW_MT
 M.to_json = shape.to_json
 
 local OPS = {}
@@ -124,6 +129,7 @@ function Emu:call(action, raw, ctx)
     res.RequestId = rid
     res.Success = true
     self.sim:run_until(self.sim.now)
+    if not ctx.raw_json then shape.expand(res) end
     return 200, res
   end
   if errors.is_api_error(res) then
@@ -174,6 +180,18 @@ M.load_fleet_file = fleet.load_file
 -- Firmware declared by a fleet (or created by CreateOTAFirmware; see ops_firmware.lua).
 function Emu:add_firmware_record(p, f)
   return require("otarun.emulator.ops_firmware").add(self, p, f)
+end
+
+-- Saving and restoring (otarun emulator --state; see state.lua). export_state() -> plain table for
+-- JSON; import_state(t) -> true | nil, message, into an emulator with no fleet loaded yet. A real
+-- clock resumes from the saved time (simulated time does not pass while the emulator is stopped).
+function Emu:export_state() return state.export(self) end
+
+function Emu:import_state(t)
+  local ok, err = state.import(self, t)
+  if not ok then return nil, err end
+  self.start, self.wall0, self.offset = self.sim.now, wall_now(), 0
+  return true
 end
 
 -- Admin accessors (plain tables for the admin API) live in admin_view.lua.

@@ -7,6 +7,7 @@ local errors = require("otarun.emulator.errors")
 local ids = require("otarun.emulator.ids")
 local sim_mod = require("otarun.emulator.sim")
 local firmware = require("otarun.emulator.ops_firmware")
+local ST_SUCCEEDED = require("otarun.emulator.store").ST.SUCCEEDED
 
 local M = {}
 
@@ -250,6 +251,21 @@ local function start_static(emu, job)
   for _, d in ipairs(static_targets(emu, job)) do emu.sim:assign(job, d) end
 end
 
+-- The job's hooks into the model: a static job's start (run now or at ScheduleTime), a
+-- verification job's verdict on its firmware. Closures, so a restored job (state.lua) gets them
+-- again from here.
+function M.attach(emu, job)
+  if job.type == "VERFIY_FIRMWARE" then
+    local fw = job.firmware
+    job.on_done = function(j, now)
+      local ok = #j.bucket[ST_SUCCEEDED] == #j.tasks and #j.tasks > 0
+      fw.status, fw.verify_progress, fw.modified = ok and 1 or 3, 100, now
+    end
+  elseif job.selection == "STATIC" then
+    job.start_fn = function(j) start_static(emu, j) end
+  end
+end
+
 function ops.CreateOTAStaticUpgradeJob(emu, P, ctx)
   local s, sim = emu.store, emu.sim
   local target = P:req("TargetSelection")
@@ -292,7 +308,7 @@ function ops.CreateOTAStaticUpgradeJob(emu, P, ctx)
   fields.schedule_time, fields.schedule_finish = at, fin
   if at then fields.status = "PLANNED"; fields.start_time = nil end
   local job = make_job(emu, c, fields)
-  job.start_fn = function(j) start_static(emu, j) end
+  M.attach(emu, job)
   sim:schedule_job(job, at, fin)
   if not at then
     start_static(emu, job)
@@ -319,10 +335,7 @@ function ops.CreateOTAVerifyJob(emu, P, ctx)
   end
   local job = make_job(emu, c, { type = "VERFIY_FIRMWARE", target = "SPECIFIC", device_list = list })
   fw.status, fw.verify_progress, fw.modified = 2, 0, sim.now
-  job.on_done = function(j, now)
-    local ok = #j.bucket[require("otarun.emulator.store").ST.SUCCEEDED] == #j.tasks and #j.tasks > 0
-    fw.status, fw.verify_progress, fw.modified = ok and 1 or 3, 100, now
-  end
+  M.attach(emu, job)
   for _, d in ipairs(list) do sim:assign(job, d) end
   sim:check_done(job)
   return { Data = { JobId = job.id, UtcCreate = ids.utc(job.created) } }

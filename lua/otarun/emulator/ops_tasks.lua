@@ -1,6 +1,11 @@
 -- Tasks (one device in one job): ListOTATaskByJob, CancelOTATaskByJob, ConfirmOTATask,
 -- ReupgradeOTATask. Listing by status reads the job's per-status bucket, so Total and a page cost
--- O(PageSize) whatever the fleet size. Uses store.lua and sim.lua through the emulator.
+-- O(PageSize) whatever the fleet size. A task's view (SimpleOTATaskInfo) is kept as JSON text in
+-- the store's t_json column, built when first listed and again only after the task changed (the
+-- store drops it in set_status), its progress moved, or its job's Timeout changed; a page is then
+-- a slice of ready texts (shape.raw_array) that the gateway splices into the answer. Uses store.lua
+-- and sim.lua through the emulator, shape.lua.
+local cjson = require("cjson")
 local errors = require("otarun.emulator.errors")
 local ids = require("otarun.emulator.ids")
 local shape = require("otarun.emulator.shape")
@@ -8,21 +13,64 @@ local store_mod = require("otarun.emulator.store")
 local update = require("otarun.emulator.ops_update")
 
 local ST, NAME = store_mod.ST, store_mod.NAME
+local IN_PROGRESS = ST.IN_PROGRESS
+local jstr, format, utc = cjson.encode, string.format, ids.utc
 local M = {}
 
-function M.view(emu, t)
+-- `"TaskStatus":"QUEUED"` per status, ready to splice.
+local STATUS_JSON = {}
+for i, n in ipairs(NAME) do STATUS_JSON[i] = ',"TaskStatus":' .. jstr(n) end
+
+-- The job's share of each task view; rebuilt (and its tasks' texts dropped) when Timeout changes.
+local function job_piece(s, job)
+  local piece = job.json_piece
+  if piece and job.json_timeout == job.timeout then return piece end
+  if piece then
+    local t_json = s.t_json
+    for _, t in ipairs(job.tasks) do t_json[t] = nil end
+  end
+  local p = job.product
+  piece = format(',"JobId":%s,"FirmwareId":%s,"ProductKey":%s,"ProductName":%s,"DestVersion":%s%s',
+    jstr(job.id), jstr(job.firmware.id), jstr(p.key), jstr(p.name), jstr(job.dest),
+    job.timeout and (',"Timeout":' .. jstr(tostring(job.timeout))) or "")
+  job.json_piece, job.json_timeout = piece, job.timeout
+  return piece
+end
+
+local function build_json(emu, s, job, t, progress)
+  local d = s.t_dev[t]
+  local desc = s.t_desc[t]
+  local text = format('{"TaskId":"%s","IotId":"%s","DeviceName":%s,"SrcVersion":%s%s%s%s,"Progress":"%d.00","UtcCreate":"%s","UtcModified":"%s"}',
+    s:task_id(t), s:iot_id(d), jstr(s.d_name[d]), jstr(s.t_src[t]), job_piece(s, job),
+    STATUS_JSON[s.t_status[t]], desc and (',"TaskDesc":' .. jstr(desc)) or "", progress,
+    utc(s.t_created[t]), utc(s.t_modified[t]))
+  s.t_json[t] = text
+  s.t_json_progress[t] = progress
+  return text
+end
+
+-- JSON text of task t's SimpleOTATaskInfo (job: its job, already checked for a Timeout change).
+local function task_json(emu, s, job, t)
+  local text = s.t_json[t]
+  if text then
+    if s.t_status[t] ~= IN_PROGRESS then return text end
+    local progress = emu.sim:progress(t)
+    if progress == s.t_json_progress[t] then return text end
+    return build_json(emu, s, job, t, progress)
+  end
+  return build_json(emu, s, job, t, emu.sim:progress(t))
+end
+
+function M.json(emu, t)
   local s = emu.store
   local job = s:job_of_task(t)
-  local d = s.t_dev[t]
-  local p = s.d_prod[d]
-  return {
-    TaskId = s:task_id(t), JobId = job.id, FirmwareId = job.firmware.id, IotId = s:iot_id(d),
-    ProductKey = p.key, ProductName = p.name, DeviceName = s.d_name[d], SrcVersion = s.t_src[t],
-    DestVersion = job.dest, TaskStatus = NAME[s.t_status[t]], TaskDesc = s.t_desc[t],
-    Progress = string.format("%d.00", emu.sim:progress(t)),
-    Timeout = job.timeout and tostring(job.timeout) or nil,
-    UtcCreate = ids.utc(s.t_created[t]), UtcModified = ids.utc(s.t_modified[t]),
-  }
+  job_piece(s, job)
+  return task_json(emu, s, job, t)
+end
+
+-- The task's view as a table (admin API); the same text the API sends, decoded.
+function M.view(emu, t)
+  return cjson.decode(M.json(emu, t))
 end
 
 local function status_of(P)
@@ -43,19 +91,24 @@ function ops.ListOTATaskByJob(emu, P)
   local names = P:unique_list("DeviceNames", 50)
   local job = update.find(emu, id)
   local s = emu.store
-  local items = shape.array()
+  job_piece(s, job)
+  local items = {}
   if #names > 0 then               -- a device list ignores paging
     for _, n in ipairs(names) do
       local d = job.product.by_name[n]
       local t = d and job.task_of[d]
-      if t and (not st or s.t_status[t] == st) then items[#items + 1] = M.view(emu, t) end
+      if t and (not st or s.t_status[t] == st) then items[#items + 1] = task_json(emu, s, job, t) end
     end
-    return shape.paging({ Data = { SimpleOTATaskInfo = items } }, #items, 1, math.max(size, #items))
+    return shape.paging({ Data = { SimpleOTATaskInfo = shape.raw_array(items) } }, #items, 1, math.max(size, #items))
   end
   local list = st and job.bucket[st] or job.tasks
   local total = #list
-  for i = (page - 1) * size + 1, math.min(total, page * size) do items[#items + 1] = M.view(emu, list[i]) end
-  return shape.paging({ Data = { SimpleOTATaskInfo = items } }, total, page, size)
+  local n = 0
+  for i = (page - 1) * size + 1, math.min(total, page * size) do
+    n = n + 1
+    items[n] = task_json(emu, s, job, list[i])
+  end
+  return shape.paging({ Data = { SimpleOTATaskInfo = shape.raw_array(items) } }, total, page, size)
 end
 
 function ops.CancelOTATaskByJob(emu, P)

@@ -29,6 +29,7 @@ function M.new(seed)
     t_job = {}, t_dev = {}, t_status = {}, t_src = {}, t_created = {}, t_modified = {},
     t_retries = {}, t_started = {}, t_astart = {}, t_dur = {}, t_gen = {}, t_pos = {},
     t_desc = {}, t_retry_wait = {}, t_inq = {},
+    t_json = {}, t_json_progress = {},   -- cached API views (ops_tasks.lua); not saved
     -- entities
     products = {}, product_list = {},
     groups = {}, group_list = {},
@@ -214,6 +215,7 @@ function Store:set_status(t, st, now, desc)
   end
   self.t_modified[t] = now
   self.t_desc[t] = desc
+  self.t_json[t] = nil
   if self.trace then self.trace(t, old, st, now) end
 end
 

@@ -1,0 +1,60 @@
+-- otarun approve FILE WAVE: records a human's approval of a wave that has approve = true, with who
+-- (user@host) and why, in the state store and its audit log; `otarun run` starts the wave once
+-- it is otherwise due. Approving twice records nothing new.
+local args = require("otarun.args")
+local control = require("otarun.control")
+local util = require("otarun.util")
+
+local M = {}
+
+M.OPTIONS = { ["--reason"] = "string", ["--rollout"] = "string", ["--lock-timeout"] = "int" }
+
+M.HELP = [[
+usage: otarun approve FILE WAVE [--reason TEXT] [--rollout NAME]
+
+Records an approval for WAVE (a wave with approve = true), with who and why, in the state store.
+`otarun run` starts the wave once it is otherwise due (time, after, delay, window).
+
+options:
+  --reason TEXT           why (recorded in the audit log)
+  --rollout NAME          the rollout, when several in FILE have a wave of that name
+  --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
+  --lock-timeout SECONDS  how long to wait for another otarun holding the store (30)
+
+exit: 0 approved (or already approved), 1 error, 3 invalid script, 64 usage error
+]]
+
+local function run(argv)
+  local opts, pos = args.parse(argv, M.OPTIONS)
+  if opts.help then
+    io.stdout:write(M.HELP)
+    return 0
+  end
+  if #pos ~= 2 then args.usage_error("approve needs FILE and WAVE (e.g. otarun approve rollout.lua canary)") end
+  local ctx, rollouts = control.load({ pos[1] }, opts, "approve")
+  local r, w = control.pick_wave(rollouts, opts.rollout, pos[2])
+  if not w.approve then
+    control.fail(1, "wave %q of rollout %q does not wait for approval (it has no approve = true); nothing to approve",
+      w.name, r.name)
+  end
+  local st = control.open_state(opts, "approve", { r }, opts.now and ctx.now)
+  control.lock(st)
+  local prior = st:approvals(r.name, w.name) or {}
+  if #prior > 0 then
+    local a = prior[#prior]
+    io.stdout:write(string.format("wave %q of rollout %q was already approved by %s at %s%s\n", w.name, r.name,
+      tostring(a.who), util.format_time(a.at, ctx.offset), a.why and a.why ~= "" and (": " .. a.why) or ""))
+    st:close()
+    return 0
+  end
+  local ok, err = st:approve(r.name, w.name, opts.reason or "")
+  st:close()
+  if not ok then control.fail(1, "%s", err) end
+  io.stdout:write(string.format("approved wave %q of rollout %q as %s%s; `otarun run` starts it when it is otherwise due\n",
+    w.name, r.name, require("otarun.state").who(), opts.reason and (": " .. opts.reason) or ""))
+  return 0
+end
+
+function M.main(argv) return control.guard("approve", run, argv) end
+
+return M

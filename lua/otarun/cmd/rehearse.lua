@@ -1,0 +1,118 @@
+-- otarun rehearse FILE --fleet FLEET: the whole rollout against a simulated fleet in simulated time
+-- (SPEC §1), through the same scheduler as `otarun run` (otarun.rehearsal). Prints the timeline
+-- (text or JSON) and, with --svg, writes the picture.
+local args = require("otarun.args")
+local control = require("otarun.control")
+local util = require("otarun.util")
+
+local M = {}
+
+M.OPTIONS = { ["--fleet"] = "string", ["--set"] = "list", ["--until"] = "string", ["--svg"] = "string",
+              ["--interval"] = "string", ["--approve"] = "list", ["--rollout"] = "string" }
+
+M.HELP = [[
+usage: otarun rehearse FILE... --fleet FLEET [OPTIONS]
+
+Runs the rollouts against an in-process emulator with a simulated fleet and a simulated clock
+(days in seconds), through the same loop as `otarun run`: wave starts, gate readings, halts and
+devices upgraded over time. Nothing is sent to the platform; the state store is a scratch one.
+The firmware the scripts name is created (verified) in the simulation from their firmware facts.
+
+options:
+  --fleet FILE                 the simulated fleet (a fleet { ... } file, see otarun emulator)
+  --set VERSION=ODDS           the chance an upgrade from VERSION fails, 0..1 (repeatable)
+  --until TIME|DURATION        stop at this time, or this long after the start (default 14d)
+  --interval DURATION          simulated time between gate readings (default 10m)
+  --approve WAVE|all|none      waves approved in advance (default all; repeatable)
+  --rollout NAME               rehearse only this rollout
+  --svg FILE                   also write the picture of the rehearsal (SVG)
+  --format text|json           output format (text)
+  --now TIME                   when the simulation starts (default: now, or an hour before the
+                               first wave's start when that is later)
+  --var NAME=VALUE             set var.NAME for the scripts (repeatable)
+
+exit: 0 the rollouts completed, 1 error or a rollout halted, 3 invalid script, 64 usage error
+]]
+
+local function parse_set(list)
+  local set = {}
+  for _, item in ipairs(list or {}) do
+    local v, odds = item:match("^([^=]+)=(.*)$")
+    odds = tonumber(odds)
+    if not v or not odds or odds < 0 or odds > 1 then
+      args.usage_error("--set needs VERSION=ODDS with odds between 0 and 1 (e.g. 2.3.1=0.2), got %q", item)
+    end
+    set[v] = odds
+  end
+  return set
+end
+
+local function seconds(text, what)
+  if text:match("^%d+$") then return tonumber(text) end
+  local n, err = util.parse_duration(text)
+  if not n then args.usage_error("%s: %s", what, err) end
+  return n
+end
+
+local function start_of(rollouts, ctx, given)
+  if given then return ctx.now end
+  local first
+  for _, r in ipairs(rollouts) do
+    local w = r.waves[1]
+    if w and w.start and (not first or w.start < first) then first = w.start end
+  end
+  if first and first - 3600 > ctx.now then return first - 3600 end
+  return ctx.now
+end
+
+local function run(argv)
+  local opts, files = args.parse(argv, M.OPTIONS)
+  if opts.help then
+    io.stdout:write(M.HELP)
+    return 0
+  end
+  if #files == 0 then args.usage_error("rehearse needs at least one FILE") end
+  if not opts.fleet then args.usage_error("rehearse needs --fleet FILE (a simulated fleet)") end
+  local format = opts.format or "text"
+  if format ~= "text" and format ~= "json" then args.usage_error("--format must be text or json, got %q", format) end
+  opts.format = "text"
+  local set = parse_set(opts.set)
+  local interval = opts.interval and seconds(opts.interval, "--interval") or nil
+  if interval and interval < 1 then args.usage_error("--interval must be at least 1s") end
+  local approve = "all"
+  for _, a in ipairs(opts.approve or {}) do
+    if a == "none" then approve = {} elseif a ~= "all" then
+      if approve == "all" then approve = {} end
+      approve[a] = true
+    end
+  end
+  local ctx, rollouts = control.load(files, opts, "rehearse")
+  if opts.rollout then rollouts = { control.pick_rollout(rollouts, opts.rollout) } end
+  local start = start_of(rollouts, ctx, opts.now)
+  local stop = start + 14 * 86400
+  if opts["until"] then
+    local t = util.parse_time(opts["until"])
+    stop = t or (start + seconds(opts["until"], "--until"))
+    if stop <= start then args.usage_error("--until must be after the start (%s)", util.format_time(start, ctx.offset)) end
+  end
+  local o = { rollouts = rollouts, fleet = opts.fleet, set = set, start = start, stop = stop, interval = interval,
+    approve = approve, offset = ctx.offset, region = opts.region, files = files }
+  local rehearsal = require("otarun.rehearsal")
+  local res, err = rehearsal.run(o)
+  if not res then control.fail(1, "%s", err) end
+  if format == "json" then io.stdout:write(rehearsal.json(res, o)) else io.stdout:write(rehearsal.text(res, o)) end
+  if opts.svg then
+    local ok, werr = require("otarun.core.sys").write_atomic(opts.svg, rehearsal.svg(res, o))
+    if not ok then control.fail(1, "cannot write %s: %s", opts.svg, tostring(werr)) end
+  end
+  for _, r in ipairs(res.report.rollouts) do
+    if r.halted then return 1 end
+  end
+  return 0
+end
+
+function M.main(argv)
+  return control.guard("rehearse", run, argv)
+end
+
+return M

@@ -1,0 +1,324 @@
+-- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
+--   1. settle what a crash left open (otarun.apply.recover: a create is adopted by its identity
+--      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
+--   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
+--      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
+--   3. judge the gates of running waves (otarun.gate; every reading recorded): pass -> `passed`,
+--      trip -> `failed`, rollout halted, strategy cancelled (tasks too with "abort");
+--   4. start the waves that are due, one at a time, re-planning after each (otarun.plan's timeline
+--      decides due-ness: time, after, delay from the predecessor's passed_at, window, approval);
+--      a dynamic wave first cancels the running dynamic strategy it supersedes (both calls through
+--      apply's executor, otarun.apply);
+--   5. work out when the next thing can happen.
+-- Every changing call goes through the intent journal (otarun.control.call), and every decision is
+-- a wave transition in the store, so a restarted run continues where the last one stopped and
+-- never acts twice on one decision. The lock is released at the end of each tick.
+-- Uses otarun.gate, otarun.plan, otarun.apply, otarun.apply.recover, otarun.control, otarun.state
+-- (through the handle it is given).
+local gate = require("otarun.gate")
+local control = require("otarun.control")
+
+local M = {}
+
+M.DEFAULT_INTERVAL = 60
+local TERMINAL = { passed = true, done = true, superseded = true, cancelled = true, failed = true }
+local SETTLED = { running = true, passed = true, done = true, superseded = true, failed = true,
+                  cancelled = true }
+
+local Sched = {}
+Sched.__index = Sched
+
+-- new{ state = handle, client =, rollouts = list | load = fn() -> rollouts, now = fn() -> epoch,
+--      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
+--      lock_timeout =, check_limits = }
+-- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt", rollout,
+--           wave, job_id, text, counts, verdict }
+function M.new(env)
+  assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
+  local s = setmetatable({ env = env, state = env.state, client = env.client,
+    interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0, failures = {} }, Sched)
+  return s
+end
+
+function Sched:emit(ev)
+  ev.t = ev.t or self.now
+  if self.env.on_event then self.env.on_event(ev) end
+end
+
+-- ---- 1. what a crash left open ---------------------------------------------------------------
+
+-- What a crash left open, through apply's recovery (otarun.apply.recover): a create is adopted
+-- by its identity tag or marked absent, a cancel settled by the job's status. When the platform
+-- cannot tell, nothing starts this tick (never risk a duplicate job).
+function Sched:resolve()
+  local recover = require("otarun.apply.recover")
+  local counts, err = recover.resolve(self.state, function() return self.client end)
+  if not counts then
+    self.blocked = true
+    self:emit{ kind = "error", text = "cannot settle what an earlier run left open: " .. tostring(err) }
+    return
+  end
+  if counts.adopted > 0 then
+    self:emit{ kind = "adopt", text = string.format("adopted %d job(s) created before a crash", counts.adopted) }
+  end
+end
+
+function Sched:wave_of(r, name)
+  for _, w in ipairs(r.waves) do if w.name == name then return w end end
+  return nil
+end
+
+-- ---- 2 and 3. gates and halts --------------------------------------------------------------------
+
+-- The calls a tripped gate owes: cancel the strategy (dynamic), and the pending tasks ("abort").
+function Sched:follow_up(r, w, job_id)
+  local st = self.state
+  if w.kind == "dynamic" then
+    local ok, err = control.cancel_strategy(st, self.client, r, w.name, job_id)
+    if not ok then
+      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling the strategy: " .. tostring(err.message or err) }
+      return
+    end
+  end
+  if w.on_fail == "abort" then
+    local ok, err = control.cancel_pending(st, self.client, r, w.name, job_id)
+    if not ok then
+      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling pending tasks: " .. tostring(err.message or err) }
+    end
+  end
+end
+
+function Sched:readings(r, w)
+  local key = r.name .. "/" .. w.name
+  local h = self.history[key]
+  if not h then
+    h = {}
+    local cjson = require("cjson")
+    for _, row in ipairs(self.state:gate_readings(r.name, w.name) or {}) do
+      local ok, c = pcall(cjson.decode, row.counts or "{}")
+      h[#h + 1] = { at = row.at, verdict = row.verdict, reason = row.reason, counts = ok and c or {} }
+    end
+    self.history[key] = h
+  end
+  while #h > gate.HISTORY do table.remove(h, 1) end
+  return h
+end
+
+function Sched:judge(r, w, row)
+  local st = self.state
+  if not w.gate then
+    st:transition(r.name, w.name, "passed", "no gate")
+    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
+    self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed (no gate)", w.name) }
+    return
+  end
+  local counts, err, calls = gate.read(self.client, row.job_id, { instance = r.instance })
+  if counts then calls = err end
+  self.calls = self.calls + (calls or 0)
+  if not counts then
+    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "reading the gate: " .. tostring(err) }
+    return
+  end
+  local started = row.started_at or self.now
+  if w.start and w.start > started then started = w.start end -- a scheduled static job
+  local history = w.gate.check and self:readings(r, w) or {}
+  local verdict, reason = gate.evaluate(counts, w.gate, { now = self.now, started_at = started,
+    history = history, rollout = r.name, wave = w.name, check_limits = self.env.check_limits })
+  st:gate(r.name, w.name, counts, verdict, reason)
+  if w.gate.check then history[#history + 1] = { at = self.now, verdict = verdict, reason = reason, counts = counts } end
+  self:emit{ kind = "gate", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+    verdict = verdict, text = string.format("gate of %q: %s: %s", w.name, verdict, reason) }
+  if verdict == "pass" then
+    st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
+    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
+    self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed its gate", w.name) }
+  elseif verdict == "fail" then
+    -- the decision first, durably; the calls it owes follow (and are finished by a later tick
+    -- if this process dies in between)
+    st:transition(r.name, w.name, "failed", "gate tripped: " .. reason)
+    local why = string.format("gate of wave %q tripped: %s", w.name, reason)
+    st:halt(r.name, why)
+    self:emit{ kind = "fail", rollout = r.name, wave = w.name, text = why }
+    self:emit{ kind = "halt", rollout = r.name, wave = w.name, text = "rollout " .. r.name .. " halted" }
+    self:follow_up(r, w, row.job_id)
+  end
+end
+
+-- ---- 4. starting waves -----------------------------------------------------------------------
+
+local function observed_from(rec)
+  return function(_, wave)
+    local row = rec.wave[wave.name]
+    if row and SETTLED[row.state] then
+      return { status = row.state, job_id = row.job_id, started_at = row.started_at, passed_at = row.passed_at }
+    end
+    return nil
+  end
+end
+
+-- The rollout as the planner should see it: approved waves no longer wait for approval.
+function Sched:as_planned(r)
+  local copy
+  for i, w in ipairs(r.waves) do
+    if w.approve then
+      local list = self.state:approvals(r.name, w.name) or {}
+      if #list > 0 then
+        copy = copy or setmetatable({ waves = { table.unpack(r.waves) } }, { __index = r })
+        local wc = setmetatable({ approve = false, approved_by = list[#list].who }, { __index = w })
+        copy.waves[i] = wc
+      end
+    end
+  end
+  return copy or r
+end
+
+function Sched:plan(r, rec)
+  local planned = self:as_planned(r)
+  local rollout = {}
+  for k, v in pairs(r) do rollout[k] = v end
+  rollout.waves = planned.waves
+  local p = require("otarun.plan").build({ rollout }, { now = self.now, offset = self.env.offset or 0,
+    observed = observed_from(rec) })
+  return p.rollouts[1].waves
+end
+
+local function placeholder(job) return type(job) == "string" and job:sub(1, 1) == "(" end
+
+M.MAX_START_FAILURES = 3
+
+-- Starts one due wave through apply's executor (intent, call, record; a create whose outcome is
+-- unknown is resolved by its identity tag at once). A cancel of a wave that has no job yet is
+-- dropped: there is no strategy to supersede. -> true | nil (stop starting waves of this rollout)
+function Sched:start(r, pw, rec)
+  local w = pw.spec
+  local calls, stopped = {}, {}
+  local cancelled = {}
+  for _, j in ipairs(self.state:jobs(r.name) or {}) do
+    if j.status == "CANCELED" then cancelled[j.job_id] = true end
+  end
+  for _, c in ipairs(pw.calls) do
+    local job = c.action == "CancelOTAStrategyByJob" and c.params.JobId
+    if job and cancelled[job] then
+      stopped[#stopped + 1] = job -- a halt (then a resume) already cancelled it
+    elseif not (job and placeholder(job)) then
+      calls[#calls + 1] = c
+    end
+  end
+  local step = setmetatable({ calls = calls }, { __index = pw })
+  local plan = { rollouts = { setmetatable({ waves = { step } }, { __index = r }) } }
+  local report = require("otarun.apply").execute(self.state, plan, {
+    client_for = function() return self.client end, log = self.env.log })
+  for _, c in ipairs(calls) do
+    if c.action == "CancelOTAStrategyByJob" then
+      local prev
+      for name, row in pairs(rec.wave) do if row.job_id == c.params.JobId then prev = name end end
+      local now = self.state:rollout(r.name).wave[prev or ""]
+      if now and now.state == "superseded" then
+        self:emit{ kind = "supersede", rollout = r.name, wave = prev, job_id = c.params.JobId,
+          text = string.format("wave %q superseded by %q (strategy of job %s cancelled)", prev, w.name, c.params.JobId) }
+      end
+    end
+  end
+  local key = r.name .. "/" .. w.name
+  local job = report.jobs[key]
+  if job then
+    self.failures[key] = nil
+    for _, old in ipairs(stopped) do
+      for name, row in pairs(rec.wave) do
+        if row.job_id == old and row.state == "passed" then
+          self.state:transition(r.name, name, "superseded",
+            string.format("superseded by wave %q (its strategy was already cancelled)", w.name), old)
+        end
+      end
+    end
+    self:emit{ kind = "start", rollout = r.name, wave = w.name, job_id = job,
+      text = string.format("wave %q started: job %s (%s)", w.name, job, pw.reason) }
+    return true
+  end
+  local why = table.concat(report.errors, "; ")
+  self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "starting the wave: " .. why }
+  if report.fatal then self.blocked = true return nil end
+  self.failures[key] = (self.failures[key] or 0) + 1
+  if self.failures[key] >= M.MAX_START_FAILURES then
+    self.state:halt(r.name, string.format("could not start wave %q (%d tries): %s", w.name, self.failures[key], why))
+    self:emit{ kind = "halt", rollout = r.name, wave = w.name,
+      text = string.format("rollout %s halted: wave %s could not be started", r.name, w.name) }
+  end
+  return nil
+end
+
+function Sched:start_due(r)
+  for _ = 1, #r.waves do
+    if self.blocked then return end
+    local rec = self.state:rollout(r.name)
+    if rec.halted then return end
+    local due
+    for _, pw in ipairs(self:plan(r, rec)) do
+      if pw.action == "create" and pw.status == "ready" then
+        due = pw
+        break
+      end
+    end
+    if not due or not self:start(r, due, rec) then return end
+  end
+end
+
+-- ---- the tick --------------------------------------------------------------------------------
+
+-- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, waves = { planned waves } } },
+--                   next_at, done (every rollout done), finished (every rollout done or halted) }
+function Sched:tick()
+  local st = self.state
+  self.now = math.floor(self.env.now())
+  local ok, err = st:lock(self.env.lock_timeout)
+  if not ok then return nil, err end
+  local res = table.pack(pcall(self.tick_locked, self))
+  st:unlock()
+  if not res[1] then error(res[2], 0) end
+  return res[2]
+end
+
+function Sched:tick_locked()
+  local st = self.state
+  local rollouts = self.env.rollouts or self.env.load()
+  self.blocked = false
+  local report = { at = self.now, rollouts = {}, done = true, finished = true }
+  for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
+  self:resolve()
+  local next_at
+  local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
+  for _, r in ipairs(rollouts) do
+    assert(st:record_rollout(r))
+    local rec = st:rollout(r.name)
+    for _, w in ipairs(r.waves) do
+      local row = rec.wave[w.name]
+      if row.state == "failed" and row.job_id then self:follow_up(r, w, row.job_id) end
+    end
+    for _, w in ipairs(r.waves) do
+      local row = rec.wave[w.name]
+      if row.state == "running" and row.job_id then
+        self:judge(r, w, row)
+        if st:rollout(r.name).halted then break end
+      end
+    end
+    self:start_due(r)
+    rec = st:rollout(r.name)
+    local waves = self:plan(r, rec)
+    local done, running = true, false
+    for _, pw in ipairs(waves) do
+      if not TERMINAL[pw.status] then done = false end
+      if pw.status == "running" then running = true end
+      if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then wake(pw.earliest_start) end
+    end
+    if running or (not done and not rec.halted) then wake(self.now + self.interval) end
+    report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
+      done = done and not rec.halted, waves = waves, rollout = r }
+    if not done or rec.halted then report.done = false end
+    if not (done or rec.halted) then report.finished = false end
+  end
+  -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
+  report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
+  return report
+end
+
+return M
