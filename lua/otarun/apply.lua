@@ -45,22 +45,6 @@ function M.count_calls(steps)
   return n
 end
 
--- ctx.observed for the planner: the waves the store knows as settled (their job exists or
--- existed), so the plan leaves them alone and later waves see when they started and passed.
-function M.observed(st)
-  local cache = {}
-  return function(rollout, wave)
-    local r = cache[rollout.name]
-    if r == nil then
-      r = st:rollout(rollout.name) or false
-      cache[rollout.name] = r
-    end
-    local w = r and r.wave[wave.name]
-    if not w or w.state == "waiting" or w.state == "ready" then return nil end
-    return { status = w.state, job_id = w.job_id, started_at = w.started_at, passed_at = w.passed_at }
-  end
-end
-
 -- Records every rollout of the plan (and its waves) in the store; existing waves keep their state.
 function M.record_rollouts(st, plan)
   for _, r in ipairs(plan.rollouts or {}) do
