@@ -88,6 +88,30 @@ describe("refresh against the emulator", function()
     assert.are.equal("gateway", err.kind)
   end)
 
+  it("skips the jobs it is told are known (a replaced wave's cancelled job carries the same tag)", function()
+    local old = create("fwHelper0003", "r-known/canary")
+    assert(c:call("CancelOTAStrategyByJob", { JobId = old }))
+    -- unknown: the cancelled old job is all there is
+    assert.are.equal(old, refresh.find_by_identity(c, "fwHelper0003", "r-known/canary").job_id)
+    assert.is_false(refresh.find_by_identity(c, "fwHelper0003", "r-known/canary", { known = { [old] = true } }))
+    local new = create("fwHelper0003", "r-known/canary")
+    local lines = {}
+    local job = refresh.find_by_identity(c, "fwHelper0003", "r-known/canary",
+      { known = { [old] = true }, log = function(l) lines[#lines + 1] = l end })
+    assert.are.same({ new, "IN_PROGRESS" }, { job.job_id, job.status })
+    assert.are.same({}, lines)
+    -- two unknown jobs with one identity: the running one wins, and the log says there are more
+    job = refresh.find_by_identity(c, "fwHelper0003", "r-known/canary",
+      { log = function(l) lines[#lines + 1] = l end })
+    assert.are.equal(new, job.job_id)
+    assert.are.equal(1, #lines)
+    assert.matches("1 more unknown jobs carry identity r-known/canary", lines[1], 1, true)
+    -- no identity tag (identity = false): the lookup cannot answer
+    local res, err = refresh.find_by_identity(c, "fwHelper0003", nil)
+    assert.is_nil(res)
+    assert.matches("carries no identity tag", tostring(err), 1, true)
+  end)
+
   it("returns the error when a read fails, so the plan can stop", function()
     e:fault{ action = "QueryOTAFirmware", status = 503, count = 50 }
     local snap, err = refresh.read(e:client{ retries = { max = 0 } }, { rollout("r-fail", "fwHelper0001") })

@@ -6,8 +6,10 @@
 -- connection, a timeout after sending) is looked up by its identity tag at once: adopted if
 -- found, sent again only if certainly absent, and the run stops if the platform cannot tell.
 -- Resolving what a crash left open: otarun.apply.recover. Display: otarun.progress.
--- Uses: otarun.state (via the handle given), otarun.apply.recover, otarun.core.sign.
+-- Uses: otarun.state (via the handle given), otarun.apply.recover, otarun.refresh
+-- (find_by_identity), otarun.core.sign.
 local recover = require("otarun.apply.recover")
+local refresh = require("otarun.refresh")
 
 local M = {}
 
@@ -180,8 +182,8 @@ function Run:send(step, call)
     -- the platform may or may not have acted
     self.stats.unknown = self.stats.unknown + 1
     if CREATES[call.action] then
-      local job, lerr = recover.find_created(client, { firmware = r.firmware and r.firmware.id,
-        identity = identity, instance = r.instance, known = self.known, log = self.log })
+      local job, lerr = refresh.find_by_identity(client, r.firmware and r.firmware.id, identity,
+        { instance = r.instance, known = self.known, log = self.log })
       if job == nil then
         st:record_call(id, { state = "unknown", result = tostring(err) .. "; lookup failed: " .. tostring(lerr),
           request_id = err.request_id, audit = audit })
@@ -192,14 +194,14 @@ function Run:send(step, call)
       end
       if job then
         self.stats.adopted = self.stats.adopted + 1
-        local out = self:success(step, call, { Data = { JobId = job.JobId } }, identity)
+        local out = self:success(step, call, { Data = { JobId = job.job_id } }, identity)
         out.result = string.format("outcome unknown (%s); adopted job %s found by its identity tag",
-          tostring(err), job.JobId)
+          tostring(err), job.job_id)
         out.request_id = err.request_id
         local ok, rerr = st:record_call(id, out)
         if not ok then return nil, where .. ": recording the adopted job failed: " .. tostring(rerr), true end
-        self.known[job.JobId] = true
-        return job.JobId
+        self.known[job.job_id] = true
+        return job.job_id
       end
       st:record_call(id, { state = "failed", request_id = err.request_id, audit = audit,
         result = tostring(err) .. "; certainly not created (no job carries its identity tag)" })

@@ -315,24 +315,47 @@ function M.read_all(client_for, rollouts, opts)
   return all
 end
 
+-- An error of this module's own (a platform answer it cannot use), printable like a client error.
+local Malformed = { __tostring = function(e) return e.message end }
+
 -- find_by_identity(client, firmware_id, identity_value [, opts]) -> job | false | nil, err
--- job: the best job tagged otarun = identity_value (running first, then the newest; listed
--- fields only). false: every page was read and none carries it. nil, err: a read failed, so
--- the answer is unknown. opts.instance: IotInstanceId.
+-- The one lookup by identity tag (plan's matching uses the snapshot; apply and its crash recovery
+-- use this). job: the best job tagged otarun = identity_value (running first, then the newest;
+-- listed fields only: job_id, status, created, tags...). false: every page was read and none
+-- carries it. nil, err: a read failed (or the list carried no tags), so the answer is unknown.
+-- opts.instance: IotInstanceId.
+-- opts.known = { [job_id] = truthy }: jobs to skip. A create's outcome is resolved with the jobs
+--   the store already records: after a replace, the cancelled old job carries the same identity
+--   tag, and adopting it would leave the wave without its new job.
+-- opts.log(line): told when more than one unknown job carries the identity.
 function M.find_by_identity(client, firmware_id, identity_value, opts)
   opts = opts or {}
+  if not identity_value then
+    return nil, setmetatable({ kind = "malformed", message = "the create carries no identity tag (identity = false)" }, Malformed)
+  end
+  if not firmware_id then
+    return nil, setmetatable({ kind = "malformed", message = "the create names no FirmwareId" }, Malformed)
+  end
+  local known = opts.known or {}
   local r = setmetatable({ client = client, calls = 0 }, Reader)
-  local found, untagged = nil, false
+  local found, untagged, more = nil, false, 0
   local ok, err = r:each_job(firmware_id, opts.instance, function(item)
     local job = job_from(item)
     if job.tags == nil then untagged = true end
-    if job.identity == identity_value and (not found or better(job, found)) then found = job end
+    if job.identity == identity_value and not known[job.job_id] then
+      if found then more = more + 1 end
+      if not found or better(job, found) then found = job end
+    end
   end)
   if not ok then return nil, err end
+  if more > 0 and opts.log then
+    opts.log(string.format("warning: %d more unknown jobs carry identity %s on firmware %s", more,
+      identity_value, firmware_id))
+  end
   if found then return found end
   if untagged then
-    return nil, { kind = "malformed", message = "ListOTAJobByFirmware answered without Tags: "
-      .. "cannot tell whether a job tagged " .. identity_value .. " exists" }
+    return nil, setmetatable({ kind = "malformed", message = "ListOTAJobByFirmware answered without Tags: "
+      .. "cannot tell whether a job tagged " .. identity_value .. " exists" }, Malformed)
   end
   return false
 end

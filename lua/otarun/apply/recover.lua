@@ -2,16 +2,17 @@
 -- every unsettled intent of the store is looked up on the platform. A create is adopted when a
 -- job carrying its identity tag (otarun = ROLLOUT/WAVE) exists that the store does not know yet,
 -- marked "not created" when every page of the firmware's jobs was read and none carries it, and
--- left open (the run stops) when a read failed: never risk a duplicate. A cancel is settled by the
--- job's status; other changes are re-planned (the next plan compares with the platform again).
--- The lookup is this module's own rather than otarun.refresh.find_by_identity: it must skip jobs
--- the store already knows (after a replace, the cancelled old job carries the same identity tag,
--- and adopting it would leave the wave without its new job).
--- Uses: the client (ListOTAJobByFirmware, QueryOTAJob), the state handle given.
+-- left open (the run stops) when a read failed: never risk a duplicate. The lookup is
+-- otarun.refresh.find_by_identity with the store's jobs as `known` (after a replace, the cancelled
+-- old job carries the same identity tag; adopting it would leave the wave without its new job).
+-- A cancel is settled by the job's status; other changes are re-planned (the next plan compares
+-- with the platform again).
+-- Uses: otarun.refresh, the client (ListOTAJobByFirmware, QueryOTAJob), the state handle given.
+local refresh = require("otarun.refresh")
+
 local M = {}
 
-M.PAGE_SIZE = 200 -- ListOTAJobByFirmware's largest page (reference §4.7)
-M.IDENTITY_KEY = "otarun"
+M.IDENTITY_KEY = refresh.IDENTITY_KEY
 
 local CREATES = { CreateOTADynamicUpgradeJob = true, CreateOTAStaticUpgradeJob = true }
 
@@ -22,53 +23,6 @@ function M.identity_of(params)
     if n and v == M.IDENTITY_KEY then return params["Tag." .. n .. ".Value"] end
   end
   return nil
-end
-
-local function tags_of(job)
-  local t = job.Tags
-  if type(t) == "table" and type(t.OtaTagDTO) == "table" then return t.OtaTagDTO end
-  if type(t) == "table" then return t end
-  return {}
-end
-
-local function carries(job, identity)
-  for _, tag in ipairs(tags_of(job)) do
-    if tag.Key == M.IDENTITY_KEY and tag.Value == identity then return true end
-  end
-  return false
-end
-
--- find_created(client, { firmware, identity, instance, known = { [job_id] = true }, log })
---   -> job (SimpleOTAJobInfo: JobId, JobStatus, ...) | false (every page read, none) | nil, err
--- Jobs the store already knows are skipped: they are earlier jobs of the same wave (a replaced
--- or cancelled one), not the one this intent may have created.
-function M.find_created(client, o)
-  if not o.identity then return nil, "the create carries no identity tag (identity = false)" end
-  if not o.firmware then return nil, "the create names no FirmwareId" end
-  local page, found, dupes = 1, nil, 0
-  while true do
-    local res, err = client:call("ListOTAJobByFirmware", { FirmwareId = o.firmware,
-      CurrentPage = tostring(page), PageSize = tostring(M.PAGE_SIZE), IotInstanceId = o.instance })
-    if not res then return nil, "ListOTAJobByFirmware page " .. page .. ": " .. tostring(err) end
-    local list = type(res.Data) == "table" and res.Data.SimpleOTAJobInfo or {}
-    for _, job in ipairs(list) do
-      if job.Tags == nil then
-        return nil, "ListOTAJobByFirmware answered without Tags: cannot tell whether a job tagged "
-          .. o.identity .. " exists"
-      end
-      if carries(job, o.identity) and not (o.known and o.known[job.JobId]) then
-        if found then dupes = dupes + 1 else found = job end
-      end
-    end
-    local total = tonumber(res.Total) or 0
-    if #list == 0 or page * M.PAGE_SIZE >= total then break end
-    page = page + 1
-  end
-  if dupes > 0 and o.log then
-    o.log(string.format("warning: %d more unknown jobs carry identity %s on firmware %s", dupes,
-      o.identity, o.firmware))
-  end
-  return found or false
 end
 
 -- The job's JobStatus, or nil, err.
@@ -91,8 +45,8 @@ end
 local function resolve_create(st, client, i, known, rollout_row, wave_row, log)
   local p = type(i.params) == "table" and i.params or {}
   local identity = i.identity or M.identity_of(p)
-  local job, err = M.find_created(client, { firmware = p.FirmwareId, identity = identity,
-    instance = p.IotInstanceId, known = known, log = log })
+  local job, err = refresh.find_by_identity(client, p.FirmwareId, identity,
+    { instance = p.IotInstanceId, known = known, log = log })
   if job == nil then
     return nil, string.format("%s: cannot tell whether it created a job: %s. Nothing was sent; run "
       .. "otarun apply again once the platform answers%s", describe(i), tostring(err),
@@ -106,16 +60,16 @@ local function resolve_create(st, client, i, known, rollout_row, wave_row, log)
     return "absent"
   end
   local kind = wave_row and wave_row.kind or (i.action == "CreateOTAStaticUpgradeJob" and "static" or "dynamic")
-  local ok, serr = st:record_call(i.id, { state = "settled", job_id = job.JobId, audit = audit,
-    result = "resolved after a crash: adopted job " .. job.JobId .. " found by its identity tag",
-    job = { job_id = job.JobId, rollout = i.rollout, wave = i.wave, kind = kind, identity = identity,
-      firmware = p.FirmwareId or (rollout_row and rollout_row.firmware), status = job.JobStatus,
+  local ok, serr = st:record_call(i.id, { state = "settled", job_id = job.job_id, audit = audit,
+    result = "resolved after a crash: adopted job " .. job.job_id .. " found by its identity tag",
+    job = { job_id = job.job_id, rollout = i.rollout, wave = i.wave, kind = kind, identity = identity,
+      firmware = p.FirmwareId or (rollout_row and rollout_row.firmware), status = job.status,
       params_fingerprint = require("otarun.core.sign").sha256_hex(require("otarun.state").json(p)) },
-    transition = i.wave and { rollout = i.rollout, wave = i.wave, to = "running", job_id = job.JobId,
+    transition = i.wave and { rollout = i.rollout, wave = i.wave, to = "running", job_id = job.job_id,
       why = "adopted after a crash (found by identity tag)" } or nil })
   if not ok then return nil, serr end
-  known[job.JobId] = true
-  return "adopted", job.JobId
+  known[job.job_id] = true
+  return "adopted", job.job_id
 end
 
 local function resolve_cancel(st, client, i, known)
