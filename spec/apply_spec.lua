@@ -372,3 +372,126 @@ rollout "gone" {
     assert.matches("No changes.", out, 1, true)
   end)
 end)
+
+describe("a replace whose create did not happen after its cancel", function()
+  local dir, server, db
+  setup(function()
+    dir = ah.tmpdir()
+    server = ah.start(dir, 1, { prefix = "fwRep" })
+    db = dir .. "/state.db"
+  end)
+  teardown(function()
+    if server then server.stop() end
+    ah.rm_rf(dir)
+  end)
+
+  local function script(push)
+    return h.write(dir .. "/rep.lua", string.format([[
+rollout "rep" {
+  product = "a1Le6d0abcd", region = "cn-shanghai",
+  firmware = firmware { id = "fwRep0001", version = "2.4.0", verified = true },
+  wave "all" { versions = { "2.3.1" }, rate = 100, timeout = "1h", push = %s },
+}
+]], tostring(push)))
+  end
+
+  local function jobs_of_wave()
+    local list = ah.jobs_by_identity(server)["rep/all"] or {}
+    local running = {}
+    for _, j in ipairs(list) do
+      if j.JobStatus == "IN_PROGRESS" then running[#running + 1] = j.JobId end
+    end
+    return list, running
+  end
+
+  local function plan_json(s)
+    local code, out, err = ah.otarun(server, db, { "plan", s, "--format", "json", "--detailed-exitcode" })
+    return code, require("cjson").decode(out), err
+  end
+
+  local function store_wave()
+    local st = assert(require("otarun.state").open{ state = db, readonly = true })
+    local row = st:rollout("rep").wave.all
+    st:close()
+    return row
+  end
+
+  it("plans the create again after the create failed, and the next apply makes it", function()
+    local code, out, err = ah.otarun(server, db, { "apply", script(true), "--auto-approve" })
+    assert.are.equal(0, code, out .. err)
+    local _, running = jobs_of_wave()
+    local first = running[1]
+    -- NeedPush cannot be updated in place: -/+ replace; the create is refused once
+    ah.admin(server, "POST", "faults", { action = "CreateOTADynamicUpgradeJob", error = "business",
+      code = "iot.ota.SystemBusy", message = "try later", count = 1 })
+    code, out, err = ah.otarun(server, db, { "apply", script(false), "--auto-approve" })
+    ah.admin(server, "DELETE", "faults")
+    assert.are.equal(1, code, out .. err)
+    assert.matches("-/+ all: replace", out, 1, true)
+    assert.matches("rep/all: CreateOTADynamicUpgradeJob failed: iot.ota.SystemBusy", err, 1, true)
+    local list
+    list, running = jobs_of_wave()
+    assert.are.same({ 1, 0 }, { #list, #running }) -- cancelled, nothing new
+    -- the next plan creates it again (before this fix: nothing to do, and no job)
+    local doc
+    code, doc, err = plan_json(script(false))
+    assert.are.equal(2, code, err)
+    local w = doc.rollouts[1].waves[1]
+    assert.are.same({ "ready", "create", 1, "CreateOTADynamicUpgradeJob" },
+      { w.status, w.action, #w.calls, w.calls[1].action })
+    assert.are.equal("false", w.calls[1].params.NeedPush)
+    assert.matches("job " .. first .. " was cancelled to replace it, but its new job was never created", w.reason, 1, true)
+    assert.are.equal(1, doc.summary.create)
+    code, out, err = ah.otarun(server, db, { "apply", script(false), "--auto-approve" })
+    assert.are.equal(0, code, out .. err)
+    assert.matches("+ all: create", out, 1, true)
+    list, running = jobs_of_wave()
+    assert.are.equal(2, #list)
+    assert.are.equal(1, #running)
+    assert.are_not.equal(first, running[1])
+    local row = store_wave()
+    assert.are.same({ "running", running[1] }, { row.state, row.job_id })
+    code, out, err = ah.otarun(server, db, { "apply", script(false), "--auto-approve" })
+    assert.are.equal(0, code, out .. err)
+    assert.matches("No changes.", out, 1, true)
+  end)
+
+  it("plans the create again when the process died between the cancel and the create", function()
+    local _, running = jobs_of_wave()
+    local current = running[1]
+    -- what a SIGKILL right after the cancel leaves: its intent open, the job cancelled
+    local st = assert(require("otarun.state").open{ state = db, command = "apply" })
+    assert(st:lock(0))
+    local params = { JobId = current }
+    assert(st:intent{ rollout = "rep", wave = "all", action = "CancelOTAStrategyByJob", params = params,
+      identity = "rep/all" })
+    local c = assert(require("otarun.client").new{ endpoint = server.url, credentials =
+      require("otarun.credentials").static{ access_key_id = ah.KEY, access_key_secret = ah.SECRET },
+      limiter = require("otarun.ratelimit").new{} })
+    assert(c:call("CancelOTAStrategyByJob", params))
+    c:close()
+    st:close()
+    local code, out, err = ah.otarun(server, db, { "apply", script(true), "--auto-approve" })
+    assert.are.equal(0, code, out .. err)
+    assert.matches("+ all: create", out, 1, true)
+    local list
+    list, running = jobs_of_wave()
+    assert.are.equal(3, #list)
+    assert.are.equal(1, #running)
+    assert.are.same({ "running", running[1] }, { store_wave().state, store_wave().job_id })
+  end)
+
+  it("leaves a job cancelled outside otarun cancelled, and says what to do", function()
+    local _, running = jobs_of_wave()
+    local c = assert(require("otarun.client").new{ endpoint = server.url, credentials =
+      require("otarun.credentials").static{ access_key_id = ah.KEY, access_key_secret = ah.SECRET },
+      limiter = require("otarun.ratelimit").new{} })
+    assert(c:call("CancelOTAStrategyByJob", { JobId = running[1] }))
+    c:close()
+    local code, doc, err = plan_json(script(true))
+    assert.are.equal(0, code, err)
+    local w = doc.rollouts[1].waves[1]
+    assert.are.same({ "cancelled", "none", running[1] }, { w.status, w.action, w.job_id })
+    assert.matches("cancelled outside otarun; remove the wave from the script, or give it a new name", w.reason, 1, true)
+  end)
+end)

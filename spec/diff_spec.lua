@@ -184,6 +184,47 @@ describe("diff against a snapshot", function()
     assert.are.equal(0, #waves[2].calls)
   end)
 
+  it("creates again a wave whose replace was cancelled but never created (live and state modes)", function()
+    local r = F.rollout({ F.wave("canary", { versions = { "2.3.0" }, push = false }) }, { firmware = { id = FW } })
+    local old = job_for(r, r.waves[1], { status = "CANCELED" })
+    local sent = calls.dynamic_create(r, r.waves[1]).params
+    local intents = { { wave = "canary", action = "CreateOTADynamicUpgradeJob", state = "settled", job_id = "JOB-canary",
+        params = sent },
+      { wave = "canary", action = "CancelOTAStrategyByJob", state = "settled", identity = "camera-2.4.0/canary",
+        params = '{"JobId":"JOB-canary"}' },
+      { wave = "canary", action = "CreateOTADynamicUpgradeJob", state = "failed", params = sent } }
+    local st = store{ waves = { { name = "canary", state = "running", job_id = "JOB-canary" } },
+      jobs = { { job_id = "JOB-canary", wave = "canary" } }, intents = intents }
+    local w = live(r, { old }, { state = st })[1]
+    assert.are.same({ "ready", "create", "CreateOTADynamicUpgradeJob" }, { w.status, w.action, w.calls[1].action })
+    assert.matches("job JOB-canary was cancelled to replace it, but its new job was never created", w.reason, 1, true)
+    local d = diff.new{ rollouts = { r }, state = st, mode = "state", now = F.NOW }
+    w = plan.build({ r }, { now = F.NOW, mode = "state", diff = d }).rollouts[1].waves[1]
+    assert.are.same({ "ready", "create" }, { w.status, w.action })
+    -- once the new job's create settled, the wave is what that job says
+    intents[#intents + 1] = { wave = "canary", action = "CreateOTADynamicUpgradeJob", state = "settled",
+      job_id = "JOB-new", params = sent }
+    local new = job_for(r, r.waves[1], { job_id = "JOB-new", created = "2026-11-30T10:00:00.000Z" })
+    w = live(r, { old, new }, { state = st })[1]
+    assert.are.same({ "running", "none", "JOB-new" }, { w.status, w.action, w.job_id })
+  end)
+
+  it("says whether a cancelled job was cancelled by otarun or outside it", function()
+    local r = F.rollout({ F.wave("canary", { versions = { "2.3.0" } }) }, { firmware = { id = FW } })
+    local job = job_for(r, r.waves[1], { status = "CANCELED" })
+    local st = store{ waves = { { name = "canary", state = "running", job_id = "JOB-canary" } } }
+    local w = live(r, { job }, { state = st })[1]
+    assert.are.same({ "cancelled", "none" }, { w.status, w.action })
+    assert.matches("cancelled outside otarun; remove the wave from the script, or give it a new name", w.reason, 1, true)
+    -- an abort (a cancel without the replace mark) is otarun's own: still cancelled, not created again
+    st = store{ waves = { { name = "canary", state = "cancelled", job_id = "JOB-canary" } },
+      intents = { { wave = "canary", action = "CancelOTAStrategyByJob", state = "settled",
+        params = { JobId = "JOB-canary" } } } }
+    w = live(r, { job }, { state = st })[1]
+    assert.are.same({ "cancelled", "none" }, { w.status, w.action })
+    assert.matches("(cancelled by otarun)", w.reason, 1, true)
+  end)
+
   it("in state mode compares with what otarun last sent, without the platform", function()
     local r = F.rollout({ F.wave("canary", { versions = { "2.3.0" }, rate = 300 }) }, { firmware = { id = FW } })
     local sent = calls.dynamic_create(r, r.waves[1]).params

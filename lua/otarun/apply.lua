@@ -144,6 +144,9 @@ function Run:send(step, call)
   local st, r, w = self.st, step.rollout, step.wave
   local where = r.name .. "/" .. w.name
   local identity = CREATES[call.action] and M.identity_of(call.params) or nil
+  -- the cancel of a replace names the identity of the create that follows it, so a plan made
+  -- after the create failed (or after a crash between the two) knows to create the wave again
+  if CANCELS[call.action] and w.action == "replace" then identity = r.name .. "/" .. w.name end
   local client, cerr = self.client_for(r)
   if not client then return nil, where .. ": " .. tostring(cerr) end
   for attempt = 1, M.MAX_SENDS do

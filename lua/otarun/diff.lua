@@ -5,7 +5,9 @@
 -- resent whole, dynamic timeout and versions), `-/+` replace (cancel, then create) for what the
 -- platform cannot change, `-` cancel for a wave removed from the script whose job still runs,
 -- or nothing. A difference the platform shows but otarun did not send (per the store's intent
--- journal) is drift, named with both values and the action that closes it. Calls within a wave
+-- journal) is drift, named with both values and the action that closes it. A wave whose job otarun
+-- cancelled for a replace whose create never happened plans its create again; a job cancelled
+-- outside otarun leaves its wave `cancelled` and says so. Calls within a wave
 -- come in the order they must run (cancel before the create that replaces or supersedes it);
 -- cancels of removed waves come first in their rollout.
 -- Uses otarun.plan.calls, otarun.refresh (identity parsing), otarun.params, otarun.util, cjson,
@@ -162,17 +164,22 @@ end
 -- ---- what the store says ------------------------------------------------------------------------
 
 local CREATES = { CreateOTADynamicUpgradeJob = true, CreateOTAStaticUpgradeJob = true }
+local CANCELS = { CancelOTAStrategyByJob = true, CancelOTATaskByJob = true }
+
+local function decoded(p)
+  if type(p) == "string" then
+    local ok, t = pcall(require("cjson").decode, p)
+    return ok and type(t) == "table" and t or nil
+  end
+  return type(p) == "table" and p or nil
+end
 
 -- The parameters otarun last sent for a wave's job (its create, then each UpdateOTAJob), from
 -- the settled intents, in create names. -> params | nil
 local function last_sent(intents, job_id)
   local cur
   for _, it in ipairs(intents or {}) do
-    local p = it.params
-    if type(p) == "string" then
-      local ok, t = pcall(require("cjson").decode, p)
-      p = ok and t or nil
-    end
+    local p = decoded(it.params)
     if it.state == "settled" and type(p) == "table" then
       if CREATES[it.action] and (job_id == nil or it.job_id == nil or it.job_id == job_id) then
         cur = {}
@@ -192,6 +199,41 @@ local function last_sent(intents, job_id)
     end
   end
   return cur
+end
+
+-- Is the wave halfway through a replace? apply cancels, then creates; the cancel's intent carries
+-- the identity of the create that follows (otarun.apply). A settled one for this job with no
+-- settled create after it, while the wave is still running in the store, means the new job was
+-- never made (the create failed, or the process died in between): the wave plans its create again.
+local function replace_pending(view, wave_name, job_id)
+  local row = view.waves[wave_name]
+  if not row or row.state ~= "running" then return false end
+  local pending = false
+  for _, it in ipairs(view.intents[wave_name] or {}) do
+    if it.state == "settled" then
+      if CANCELS[it.action] and it.identity then
+        local p = decoded(it.params)
+        if p and p.JobId == job_id then pending = true end
+      elseif CREATES[it.action] then
+        pending = false
+      end
+    end
+  end
+  return pending
+end
+
+-- Did otarun cancel this job (a settled cancel intent of any wave of the rollout names it)?
+local function cancelled_by_otarun(view, job_id)
+  for _, list in pairs(view.intents) do
+    for _, it in ipairs(list) do
+      if CANCELS[it.action] and (it.state == "settled" or (it.state == "failed"
+          and (it.result or ""):match("^already done"))) then
+        local p = decoded(it.params)
+        if p and p.JobId == job_id then return true end
+      end
+    end
+  end
+  return false
 end
 
 local function store_rows(state, rollout)
@@ -251,7 +293,7 @@ end
 function Diff:match_rollout(r)
   local view = store_rows(self.state, r)
   local snap = self.snapshot
-  local m = { view = view, jobs = {}, wave_names = {} }
+  local m = { view = view, jobs = {}, wave_names = {}, replacing = {} }
   for _, w in ipairs(r.waves or {}) do
     m.wave_names[w.name] = true
     local sid = stored_job_id(view, w.name)
@@ -270,6 +312,7 @@ function Diff:match_rollout(r)
       job = { job_id = sid, kind = w.kind, stored_state = row and row.state, from_store = true }
     end
     m.jobs[w.name] = job
+    if job and replace_pending(view, w.name, job.job_id) then m.replacing[w.name] = job end
   end
   return m
 end
@@ -280,7 +323,7 @@ local LIVE_STATUS = { IN_PROGRESS = "running", PLANNED = "running", COMPLETED = 
 function Diff:observed(rollout, wave)
   local m = self.per[rollout.name]
   local job = m and m.jobs[wave.name]
-  if not job then return nil end
+  if not job or m.replacing[wave.name] then return nil end
   local row = m.view.waves[wave.name]
   local started = row and row.started_at or (job.created and util.parse_time(job.created)) or nil
   local obs = { job_id = job.job_id, started_at = started, passed_at = row and row.passed_at }
@@ -301,6 +344,14 @@ function Diff:observed(rollout, wave)
   end
   obs.status = status
   obs.reason = string.format("job %s is %s", job.job_id, job.status or status)
+  if status == "cancelled" then
+    if cancelled_by_otarun(m.view, job.job_id) then
+      obs.reason = obs.reason .. " (cancelled by otarun)"
+    else
+      obs.reason = obs.reason .. ": cancelled outside otarun; remove the wave from the script, "
+        .. "or give it a new name to create its job again"
+    end
+  end
   return obs
 end
 
@@ -405,7 +456,13 @@ function Diff:finish(rollout, entries)
   local m = self.per[rollout.name]
   for _, e in ipairs(entries) do
     local job = m.jobs[e.name]
-    if job and e.status == "running" and e.action == "none" then
+    local old = m.replacing[e.name]
+    if old and not e.removed then
+      e.replaced_job = old.job_id
+      e.reason = string.format("job %s was cancelled to replace it, but its new job was never created; %s",
+        old.job_id, e.reason or "")
+    end
+    if job and not old and e.status == "running" and e.action == "none" then
       if self.mode == "live" or job.from_store then self:reconcile(rollout, e, job) end
     end
     -- the planner supersedes "the previous dynamic wave" by name; with the platform known, keep

@@ -81,6 +81,9 @@ local function resolve_cancel(st, client, i, known)
   local audit = { action = i.action, rollout = i.rollout, wave = i.wave, params = p }
   if status == "CANCELED" then
     local owner = type(known[p.JobId]) == "table" and known[p.JobId] or nil
+    -- the first half of a replace (its intent names the create that follows): the wave stays
+    -- as it is, and the next plan creates its new job
+    if i.identity and owner and owner.wave == i.wave then owner = nil end
     local ok, serr = st:record_call(i.id, { state = "settled", job_id = p.JobId, audit = audit,
       result = "resolved after a crash: job " .. tostring(p.JobId) .. " is CANCELED",
       job = { job_id = p.JobId, status = "CANCELED" },
