@@ -25,7 +25,8 @@ local days = doc.simulated_days
 print(string.format("devices            %d", doc.devices))
 print(string.format("simulated days     %.1f", days))
 print(string.format("wall time          %.2f s median of %d (min %.2f, max %.2f)", walls[(#walls + 1) // 2], runs, walls[1], walls[#walls]))
-print(string.format("API calls          %d (%.0f per simulated day; %d reading gates)", doc.api_calls, doc.api_calls / days, doc.gate_calls))
+print(string.format("API calls          %d (%.0f per simulated day; %d reading gates, %d reading jobs)", doc.api_calls,
+  doc.api_calls / days, doc.gate_calls, doc.refresh_calls or 0))
 local actions = {}
 for k, v in pairs(doc.calls_by_action) do actions[#actions + 1] = string.format("%s %d", k, v) end
 table.sort(actions)

@@ -424,6 +424,9 @@ function Diff:removed(rollout)
   local m, out, seen = self.per[rollout.name], {}, {}
   local function add(wave_name, job)
     if seen[job.job_id] or m.wave_names[wave_name] then return end
+    -- a static job whose pending tasks otarun cancelled runs on while started devices finish:
+    -- there is nothing more to cancel
+    if job.kind == "static" and cancelled_by_otarun(m.view, job.job_id) then return end
     seen[job.job_id] = true
     out[#out + 1] = { name = wave_name, kind = job.kind, status = "running", action = "cancel",
       job_id = job.job_id, removed = true, calls = { M.cancel_call(rollout, job) },
@@ -461,6 +464,9 @@ function Diff:finish(rollout, entries)
       e.replaced_job = old.job_id
       e.reason = string.format("job %s was cancelled to replace it, but its new job was never created; %s",
         old.job_id, e.reason or "")
+    end
+    if job and not job.from_store and e.status == "cancelled" then
+      e.cancelled_outside = not cancelled_by_otarun(m.view, job.job_id)
     end
     if job and not old and e.status == "running" and e.action == "none" then
       if self.mode == "live" or job.from_store then self:reconcile(rollout, e, job) end

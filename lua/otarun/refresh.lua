@@ -192,6 +192,8 @@ M.better = better
 -- opts.known_jobs: { [job_id] = IotInstanceId | true } jobs the state store recorded for these
 --   rollouts (read with QueryOTAJob even when not listed under the rollout's current firmware).
 -- opts.groups = false: skip QueryDeviceGroupList.
+-- opts.firmware = { [firmware_id] = facts }: facts read before (otarun run reads a firmware once
+--   per process, its jobs every tick): QueryOTAFirmware is not called for these.
 -- snapshot = { firmware = { [id] = facts }, jobs = { [job_id] = job }, by_identity = { [v] = job },
 --   by_firmware = { [id] = { job... } }, groups = { [instance or ""] = { [GroupId] = type } } | nil,
 --   calls = n }
@@ -226,8 +228,12 @@ function M.read(client, rollouts, opts)
       and ((opts.known_jobs and opts.known_jobs[job.job_id]) or (ro and ours[ro]) or job.tags == nil)
   end
   for _, id in ipairs(order) do
-    local facts, err = r:firmware(id, instance_of[id])
-    if not facts then return nil, err end
+    local facts = opts.firmware and opts.firmware[id]
+    if not facts then
+      local err
+      facts, err = r:firmware(id, instance_of[id])
+      if not facts then return nil, err end
+    end
     snap.firmware[id] = facts
     local list = {}
     snap.by_firmware[id] = list

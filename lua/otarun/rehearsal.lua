@@ -148,7 +148,7 @@ function M.drive(o, emu, st, now)
   for _, n in pairs(counters.calls) do total = total + n end
   return { start = o.start, stop = stop, ended = emu:now(), events = events, times = times, series = series,
     names = names, failed = failed, calls = total, calls_by_action = counters.calls, devices = counters.devices,
-    report = report, gate_calls = sched.calls }
+    report = report, gate_calls = sched.calls, refresh_calls = sched.refresh_calls }
 end
 
 -- ---- rendering ---------------------------------------------------------------------------------
@@ -219,8 +219,9 @@ function M.text(res, o)
   end
   local failed = res.failed[#res.failed] or 0
   lines[#lines + 1] = string.format("devices failed at the end: %d", failed)
-  lines[#lines + 1] = string.format("API calls: %d (%.0f per simulated day; %d to read gates); wall time %.2f s",
-    res.calls, res.calls / math.max(days, 1 / 24), res.gate_calls, res.wall or 0)
+  lines[#lines + 1] = string.format("API calls: %d (%.0f per simulated day; %d to read gates, %d to read "
+    .. "jobs); wall time %.2f s", res.calls, res.calls / math.max(days, 1 / 24), res.gate_calls,
+    res.refresh_calls or 0, res.wall or 0)
   return table.concat(lines, "\n") .. "\n"
 end
 
@@ -241,6 +242,7 @@ function M.json(res, o)
   return cjson.encode({ start = util.format_time(res.start, o.offset or 0), ended = util.format_time(res.ended, o.offset or 0),
     simulated_days = (res.ended - res.start) / 86400, devices = res.devices, events = evs, waves = waves,
     halted = halted, failed = res.failed[#res.failed] or 0, api_calls = res.calls, gate_calls = res.gate_calls,
+    refresh_calls = res.refresh_calls,
     calls_by_action = res.calls_by_action, wall_seconds = res.wall }) .. "\n"
 end
 

@@ -1,6 +1,14 @@
 -- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
 --   1. settle what a crash left open (otarun.apply.recover: a create is adopted by its identity
 --      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
+--   1b. read the platform (otarun.refresh: the firmware, one walk of its job pages, QueryOTAJob
+--      for its running jobs; skipped for a rollout that is done or halted) and plan through the
+--      same diff as `otarun plan` (otarun.diff), then close what that plan shows: drift and script
+--      edits of a running wave through UpdateOTAJob (an audit entry names the drift), the job of a
+--      wave removed from the script cancelled. A wave whose job was cancelled outside otarun, or
+--      that needs `-/+ replace`, halts the rollout with the reason: replacing restarts a wave's
+--      job and its gate, which an unattended loop does not decide on its own (otarun apply does,
+--      then otarun resume). A failed read starts and changes nothing this tick;
 --   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
 --      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
 --   3. judge the gates of running waves (otarun.gate; every reading recorded): pass -> `passed`,
@@ -10,13 +18,16 @@
 --      a dynamic wave first cancels the running dynamic strategy it supersedes (both calls through
 --      apply's executor, otarun.apply);
 --   5. work out when the next thing can happen.
--- Every changing call goes through the intent journal (otarun.control.call), and every decision is
+-- The waves are planned from that tick's snapshot, updated with the calls the tick made, so a
+-- tick reads the platform once per rollout. Every changing call goes through the intent journal
+-- (otarun.apply / otarun.control.call), and every decision is
 -- a wave transition in the store, so a restarted run continues where the last one stopped and
 -- never acts twice on one decision. The lock is released at the end of each tick.
--- Uses otarun.gate, otarun.plan, otarun.apply, otarun.apply.recover, otarun.control, otarun.state
--- (through the handle it is given).
+-- Uses otarun.gate, otarun.plan, otarun.refresh, otarun.diff, otarun.apply, otarun.apply.recover,
+-- otarun.control, otarun.util, otarun.state (through the handle it is given).
 local gate = require("otarun.gate")
 local control = require("otarun.control")
+local util = require("otarun.util")
 
 local M = {}
 
@@ -31,12 +42,14 @@ Sched.__index = Sched
 -- new{ state = handle, client =, rollouts = list | load = fn() -> rollouts, now = fn() -> epoch,
 --      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
 --      lock_timeout =, check_limits = }
--- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt", rollout,
---           wave, job_id, text, counts, verdict }
+-- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
+--           "update"|"cancel"|"cancelled", rollout, wave, job_id, text, counts, verdict }
+-- s.calls counts gate readings' calls; s.refresh_calls the platform reads of the ticks' plans.
 function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
   local s = setmetatable({ env = env, state = env.state, client = env.client,
-    interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0, failures = {} }, Sched)
+    interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0, refresh_calls = 0,
+    failures = {}, snaps = {}, unread = {}, firmware = {}, diffs = {}, plans = {} }, Sched)
   return s
 end
 
@@ -68,10 +81,121 @@ function Sched:wave_of(r, name)
   return nil
 end
 
+-- ---- 1b. what the platform says -----------------------------------------------------------------
+
+local function done_in_store(r, rec)
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if not (row and TERMINAL[row.state]) then return false end
+  end
+  return true
+end
+
+-- Reads the platform for one rollout into this tick's snapshot, unless it is done or halted
+-- (those are planned from the store: nothing of theirs starts or changes). -> true | nil
+function Sched:refresh(r, rec)
+  self.snaps[r.name], self.unread[r.name] = nil, nil
+  if rec.halted or done_in_store(r, rec) then return true end
+  local diff = require("otarun.diff")
+  local snap, err = require("otarun.refresh").read(self.client, { r },
+    { known_jobs = diff.known_jobs(self.state, { r }), groups = false, firmware = self.firmware })
+  if not snap then
+    self.unread[r.name] = true
+    self:emit{ kind = "error", rollout = r.name, text = "reading the platform: " .. tostring(err)
+      .. "; nothing is started or changed in this rollout until it answers" }
+    return nil
+  end
+  self.refresh_calls = self.refresh_calls + snap.calls
+  self.snaps[r.name] = snap
+  for id, facts in pairs(snap.firmware) do
+    if not facts.missing then self.firmware[id] = facts end
+  end
+  return true
+end
+
+-- What the snapshot would have shown had it been read after these calls of wave w succeeded:
+-- the created job (running; its parameters unknown until the next read, so not compared) and
+-- the cancelled strategies.
+function Sched:note_calls(r, w, calls, job_id)
+  self:changed(r)
+  local snap = self.snaps[r.name]
+  if not snap then return end
+  local apply = require("otarun.apply")
+  for _, c in ipairs(calls) do
+    local target = c.params and snap.jobs[c.params.JobId]
+    if c.action == "CancelOTAStrategyByJob" and target then
+      target.status = "CANCELED"
+    elseif c.action == "UpdateOTAJob" and target then
+      target.params = nil -- compared again after the next read
+    elseif apply.CREATES[c.action] and job_id then
+      local job = { job_id = job_id, firmware_id = c.params.FirmwareId, status = "IN_PROGRESS", kind = w.kind,
+        identity = apply.identity_of(c.params), created = util.format_time(self.now, 0), tags = {} }
+      snap.jobs[job_id] = job
+      local list = snap.by_firmware[job.firmware_id or ""]
+      if list then list[#list + 1] = job end
+      if job.identity then snap.by_identity[job.identity] = job end
+    end
+  end
+end
+
+-- Carries out one planned entry's calls through apply's executor. -> report
+function Sched:execute(r, pw, calls)
+  self:changed(r)
+  local step = setmetatable({ calls = calls or pw.calls }, { __index = pw })
+  local plan = { rollouts = { setmetatable({ waves = { step } }, { __index = r }) } }
+  return require("otarun.apply").execute(self.state, plan, {
+    client_for = function() return self.client end, log = self.env.log })
+end
+
+function Sched:halt_for(r, wave, why)
+  self:changed(r)
+  local st = self.state
+  st:halt(r.name, why)
+  self:emit{ kind = "halt", rollout = r.name, wave = wave, text = "rollout " .. r.name .. " halted: " .. why }
+end
+
+-- Closes what the tick's plan shows for waves that already have jobs (see the header, 1b).
+function Sched:reconcile(r, rec)
+  if not self.snaps[r.name] then return end
+  local st = self.state
+  for _, pw in ipairs(self:plan(r, rec)) do
+    local row = rec.wave[pw.name]
+    local where = string.format("wave %q", pw.name)
+    if pw.status == "cancelled" and row and row.state == "running" and not pw.removed then
+      self:changed(r)
+      st:transition(r.name, pw.name, "cancelled", pw.reason, pw.job_id)
+      self:emit{ kind = "cancelled", rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      if pw.cancelled_outside then
+        self:halt_for(r, pw.name, string.format("job %s of %s was cancelled outside otarun, so no later wave "
+          .. "can follow it; remove the wave from the script or give it a new name, then otarun resume",
+          tostring(pw.job_id), where))
+        return
+      end
+    elseif pw.action == "replace" then
+      self:halt_for(r, pw.name, string.format("%s needs -/+ replace (%s); otarun run does not restart a "
+        .. "running wave on its own: review it with otarun plan, carry it out with otarun apply, then "
+        .. "otarun resume", where, pw.reason))
+      return
+    elseif pw.action == "update" or pw.action == "cancel" then
+      local kind = pw.drift and "drift" or pw.action
+      st:audit{ kind = "decision", action = kind, rollout = r.name, wave = pw.name, result = pw.reason }
+      self:emit{ kind = kind, rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      local report = self:execute(r, pw)
+      if #report.errors > 0 then
+        self:emit{ kind = "error", rollout = r.name, wave = pw.name, text = table.concat(report.errors, "; ") }
+        if report.fatal then self.blocked = true end
+        return
+      end
+      self:note_calls(r, pw, pw.calls)
+    end
+  end
+end
+
 -- ---- 2 and 3. gates and halts --------------------------------------------------------------------
 
 -- The calls a tripped gate owes: cancel the strategy (dynamic), and the pending tasks ("abort").
 function Sched:follow_up(r, w, job_id)
+  self:changed(r)
   local st = self.state
   if w.kind == "dynamic" then
     local ok, err = control.cancel_strategy(st, self.client, r, w.name, job_id)
@@ -107,6 +231,7 @@ end
 function Sched:judge(r, w, row)
   local st = self.state
   if not w.gate then
+    self:changed(r)
     st:transition(r.name, w.name, "passed", "no gate")
     st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
     self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed (no gate)", w.name) }
@@ -128,6 +253,7 @@ function Sched:judge(r, w, row)
   if w.gate.check then history[#history + 1] = { at = self.now, verdict = verdict, reason = reason, counts = counts } end
   self:emit{ kind = "gate", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
     verdict = verdict, text = string.format("gate of %q: %s: %s", w.name, verdict, reason) }
+  if verdict ~= "wait" then self:changed(r) end -- the wave moves on: plan it again
   if verdict == "pass" then
     st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
     st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
@@ -172,14 +298,37 @@ function Sched:as_planned(r)
   return copy or r
 end
 
+-- The tick changed the store or the snapshot for r: its diff and plan are made again.
+function Sched:changed(r)
+  self.diffs[r.name], self.plans[r.name] = nil, nil
+end
+
+-- The rollout's planned waves: from this tick's snapshot through otarun.diff, as `otarun plan`
+-- shows them, or from the store alone for a rollout that was not read (done, halted, unreadable).
 function Sched:plan(r, rec)
+  local snap = self.snaps[r.name]
+  if snap and self.plans[r.name] then return self.plans[r.name] end
   local planned = self:as_planned(r)
   local rollout = {}
   for k, v in pairs(r) do rollout[k] = v end
   rollout.waves = planned.waves
-  local p = require("otarun.plan").build({ rollout }, { now = self.now, offset = self.env.offset or 0,
-    observed = observed_from(rec) })
-  return p.rollouts[1].waves
+  local ctx = { now = self.now, offset = self.env.offset or 0 }
+  if snap then
+    ctx.mode = "live"
+    -- the diff reads the store once; kept until this tick changes the store or the snapshot
+    local d = self.diffs[r.name]
+    if not d then
+      d = require("otarun.diff").new{ rollouts = { rollout }, snapshot = snap, state = self.state,
+        mode = "live", now = self.now }
+      self.diffs[r.name] = d
+    end
+    ctx.diff = d
+  else
+    ctx.observed = observed_from(rec)
+  end
+  local waves = require("otarun.plan").build({ rollout }, ctx).rollouts[1].waves
+  if snap then self.plans[r.name] = waves end
+  return waves
 end
 
 local function placeholder(job) return type(job) == "string" and job:sub(1, 1) == "(" end
@@ -204,10 +353,7 @@ function Sched:start(r, pw, rec)
       calls[#calls + 1] = c
     end
   end
-  local step = setmetatable({ calls = calls }, { __index = pw })
-  local plan = { rollouts = { setmetatable({ waves = { step } }, { __index = r }) } }
-  local report = require("otarun.apply").execute(self.state, plan, {
-    client_for = function() return self.client end, log = self.env.log })
+  local report = self:execute(r, pw, calls)
   for _, c in ipairs(calls) do
     if c.action == "CancelOTAStrategyByJob" then
       local prev
@@ -222,6 +368,7 @@ function Sched:start(r, pw, rec)
   local key = r.name .. "/" .. w.name
   local job = report.jobs[key]
   if job then
+    self:note_calls(r, w, calls, job)
     self.failures[key] = nil
     for _, old in ipairs(stopped) do
       for name, row in pairs(rec.wave) do
@@ -231,6 +378,7 @@ function Sched:start(r, pw, rec)
         end
       end
     end
+    self:changed(r)
     self:emit{ kind = "start", rollout = r.name, wave = w.name, job_id = job,
       text = string.format("wave %q started: job %s (%s)", w.name, job, pw.reason) }
     return true
@@ -249,7 +397,7 @@ end
 
 function Sched:start_due(r)
   for _ = 1, #r.waves do
-    if self.blocked then return end
+    if self.blocked or self.unread[r.name] then return end
     local rec = self.state:rollout(r.name)
     if rec.halted then return end
     local due
@@ -287,9 +435,14 @@ function Sched:tick_locked()
   self:resolve()
   local next_at
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
+  self.snaps, self.unread, self.diffs, self.plans = {}, {}, {}, {}
   for _, r in ipairs(rollouts) do
     assert(st:record_rollout(r))
     local rec = st:rollout(r.name)
+    if not self.blocked and self:refresh(r, rec) then
+      self:reconcile(r, rec)
+      rec = st:rollout(r.name)
+    end
     for _, w in ipairs(r.waves) do
       local row = rec.wave[w.name]
       if row.state == "failed" and row.job_id then self:follow_up(r, w, row.job_id) end
