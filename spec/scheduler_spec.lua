@@ -285,3 +285,88 @@ describe("scheduler (run loop) against the in-process emulator", function()
     end
   end)
 end)
+
+describe("scheduler: each tick plans live, as otarun plan does", function()
+  local function count(emu, action) return emu:counters().calls[action] or 0 end
+
+  it("closes drift on a running job with UpdateOTAJob, logging it, and reads the platform boundedly", function()
+    local w = world([[
+  wave "canary" { group = "Canary", rate = 100, gate = { soak = "6h" } },
+  wave "rest"   { versions = { "2.3.0" }, rate = 1000 },
+]])
+    w.run_until(MONDAY + HOUR)
+    local job = w.wave("canary").job_id
+    assert.is_string(job)
+    -- one tick's reads: one page of jobs, QueryOTAJob for the one running job; the firmware was
+    -- read once, on the first tick
+    local lists, queries, firmware = count(w.emu, "ListOTAJobByFirmware"), count(w.emu, "QueryOTAJob"),
+      count(w.emu, "QueryOTAFirmware")
+    assert.are.equal(1, firmware)
+    assert(w.sched:tick())
+    assert.are.same({ lists + 1, queries + 1, 1 },
+      { count(w.emu, "ListOTAJobByFirmware"), count(w.emu, "QueryOTAJob"), count(w.emu, "QueryOTAFirmware") })
+    -- someone raises the rate on the console
+    assert(w.emu:update_job_admin(job, { MaximumPerMinute = 800 }))
+    local before = #w.events
+    assert(w.sched:tick())
+    local drift
+    for i = before + 1, #w.events do
+      if w.events[i].kind == "drift" then drift = w.events[i] end
+    end
+    assert.is_truthy(drift, "the tick reported the drift")
+    assert.are.same({ "canary", job }, { drift.wave, drift.job_id })
+    assert.matches("drift MaximumPerMinute: 100 (script) vs 800 (platform)", drift.text, 1, true)
+    assert.are.equal(100, w.emu:jobs()[1].MaximumPerMinute)
+    local seen = {}
+    for _, row in ipairs(w.st:log{ rollout = "cam", wave = "canary" }) do seen[row.kind .. ":" .. tostring(row.action)] = row end
+    assert.matches("changed outside otarun", seen["decision:drift"].result, 1, true)
+    assert.is_truthy(seen["call:UpdateOTAJob"])
+    -- closed: the next tick finds nothing to do
+    before = #w.events
+    assert(w.sched:tick())
+    for i = before + 1, #w.events do assert.are_not.equal("drift", w.events[i].kind) end
+    assert.are.equal(1, #w.emu:jobs())
+    assert.are.equal("running", w.wave("canary").state)
+    w.close()
+  end)
+
+  it("applies a rate edited in the script while it loops, and does not read a done rollout", function()
+    local w = world([[
+  wave "canary" { group = "Canary", rate = 100, gate = { soak = "1h" } },
+]])
+    w.run_until(MONDAY + 30 * 60)
+    w.rollouts[1].waves[1].rate = 250
+    local before = #w.events
+    assert(w.sched:tick())
+    local update
+    for i = before + 1, #w.events do if w.events[i].kind == "update" then update = w.events[i] end end
+    assert.is_truthy(update, "the tick updated the job")
+    assert.matches("MaximumPerMinute: 250 (script) vs 100 (platform)", update.text, 1, true)
+    assert.are.equal(250, w.emu:jobs()[1].MaximumPerMinute)
+    local rep = w.run_until(MONDAY + DAY)
+    assert.is_true(rep.done)
+    local lists = count(w.emu, "ListOTAJobByFirmware")
+    assert(w.sched:tick())
+    assert.are.equal(lists, count(w.emu, "ListOTAJobByFirmware")) -- done: planned from the store
+    w.close()
+  end)
+
+  it("halts when a running wave's job was cancelled outside otarun, saying what to do", function()
+    local w = world([[
+  wave "canary" { group = "Canary", rate = 100, gate = { soak = "6h" } },
+  wave "rest"   { versions = { "2.3.0" }, rate = 1000 },
+]])
+    w.run_until(MONDAY + HOUR)
+    local job = w.wave("canary").job_id
+    assert(w.client:call("CancelOTAStrategyByJob", { JobId = job }))
+    local rep = assert(w.sched:tick())
+    assert.is_true(rep.rollouts[1].halted)
+    assert.matches("job " .. job .. " of wave \"canary\" was cancelled outside otarun", rep.rollouts[1].halt_reason, 1, true)
+    assert.matches("otarun resume", rep.rollouts[1].halt_reason, 1, true)
+    assert.are.equal("cancelled", w.wave("canary").state)
+    assert.are.equal("cancelled", rep.rollouts[1].waves[1].status)
+    w.run_until(MONDAY + 2 * DAY)
+    assert.are.equal(1, #w.emu:jobs()) -- nothing started after it
+    w.close()
+  end)
+end)
