@@ -220,6 +220,40 @@ policy "soft-caps" { level = "soft", rules = { max_first_wave_rate = 30 } }
     assert.matches("sending again", err, 1, true)
     assert.are.same({ duplicates = 0, lost = 0, missing = 0, total = 10 }, ah.audit_jobs(server, db, 10))
   end)
+
+  it("prints one result document with --format json: waves, calls, jobs, errors", function()
+    local cjson = require("cjson")
+    local s12 = ah.rollouts(dir .. "/twelve.lua", 12, { first = 11 })
+    ah.admin(server, "POST", "faults", { action = "CreateOTADynamicUpgradeJob", error = "business",
+      code = "iot.ota.SystemBusy", message = "try later", count = 1 })
+    local code, out, err = ah.otarun(server, db, { "apply", s12, "--auto-approve", "--format", "json" })
+    ah.admin(server, "DELETE", "faults")
+    assert.are.equal(1, code, out .. err)
+    local doc = cjson.decode(out) -- stdout is the document alone
+    assert.are.same({ "1.0", "incomplete", 2, 1, 2 }, { doc.format_version, doc.result, doc.calls, doc.created,
+      doc.summary.create })
+    assert.are.equal(1, #doc.errors)
+    assert.matches("cam-0011/all: CreateOTADynamicUpgradeJob failed: iot.ota.SystemBusy", doc.errors[1], 1, true)
+    local w1, w2 = doc.waves[1], doc.waves[2]
+    assert.are.same({ "cam-0011", "all", "create", "failed", false }, { w1.rollout, w1.wave, w1.action, w1.status,
+      w1.calls[1].ok })
+    assert.matches("SystemBusy", w1.calls[1].error, 1, true)
+    local job = ah.jobs_by_identity(server)["cam-0012/all"][1].JobId
+    assert.are.same({ "applied", job, "CreateOTADynamicUpgradeJob", true, job, false },
+      { w2.status, w2.job_id, w2.calls[1].action, w2.calls[1].ok, w2.calls[1].job_id, w2.calls[1].adopted })
+    assert.are.equal(cjson.null, w2.calls[1].error)
+    assert.matches("cam-0011/all", err, 1, true)
+    -- the rest, then nothing
+    code, out, err = ah.otarun(server, db, { "apply", s12, "--auto-approve", "--format", "json" })
+    assert.are.equal(0, code, out .. err)
+    doc = cjson.decode(out)
+    assert.are.same({ "applied", 1, 1, 0 }, { doc.result, #doc.waves, doc.created, #doc.errors })
+    code, out, err = ah.otarun(server, db, { "apply", s12, "--auto-approve", "--format", "json" })
+    assert.are.equal(0, code, out .. err)
+    doc = cjson.decode(out)
+    assert.are.same({ "no changes", 0, 0 }, { doc.result, #doc.waves, doc.calls })
+    assert.is_string(doc.state_fingerprint)
+  end)
 end)
 
 describe("apply.execute with a create whose answer is lost", function()

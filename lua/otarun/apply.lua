@@ -235,7 +235,9 @@ end
 -- opts: client_for(rollout) -> client (required), progress (otarun.progress or nil), log(line),
 --       before_call(step, call) (tests).
 -- report = { waves = n done, calls = n, requests = n, created = n, adopted = n, unknown = n,
---            errors = { "ROLLOUT/WAVE: ..." }, fatal = bool, jobs = { [ROLLOUT/WAVE] = job } }
+--            errors = { "ROLLOUT/WAVE: ..." }, fatal = bool, jobs = { [ROLLOUT/WAVE] = job },
+--            steps = { { rollout, wave, action, status = "applied"|"failed"|"not started", job_id,
+--                        calls = { { action, ok, job_id, adopted, error } } } } }
 -- A failed wave stops its rollout (later waves depend on it); other rollouts go on. An unknown
 -- outcome that cannot be resolved stops everything.
 function M.execute(st, plan, opts)
@@ -243,12 +245,14 @@ function M.execute(st, plan, opts)
     before_call = opts.before_call, known = {},
     stats = { requests = 0, unknown = 0, adopted = 0 } }, Run)
   for _, j in ipairs(st:jobs() or {}) do run.known[j.job_id] = true end
-  local report = { waves = 0, calls = 0, created = 0, errors = {}, jobs = {}, fatal = false }
+  local report = { waves = 0, calls = 0, created = 0, errors = {}, jobs = {}, fatal = false, steps = {} }
   local progress = opts.progress
   local stopped = {}
   for _, step in ipairs(M.steps(plan)) do
     local r, w = step.rollout, step.wave
     local where = r.name .. "/" .. w.name
+    local outcome = { rollout = r.name, wave = w.name, action = w.action, status = "not started", calls = {} }
+    report.steps[#report.steps + 1] = outcome
     if report.fatal then break end
     if stopped[r.name] then
       report.errors[#report.errors + 1] = string.format("%s: not started (an earlier wave of %s failed)",
@@ -266,8 +270,12 @@ function M.execute(st, plan, opts)
     for ci, call in ipairs(w.calls) do
       local c, cerr = concrete(call, created, where)
       local res, err, fatal
+      local adopted = run.stats.adopted
       if c then res, err, fatal = run:send(step, c) else err = cerr end
       report.calls = report.calls + 1
+      outcome.calls[#outcome.calls + 1] = { action = call.action, ok = res ~= nil, error = err,
+        job_id = (res ~= nil and res ~= true) and res or (c and c.params.JobId) or nil,
+        adopted = run.stats.adopted > adopted or nil }
       if progress then progress:step(where, c and c.action or call.action, res and res ~= true and res or nil, err) end
       if not res then
         report.errors[#report.errors + 1] = err
@@ -282,6 +290,8 @@ function M.execute(st, plan, opts)
         created[w.name] = res
       end
     end
+    outcome.status = failed and "failed" or "applied"
+    outcome.job_id = report.jobs[where] or w.job_id
     if failed then stopped[r.name] = true else report.waves = report.waves + 1 end
     ::continue::
   end

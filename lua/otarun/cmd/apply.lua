@@ -36,7 +36,8 @@ options:
   --policy DIR                  also judge the plan by the policies in DIR (repeatable)
   --override POLICY.RULE        accept a failed soft policy rule (repeatable; needs --reason)
   --reason TEXT                 why the overrides are acceptable (recorded in the audit log)
-  --format text|json            how the plan is shown (text)
+  --format text|json            text shows the plan, then the outcome; json prints one result
+                                document (waves applied, calls made, jobs created or adopted, errors)
   --var NAME=VALUE, --now TIME, --no-color, -v/--verbose
 
 exit: 0 applied (or no changes), 1 error (a failed call names its wave), 3 invalid script,
@@ -143,7 +144,8 @@ local function plan_files(files, ctx, st, client_for, opts, overrides)
   for _, r in ipairs(res.plan.rollouts) do
     for _, w in ipairs(r.waves) do w.spec = nil end
   end
-  io.stdout:write(pipeline.render_plan(res.plan, ctx))
+  -- with --format json, stdout carries one document: the result (or, when denied, the plan)
+  if ctx.format ~= "json" or denied then io.stdout:write(pipeline.render_plan(res.plan, ctx)) end
   if denied then
     io.stderr:write(PREFIX, ": denied by policy (nothing was sent):\n")
     for _, d in ipairs(denials) do io.stderr:write("  ", d, "\n") end
@@ -159,7 +161,39 @@ local function summary_text(report, secs)
     report.unknown > report.adopted and string.format("; %d unknown outcomes", report.unknown) or "")
 end
 
-local function execute(st, plan, client_for, opts)
+-- `apply --format json`: what was done, as one document on stdout.
+-- { format_version, result = "applied"|"incomplete"|"stopped"|"no changes"|"cancelled",
+--   state_fingerprint, summary = { create, update, replace, cancel, wait },
+--   waves = [ { rollout, wave, action, status = "applied"|"failed"|"not started", job_id,
+--               calls = [ { action, ok, job_id, adopted, error } ] } ],
+--   calls, requests, created, adopted, unknown, errors = [ "ROLLOUT/WAVE: ..." ], seconds }
+function M.result_doc(plan, result, report, secs)
+  local json = require("otarun.json")
+  local null = json.null
+  report = report or { calls = 0, requests = 0, created = 0, adopted = 0, unknown = 0, errors = {}, steps = {} }
+  local waves = json.array({})
+  for i, step in ipairs(report.steps or {}) do
+    local calls = json.array({})
+    for j, c in ipairs(step.calls) do
+      calls[j] = json.object({ action = c.action, ok = c.ok, job_id = c.job_id or null,
+        adopted = c.adopted == true, error = c.error and tostring(c.error) or null })
+    end
+    waves[i] = json.object({ rollout = step.rollout, wave = step.wave, action = step.action,
+      status = step.status, job_id = step.job_id or null, calls = calls })
+  end
+  local errors = json.array({})
+  for i, e in ipairs(report.errors) do errors[i] = tostring(e) end
+  local s = plan and plan.summary or {}
+  return json.encode(json.object({ format_version = "1.0", result = result,
+    state_fingerprint = plan and plan.state_fingerprint or null,
+    summary = json.object({ create = s.create or 0, update = s.update or 0, replace = s.replace or 0,
+      cancel = s.cancel or 0, wait = s.wait or 0 }),
+    waves = waves, calls = report.calls, requests = report.requests or 0, created = report.created,
+    adopted = report.adopted or 0, unknown = report.unknown or 0, errors = errors,
+    seconds = secs and math.floor(secs * 1000 + 0.5) / 1000 or 0 }), { indent = "  " }) .. "\n"
+end
+
+local function execute(st, plan, client_for, opts, ctx)
   local apply = require("otarun.apply")
   local steps = apply.steps(plan)
   local progress = require("otarun.progress").new{ total = apply.count_calls(steps),
@@ -167,6 +201,16 @@ local function execute(st, plan, client_for, opts)
   local report = apply.execute(st, plan, { client_for = client_for, progress = progress,
     log = function(line) progress:log(line) end })
   local secs = progress:finish()
+  if ctx.format == "json" then
+    local result = #report.errors == 0 and "applied" or (report.fatal and "stopped" or "incomplete")
+    io.stdout:write(M.result_doc(plan, result, report, secs))
+    if #report.errors > 0 then
+      io.stderr:write(PREFIX, ": ", #report.errors == 1 and "1 wave" or (#report.errors .. " waves"), " not applied:\n")
+      for _, e in ipairs(report.errors) do io.stderr:write("  ", e, "\n") end
+      return 1
+    end
+    return 0
+  end
   if #report.errors == 0 then
     io.stdout:write(string.format("Apply complete: %s.\n", summary_text(report, secs)))
     return 0
@@ -239,7 +283,7 @@ function M.main(argv)
         .. "plan again", plan_path, counts.adopted)
       return done(5)
     end
-    io.stdout:write(pipeline.render_plan(plan, ctx))
+    if ctx.format ~= "json" then io.stdout:write(pipeline.render_plan(plan, ctx)) end
   else
     local code
     plan, code = plan_files(files, ctx, st, client_for, opts, overrides)
@@ -250,12 +294,12 @@ function M.main(argv)
   local apply = require("otarun.apply")
   local steps = apply.steps(plan)
   if #steps == 0 then
-    io.stdout:write("No changes. Nothing is due now.\n")
+    io.stdout:write(ctx.format == "json" and M.result_doc(plan, "no changes") or "No changes. Nothing is due now.\n")
     return done(0)
   end
   if not plan_path and not opts.auto_approve then
     if not confirm() then
-      io.stdout:write("Apply cancelled.\n")
+      io.stdout:write(ctx.format == "json" and M.result_doc(plan, "cancelled") or "Apply cancelled.\n")
       return done(1)
     end
   end
@@ -265,7 +309,7 @@ function M.main(argv)
   end
   local rok, rerr2 = apply.record_rollouts(st, plan)
   if not rok then return done(fail("%s", rerr2)) end
-  return done(execute(st, plan, client_for, opts))
+  return done(execute(st, plan, client_for, opts, ctx))
 end
 
 return M
