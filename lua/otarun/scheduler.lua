@@ -20,9 +20,9 @@
 --   5. work out when the next thing can happen.
 -- The waves are planned from that tick's snapshot, updated with the calls the tick made, so a
 -- tick reads the platform once per rollout. Every changing call goes through the intent journal
--- (otarun.apply / otarun.control.call), and every decision is
--- a wave transition in the store, so a restarted run continues where the last one stopped and
--- never acts twice on one decision. The lock is released at the end of each tick.
+-- (otarun.apply / otarun.control.call), and every decision is a wave transition in the store, so
+-- a restarted run continues where the last one stopped and never acts twice on one decision. The
+-- lock is released at the end of each tick.
 -- Uses otarun.gate, otarun.plan, otarun.refresh, otarun.diff, otarun.apply, otarun.apply.recover,
 -- otarun.control, otarun.util, otarun.state (through the handle it is given).
 local gate = require("otarun.gate")

@@ -19,7 +19,10 @@ Drives the rollouts wave by wave: each tick reads the gates of running waves (a 
 next wave start; a trip halts the rollout and cancels the wave's dynamic strategy, and with
 on_fail = "abort" its pending tasks), starts the waves that are due (time, after, delay, window,
 approval), cancelling the dynamic strategy each one supersedes, and records every decision in
-the state store. Then it sleeps until the next thing can happen, at most --interval.
+the state store. Each tick plans against the platform as `otarun plan` does: a running job
+changed outside otarun is logged as drift and updated back (so is a rate or tag edited in the
+script); a job cancelled outside otarun, or a change that needs -/+ replace, halts the rollout
+with the reason. Then it sleeps until the next thing can happen, at most --interval.
 
 options:
   --once                  one tick, then exit (for cron, a CI schedule or a Kubernetes CronJob)
