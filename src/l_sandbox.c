@@ -158,6 +158,13 @@ static int sandbox_tripped(lua_State *L)
 	return 1;
 }
 
+/* active() -> true while a sandboxed run is in progress (its budgets apply) */
+static int sandbox_active(lua_State *L)
+{
+	lua_pushboolean(L, sandbox_current(L) != NULL);
+	return 1;
+}
+
 /* usage() -> bytes in use by the whole state, peak bytes */
 static int sandbox_usage(lua_State *L)
 {
@@ -173,6 +180,7 @@ int luaopen_otarun_core_sandbox(lua_State *L)
 		{"run", sandbox_run},
 		{"usage", sandbox_usage},
 		{"tripped", sandbox_tripped},
+		{"active", sandbox_active},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

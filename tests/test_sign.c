@@ -2,7 +2,7 @@
  * test_sign.c: unit tests of the signer core (src/sign.c, src/sign_v3.c) against the published
  * vectors of shared/reference/alibaba-api.md (V1-a..V1-d, the doc-trap string, the official V3
  * vector) and RFC 2202/4231 HMAC vectors, plus encoding, sorting, canonical headers, the
- * Authorization parser and timestamps. Self-contained harness; prints "N passed, N failed".
+ * Authorization parser and timestamps. Harness: tests/harness.h.
  */
 #include "sign.h"
 
@@ -11,32 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
+#include "harness.h"
 
-#define CHECK(cond, ...)                                                                       \
-	do {                                                                                   \
-		if (cond) {                                                                    \
-			passed++;                                                              \
-		} else {                                                                       \
-			failed++;                                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
-			fprintf(stderr, __VA_ARGS__);                                          \
-			fputc('\n', stderr);                                                   \
-		}                                                                              \
-	} while (0)
-#define CHECK_STR(got, want) check_str((got), (want), #got, __LINE__)
 #define CHECK_RC(expr, want) CHECK((expr) == (want), "%s != %s", #expr, #want)
 
-static void check_str(const char *got, const char *want, const char *expr, int line)
-{
-	if (got && strcmp(got, want) == 0) {
-		passed++;
-		return;
-	}
-	failed++;
-	fprintf(stderr, "FAIL %s:%d: %s\n   got: %s\n  want: %s\n", __FILE__, line, expr,
-	        got ? got : "(null)", want);
-}
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -615,6 +593,5 @@ int main(void)
 	test_nonce();
 	test_buffer();
 	test_threads();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return harness_report();
 }

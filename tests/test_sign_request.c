@@ -5,7 +5,7 @@
  * two equal names winning), the v1 reserved-name check, and a property test comparing the new
  * path with the old one (sign_v1_compute / sign_v3_compute) on many random requests: random
  * names and values over all byte values, tokens, bodies, content types, short, long and changing
- * secrets. Self-contained harness; prints "N passed, N failed".
+ * secrets. Harness: tests/harness.h.
  */
 #include "sign.h"
 
@@ -13,31 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
+#include "harness.h"
 
-#define CHECK(cond, ...)                                                                       \
-	do {                                                                                   \
-		if (cond) {                                                                    \
-			passed++;                                                              \
-		} else {                                                                       \
-			failed++;                                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
-			fprintf(stderr, __VA_ARGS__);                                          \
-			fputc('\n', stderr);                                                   \
-		}                                                                              \
-	} while (0)
-#define CHECK_STR(got, want) check_str((got), (want), #got, __LINE__)
 
-static void check_str(const char *got, const char *want, const char *expr, int line)
-{
-	if (got && strcmp(got, want) == 0) {
-		passed++;
-		return;
-	}
-	failed++;
-	fprintf(stderr, "FAIL %s:%d: %s\n   got: %s\n  want: %s\n", __FILE__, line, expr,
-	        got ? got : "(null)", want);
-}
 
 #define S(lit) ((struct sign_slice){(lit), sizeof(lit) - 1})
 static struct sign_slice str(const char *s)
@@ -499,6 +477,5 @@ int main(void)
 	test_nested_names();
 	test_v1_reserved();
 	test_property();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return harness_report();
 }

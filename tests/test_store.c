@@ -4,7 +4,7 @@
  * files that are not otarun stores, waves and transitions, the intent journal (including a holder
  * killed mid-intent), transactions, lists, the fingerprint, the secrets check, and the process
  * lock with fork()ed children: contention, waiting, SIGKILL takeover, mutual exclusion under load
- * and a replaced lock file. Self-contained harness; prints "N passed, N failed".
+ * and a replaced lock file. Harness: tests/harness.h.
  */
 #define _GNU_SOURCE
 #include "store.h"
@@ -21,19 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed, failed;
+#include "harness.h"
 
-#define CHECK(cond, ...)                                                                       \
-	do {                                                                                   \
-		if (cond) {                                                                    \
-			passed++;                                                              \
-		} else {                                                                       \
-			failed++;                                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                   \
-			fprintf(stderr, __VA_ARGS__);                                          \
-			fputc('\n', stderr);                                                   \
-		}                                                                              \
-	} while (0)
 #define CHECK_RC(s, expr, want)                                                                \
 	do {                                                                                   \
 		int rc_ = (expr);                                                              \

@@ -34,6 +34,43 @@ end
 -- ("").method, so it must not offer string.dump, and scripts may not replace it.
 local safe_string = copy(string)
 safe_string.dump = blocked("string.dump")
+
+-- Lua's pattern matcher backtracks inside C, where the instruction budget's count hook cannot stop
+-- it: ("a"):rep(3000):find(".-.-.-.-b") runs for hours. While a script runs, a pattern with q
+-- repetition items over a subject of n bytes is refused when n^q (a bound on its backtracking)
+-- passes 10^9; rollout scripts match short strings, so they never meet this.
+local PATTERN_BUDGET = 1e9
+
+local function repetitions(pattern)
+  local q, i, n = 0, 1, #pattern
+  while i <= n do
+    local c = pattern:byte(i)
+    if c == 37 then -- '%': the next character is literal (or a class), not a quantifier
+      i = i + 2
+    else
+      if c == 42 or c == 43 or c == 45 or c == 63 then q = q + 1 end -- * + - ?
+      i = i + 1
+    end
+  end
+  return q
+end
+
+local function guard_pattern(name, fn)
+  return function(s, pattern, a3, a4, ...)
+    if core.active() and type(s) == "string" and type(pattern) == "string"
+       and not (name == "find" and a4) then
+      local q = repetitions(pattern)
+      if q >= 2 and (#s) ^ q > PATTERN_BUDGET then
+        error(string.format("string.%s: a pattern with %d repetitions over %d bytes could run without end; "
+          .. "the otarun sandbox refuses it (match a shorter string, or use fewer repetitions)", name, q, #s), 2)
+      end
+    end
+    return fn(s, pattern, a3, a4, ...)
+  end
+end
+for _, name in ipairs({ "find", "match", "gmatch", "gsub" }) do
+  safe_string[name] = guard_pattern(name, string[name])
+end
 do
   local mt = debug.getmetatable("") -- not getmetatable: once protected, it answers false
   mt.__index = safe_string
