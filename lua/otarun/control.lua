@@ -4,7 +4,8 @@
 -- endpoint and one client per region), and the changing calls of a running rollout (cancel a
 -- wave's strategy, cancel its pending tasks) made through the intent journal: intent first, then
 -- the call, then the outcome, the job's status and the audit row together.
--- Uses otarun.pipeline, otarun.state, otarun.client, otarun.credentials, otarun.util.
+-- Uses otarun.args, otarun.pipeline, otarun.state, otarun.client, otarun.credentials, otarun.util.
+local args = require("otarun.args")
 local util = require("otarun.util")
 
 local M = {}
@@ -30,6 +31,45 @@ function M.guard(cmd, fn, ...)
   error(e, 0)
 end
 
+-- argv against cmd.OPTIONS (and the common options); --help prints cmd.HELP.
+-- -> opts, positional | nil (the help was printed: exit 0)
+function M.parse(argv, cmd)
+  local opts, pos = args.parse(argv, cmd.OPTIONS)
+  if opts.help then
+    io.stdout:write(cmd.HELP)
+    return nil
+  end
+  return opts, pos
+end
+
+-- --format of the commands that print text or JSON lines (run, rehearse, log). The scripts are
+-- then loaded as for text: pipeline.context would accept markdown, which these do not print.
+-- -> "text" | "json"
+function M.line_format(opts)
+  local format = opts.format or "text"
+  if format ~= "text" and format ~= "json" then
+    args.usage_error("--format must be text or json, got %q", format)
+  end
+  opts.format = "text"
+  return format
+end
+
+-- A duration option (--interval, --until): plain seconds or a duration such as 10m.
+function M.seconds(text, what)
+  if text:match("^%d+$") then return tonumber(text) end
+  local n, err = util.parse_duration(text)
+  if not n then args.usage_error("%s: %s", what, err) end
+  return n
+end
+
+-- The exit code of a run or a rehearsal: 1 when a rollout halted.
+function M.halted_exit(rollouts)
+  for _, r in ipairs(rollouts) do
+    if r.halted then return 1 end
+  end
+  return 0
+end
+
 -- Scripts -> ctx, normalised rollouts. Invalid scripts print their diagnostics and fail with 3.
 function M.load(files, opts, cmd)
   local pipeline = require("otarun.pipeline")
@@ -43,6 +83,13 @@ function M.load(files, opts, cmd)
   end
   if #res.rollouts == 0 then M.fail(1, "%s declares no rollout", table.concat(files, " ")) end
   return ctx, res.rollouts, res
+end
+
+-- load, keeping only the rollout named by --rollout when it is given. -> ctx, rollouts
+function M.load_selected(files, opts, cmd)
+  local ctx, rollouts = M.load(files, opts, cmd)
+  if opts.rollout then rollouts = { M.pick_rollout(rollouts, opts.rollout) } end
+  return ctx, rollouts
 end
 
 -- The rollout named `name` (or the only one). -> rollout

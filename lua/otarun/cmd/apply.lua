@@ -202,11 +202,8 @@ local function execute(st, plan, client_for, opts, ctx)
 end
 
 function M.main(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("apply needs FILE... (rollout scripts) or a saved PLAN") end
   if opts.offline then args.usage_error("apply changes the platform; it cannot run with --offline") end
   local saved = require("otarun.apply.saved")

@@ -110,11 +110,8 @@ local function emit(plan, ctx, out)
 end
 
 function M.main(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("plan needs at least one FILE") end
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")

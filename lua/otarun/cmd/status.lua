@@ -180,11 +180,8 @@ local function render_json(doc, offset)
 end
 
 function M.main(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("status needs at least one FILE") end
   local ctx = pipeline.context(opts)
   if ctx.format == "markdown" then args.usage_error("--format for status must be text or json") end
