@@ -9,14 +9,8 @@ local N = 100
 
 describe("apply under injected faults", function()
   local dir, server
-  setup(function()
-    dir = ah.tmpdir()
-    server = ah.start(dir, N, { qps = { "ListOTAJobByFirmware=50" } })
-  end)
-  teardown(function()
-    if server then server.stop() end
-    ah.rm_rf(dir)
-  end)
+  setup(function() dir, server = ah.up(N, { qps = { "ListOTAJobByFirmware=50" } }) end)
+  teardown(function() ah.down(server, dir) end)
 
   it("creates 100 jobs in one run with 10% 5xx, 5% dropped connections and throttling", function()
     local fault = { error_rate = 0.10, status = 503, drop_rate = 0.05 }

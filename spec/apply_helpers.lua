@@ -11,14 +11,27 @@ local M = {}
 M.KEY, M.SECRET = "LTAI5tApplySpecKey", "applySpecSecret-5e6f7a8b9c0d1e2f"
 M.PK = "a1Le6d0abcd"
 
-function M.tmpdir()
-  local base = os.tmpname()
-  os.remove(base)
-  assert(os.execute("mkdir -p " .. h.shell_quote(base)))
-  return base
-end
+M.tmpdir = h.tmpdir
 
 function M.rm_rf(dir) os.execute("rm -rf " .. h.shell_quote(dir)) end
+
+-- What the apply specs set up and tear down around a describe: a temp dir with an emulator in
+-- it serving `n` firmware packages (start's options `o`), and where the state store goes.
+-- -> dir, server, db
+function M.up(n, o)
+  local dir = M.tmpdir()
+  local ok, server = pcall(M.start, dir, n, o)
+  if not ok then
+    M.rm_rf(dir)
+    error(server, 0)
+  end
+  return dir, server, dir .. "/state.db"
+end
+
+function M.down(server, dir)
+  if server then server.stop() end
+  if dir then M.rm_rf(dir) end
+end
 
 function M.firmware_id(i, prefix) return string.format("%s%04d", prefix or "fwApply", i) end
 

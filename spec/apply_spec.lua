@@ -23,15 +23,10 @@ describe("otarun apply against the emulator", function()
   local dir, server, db, script
 
   setup(function()
-    dir = ah.tmpdir()
-    server = ah.start(dir, 20)
-    db = dir .. "/state.db"
+    dir, server, db = ah.up(20)
     script = ah.rollouts(dir .. "/cams.lua", 3)
   end)
-  teardown(function()
-    if server then server.stop() end
-    ah.rm_rf(dir)
-  end)
+  teardown(function() ah.down(server, dir) end)
 
   it("refuses to run without a terminal unless --auto-approve, before any call", function()
     local code, out, err = ah.otarun(server, db, { "apply", script })
@@ -258,14 +253,8 @@ end)
 
 describe("apply.execute with a create whose answer is lost", function()
   local dir, server
-  setup(function()
-    dir = ah.tmpdir()
-    server = ah.start(dir, 4)
-  end)
-  teardown(function()
-    if server then server.stop() end
-    ah.rm_rf(dir)
-  end)
+  setup(function() dir, server = ah.up(4) end)
+  teardown(function() ah.down(server, dir) end)
 
   -- A real client whose creates reach the emulator but whose answers are then "lost".
   local function lossy_client()
@@ -335,15 +324,8 @@ end)
 
 describe("apply closes differences: update, replace, cancel", function()
   local dir, server, db
-  setup(function()
-    dir = ah.tmpdir()
-    server = ah.start(dir, 3, { prefix = "fwChg" })
-    db = dir .. "/state.db"
-  end)
-  teardown(function()
-    if server then server.stop() end
-    ah.rm_rf(dir)
-  end)
+  setup(function() dir, server, db = ah.up(3, { prefix = "fwChg" }) end)
+  teardown(function() ah.down(server, dir) end)
 
   local function job_of(identity)
     local list = ah.jobs_by_identity(server)[identity] or {}
@@ -409,15 +391,8 @@ end)
 
 describe("a replace whose create did not happen after its cancel", function()
   local dir, server, db
-  setup(function()
-    dir = ah.tmpdir()
-    server = ah.start(dir, 1, { prefix = "fwRep" })
-    db = dir .. "/state.db"
-  end)
-  teardown(function()
-    if server then server.stop() end
-    ah.rm_rf(dir)
-  end)
+  setup(function() dir, server, db = ah.up(1, { prefix = "fwRep" }) end)
+  teardown(function() ah.down(server, dir) end)
 
   local function script(push)
     return h.write(dir .. "/rep.lua", string.format([[

@@ -18,6 +18,14 @@ local function slurp(path)
 end
 M.slurp = slurp
 
+-- A fresh empty directory under the temp dir (the caller removes it).
+function M.tmpdir()
+  local base = os.tmpname()
+  os.remove(base)
+  assert(require("otarun.core.store").mkdirs(base))
+  return base
+end
+
 function M.tmpname()
   local p = os.tmpname()
   return p

@@ -35,12 +35,7 @@ local function find(results, rule)
   for _, r in ipairs(results) do if r.rule == rule then return r end end
 end
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. h.shell_quote(d)))
-  return d
-end
+local tmpdir = h.tmpdir
 
 describe("policy files", function()
   it("suggest the closest field for an unknown one", function()

@@ -57,12 +57,7 @@ local function jobs(server)
   return j.Jobs or j.jobs or j
 end
 
-local function tmpdir()
-  local base = os.tmpname()
-  os.remove(base)
-  assert(require("otarun.core.store").mkdirs(base))
-  return base
-end
+local tmpdir = h.tmpdir
 
 local function cli(server, dir, argv)
   local full = {}

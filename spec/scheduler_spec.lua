@@ -15,12 +15,7 @@ local util = require("otarun.util")
 local MONDAY = 1799020800 -- 2027-01-04T00:00:00Z, a Monday
 local HOUR, DAY = 3600, 86400
 
-local function tmpdir()
-  local base = os.tmpname()
-  os.remove(base)
-  assert(require("otarun.core.store").mkdirs(base))
-  return base
-end
+local tmpdir = h.tmpdir
 
 local function fleet(failure)
   return { product = "pkRun", failure = failure or {}, duration = { min = "5m", max = "20m" }, seed = 5,

@@ -7,12 +7,7 @@ local state = require("otarun.state")
 local sys = require("otarun.core.sys")
 local cjson = require("cjson")
 
-local function tmpdir()
-  local base = os.tmpname()
-  os.remove(base)
-  assert(core.mkdirs(base))
-  return base
-end
+local tmpdir = helpers.tmpdir
 
 local function rm_rf(dir)
   os.execute("rm -rf " .. helpers.shell_quote(dir))

@@ -8,15 +8,10 @@ local cjson = require("cjson")
 describe("otarun status", function()
   local dir, server, db, script
   setup(function()
-    dir = ah.tmpdir()
-    server = ah.start(dir, 2)
-    db = dir .. "/state.db"
+    dir, server, db = ah.up(2)
     script = ah.rollouts(dir .. "/cams.lua", 2)
   end)
-  teardown(function()
-    if server then server.stop() end
-    ah.rm_rf(dir)
-  end)
+  teardown(function() ah.down(server, dir) end)
 
   it("says what happens next before anything is applied", function()
     local code, out, err = ah.otarun(server, db, { "status", script })

@@ -1,7 +1,8 @@
 /* Parsers for the values policy rules are written with: durations ("12h", "1h30m"), freeze bounds
  * (dates, RFC 3339 times, or yearly "MM-DD"), window days ("mon-thu", "mon,wed,fri-sun"), clock
- * times ("01:00") and UTC offsets ("+08:00", "Z"). Uses: policy.h. Each error says what was
- * expected, for the policy loader to prefix with the policy and rule. */
+ * times ("01:00") and UTC offsets ("+08:00", "Z"). Uses: policy.h, validate.h (its parsers and
+ * calendar pieces). Each error says what was expected, for the policy loader to prefix with the
+ * policy and rule. */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,19 +14,6 @@ static int parse_error(char *err, size_t len, const char *what, const char *s)
 {
 	snprintf(err, len, "%s, got \"%s\"", what, s);
 	return -1;
-}
-
-/* Reads exactly n digits at s into *out. */
-static int digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
 }
 
 /* Durations, days, clock times and offsets are written as in rollout scripts: the validator's
@@ -75,14 +63,6 @@ int policy_parse_days(const char *s, unsigned *days, char *err, size_t errlen)
 	return 0;
 }
 
-static long long days_from_civil(long long y, int m, int d)
-{
-	y -= m <= 2;
-	long long era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
-	long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
 static int valid_date(int y, int m, int d)
 {
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -97,10 +77,10 @@ static int parse_bound(const char *s, long tz, int is_end, long long *out, char 
 	const char *what = "expected a date like \"2026-12-24\", a time like \"2026-12-24T18:00:00+08:00\", "
 	                   "or a yearly \"12-24\"";
 	int y, m, d;
-	if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &m) || s[7] != '-' ||
-	    digits(s + 8, 2, &d) || !valid_date(y, m, d))
+	if (validate_digits(s, 4, &y) || s[4] != '-' || validate_digits(s + 5, 2, &m) || s[7] != '-' ||
+	    validate_digits(s + 8, 2, &d) || !valid_date(y, m, d))
 		return parse_error(err, errlen, what, s);
-	long long day = days_from_civil(y, m, d);
+	long long day = validate_days_from_civil(y, m, d);
 	if (s[10] == '\0') {
 		*out = (day + (is_end ? 1 : 0)) * 86400 - tz;
 		return 0;
@@ -113,7 +93,8 @@ static int parse_bound(const char *s, long tz, int is_end, long long *out, char 
 static int parse_month_day(const char *s, int *md)
 {
 	int m, d;
-	if (digits(s, 2, &m) || s[2] != '-' || digits(s + 3, 2, &d) || s[5] != '\0' || !valid_date(2000, m, d))
+	if (validate_digits(s, 2, &m) || s[2] != '-' || validate_digits(s + 3, 2, &d) || s[5] != '\0' ||
+	    !valid_date(2000, m, d))
 		return -1;
 	*md = m * 100 + d;
 	return 0;

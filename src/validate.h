@@ -185,6 +185,11 @@ int validate_parse_size(const char *s, long long *bytes, char *err, size_t errle
 int validate_parse_days(const char *s, int days[8], char *err, size_t errlen);
 int validate_parse_clock(const char *s, int *minutes, char *err, size_t errlen);
 int validate_parse_tz(const char *s, int *offset, char *err, size_t errlen);
+/* Calendar pieces of the parsers, shared with the policy parser (policy_parse.c): exactly n
+ * ASCII digits at s into *out (0, or -1 if any is not a digit); days since 1970-01-01 of a
+ * proleptic Gregorian date. */
+int validate_digits(const char *s, int n, int *out);
+long long validate_days_from_civil(long long y, int m, int d);
 /* The earliest epoch >= t inside the window (t itself when inside); -1 when it never opens. */
 long long validate_next_window_open(const struct validate_window *w, long long t);
 /* The shortest decimal text of a GrayPercent; -1 when not a plain non-negative decimal. */

@@ -1,6 +1,7 @@
 /* validate_parse: the value parsers of the validator (durations, RFC 3339 times, maintenance
  * windows, package sizes, GrayPercent text) and the edit-distance suggestion for misspelled
- * fields. Pure C, no allocation; used by validate.c, validate_fields.c and l_validate.c. */
+ * fields. Pure C, no allocation; used by validate.c, validate_fields.c, l_validate.c and (the
+ * calendar pieces) policy_parse.c. */
 #include "validate.h"
 
 #include <ctype.h>
@@ -61,6 +62,17 @@ static int digits(const char *s, int n, int *out)
 	}
 	*out = v;
 	return 0;
+}
+
+/* The two above, for the policy parser (policy_parse.c), so both read dates the same way. */
+int validate_digits(const char *s, int n, int *out)
+{
+	return digits(s, n, out);
+}
+
+long long validate_days_from_civil(long long y, int m, int d)
+{
+	return days_from_civil(y, m, d);
 }
 
 /* ---- durations ------------------------------------------------------------------------------ */

@@ -1,9 +1,11 @@
 -- What run, rehearse, approve, abort, resume and log share: loading the scripts into normalised
 -- rollouts, picking a rollout and a wave by name (with suggestions), opening and locking the state
--- store, building the API client from the common options, and the changing calls of a running
--- rollout (cancel a wave's strategy, cancel its pending tasks) made through the intent journal:
--- intent first, then the call, then the outcome, the job's status and the audit row together.
--- Uses otarun.pipeline, otarun.state, otarun.client, otarun.credentials, otarun.util.
+-- store, building the API client from the common options (with plan, apply and status too: the
+-- endpoint and one client per region), and the changing calls of a running rollout (cancel a
+-- wave's strategy, cancel its pending tasks) made through the intent journal: intent first, then
+-- the call, then the outcome, the job's status and the audit row together.
+-- Uses otarun.args, otarun.pipeline, otarun.state, otarun.client, otarun.credentials, otarun.util.
+local args = require("otarun.args")
 local util = require("otarun.util")
 
 local M = {}
@@ -29,6 +31,45 @@ function M.guard(cmd, fn, ...)
   error(e, 0)
 end
 
+-- argv against cmd.OPTIONS (and the common options); --help prints cmd.HELP.
+-- -> opts, positional | nil (the help was printed: exit 0)
+function M.parse(argv, cmd)
+  local opts, pos = args.parse(argv, cmd.OPTIONS)
+  if opts.help then
+    io.stdout:write(cmd.HELP)
+    return nil
+  end
+  return opts, pos
+end
+
+-- --format of the commands that print text or JSON lines (run, rehearse, log). The scripts are
+-- then loaded as for text: pipeline.context would accept markdown, which these do not print.
+-- -> "text" | "json"
+function M.line_format(opts)
+  local format = opts.format or "text"
+  if format ~= "text" and format ~= "json" then
+    args.usage_error("--format must be text or json, got %q", format)
+  end
+  opts.format = "text"
+  return format
+end
+
+-- A duration option (--interval, --until): plain seconds or a duration such as 10m.
+function M.seconds(text, what)
+  if text:match("^%d+$") then return tonumber(text) end
+  local n, err = util.parse_duration(text)
+  if not n then args.usage_error("%s: %s", what, err) end
+  return n
+end
+
+-- The exit code of a run or a rehearsal: 1 when a rollout halted.
+function M.halted_exit(rollouts)
+  for _, r in ipairs(rollouts) do
+    if r.halted then return 1 end
+  end
+  return 0
+end
+
 -- Scripts -> ctx, normalised rollouts. Invalid scripts print their diagnostics and fail with 3.
 function M.load(files, opts, cmd)
   local pipeline = require("otarun.pipeline")
@@ -42,6 +83,13 @@ function M.load(files, opts, cmd)
   end
   if #res.rollouts == 0 then M.fail(1, "%s declares no rollout", table.concat(files, " ")) end
   return ctx, res.rollouts, res
+end
+
+-- load, keeping only the rollout named by --rollout when it is given. -> ctx, rollouts
+function M.load_selected(files, opts, cmd)
+  local ctx, rollouts = M.load(files, opts, cmd)
+  if opts.rollout then rollouts = { M.pick_rollout(rollouts, opts.rollout) } end
+  return ctx, rollouts
 end
 
 -- The rollout named `name` (or the only one). -> rollout
@@ -114,12 +162,49 @@ function M.lock(st, timeout)
   return true
 end
 
+-- --endpoint, else OTARUN_ENDPOINT (an empty one counts as unset), else `default`.
+function M.endpoint(opts, default)
+  local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
+  if endpoint == nil or endpoint == "" then return default end
+  return endpoint
+end
+
+-- client_for(rollout) -> client, key | nil, message: one client per endpoint, or per region when
+-- no endpoint is given (plan, apply and status reach rollouts of several regions this way).
+-- o: { creds, endpoint, opts (the command's: --region), region_env = also fall back to
+-- ALIBABA_CLOUD_REGION_ID, new = extra options for otarun.client.new (log, retries, timeouts) }.
+-- -> client_for, close (closes every client made)
+function M.client_cache(o)
+  local client = require("otarun.client")
+  local cache, list = {}, {}
+  local function client_for(rollout)
+    local region = rollout and rollout.region or o.opts.region or o.creds.region
+      or (o.region_env and os.getenv("ALIBABA_CLOUD_REGION_ID") or nil)
+    local key = o.endpoint or region
+    if not key then
+      return nil, string.format("rollout %q names no region: give region in the script, --region, or --endpoint",
+        tostring(rollout and rollout.name))
+    end
+    local c = cache[key]
+    if not c then
+      local new_opts = { endpoint = o.endpoint, region = region, credentials = o.creds }
+      for k, v in pairs(o.new or {}) do new_opts[k] = v end
+      local cerr
+      c, cerr = client.new(new_opts)
+      if not c then return nil, cerr end
+      cache[key] = c
+      list[#list + 1] = c
+    end
+    return c, key
+  end
+  return client_for, function() for _, c in ipairs(list) do c:close() end end
+end
+
 -- The API client from the common options (credentials, --endpoint, --region, --profile).
 function M.client(opts, region, log)
   local creds, err = require("otarun.credentials").load{ profile = opts.profile }
   if not creds then M.fail(1, "%s", err) end
-  local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
-  if endpoint == "" then endpoint = nil end
+  local endpoint = M.endpoint(opts)
   local c, cerr = require("otarun.client").new{ endpoint = endpoint, credentials = creds,
     region = opts.region or region or creds.region or os.getenv("ALIBABA_CLOUD_REGION_ID"), log = log }
   if not c then M.fail(1, "%s", cerr) end

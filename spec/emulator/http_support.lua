@@ -152,13 +152,7 @@ function S.start(extra)
   return em
 end
 
-function S.slurp(path)
-  local fh = io.open(path, "rb")
-  if not fh then return "" end
-  local s = fh:read("a")
-  fh:close()
-  return s
-end
+S.slurp = require("helpers").slurp
 
 -- admin(em, "POST", "/_emulator/clock/advance?seconds=60" [, json_body]) -> status, decoded body
 function S.admin(em, method, target, body)

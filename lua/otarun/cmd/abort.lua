@@ -57,11 +57,8 @@ local function abort_wave(st, client, r, w, row, why)
 end
 
 local function run(argv)
-  local opts, pos = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, pos = control.parse(argv, M)
+  if not opts then return 0 end
   if #pos ~= 1 then args.usage_error("abort needs exactly one FILE") end
   local ctx, rollouts = control.load(pos, opts, "abort")
   local targets = {}

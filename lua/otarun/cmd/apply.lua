@@ -3,10 +3,11 @@
 -- policies (a denial exits 4 before any call), asks for `yes` on a terminal unless
 -- --auto-approve, then performs the due waves through otarun.apply with a progress display.
 -- Exit 0 done (or nothing to do), 1 a call or the store failed, 3 invalid script, 4 denied,
--- 5 stale plan, 64 usage. Uses: otarun.args, otarun.pipeline, otarun.policy, otarun.state,
--- otarun.credentials, otarun.client, otarun.ratelimit, otarun.apply (+ recover, saved),
--- otarun.progress, otarun.core.sys.
+-- 5 stale plan, 64 usage. Uses: otarun.args, otarun.control (the client cache), otarun.pipeline,
+-- otarun.policy, otarun.state, otarun.credentials, otarun.ratelimit, otarun.apply (+ recover,
+-- saved), otarun.progress, otarun.core.sys.
 local args = require("otarun.args")
+local control = require("otarun.control")
 local pipeline = require("otarun.pipeline")
 local sys = require("otarun.core.sys")
 
@@ -81,31 +82,9 @@ end
 local function clients(opts, log, default_endpoint)
   local creds, err = require("otarun.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
-  local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
-  if endpoint == "" or endpoint == nil then endpoint = default_endpoint end
-  local client = require("otarun.client")
-  local cache, list = {}, {}
-  local function client_for(rollout)
-    local region = rollout and rollout.region or opts.region or creds.region
-      or os.getenv("ALIBABA_CLOUD_REGION_ID")
-    local key = endpoint or region
-    if not key then
-      return nil, string.format("rollout %q names no region: give region in the script, --region, or --endpoint",
-        tostring(rollout and rollout.name))
-    end
-    local c = cache[key]
-    if not c then
-      local cerr
-      -- more patience than a single call: a read failing every retry stops the whole run
-      c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds, log = log,
-        retries = { max = 6 } }
-      if not c then return nil, cerr end
-      cache[key] = c
-      list[#list + 1] = c
-    end
-    return c, key
-  end
-  return client_for, function() for _, c in ipairs(list) do c:close() end end
+  -- more patience than a single call: a read failing every retry stops the whole run
+  return control.client_cache{ creds = creds, endpoint = control.endpoint(opts, default_endpoint),
+    opts = opts, region_env = true, new = { log = log, retries = { max = 6 } } }
 end
 
 local function lock(st, timeout)
@@ -223,11 +202,8 @@ local function execute(st, plan, client_for, opts, ctx)
 end
 
 function M.main(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("apply needs FILE... (rollout scripts) or a saved PLAN") end
   if opts.offline then args.usage_error("apply changes the platform; it cannot run with --offline") end
   local saved = require("otarun.apply.saved")

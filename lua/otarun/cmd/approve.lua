@@ -25,11 +25,8 @@ exit: 0 approved (or already approved), 1 error, 3 invalid script, 64 usage erro
 ]]
 
 local function run(argv)
-  local opts, pos = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, pos = control.parse(argv, M)
+  if not opts then return 0 end
   if #pos ~= 2 then args.usage_error("approve needs FILE and WAVE (e.g. otarun approve rollout.lua canary)") end
   local ctx, rollouts = control.load({ pos[1] }, opts, "approve")
   local r, w = control.pick_wave(rollouts, opts.rollout, pos[2])

@@ -26,17 +26,11 @@ exit: 0, 1 error (no state store), 3 invalid script, 64 usage error
 ]]
 
 local function run(argv)
-  local opts, pos = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, pos = control.parse(argv, M)
+  if not opts then return 0 end
   if #pos ~= 1 then args.usage_error("log needs exactly one FILE") end
-  local format = opts.format or "text"
-  if format ~= "text" and format ~= "json" then args.usage_error("--format must be text or json, got %q", format) end
-  opts.format = "text"
-  local ctx, rollouts = control.load(pos, opts, "log")
-  if opts.rollout then rollouts = { control.pick_rollout(rollouts, opts.rollout) } end
+  local format = control.line_format(opts)
+  local ctx, rollouts = control.load_selected(pos, opts, "log")
   local state = require("otarun.state")
   local st, err = state.open{ state = opts.state, readonly = true, command = "log" }
   if not st then control.fail(1, "%s", err) end

@@ -6,6 +6,7 @@
 -- is printed with the denials (exit 4). An unreadable platform exits 1. --out saves the plan
 -- (otarun.plan.saved, with the state fingerprint); --detailed-exitcode exits 2 on changes.
 local args = require("otarun.args")
+local control = require("otarun.control")
 local pipeline = require("otarun.pipeline")
 
 local M = {}
@@ -73,27 +74,8 @@ local function connect(opts, ctx)
     local creds, err = load_credentials(opts)
     if creds == nil then return nil, err end
     if not creds then return "offline" end
-    local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
-    if endpoint == "" then endpoint = nil end
-    local client = require("otarun.client")
-    local clients = {}
-    ctx.client_for = function(r)
-      local region = r.region or ctx.region or creds.region
-      local key = endpoint or region
-      if not key then
-        return nil, string.format("rollout %q names no region: give region in the script, --region, or --endpoint", r.name)
-      end
-      if not clients[key] then
-        local c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds,
-          log = opts.verbose and function(line) io.stderr:write("otarun plan: ", line, "\n") end or nil }
-        if not c then return nil, cerr end
-        clients[key] = c
-      end
-      return clients[key], key
-    end
-    ctx.close = function()
-      for _, c in pairs(clients) do c:close() end
-    end
+    ctx.client_for, ctx.close = control.client_cache{ creds = creds, endpoint = control.endpoint(opts),
+      opts = opts, new = { log = opts.verbose and function(line) io.stderr:write("otarun plan: ", line, "\n") end or nil } }
   end
   local st, err = open_state(opts)
   if not st then return nil, err end
@@ -128,11 +110,8 @@ local function emit(plan, ctx, out)
 end
 
 function M.main(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("plan needs at least one FILE") end
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")
@@ -144,9 +123,8 @@ function M.main(argv)
     return 1
   end
   ctx.mode = mode
-  local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
   ctx.saved_info = { files = files, vars = ctx.vars, region = opts.region,
-    endpoint = endpoint ~= "" and endpoint or nil, state = require("otarun.state").resolve(opts) }
+    endpoint = control.endpoint(opts), state = require("otarun.state").resolve(opts) }
   local res, err = pipeline.plan(files, ctx)
   if ctx.close then ctx.close() end
   if ctx.state then ctx.state:close() end

@@ -47,13 +47,6 @@ local function parse_set(list)
   return set
 end
 
-local function seconds(text, what)
-  if text:match("^%d+$") then return tonumber(text) end
-  local n, err = util.parse_duration(text)
-  if not n then args.usage_error("%s: %s", what, err) end
-  return n
-end
-
 local function start_of(rollouts, ctx, given)
   if given then return ctx.now end
   local first
@@ -66,18 +59,13 @@ local function start_of(rollouts, ctx, given)
 end
 
 local function run(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("rehearse needs at least one FILE") end
   if not opts.fleet then args.usage_error("rehearse needs --fleet FILE (a simulated fleet)") end
-  local format = opts.format or "text"
-  if format ~= "text" and format ~= "json" then args.usage_error("--format must be text or json, got %q", format) end
-  opts.format = "text"
+  local format = control.line_format(opts)
   local set = parse_set(opts.set)
-  local interval = opts.interval and seconds(opts.interval, "--interval") or nil
+  local interval = opts.interval and control.seconds(opts.interval, "--interval") or nil
   if interval and interval < 1 then args.usage_error("--interval must be at least 1s") end
   local approve = "all"
   for _, a in ipairs(opts.approve or {}) do
@@ -86,13 +74,12 @@ local function run(argv)
       approve[a] = true
     end
   end
-  local ctx, rollouts = control.load(files, opts, "rehearse")
-  if opts.rollout then rollouts = { control.pick_rollout(rollouts, opts.rollout) } end
+  local ctx, rollouts = control.load_selected(files, opts, "rehearse")
   local start = start_of(rollouts, ctx, opts.now)
   local stop = start + 14 * 86400
   if opts["until"] then
     local t = util.parse_time(opts["until"])
-    stop = t or (start + seconds(opts["until"], "--until"))
+    stop = t or (start + control.seconds(opts["until"], "--until"))
     if stop <= start then args.usage_error("--until must be after the start (%s)", util.format_time(start, ctx.offset)) end
   end
   local o = { rollouts = rollouts, fleet = opts.fleet, set = set, start = start, stop = stop, interval = interval,
@@ -105,10 +92,7 @@ local function run(argv)
     local ok, werr = require("otarun.core.sys").write_atomic(opts.svg, rehearsal.svg(res, o))
     if not ok then control.fail(1, "cannot write %s: %s", opts.svg, tostring(werr)) end
   end
-  for _, r in ipairs(res.report.rollouts) do
-    if r.halted then return 1 end
-  end
-  return 0
+  return control.halted_exit(res.report.rollouts)
 end
 
 function M.main(argv)

@@ -25,14 +25,10 @@ exit: 0 resumed (or nothing was halted), 1 error, 3 invalid script, 64 usage err
 ]]
 
 local function run(argv)
-  local opts, pos = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, pos = control.parse(argv, M)
+  if not opts then return 0 end
   if #pos ~= 1 then args.usage_error("resume needs exactly one FILE") end
-  local ctx, rollouts = control.load(pos, opts, "resume")
-  if opts.rollout then rollouts = { control.pick_rollout(rollouts, opts.rollout) } end
+  local ctx, rollouts = control.load_selected(pos, opts, "resume")
   local st = control.open_state(opts, "resume", rollouts, opts.now and ctx.now)
   control.lock(st)
   local who = require("otarun.state").who()

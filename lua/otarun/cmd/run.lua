@@ -39,13 +39,6 @@ exit: 0 every rollout done (with --once: the tick completed and nothing is halte
       1 error or a rollout halted, 3 invalid script, 64 usage error
 ]]
 
-local function seconds(text)
-  if text:match("^%d+$") then return tonumber(text) end
-  local n, err = util.parse_duration(text)
-  if not n then args.usage_error("--interval: %s", err) end
-  return n
-end
-
 -- Prints one event: text lines, or JSON lines with --format json. Gate readings only when the
 -- verdict or the counts changed since the last one printed.
 local function printer(format, offset)
@@ -94,21 +87,15 @@ local function sleep_until(t)
 end
 
 local function run(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("run needs at least one FILE") end
-  local format = opts.format or "text"
-  if format ~= "text" and format ~= "json" then args.usage_error("--format must be text or json, got %q", format) end
+  local format = control.line_format(opts)
   if opts.now and not opts.once then args.usage_error("--now only makes sense with --once") end
-  local interval = opts.interval and seconds(opts.interval) or 60
+  local interval = opts.interval and control.seconds(opts.interval, "--interval") or 60
   if interval < 1 then args.usage_error("--interval must be at least 1s") end
-  opts.format = "text"
   local sys = require("otarun.core.sys")
-  local ctx, rollouts = control.load(files, opts, "run")
-  if opts.rollout then rollouts = { control.pick_rollout(rollouts, opts.rollout) } end
+  local ctx, rollouts = control.load_selected(files, opts, "run")
   local fixed_now = opts.now and ctx.now
   local now = function() return fixed_now or sys.now() end
   local log
@@ -153,10 +140,7 @@ local function run(argv)
   st:close()
   summary(report, format)
   if code then return code end
-  for _, r in ipairs(report.rollouts) do
-    if r.halted then return 1 end
-  end
-  return 0
+  return control.halted_exit(report.rollouts)
 end
 
 function M.main(argv)

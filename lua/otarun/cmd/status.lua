@@ -3,9 +3,10 @@
 -- ListOTATaskByJob per status with PageSize=1, reading Total: the cost does not grow with the
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.
 -- Reads only: never takes the lock, never changes the store or the platform.
--- Uses: otarun.args, otarun.pipeline, otarun.state, otarun.credentials, otarun.client,
--- otarun.json, otarun.util.
+-- Uses: otarun.args, otarun.control (the client cache), otarun.pipeline, otarun.state,
+-- otarun.credentials, otarun.json, otarun.util.
 local args = require("otarun.args")
+local control = require("otarun.control")
 local pipeline = require("otarun.pipeline")
 local util = require("otarun.util")
 
@@ -50,18 +51,9 @@ local function platform(opts)
   if opts.offline then return nil, "offline" end
   local creds, err = require("otarun.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
-  local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
-  if endpoint == "" then endpoint = nil end
-  local cache = {}
-  return function(rollout)
-    local region = rollout.region or opts.region or creds.region
-    local key = endpoint or region or "?"
-    if cache[key] == nil then
-      cache[key] = require("otarun.client").new{ endpoint = endpoint, region = region,
-        credentials = creds, retries = { max = 1 }, timeouts = { connect = 3, request = 10 } } or false
-    end
-    return cache[key] or nil
-  end
+  -- status only reads: give up quickly on a platform that does not answer
+  return (control.client_cache{ creds = creds, endpoint = control.endpoint(opts), opts = opts,
+    new = { retries = { max = 1 }, timeouts = { connect = 3, request = 10 } } })
 end
 
 local function open_store(opts)
@@ -188,11 +180,8 @@ local function render_json(doc, offset)
 end
 
 function M.main(argv)
-  local opts, files = args.parse(argv, M.OPTIONS)
-  if opts.help then
-    io.stdout:write(M.HELP)
-    return 0
-  end
+  local opts, files = control.parse(argv, M)
+  if not opts then return 0 end
   if #files == 0 then args.usage_error("status needs at least one FILE") end
   local ctx = pipeline.context(opts)
   if ctx.format == "markdown" then args.usage_error("--format for status must be text or json") end
