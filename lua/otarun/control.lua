@@ -171,15 +171,16 @@ end
 
 -- client_for(rollout) -> client, key | nil, message: one client per endpoint, or per region when
 -- no endpoint is given (plan, apply and status reach rollouts of several regions this way).
--- o: { creds, endpoint, opts (the command's: --region), region_env = also fall back to
--- ALIBABA_CLOUD_REGION_ID, new = extra options for otarun.client.new (log, retries, timeouts) }.
+-- The region: the rollout's, else --region, the profile's, ALIBABA_CLOUD_REGION_ID (as `call` and
+-- the aliyun CLI). o: { creds, endpoint, opts (the command's), new = extra options for
+-- otarun.client.new (log, retries, timeouts) }.
 -- -> client_for, close (closes every client made)
 function M.client_cache(o)
   local client = require("otarun.client")
   local cache, list = {}, {}
   local function client_for(rollout)
     local region = rollout and rollout.region or o.opts.region or o.creds.region
-      or (o.region_env and os.getenv("ALIBABA_CLOUD_REGION_ID") or nil)
+      or os.getenv("ALIBABA_CLOUD_REGION_ID")
     local key = o.endpoint or region
     if not key then
       return nil, string.format("rollout %q names no region: give region in the script, --region, or --endpoint",

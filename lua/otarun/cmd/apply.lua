@@ -84,7 +84,7 @@ local function clients(opts, log, default_endpoint)
   if not creds then return nil, err end
   -- more patience than a single call: a read failing every retry stops the whole run
   return control.client_cache{ creds = creds, endpoint = control.endpoint(opts, default_endpoint),
-    opts = opts, region_env = true, new = { log = log, retries = { max = 6 } } }
+    opts = opts, new = { log = log, retries = { max = 6 } } }
 end
 
 local function lock(st, timeout)
