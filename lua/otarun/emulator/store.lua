@@ -63,21 +63,29 @@ end
 
 -- Devices ----------------------------------------------------------------------------------
 
+-- Unordered lists with O(1) removal: pos[x] is x's index in list (removal moves the last in).
+local function ilist_add(list, pos, x)
+  local n = #list + 1
+  list[n] = x
+  pos[x] = n
+end
+
+local function ilist_remove(list, pos, x)
+  local i, n = pos[x], #list
+  local last = list[n]
+  list[i] = last
+  pos[last] = i
+  list[n] = nil
+end
+
 local function ver_add(self, p, d, v)
   local list = p.by_ver[v]
   if not list then list = {}; p.by_ver[v] = list end
-  local n = #list + 1
-  list[n] = d
-  self.d_vpos[d] = n
+  ilist_add(list, self.d_vpos, d)
 end
 
 local function ver_remove(self, p, d, v)
-  local list = p.by_ver[v]
-  local pos, n = self.d_vpos[d], #list
-  local last = list[n]
-  list[pos] = last
-  self.d_vpos[last] = pos
-  list[n] = nil
+  ilist_remove(p.by_ver[v], self.d_vpos, d)
 end
 
 function Store:add_device(p, name, version, online, groups, now)
@@ -169,20 +177,12 @@ function Store:task_by_id(id)
 end
 
 local function bucket_add(self, job, t, st)
-  local b = job.bucket[st]
-  local n = #b + 1
-  b[n] = t
-  self.t_pos[t] = n
+  ilist_add(job.bucket[st], self.t_pos, t)
   self.counts.tasks[st] = self.counts.tasks[st] + 1
 end
 
 local function bucket_remove(self, job, t, st)
-  local b = job.bucket[st]
-  local pos, n = self.t_pos[t], #b
-  local last = b[n]
-  b[pos] = last
-  self.t_pos[last] = pos
-  b[n] = nil
+  ilist_remove(job.bucket[st], self.t_pos, t)
   self.counts.tasks[st] = self.counts.tasks[st] - 1
 end
 
