@@ -70,6 +70,12 @@ end
 
 local function num(v, kind, where) return want(dec(v, where), kind, where) end
 
+-- A saved value of the given kind: numbers come back decoded (see dec), the rest as they are.
+local function typed(v, kind, where)
+  if kind == "integer" or kind == "number" then return num(v, kind, where) end
+  return want(v, kind, where)
+end
+
 local function opt(v, kind, where)
   if v == nil then return nil end
   return want(v, kind, where)
@@ -101,8 +107,7 @@ local function col_in(t, name, n, kind, sparse)
   for i = 1, n do
     local v = src[i]
     if sparse and v == false then v = nil
-    elseif kind == "integer" or kind == "number" then v = num(v, kind, where)
-    else v = want(v, kind, where) end
+    else v = typed(v, kind, where) end
     out[i] = v
   end
   return out
@@ -119,8 +124,7 @@ local function list_in(src, kind, where)
   want(src, "table", where)
   local out = {}
   for i = 1, #src do
-    if kind == "integer" or kind == "number" then out[i] = num(src[i], kind, where)
-    else out[i] = want(src[i], kind, where) end
+    out[i] = typed(src[i], kind, where)
   end
   return out
 end
@@ -166,8 +170,7 @@ local function map_in(src, kind, where)
   want(src, "table", where)
   local out = {}
   for k, v in pairs(src) do
-    if kind == "integer" or kind == "number" then out[want(k, "string", where)] = num(v, kind, where .. "." .. k)
-    else out[want(k, "string", where)] = want(v, kind, where .. "." .. k) end
+    out[want(k, "string", where)] = typed(v, kind, where .. "." .. k)
   end
   return out
 end
