@@ -60,14 +60,7 @@ function M.main(argv)
       best and (" (did you mean " .. best .. "?)") or "", usage_text()))
     return M.EXIT.usage
   end
-  local ok_mod, cmd = pcall(require, "otarun.cmd." .. name)
-  if not ok_mod then
-    if tostring(cmd):find("module 'otarun.cmd." .. name .. "' not found", 1, true) then
-      io.stderr:write(string.format("otarun: %s is not available in this build yet\n", name))
-      return M.EXIT.error
-    end
-    error(cmd, 0)
-  end
+  local cmd = require("otarun.cmd." .. name)
   local ok, code = xpcall(cmd.main, function(e)
     if getmetatable(e) == args.UsageError then return e end
     return debug.traceback(tostring(e), 2)
