@@ -4,6 +4,7 @@
  * as received (MHD would otherwise decode the query for us), and suspend/resume for delayed answers
  * so a slow answer never stalls the other connections. */
 #include "httpd.h"
+#include "sys.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -465,32 +466,7 @@ const char *httpd_host(const struct httpd *h) { return h->host; }
 void httpd_request_stop(struct httpd *h) { h->stop = 1; }
 void httpd_get_stats(const struct httpd *h, struct httpd_stats *out) { *out = h->stats; }
 
-static volatile sig_atomic_t hd_signal;
-
-int httpd_stop_requested(const struct httpd *h) { return h->stop || hd_signal != 0; }
-int httpd_caught_signal(void) { return (int)hd_signal; }
-
-static void hd_on_signal(int sig) { hd_signal = sig; }
-
-void httpd_catch_signals(int enable)
-{
-	static struct sigaction old_int, old_term;
-	static int active;
-	if (enable && !active) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = hd_on_signal;
-		sigemptyset(&sa.sa_mask);
-		hd_signal = 0;
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
-		active = 1;
-	} else if (!enable && active) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		active = 0;
-	}
-}
+int httpd_stop_requested(const struct httpd *h) { return h->stop || sys_caught_signal() != SYS_SIGNAL_NONE; }
 
 /* Resumes suspended connections whose delay is over (all of them when `all`). */
 static int hd_resume_due(struct httpd *h, int all)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "httpd.h"
+#include "sys.h"
 
 #define LHTTPD_MT "otarun.core.httpd.server"
 
@@ -294,7 +295,7 @@ static int lhttpd_serve(lua_State *L)
 	struct lhttpd_dispatch dc = {L, 2};
 	const char *reason = "stopped";
 	if (signals)
-		httpd_catch_signals(1);
+		sys_catch_signals(1);
 	s->busy = 1;
 	for (;;) {
 		if (httpd_poll(s->h, interval, lhttpd_dispatch, &dc) < 0) {
@@ -308,7 +309,7 @@ static int lhttpd_serve(lua_State *L)
 			if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
 				s->busy = 0;
 				if (signals)
-					httpd_catch_signals(0);
+					sys_catch_signals(0);
 				return lua_error(L);
 			}
 			int done = lua_toboolean(L, -1);
@@ -320,17 +321,17 @@ static int lhttpd_serve(lua_State *L)
 		}
 	}
 	s->busy = 0;
-	int sig = httpd_caught_signal();
+	enum sys_signal sig = sys_caught_signal();
 	if (signals)
-		httpd_catch_signals(0);
+		sys_catch_signals(0);
 	if (!reason) {
 		luaL_pushfail(L);
 		lua_pushstring(L, "libmicrohttpd failed while serving");
 		return 2;
 	}
-	if (sig && strcmp(reason, "stopped") == 0) {
+	if (sig != SYS_SIGNAL_NONE && strcmp(reason, "stopped") == 0) {
 		lua_pushstring(L, "signal");
-		lua_pushstring(L, sig == 2 ? "SIGINT" : sig == 15 ? "SIGTERM" : "signal");
+		lua_pushstring(L, sys_signal_name(sig));
 		return 2;
 	}
 	lua_pushstring(L, reason);

@@ -4,10 +4,7 @@
  * normalised `spec`) into C structs, then turns the engine's results into Lua tables.
  * Every C array lives in a userdata anchored in a Lua table, so a Lua error never leaks. */
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
@@ -451,73 +448,6 @@ static int l_evaluate(lua_State *L)
 	return 2;
 }
 
-#define DIRHANDLE "otarun.policy.dir"
-
-static int dir_close(lua_State *L)
-{
-	DIR **box = luaL_checkudata(L, 1, DIRHANDLE);
-	if (*box) {
-		closedir(*box);
-		*box = NULL;
-	}
-	return 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* scan(dir) -> sorted names of the regular *.lua files in dir | nil, message, "missing"|"error".
- * The policy loader lists policy and test directories with it (plain Lua cannot). */
-static int l_scan(lua_State *L)
-{
-	const char *dir = luaL_checkstring(L, 1);
-	DIR **box = lua_newuserdatauv(L, sizeof *box, 0); /* closed by __gc if a push raises */
-	*box = NULL;
-	luaL_setmetatable(L, DIRHANDLE);
-	lua_newtable(L);
-	DIR *d = *box = opendir(dir);
-	if (!d) {
-		int missing = errno == ENOENT;
-		lua_pushnil(L);
-		lua_pushfstring(L, "cannot read the directory %s: %s", dir, strerror(errno));
-		lua_pushstring(L, missing ? "missing" : "error");
-		return 3;
-	}
-	lua_Integer n = 0;
-	struct dirent *ent;
-	while ((ent = readdir(d)) != NULL) {
-		size_t len = strlen(ent->d_name);
-		if (len < 5 || strcmp(ent->d_name + len - 4, ".lua") != 0 || ent->d_name[0] == '.')
-			continue;
-		struct stat st;
-		lua_pushfstring(L, "%s/%s", dir, ent->d_name);
-		int regular = stat(lua_tostring(L, -1), &st) == 0 && S_ISREG(st.st_mode);
-		lua_pop(L, 1);
-		if (!regular)
-			continue;
-		lua_pushstring(L, ent->d_name);
-		lua_rawseti(L, -2, ++n);
-	}
-	closedir(d);
-	*box = NULL;
-	/* sort through a C array of the anchored strings */
-	const char **names = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *names, 0);
-	for (lua_Integer i = 0; i < n; i++) {
-		lua_rawgeti(L, -2, i + 1);
-		names[i] = lua_tostring(L, -1);
-		lua_pop(L, 1); /* the table still holds it */
-	}
-	qsort(names, (size_t)n, sizeof *names, compare_names);
-	lua_createtable(L, (int)n, 0);
-	for (lua_Integer i = 0; i < n; i++) {
-		lua_pushstring(L, names[i]);
-		lua_rawseti(L, -2, i + 1);
-	}
-	return 1;
-}
-
 /* kinds() -> the built-in rule kind names */
 static int l_kinds(lua_State *L)
 {
@@ -535,14 +465,9 @@ int luaopen_otarun_core_policy(lua_State *L)
 		{"compile", l_compile},
 		{"evaluate", l_evaluate},
 		{"kinds", l_kinds},
-		{"scan", l_scan},
 		{NULL, NULL},
 	};
 	luaL_newmetatable(L, COMPILED);
-	lua_pop(L, 1);
-	luaL_newmetatable(L, DIRHANDLE);
-	lua_pushcfunction(L, dir_close);
-	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 	luaL_newlib(L, fns);
 	return 1;

@@ -143,19 +143,6 @@ static int l_close(lua_State *L)
 	return 0;
 }
 
-static int l_mkdirs(lua_State *L)
-{
-	const char *dir = luaL_checkstring(L, 1);
-	char err[1024];
-	if (store_mkdirs(dir, err, sizeof err) != STORE_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
 static int l_path(lua_State *L)
 {
 	lua_pushstring(L, store_path(check_store(L)));
@@ -571,7 +558,6 @@ int luaopen_otarun_core_store(lua_State *L)
 	};
 	static const luaL_Reg fns[] = {
 		{"open", l_open},
-		{"mkdirs", l_mkdirs},
 		{"secret_key", l_secret_key},
 		{NULL, NULL},
 	};

@@ -10,6 +10,7 @@
  * Only converts: Lua tables to the tagged values of validate.h (strings are borrowed from the
  * declarations, which stay on the stack), then the C result back to tables. All C memory of a
  * check sits in an arena owned by a userdata, so a Lua error on the way cannot leak it. */
+#include "timefmt.h"
 #include "validate.h"
 
 #include <lauxlib.h>
@@ -409,7 +410,7 @@ static int l_parse_duration(lua_State *L)
 {
 	long long secs;
 	char err[200];
-	if (validate_parse_duration(luaL_checkstring(L, 1), &secs, err, sizeof err)) {
+	if (timefmt_parse_duration(luaL_checkstring(L, 1), &secs, err, sizeof err)) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
 		return 2;
@@ -423,7 +424,7 @@ static int l_parse_time(lua_State *L)
 	long long epoch;
 	int offset;
 	char err[200];
-	if (validate_parse_time(luaL_checkstring(L, 1), &epoch, &offset, err, sizeof err)) {
+	if (timefmt_parse_time(luaL_checkstring(L, 1), &epoch, &offset, err, sizeof err)) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
 		return 2;
@@ -438,7 +439,7 @@ static int l_format_time(lua_State *L)
 	lua_Integer epoch = luaL_checkinteger(L, 1), offset = luaL_optinteger(L, 2, 0);
 	char buf[64];
 	luaL_argcheck(L, offset > -86400 && offset < 86400, 2, "offset must be seconds east of UTC, under a day");
-	luaL_argcheck(L, validate_format_time(epoch, (int)offset, buf, sizeof buf) > 0, 1, "epoch out of range");
+	luaL_argcheck(L, timefmt_format_time(epoch, (int)offset, buf, sizeof buf) > 0, 1, "epoch out of range");
 	lua_pushstring(L, buf);
 	return 1;
 }
@@ -463,7 +464,7 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 	memset(w, 0, sizeof *w);
 	int t = lua_getfield(L, idx, "days");
 	if (t == LUA_TSTRING) {
-		if (validate_parse_days(lua_tostring(L, -1), w->days, err, errlen))
+		if (timefmt_parse_days(lua_tostring(L, -1), w->days, err, errlen))
 			return err;
 	} else if (t == LUA_TTABLE) {
 		for (int d = 1; d <= 7; d++) {
@@ -482,9 +483,9 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 		t = lua_getfield(L, idx, keys[i]);
 		if (t == LUA_TNUMBER && lua_isinteger(L, -1))
 			*dst[i] = (int)lua_tointeger(L, -1);
-		else if (t == LUA_TSTRING && i < 2 && validate_parse_clock(lua_tostring(L, -1), dst[i], err, errlen))
+		else if (t == LUA_TSTRING && i < 2 && timefmt_parse_clock(lua_tostring(L, -1), dst[i], err, errlen))
 			return err;
-		else if (t == LUA_TSTRING && i == 2 && validate_parse_tz(lua_tostring(L, -1), dst[i], err, errlen))
+		else if (t == LUA_TSTRING && i == 2 && timefmt_parse_tz(lua_tostring(L, -1), dst[i], err, errlen))
 			return err;
 		else if (t != LUA_TNIL && t != LUA_TSTRING && t != LUA_TNUMBER)
 			return "window.from, .to and .tz must be numbers or strings";
@@ -504,7 +505,8 @@ static int l_next_window_open(lua_State *L)
 	const char *msg = window_from_lua(L, 1, &w, err, sizeof err);
 	if (msg)
 		return luaL_argerror(L, 1, msg);
-	long long open = validate_next_window_open(&w, t);
+	struct timefmt_window tw = {w.days, w.from, w.to, w.tz};
+	long long open = timefmt_next_window_open(&tw, t);
 	if (open < 0) {
 		lua_pushnil(L);
 		lua_pushliteral(L, "the window has no days");

@@ -42,7 +42,7 @@ struct store_options {
 };
 
 /* Opens (creating if absent, unless readonly) and migrates the store at path. On failure *out is
- * NULL and err holds the message. The parent directory must exist (see store_mkdirs). */
+ * NULL and err holds the message. The parent directory must exist (see sys_mkdirs in sys.h). */
 int store_open(struct store **out, const char *path, const struct store_options *opt, char *err,
                size_t errlen);
 void store_close(struct store *s); /* releases the lock if held; NULL is fine */
@@ -50,8 +50,6 @@ const char *store_errmsg(const struct store *s);
 const char *store_path(const struct store *s);
 const char *store_rc_name(int rc); /* "ok", "locked", ... */
 
-/* Creates every missing directory of dir (like mkdir -p). */
-int store_mkdirs(const char *dir, char *err, size_t errlen);
 
 /* Schema version of the open file; migration to target (0: latest) in one transaction. */
 int store_schema_version(struct store *s, int *version);

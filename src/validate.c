@@ -153,7 +153,7 @@ void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char 
 			;
 		if (j < nknown)
 			continue;
-		const char *s = validate_suggest(k, known, nknown);
+		const char *s = suggest_closest(k, known, nknown);
 		char *list = vx_printf(c, "%s", known[0]);
 		for (j = 1; j < nknown; j++)
 			list = vx_printf(c, "%s, %s", list, known[j]);

@@ -99,7 +99,7 @@ static int get_duration(struct vx_ctx *c, const struct validate_value *v, const 
 	char err[200];
 	if (want(c, v, VALIDATE_STRING, label, param, "a duration string like \"30m\", \"24h\" or \"1h30m\""))
 		return -1;
-	if (validate_parse_duration(v->string, out, err, sizeof err) == 0)
+	if (timefmt_parse_duration(v->string, out, err, sizeof err) == 0)
 		return 0;
 	vx_diag(c, VALIDATE_ERROR, "duration-format", param, "%s: %s", label, err);
 	return -1;
@@ -111,7 +111,7 @@ static int get_time(struct vx_ctx *c, const struct validate_value *v, const char
 	char err[200];
 	if (want(c, v, VALIDATE_STRING, label, param, "an RFC 3339 time like \"2026-12-01T02:00:00+08:00\""))
 		return -1;
-	if (validate_parse_time(v->string, out, NULL, err, sizeof err) == 0)
+	if (timefmt_parse_time(v->string, out, NULL, err, sizeof err) == 0)
 		return 0;
 	vx_diag(c, VALIDATE_ERROR, "time-format", param, "%s: %s", label, err);
 	return -1;
@@ -340,11 +340,11 @@ static void parse_finish(struct vx_ctx *c, const struct validate_value *v, const
 	if (want(c, v, VALIDATE_STRING, label, param, "a time (RFC 3339) or a duration after the start (\"2d\")"))
 		return;
 	const char *s = v->string;
-	if (validate_parse_duration(s, &p->w.finish_after, err, sizeof err) == 0) {
+	if (timefmt_parse_duration(s, &p->w.finish_after, err, sizeof err) == 0) {
 		p->w.has_finish_after = 1;
 	} else if (strlen(s) >= 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
 		   isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]) && s[4] == '-') {
-		if (validate_parse_time(s, &p->w.finish_at, NULL, err, sizeof err)) {
+		if (timefmt_parse_time(s, &p->w.finish_at, NULL, err, sizeof err)) {
 			vx_diag(c, VALIDATE_ERROR, "time-format", param, "%s: %s", label, err);
 			return;
 		}
@@ -370,7 +370,7 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 	for (int d = 1; d <= 7; d++)
 		w->days[d] = 1;
 	if (days && days->type == VALIDATE_STRING) {
-		if (validate_parse_days(days->string, w->days, err, sizeof err))
+		if (timefmt_parse_days(days->string, w->days, err, sizeof err))
 			bad = (vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s.days: %s", label, err), 1);
 		days_text = days->string;
 	} else if (days && days->type == VALIDATE_TABLE && days->nitems > 0 && !days->nfields) {
@@ -379,7 +379,7 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 		for (size_t i = 0; i < days->nitems; i++) {
 			int one[8];
 			const struct validate_value *d = &days->items[i];
-			if (d->type != VALIDATE_STRING || validate_parse_days(d->string, one, err, sizeof err)) {
+			if (d->type != VALIDATE_STRING || timefmt_parse_days(d->string, one, err, sizeof err)) {
 				vx_diag(c, VALIDATE_ERROR, "window-format", "window",
 					"%s.days[%zu] is %s: use day names like \"mon\"", label, i + 1, vx_describe(c, d));
 				bad = 1;
@@ -407,7 +407,7 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 		if (!clocks[i])
 			continue;
 		if (clocks[i]->type != VALIDATE_STRING ||
-		    validate_parse_clock(clocks[i]->string, dst[i], err, sizeof err)) {
+		    timefmt_parse_clock(clocks[i]->string, dst[i], err, sizeof err)) {
 			vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s.%s must be \"HH:MM\", got %s", label,
 				i ? "to" : "from", vx_describe(c, clocks[i]));
 			bad = 1;
@@ -419,7 +419,7 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 		bad = 1;
 	}
 	w->tz = 0;
-	if (tz && (tz->type != VALIDATE_STRING || validate_parse_tz(tz->string, &w->tz, err, sizeof err))) {
+	if (tz && (tz->type != VALIDATE_STRING || timefmt_parse_tz(tz->string, &w->tz, err, sizeof err))) {
 		vx_diag(c, VALIDATE_ERROR, "window-format", "window",
 			"%s.tz must be an offset like \"+08:00\", \"-05:30\", \"Z\" or \"UTC\", got %s", label, vx_describe(c, tz));
 		bad = 1;
@@ -570,7 +570,7 @@ void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, cons
 		if (f == VF_COUNT) {
 			if (!*prefix && strcmp(k, "name") == 0)
 				continue;
-			const char *s = validate_suggest(k, vx_wave_field_names, VF_COUNT);
+			const char *s = suggest_closest(k, vx_wave_field_names, VF_COUNT);
 			const char *param = vx_printf(c, "%s%s", prefix, k);
 			const char *where = *prefix ? "defaults" : c->wave ? vx_printf(c, "wave \"%s\"", c->wave) : "a wave";
 			if (s)

@@ -4,6 +4,8 @@
 #ifndef OTARUN_VALIDATE_INTERNAL_H
 #define OTARUN_VALIDATE_INTERNAL_H
 
+#include "suggest.h"
+#include "timefmt.h"
 #include "validate.h"
 
 #include <setjmp.h>

@@ -101,7 +101,7 @@ static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 			"\"%s\" is a wave field, not a rollout field: put it in a wave or in defaults = { %s = ... }", k, k);
 		return;
 	}
-	const char *s = validate_suggest(k, rollout_fields, COUNT(rollout_fields));
+	const char *s = suggest_closest(k, rollout_fields, COUNT(rollout_fields));
 	if (s)
 		vx_diag(c, VALIDATE_ERROR, "unknown-field", k, "unknown field \"%s\" in rollout \"%s\": did you mean \"%s\"?",
 			k, c->rollout ? c->rollout : "?", s);

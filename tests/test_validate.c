@@ -251,7 +251,6 @@ int main(void)
 	test_defaults();
 	test_order();
 	test_parsers();
-	test_windows();
 	test_speed();
 	validate_arena_free(A);
 	printf("%d passed, %d failed\n", passed, failed);

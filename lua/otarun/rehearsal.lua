@@ -21,7 +21,7 @@ local function scratch_dir()
   local bases = { "/dev/shm", os.getenv("TMPDIR") or "/tmp" }
   for _, base in ipairs(bases) do
     local dir = string.format("%s/otarun-rehearsal-%d-%d", base, sys.getpid(), math.random(1, 1 << 30))
-    if require("otarun.core.store").mkdirs(dir) then return dir end
+    if require("otarun.core.sys").mkdirs(dir) then return dir end
   end
   return nil, "cannot create a scratch directory for the rehearsal's state store"
 end

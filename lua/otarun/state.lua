@@ -29,7 +29,7 @@ function M.path(opts)
   local p = M.resolve(opts)
   local dir = p:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
-    local ok, err = core.mkdirs(dir)
+    local ok, err = sys.mkdirs(dir)
     if not ok then return nil, err end
   end
   return p

@@ -148,7 +148,7 @@ local function is_test(name) return name:match("_test%.lua$") ~= nil end
 
 -- Policy files of a directory: list of { path =, text = } or nil, message. Missing is nil, nil.
 local function dir_files(dir, required)
-  local names, err, why = core.scan(dir)
+  local names, err, why = require("otarun.core.sys").list_files(dir, ".lua")
   if not names then
     if why == "missing" and not required then return {} end
     return nil, err
