@@ -9,11 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-static int passed, failed;
-#define CHECK(cond, ...) do { \
-	if (cond) passed++; \
-	else { failed++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
-} while (0)
+#include "harness.h"
 
 /* ---- building raw values -------------------------------------------------------------------- */
 
@@ -253,6 +249,5 @@ int main(void)
 	test_parsers();
 	test_speed();
 	validate_arena_free(A);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return harness_report();
 }
