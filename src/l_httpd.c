@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <lauxlib.h>
+#include "l_util.h"
 #include "httpd.h"
 #include "sys.h"
 
@@ -38,29 +39,6 @@ static struct lhttpd *lhttpd_check(lua_State *L, int idx)
 
 static const char *const lhttpd_listen_keys[] = {"host", "port", "allow_remote", "max_body", NULL};
 
-static void lhttpd_check_keys(lua_State *L, int idx, const char *const *keys, const char *what)
-{
-	lua_pushnil(L);
-	while (lua_next(L, idx) != 0) {
-		lua_pop(L, 1);
-		int ok = 0;
-		if (lua_type(L, -1) == LUA_TSTRING)
-			for (const char *const *k = keys; *k; k++)
-				ok = ok || strcmp(lua_tostring(L, -1), *k) == 0;
-		if (!ok) {
-			luaL_Buffer b;
-			luaL_buffinit(L, &b);
-			for (const char *const *k = keys; *k; k++) {
-				luaL_addstring(&b, k == keys ? "" : ", ");
-				luaL_addstring(&b, *k);
-			}
-			luaL_pushresult(&b);
-			const char *known = lua_tostring(L, -1);
-			const char *key = luaL_tolstring(L, -2, NULL);
-			luaL_error(L, "%s: unknown option '%s' (known: %s)", what, key, known);
-		}
-	}
-}
 
 /* listen{ host=, port=, allow_remote=, max_body= } -> server | nil, message */
 static int lhttpd_listen(lua_State *L)
@@ -68,7 +46,7 @@ static int lhttpd_listen(lua_State *L)
 	struct httpd_config cfg = {.host = "127.0.0.1"};
 	if (!lua_isnoneornil(L, 1)) {
 		luaL_checktype(L, 1, LUA_TTABLE);
-		lhttpd_check_keys(L, 1, lhttpd_listen_keys, "httpd.listen");
+		lutil_check_keys(L, 1, "httpd.listen", lhttpd_listen_keys);
 		lua_getfield(L, 1, "host");
 		cfg.host = luaL_optstring(L, -1, "127.0.0.1");
 		lua_getfield(L, 1, "port");
@@ -123,16 +101,7 @@ static int lhttpd_build_request(lua_State *L)
 	lua_setfield(L, -2, "remote");
 	lua_createtable(L, 0, (int)req->nheaders);
 	for (size_t i = 0; i < req->nheaders; i++) {
-		if (lua_getfield(L, -1, req->headers[i].name) == LUA_TSTRING) {
-			/* RFC 9110: repeated fields combine into one comma-separated list */
-			lua_pushstring(L, ",");
-			lua_pushstring(L, req->headers[i].value);
-			lua_concat(L, 3);
-		} else {
-			lua_pop(L, 1);
-			lua_pushstring(L, req->headers[i].value);
-		}
-		lua_setfield(L, -2, req->headers[i].name);
+		lutil_add_header(L, req->headers[i].name, req->headers[i].value, ",");
 	}
 	lua_setfield(L, -2, "headers");
 	return 1;
@@ -274,7 +243,7 @@ static int lhttpd_serve(lua_State *L)
 	int interval = 50, signals = 1, has_until = 0;
 	if (!lua_isnoneornil(L, 3)) {
 		luaL_checktype(L, 3, LUA_TTABLE);
-		lhttpd_check_keys(L, 3, lhttpd_serve_keys, "server:serve");
+		lutil_check_keys(L, 3, "server:serve", lhttpd_serve_keys);
 		lua_getfield(L, 3, "interval_ms");
 		lua_Integer iv = luaL_optinteger(L, -1, 50);
 		luaL_argcheck(L, iv >= 0 && iv <= 60000, 3, "interval_ms must be 0-60000");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include "l_util.h"
 
 #include "store.h"
 
@@ -43,31 +44,11 @@ static int result(lua_State *L, struct store *s, int rc)
 
 /* ---- option tables --------------------------------------------------------------------------- */
 
-/* Raises on a key of t (at idx) that is not in fields, naming the ones that are. */
+/* Raises on a key of the table at idx that is not in fields. */
 static void check_fields(lua_State *L, int idx, const char *fn, const char *const *fields)
 {
 	luaL_checktype(L, idx, LUA_TTABLE);
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		lua_pop(L, 1);
-		const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-		int known = 0;
-		for (const char *const *f = fields; key && *f && !known; f++)
-			known = strcmp(key, *f) == 0;
-		if (!known) {
-			luaL_Buffer b;
-			luaL_buffinit(L, &b);
-			for (const char *const *f = fields; *f; f++) {
-				luaL_addstring(&b, f == fields ? "" : ", ");
-				luaL_addstring(&b, *f);
-			}
-			luaL_pushresult(&b);
-			const char *known_list = lua_tostring(L, -1);
-			const char *what = key ? lua_pushfstring(L, "\"%s\"", key)
-			                       : lua_pushfstring(L, "key of type %s", luaL_typename(L, -2));
-			luaL_error(L, "%s: unknown field %s (fields: %s)", fn, what, known_list);
-		}
-	}
+	lutil_check_keys(L, idx, fn, fields);
 }
 
 /* t[name] as a string or NULL; the string stays valid while t is on the stack. */

@@ -2,6 +2,7 @@
 #include "suggest.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Optimal string alignment distance: a swapped pair of letters ("rtae") costs 1. */
@@ -44,4 +45,26 @@ const char *suggest_closest(const char *word, const char *const *candidates, siz
 		}
 	}
 	return best_d <= limit ? best : NULL;
+}
+
+const char *suggest_unknown(char *buf, size_t len, const char *where, const char *kind, const char *key,
+                            const char *const *known)
+{
+	size_t n = 0;
+	while (known[n])
+		n++;
+	const char *best = suggest_closest(key, known, n);
+	size_t used = 0;
+#define ADD(...) do { int w_ = snprintf(buf + used, used < len ? len - used : 0, __VA_ARGS__); \
+		if (w_ > 0) used += (size_t)w_; } while (0)
+	if (where && *where)
+		ADD("%s: ", where);
+	ADD("unknown %s \"%s\"", kind, key);
+	if (best)
+		ADD(" (did you mean %s?)", best);
+	ADD("; known: ");
+	for (size_t i = 0; i < n; i++)
+		ADD("%s%s", i ? ", " : "", known[i]);
+#undef ADD
+	return buf;
 }

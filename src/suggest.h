@@ -8,4 +8,10 @@
  * ignored), or NULL when none is close enough. */
 const char *suggest_closest(const char *word, const char *const *candidates, size_t n);
 
+/* The message for an unknown name: `WHERE: unknown KIND "KEY" (did you mean X?); known: A, B`
+ * (no "WHERE: " when where is NULL or empty; no suggestion when none is close). known is
+ * NULL-terminated. Returns buf. */
+const char *suggest_unknown(char *buf, size_t len, const char *where, const char *kind, const char *key,
+                            const char *const *known);
+
 #endif

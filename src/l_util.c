@@ -1,0 +1,62 @@
+/* Shared binding helpers (see l_util.h). */
+#include <string.h>
+#include <lauxlib.h>
+#include "l_util.h"
+#include "suggest.h"
+
+int lutil_unknown_key(lua_State *L, int idx, const char *where, const char *const *keys, char *msg,
+                      size_t len)
+{
+	idx = lua_absindex(L, idx);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		int known = 0;
+		if (lua_type(L, -1) == LUA_TSTRING)
+			for (const char *const *k = keys; *k && !known; k++)
+				known = strcmp(*k, lua_tostring(L, -1)) == 0;
+		if (!known) {
+			suggest_unknown(msg, len, where, "field", luaL_tolstring(L, -1, NULL), keys);
+			lua_pop(L, 2);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void lutil_check_keys(lua_State *L, int idx, const char *where, const char *const *keys)
+{
+	char msg[512];
+	if (lutil_unknown_key(L, idx, where, keys, msg, sizeof msg))
+		luaL_error(L, "%s", msg);
+}
+
+const char *lutil_opt_string(lua_State *L, int idx, const char *key, const char *where)
+{
+	int t = lua_getfield(L, idx, key);
+	const char *s = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	if (t != LUA_TNIL && t != LUA_TSTRING)
+		luaL_error(L, "%s.%s: expected a string, got %s", where, key, luaL_typename(L, -1));
+	lua_pop(L, 1);
+	return s;
+}
+
+int lutil_fail(lua_State *L, const char *msg)
+{
+	luaL_pushfail(L);
+	lua_pushstring(L, msg);
+	return 2;
+}
+
+void lutil_add_header(lua_State *L, const char *name, const char *value, const char *sep)
+{
+	if (lua_getfield(L, -1, name) == LUA_TSTRING) {
+		lua_pushstring(L, sep);
+		lua_pushstring(L, value);
+		lua_concat(L, 3);
+	} else {
+		lua_pop(L, 1);
+		lua_pushstring(L, value);
+	}
+	lua_setfield(L, -2, name);
+}

@@ -1,0 +1,23 @@
+/* Shared helpers of the l_*.c bindings: the unknown-key check with its "did you mean" and the
+ * argument conversions every binding needs. Bindings only convert; the rules live in the cores. */
+#ifndef OTARUN_L_UTIL_H
+#define OTARUN_L_UTIL_H
+#include <stddef.h>
+#include <lua.h>
+
+/* The first key of the table at idx that is not in keys (NULL-terminated): 0 when there is none,
+ * else 1 with the message `WHERE: unknown field "KEY" (did you mean X?); known: ...` in msg. */
+int lutil_unknown_key(lua_State *L, int idx, const char *where, const char *const *keys, char *msg,
+                      size_t len);
+/* The same, raised as a Lua error. */
+void lutil_check_keys(lua_State *L, int idx, const char *where, const char *const *keys);
+/* t[key] of the table at idx as a string, or NULL when absent; raises `WHERE.key: expected a
+ * string, got T` on another type. The string stays valid while the table is alive. */
+const char *lutil_opt_string(lua_State *L, int idx, const char *key, const char *where);
+/* The usual failure result: pushes nil (fail) and msg; returns 2. */
+int lutil_fail(lua_State *L, const char *msg);
+/* Sets headers[name] = value in the table on top of the stack, joining a repeated name's values
+ * with sep (RFC 9110 allows combining them into one comma-separated list). */
+void lutil_add_header(lua_State *L, const char *name, const char *value, const char *sep);
+
+#endif
