@@ -1,4 +1,4 @@
-/* The plan half of otarun.core.policy: converts the plan table (docs/plan.md) into the engine's
+/* The plan half of otarun.core.policy: converts the plan table (the plan the pipeline builds) into the engine's
  * structs: per rollout name, product and region; per wave status, action, earliest_start and the
  * normalised `spec`. A malformed plan is the caller's mistake and raises, naming the field.
  * Uses: l_policy.h, l_util.h. */

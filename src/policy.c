@@ -1,4 +1,4 @@
-/* The native policy engine: the built-in rule kinds (SPEC §5) judged against the plan's waves,
+/* The native policy engine: the built-in rule kinds (docs/policy-schema.md) judged against the plan's waves,
  * scoped by `applies`. Configuration rules judge only the waves still to start or change (status
  * waiting or ready, or an action create/update/replace): a wave that runs or finished with
  * nothing to do is history, and a new policy must not block the rest of its rollout. Uses:

@@ -1,4 +1,4 @@
-/* The native policy engine (SPEC §5): built-in rule kinds judged against a plan, scoped by a
+/* The native policy engine (docs/policy-schema.md): built-in rule kinds judged against a plan, scoped by a
  * policy's `applies`, reporting one result per finding through a callback. Pure C, no Lua: the
  * binding (l_policy.c) converts the plan table and the policy files' rules into these structs.
  * The engine never allocates; every pointer it is given stays owned by the caller. */

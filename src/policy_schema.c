@@ -1,7 +1,7 @@
 /* The policy file schema, checked once, here: which fields a declaration and its nested tables
  * have, which levels and rule kinds exist, and the limits a converted rule must respect. The
  * binding (l_policy.c) only converts Lua values into policy.h's structs, reporting a value of the
- * wrong type; everything else is judged by these functions. docs/policy.md documents the schema.
+ * wrong type; everything else is judged by these functions. docs/policy-schema.md documents it.
  * Pure C; messages say what was given and what would be right. */
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * the buffer that is both hashed and sent, then signed (V3 or v1). Must stay byte-identical to
  * flatten + sign_v3_compute / sign_v1_compute (tests/test_sign_request.c checks it on random
  * requests). Uses the buffers and hashes of sign.c; no Lua.
- * Reference: shared/reference/alibaba-api.md sections 1.2-1.5 and 2.
+ * The algorithms: docs/signing.md.
  */
 #include "sign.h"
 #include "sign_mac.h"

@@ -1,5 +1,5 @@
 /*
- * store.h: otarun's state store, the crash-safety record of every rollout (SPEC §4). An SQLite file
+ * store.h: otarun's state store, the crash-safety record of every rollout (docs/state.md). An SQLite file
  * (WAL, synchronous=FULL) with a versioned schema migrated forward in C, holding rollouts, waves
  * and their transitions, jobs, the intent journal, gate readings, approvals, policy overrides and
  * the audit log. One process acts on a store at a time (store_lock: flock on PATH.lock plus a
@@ -101,7 +101,7 @@ struct store_wave {
 };
 /* Upserts a wave (new waves start "waiting"); never changes the state of an existing one. */
 int store_wave_put(struct store *s, const struct store_wave *w);
-/* Moves a wave to state `to` (SPEC §3 names), recording from/to/at/why. job_id, when not NULL,
+/* Moves a wave to state `to` (the names in docs/state.md), recording from/to/at/why. job_id, when not NULL,
  * becomes the wave's job. Moving to the state it is in records nothing and sets *changed = 0. */
 int store_wave_transition(struct store *s, const char *rollout, const char *wave, const char *to,
                           const char *why, const char *job_id, int64_t at, int *changed);

@@ -1,4 +1,4 @@
-/* validate: the offline checker for rollout declarations (SPEC §2, §3, §7).
+/* validate: the offline checker for rollout declarations.
  *
  * Owns: the C shape of a raw declaration (what the user wrote, as tagged values), the schema of
  * rollout / wave / defaults / nested fields, the parsers for durations, times, windows and sizes,

@@ -36,7 +36,7 @@ const struct validate_value *vx_get(const struct validate_value *table, const ch
 void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char *prefix,
 		   const char *const *known, size_t nknown);
 
-/* Wave fields, in the order of SPEC §2. */
+/* Wave fields, in the order the documentation lists them. */
 enum vx_field {
 	VF_KIND, VF_VERSIONS, VF_GROUP, VF_DEVICES, VF_PERCENT, VF_ALL, VF_RATE, VF_RETRY, VF_TIMEOUT,
 	VF_OVERWRITE, VF_MODE, VF_PUSH, VF_CONFIRM, VF_MULTI_MODULE, VF_PROTOCOL, VF_TAGS, VF_FINISH,

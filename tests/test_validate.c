@@ -1,5 +1,5 @@
-/* test_validate: unit tests of the validator core (src/validate*.c): every rule of SPEC §7 that
- * is judged offline, broken once and met exactly at its limit; the parsers; defaults merging;
+/* test_validate: unit tests of the validator core (src/validate*.c): every rule that is judged
+ * offline, broken once and met exactly at its limit; the parsers; defaults merging;
  * diagnostic order; and the time for 10,000 waves. Builds raw declarations by hand. */
 #include "validate.h"
 
