@@ -103,12 +103,10 @@ static size_t count_headers(lua_State *L, int h)
 static void push_response(lua_State *L, const struct http_response *r)
 {
 	lua_createtable(L, 0, 3);
-	lua_pushinteger(L, r->status);
-	lua_setfield(L, -2, "status");
+	lutil_set_integer(L, "status", r->status);
 	lua_createtable(L, 0, (int)r->nheaders);
-	for (size_t i = 0; i < r->nheaders; i++) {
+	for (size_t i = 0; i < r->nheaders; i++) /* a repeated header keeps every value */
 		lutil_add_header(L, r->headers[i].name, r->headers[i].value, ", ");
-	}
 	lua_setfield(L, -2, "headers");
 	lua_pushlstring(L, r->body ? r->body : "", r->body_len);
 	lua_setfield(L, -2, "body");
@@ -208,11 +206,7 @@ int luaopen_otarun_core_http(lua_State *L)
 	                                {"__tostring", client_tostring}, {NULL, NULL}};
 	static const luaL_Reg fns[] = {{"client", http_new_client}, {"check_url", http_check_url},
 	                               {"is_loopback", http_is_loopback}, {NULL, NULL}};
-	luaL_newmetatable(L, CLIENT_MT);
-	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	lutil_new_class(L, CLIENT_MT, meta, methods);
 	luaL_newlib(L, fns);
 	return 1;
 }

@@ -89,20 +89,15 @@ static int lhttpd_build_request(lua_State *L)
 {
 	const struct httpd_request *req = lua_touserdata(L, 1);
 	lua_createtable(L, 0, 7);
-	lua_pushstring(L, req->method);
-	lua_setfield(L, -2, "method");
-	lua_pushstring(L, req->path);
-	lua_setfield(L, -2, "path");
-	lua_pushstring(L, req->query);
-	lua_setfield(L, -2, "query");
+	lutil_set_string(L, "method", req->method);
+	lutil_set_string(L, "path", req->path);
+	lutil_set_string(L, "query", req->query);
 	lua_pushlstring(L, req->body, req->body_len);
 	lua_setfield(L, -2, "body");
-	lua_pushstring(L, req->remote);
-	lua_setfield(L, -2, "remote");
+	lutil_set_string(L, "remote", req->remote);
 	lua_createtable(L, 0, (int)req->nheaders);
-	for (size_t i = 0; i < req->nheaders; i++) {
+	for (size_t i = 0; i < req->nheaders; i++) /* RFC 9110: repeats join into one list */
 		lutil_add_header(L, req->headers[i].name, req->headers[i].value, ",");
-	}
 	lua_setfield(L, -2, "headers");
 	return 1;
 }
@@ -332,14 +327,10 @@ static int lhttpd_stats(lua_State *L)
 	struct httpd_stats st;
 	httpd_get_stats(lhttpd_check(L, 1)->h, &st);
 	lua_createtable(L, 0, 4);
-	lua_pushinteger(L, (lua_Integer)st.requests);
-	lua_setfield(L, -2, "requests");
-	lua_pushinteger(L, (lua_Integer)st.dropped);
-	lua_setfield(L, -2, "dropped");
-	lua_pushinteger(L, (lua_Integer)st.too_large);
-	lua_setfield(L, -2, "too_large");
-	lua_pushinteger(L, (lua_Integer)st.connections);
-	lua_setfield(L, -2, "connections");
+	lutil_set_integer(L, "requests", (lua_Integer)st.requests);
+	lutil_set_integer(L, "dropped", (lua_Integer)st.dropped);
+	lutil_set_integer(L, "too_large", (lua_Integer)st.too_large);
+	lutil_set_integer(L, "connections", (lua_Integer)st.connections);
 	return 1;
 }
 
@@ -382,11 +373,7 @@ static const luaL_Reg lhttpd_fns[] = {
 
 int luaopen_otarun_core_httpd(lua_State *L)
 {
-	luaL_newmetatable(L, LHTTPD_MT);
-	luaL_setfuncs(L, lhttpd_meta, 0);
-	luaL_newlib(L, lhttpd_methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	lutil_new_class(L, LHTTPD_MT, lhttpd_meta, lhttpd_methods);
 	luaL_newlib(L, lhttpd_fns);
 	return 1;
 }

@@ -377,27 +377,18 @@ struct emit_ctx {
 	lua_Integer n;
 };
 
-static void set_string(lua_State *L, const char *key, const char *value)
-{
-	if (value) {
-		lua_pushstring(L, value);
-		lua_setfield(L, -2, key);
-	}
-}
-
 static int emit_result(void *ctx, const struct policy_result *r)
 {
 	struct emit_ctx *e = ctx;
 	lua_State *L = e->L;
 	lua_createtable(L, 0, 8);
-	set_string(L, "policy", r->policy);
-	set_string(L, "rule", r->rule);
-	set_string(L, "level", policy_level_name(r->level));
-	lua_pushboolean(L, r->passed);
-	lua_setfield(L, -2, "passed");
-	set_string(L, "rollout", r->rollout);
-	set_string(L, "wave", r->wave);
-	set_string(L, "message", r->message);
+	lutil_set_string(L, "policy", r->policy);
+	lutil_set_string(L, "rule", r->rule);
+	lutil_set_string(L, "level", policy_level_name(r->level));
+	lutil_set_boolean(L, "passed", r->passed);
+	lutil_set_string(L, "rollout", r->rollout);
+	lutil_set_string(L, "wave", r->wave);
+	lutil_set_string(L, "message", r->message);
 	lua_rawseti(L, e->results, ++e->n);
 	return 0;
 }
@@ -472,8 +463,7 @@ int luaopen_otarun_core_policy(lua_State *L)
 		{"kinds", l_kinds},
 		{NULL, NULL},
 	};
-	luaL_newmetatable(L, COMPILED);
-	lua_pop(L, 1);
+	lutil_new_class(L, COMPILED, NULL, NULL);
 	luaL_newlib(L, fns);
 	return 1;
 }

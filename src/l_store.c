@@ -149,18 +149,12 @@ static int l_migrate(lua_State *L)
 static void push_holder(lua_State *L, const struct store_holder *h)
 {
 	lua_createtable(L, 0, 6);
-	lua_pushstring(L, h->host);
-	lua_setfield(L, -2, "host");
-	lua_pushinteger(L, h->pid);
-	lua_setfield(L, -2, "pid");
-	lua_pushinteger(L, h->since);
-	lua_setfield(L, -2, "since");
-	lua_pushstring(L, h->command);
-	lua_setfield(L, -2, "command");
-	if (h->alive >= 0) {
-		lua_pushboolean(L, h->alive);
-		lua_setfield(L, -2, "alive");
-	}
+	lutil_set_string(L, "host", h->host);
+	lutil_set_integer(L, "pid", h->pid);
+	lutil_set_integer(L, "since", h->since);
+	lutil_set_string(L, "command", h->command);
+	if (h->alive >= 0)
+		lutil_set_boolean(L, "alive", h->alive);
 }
 
 /* lock(timeout_seconds, command) -> true, takeover|nil | nil, msg, "locked", holder */
@@ -187,11 +181,17 @@ static int l_lock(lua_State *L)
 	return n;
 }
 
-static int l_unlock(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_unlock(s));
-}
+/* Methods that only call the core: true | nil, message, code. */
+#define STORE_CALL(name, fn) \
+	static int name(lua_State *L) \
+	{ \
+		struct store *s = check_store(L); \
+		return result(L, s, fn(s)); \
+	}
+STORE_CALL(l_unlock, store_unlock)
+STORE_CALL(l_begin, store_begin)
+STORE_CALL(l_commit, store_commit)
+STORE_CALL(l_rollback, store_rollback)
 
 static int l_locked(lua_State *L)
 {
@@ -211,24 +211,6 @@ static int l_holder(lua_State *L)
 	else
 		push_holder(L, &h);
 	return 1;
-}
-
-static int l_begin(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_begin(s));
-}
-
-static int l_commit(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_commit(s));
-}
-
-static int l_rollback(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_rollback(s));
 }
 
 static int l_in_transaction(lua_State *L)
@@ -542,13 +524,7 @@ int luaopen_otarun_core_store(lua_State *L)
 		{"secret_key", l_secret_key},
 		{NULL, NULL},
 	};
-	luaL_newmetatable(L, STORE_META);
-	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pushliteral(L, STORE_META);
-	lua_setfield(L, -2, "__name");
-	lua_pop(L, 1);
+	lutil_new_class(L, STORE_META, meta, methods);
 	luaL_newlib(L, fns);
 	lua_pushinteger(L, STORE_SCHEMA_VERSION);
 	lua_setfield(L, -2, "SCHEMA_VERSION");

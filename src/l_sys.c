@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include <lauxlib.h>
+#include "l_util.h"
 #include "sys.h"
 
 static int sys_l_isatty(lua_State *L)
@@ -143,10 +144,8 @@ int luaopen_otarun_core_sys(lua_State *L)
 		{"catch_signals", sys_l_catch_signals}, {"signalled", sys_l_signalled},
 		{NULL, NULL},
 	};
-	luaL_newmetatable(L, NAMES_MT);
-	lua_pushcfunction(L, names_gc);
-	lua_setfield(L, -2, "__gc");
-	lua_pop(L, 1);
+	static const luaL_Reg names_meta[] = {{"__gc", names_gc}, {NULL, NULL}};
+	lutil_new_class(L, NAMES_MT, names_meta, NULL);
 	luaL_newlib(L, fns);
 	lua_pushstring(L, OTARUN_VERSION);
 	lua_setfield(L, -2, "version");

@@ -60,3 +60,36 @@ void lutil_add_header(lua_State *L, const char *name, const char *value, const c
 	}
 	lua_setfield(L, -2, name);
 }
+
+void lutil_new_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+	luaL_newmetatable(L, name);
+	if (meta)
+		luaL_setfuncs(L, meta, 0);
+	if (methods) {
+		lua_newtable(L);
+		luaL_setfuncs(L, methods, 0);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
+}
+
+void lutil_set_string(lua_State *L, const char *key, const char *value)
+{
+	if (value) {
+		lua_pushstring(L, value);
+		lua_setfield(L, -2, key);
+	}
+}
+
+void lutil_set_integer(lua_State *L, const char *key, lua_Integer value)
+{
+	lua_pushinteger(L, value);
+	lua_setfield(L, -2, key);
+}
+
+void lutil_set_boolean(lua_State *L, const char *key, int value)
+{
+	lua_pushboolean(L, value);
+	lua_setfield(L, -2, key);
+}

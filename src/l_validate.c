@@ -10,6 +10,7 @@
  * Only converts: Lua tables to the tagged values of validate.h (strings are borrowed from the
  * declarations, which stay on the stack), then the C result back to tables. All C memory of a
  * check sits in an arena owned by a userdata, so a Lua error on the way cannot leak it. */
+#include "l_util.h"
 #include "timefmt.h"
 #include "validate.h"
 
@@ -157,28 +158,16 @@ static void fill_rollout(struct fill *f, int idx, struct validate_raw_rollout *r
 
 /* ---- building the result -------------------------------------------------------------------- */
 
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-	if (v) {
-		lua_pushstring(L, v);
-		lua_setfield(L, -2, k);
-	}
-}
-
 static void set_int(lua_State *L, const char *k, int has, long long v)
 {
-	if (has) {
-		lua_pushinteger(L, (lua_Integer)v);
-		lua_setfield(L, -2, k);
-	}
+	if (has)
+		lutil_set_integer(L, k, (lua_Integer)v);
 }
 
 static void set_bool(lua_State *L, const char *k, int v) /* enum validate_tristate */
 {
-	if (v != VALIDATE_UNSET) {
-		lua_pushboolean(L, v);
-		lua_setfield(L, -2, k);
-	}
+	if (v != VALIDATE_UNSET)
+		lutil_set_boolean(L, k, v);
 }
 
 static void set_list(lua_State *L, const char *k, int has, const char **v, size_t n)
@@ -196,8 +185,8 @@ static void set_list(lua_State *L, const char *k, int has, const char **v, size_
 static void push_tag(lua_State *L, const char *key, const char *value)
 {
 	lua_createtable(L, 0, 2);
-	set_str(L, "key", key);
-	set_str(L, "value", value);
+	lutil_set_string(L, "key", key);
+	lutil_set_string(L, "value", value);
 }
 
 static void push_window(lua_State *L, const struct validate_window *w)
@@ -212,7 +201,7 @@ static void push_window(lua_State *L, const struct validate_window *w)
 	set_int(L, "from", 1, w->from);
 	set_int(L, "to", 1, w->to);
 	set_int(L, "tz", 1, w->tz);
-	set_str(L, "text", w->text);
+	lutil_set_string(L, "text", w->text);
 }
 
 static void push_gate(lua_State *L, const struct validate_gate *g, int functions)
@@ -238,17 +227,17 @@ static void push_gate(lua_State *L, const struct validate_gate *g, int functions
 static void push_wave(lua_State *L, const struct validate_wave *w, int functions)
 {
 	lua_createtable(L, 0, 24);
-	set_str(L, "name", w->name);
+	lutil_set_string(L, "name", w->name);
 	set_int(L, "line", 1, w->line);
 	set_int(L, "index", 1, w->index);
-	set_str(L, "kind", w->kind == VALIDATE_STATIC ? "static" : "dynamic");
+	lutil_set_string(L, "kind", w->kind == VALIDATE_STATIC ? "static" : "dynamic");
 	set_list(L, "versions", w->has_versions, w->versions, w->nversions);
-	set_str(L, "group", w->group);
+	lutil_set_string(L, "group", w->group);
 	set_list(L, "devices", w->has_devices, w->devices, w->ndevices);
 	if (w->has_percent) {
 		lua_pushnumber(L, w->percent);
 		lua_setfield(L, -2, "percent");
-		set_str(L, "percent_text", w->percent_text);
+		lutil_set_string(L, "percent_text", w->percent_text);
 	}
 	if (w->all) {
 		lua_pushboolean(L, 1);
@@ -258,12 +247,12 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 	set_int(L, "retry_interval", w->has_retry_interval, w->retry_interval);
 	set_int(L, "retry_count", w->has_retry_count, w->retry_count);
 	set_int(L, "timeout", w->has_timeout, w->timeout);
-	set_str(L, "overwrite", w->overwrite);
-	set_str(L, "mode", w->mode);
+	lutil_set_string(L, "overwrite", w->overwrite);
+	lutil_set_string(L, "mode", w->mode);
 	set_bool(L, "push", w->push);
 	set_bool(L, "confirm", w->confirm);
 	set_bool(L, "multi_module", w->multi_module);
-	set_str(L, "protocol", w->protocol);
+	lutil_set_string(L, "protocol", w->protocol);
 	lua_createtable(L, (int)w->ntags, 0);
 	for (size_t i = 0; i < w->ntags; i++) {
 		push_tag(L, w->tags[i].key, w->tags[i].value);
@@ -276,7 +265,7 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 	}
 	set_int(L, "finish_at", w->has_finish_at, w->finish_at);
 	set_int(L, "finish_after", w->has_finish_after, w->finish_after);
-	set_str(L, "after", w->after);
+	lutil_set_string(L, "after", w->after);
 	set_bool(L, "after_explicit", w->after_explicit ? 1 : VALIDATE_UNSET);
 	set_int(L, "start", w->has_start, w->start);
 	set_int(L, "delay", w->has_delay, w->delay);
@@ -289,25 +278,25 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 		push_gate(L, &w->gate, functions);
 		lua_setfield(L, -2, "gate");
 	}
-	set_str(L, "on_fail", w->on_fail);
+	lutil_set_string(L, "on_fail", w->on_fail);
 }
 
 static void push_rollout(lua_State *L, const struct validate_rollout *r, int functions)
 {
 	const struct validate_firmware *fw = &r->firmware;
 	lua_createtable(L, 0, 10);
-	set_str(L, "name", r->name);
-	set_str(L, "file", r->file);
+	lutil_set_string(L, "name", r->name);
+	lutil_set_string(L, "file", r->file);
 	set_int(L, "line", 1, r->line);
-	set_str(L, "product", r->product);
-	set_str(L, "region", r->region);
-	set_str(L, "instance", r->instance);
+	lutil_set_string(L, "product", r->product);
+	lutil_set_string(L, "region", r->region);
+	lutil_set_string(L, "instance", r->instance);
 	set_bool(L, "identity", r->identity != 0);
 	lua_createtable(L, 0, 8);
-	set_str(L, "id", fw->id);
-	set_str(L, "version", fw->version);
-	set_str(L, "type", fw->type);
-	set_str(L, "src_version", fw->src_version);
+	lutil_set_string(L, "id", fw->id);
+	lutil_set_string(L, "version", fw->version);
+	lutil_set_string(L, "type", fw->type);
+	lutil_set_string(L, "src_version", fw->src_version);
 	set_int(L, "size", fw->has_size, fw->size);
 	set_int(L, "files", fw->has_files, fw->files);
 	set_bool(L, "verified", fw->verified);
@@ -328,14 +317,14 @@ static void push_result(lua_State *L, const struct validate_result *res, int fun
 	for (size_t i = 0; i < res->ndiagnostics; i++) {
 		const struct validate_diagnostic *d = &res->diagnostics[i];
 		lua_createtable(L, 0, 8);
-		set_str(L, "severity", d->severity == VALIDATE_ERROR ? "error" : "warning");
-		set_str(L, "rule", d->rule);
-		set_str(L, "message", d->message);
-		set_str(L, "file", d->file);
+		lutil_set_string(L, "severity", d->severity == VALIDATE_ERROR ? "error" : "warning");
+		lutil_set_string(L, "rule", d->rule);
+		lutil_set_string(L, "message", d->message);
+		lutil_set_string(L, "file", d->file);
 		set_int(L, "line", 1, d->line);
-		set_str(L, "rollout", d->rollout);
-		set_str(L, "wave", d->wave);
-		set_str(L, "param", d->param);
+		lutil_set_string(L, "rollout", d->rollout);
+		lutil_set_string(L, "wave", d->wave);
+		lutil_set_string(L, "param", d->param);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_setfield(L, -2, "diagnostics");
@@ -527,11 +516,8 @@ int luaopen_otarun_core_validate(lua_State *L)
 		{ "next_window_open", l_next_window_open },
 		{ NULL, NULL },
 	};
-	if (luaL_newmetatable(L, ARENA_META)) {
-		lua_pushcfunction(L, arena_gc);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
+	static const luaL_Reg arena_meta[] = { { "__gc", arena_gc }, { NULL, NULL } };
+	lutil_new_class(L, ARENA_META, arena_meta, NULL);
 	luaL_newlib(L, funcs);
 	return 1;
 }

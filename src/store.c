@@ -128,6 +128,15 @@ void store_bind_text(sqlite3_stmt *st, int idx, const char *v)
 		sqlite3_bind_null(st, idx);
 }
 
+void store_bind_texts(sqlite3_stmt *st, int first, int n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		store_bind_text(st, first + i, va_arg(ap, const char *));
+	va_end(ap);
+}
+
 sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id)
 {
 	if (!s->stmt[id] &&

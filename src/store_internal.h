@@ -68,6 +68,8 @@ int store_tx_leave(struct store *s, int own, int rc);
 
 int64_t store_now(int64_t at); /* at, or the current time when at <= 0 */
 void store_bind_text(sqlite3_stmt *st, int idx, const char *v); /* NULL binds SQL NULL */
+/* n strings (const char *, NULL for SQL NULL) into parameters first .. first + n - 1. */
+void store_bind_texts(sqlite3_stmt *st, int first, int n, ...);
 int store_write_allowed(struct store *s);
 
 /* store_schema.c */

@@ -113,11 +113,7 @@ int store_rollout_put(struct store *s, const struct store_rollout *r)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_ROLLOUT_PUT);
 	if (st) {
-		store_bind_text(st, 1, r->name);
-		store_bind_text(st, 2, r->file);
-		store_bind_text(st, 3, r->product);
-		store_bind_text(st, 4, r->region);
-		store_bind_text(st, 5, r->firmware);
+		store_bind_texts(st, 1, 5, r->name, r->file, r->product, r->region, r->firmware);
 		sqlite3_bind_int64(st, 6, store_now(r->at));
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a rollout"));
@@ -164,8 +160,7 @@ int store_wave_put(struct store *s, const struct store_wave *w)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_WAVE_PUT);
 	if (st) {
-		store_bind_text(st, 1, w->rollout);
-		store_bind_text(st, 2, w->name);
+		store_bind_texts(st, 1, 2, w->rollout, w->name);
 		sqlite3_bind_int(st, 3, w->index);
 		store_bind_text(st, 4, w->kind);
 		sqlite3_bind_int64(st, 5, store_now(w->at));
@@ -184,8 +179,7 @@ static int wave_get(struct store *s, const char *rollout, const char *wave, char
 	sqlite3_stmt *st = store_stmt(s, ST_WAVE_GET);
 	if (!st)
 		return STORE_ERROR;
-	store_bind_text(st, 1, rollout);
-	store_bind_text(st, 2, wave);
+	store_bind_texts(st, 1, 2, rollout, wave);
 	int step = sqlite3_step(st), rc = STORE_OK;
 	if (step == SQLITE_ROW) {
 		const unsigned char *f = sqlite3_column_text(st, 0), *j = sqlite3_column_text(st, 1);
@@ -223,22 +217,15 @@ int store_wave_transition(struct store *s, const char *rollout, const char *wave
 	at = store_now(at);
 	sqlite3_stmt *st = rc ? NULL : store_stmt(s, ST_WAVE_SET);
 	if (st) {
-		store_bind_text(st, 1, rollout);
-		store_bind_text(st, 2, wave);
-		store_bind_text(st, 3, to);
-		store_bind_text(st, 4, job_id);
+		store_bind_texts(st, 1, 4, rollout, wave, to, job_id);
 		sqlite3_bind_int64(st, 5, at);
 		rc = step_done(s, st, "changing a wave's state");
 	}
 	st = rc ? NULL : store_stmt(s, ST_TRANSITION_ADD);
 	if (st) {
-		store_bind_text(st, 1, rollout);
-		store_bind_text(st, 2, wave);
-		store_bind_text(st, 3, from);
-		store_bind_text(st, 4, to);
+		store_bind_texts(st, 1, 4, rollout, wave, from, to);
 		sqlite3_bind_int64(st, 5, at);
-		store_bind_text(st, 6, why);
-		store_bind_text(st, 7, job_id);
+		store_bind_texts(st, 6, 2, why, job_id);
 		rc = step_done(s, st, "recording a wave transition");
 	}
 	if (rc == STORE_OK)
@@ -255,13 +242,8 @@ int store_job_put(struct store *s, const struct store_job *j)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_JOB_PUT);
 	if (st) {
-		store_bind_text(st, 1, j->job_id);
-		store_bind_text(st, 2, j->rollout);
-		store_bind_text(st, 3, j->wave);
-		store_bind_text(st, 4, j->firmware);
-		store_bind_text(st, 5, j->kind);
-		store_bind_text(st, 6, j->identity);
-		store_bind_text(st, 7, j->params_fingerprint);
+		store_bind_texts(st, 1, 7, j->job_id, j->rollout, j->wave, j->firmware, j->kind,
+		                 j->identity, j->params_fingerprint);
 		sqlite3_bind_int64(st, 8, store_now(j->created_at));
 		store_bind_text(st, 9, j->status);
 	}
@@ -275,8 +257,7 @@ int store_job_status(struct store *s, const char *job_id, const char *status, in
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_JOB_STATUS);
 	if (st) {
-		store_bind_text(st, 1, job_id);
-		store_bind_text(st, 2, status);
+		store_bind_texts(st, 1, 2, job_id, status);
 		sqlite3_bind_int64(st, 3, store_now(at));
 	}
 	rc = step_done(s, st, "recording a job's status");
@@ -306,11 +287,8 @@ int store_intent_begin(struct store *s, const struct store_intent *in, int64_t *
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_INTENT_ADD);
 	if (st) {
-		store_bind_text(st, 1, in->rollout);
-		store_bind_text(st, 2, in->wave);
-		store_bind_text(st, 3, in->action);
-		store_bind_text(st, 4, in->params_json);
-		store_bind_text(st, 5, in->identity);
+		store_bind_texts(st, 1, 5, in->rollout, in->wave, in->action, in->params_json,
+		                 in->identity);
 		sqlite3_bind_int64(st, 6, store_now(in->at));
 	}
 	rc = step_done(s, st, "recording an intent");
@@ -349,9 +327,7 @@ int store_intent_settle(struct store *s, int64_t id, const struct store_settle *
 	st = rc ? NULL : store_stmt(s, ST_INTENT_SETTLE);
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
-		store_bind_text(st, 2, r->state);
-		store_bind_text(st, 3, r->job_id);
-		store_bind_text(st, 4, r->result);
+		store_bind_texts(st, 2, 3, r->state, r->job_id, r->result);
 		sqlite3_bind_int64(st, 5, store_now(r->at));
 		rc = step_done(s, st, "settling an intent");
 	}
@@ -374,12 +350,9 @@ int store_gate_reading(struct store *s, const struct store_gate *g)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_GATE_ADD);
 	if (st) {
-		store_bind_text(st, 1, g->rollout);
-		store_bind_text(st, 2, g->wave);
+		store_bind_texts(st, 1, 2, g->rollout, g->wave);
 		sqlite3_bind_int64(st, 3, store_now(g->at));
-		store_bind_text(st, 4, g->counts_json);
-		store_bind_text(st, 5, g->verdict);
-		store_bind_text(st, 6, g->reason);
+		store_bind_texts(st, 4, 3, g->counts_json, g->verdict, g->reason);
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a gate reading"));
 }
@@ -393,10 +366,7 @@ int store_approval(struct store *s, const struct store_approval *a)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_APPROVAL_ADD);
 	if (st) {
-		store_bind_text(st, 1, a->rollout);
-		store_bind_text(st, 2, a->wave);
-		store_bind_text(st, 3, a->who);
-		store_bind_text(st, 4, a->why);
+		store_bind_texts(st, 1, 4, a->rollout, a->wave, a->who, a->why);
 		sqlite3_bind_int64(st, 5, store_now(a->at));
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording an approval"));
@@ -411,10 +381,7 @@ int store_override(struct store *s, const struct store_override *o)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, ST_OVERRIDE_ADD);
 	if (st) {
-		store_bind_text(st, 1, o->rollout);
-		store_bind_text(st, 2, o->rule);
-		store_bind_text(st, 3, o->reason);
-		store_bind_text(st, 4, o->who);
+		store_bind_texts(st, 1, 4, o->rollout, o->rule, o->reason, o->who);
 		sqlite3_bind_int64(st, 5, store_now(o->at));
 		store_bind_text(st, 6, o->plan_fingerprint);
 	}
@@ -436,15 +403,8 @@ int store_audit(struct store *s, const struct store_audit *a, int64_t *id)
 	sqlite3_stmt *st = store_stmt(s, ST_AUDIT_ADD);
 	if (st) {
 		sqlite3_bind_int64(st, 1, store_now(a->at));
-		store_bind_text(st, 2, a->who);
-		store_bind_text(st, 3, a->command);
-		store_bind_text(st, 4, a->rollout);
-		store_bind_text(st, 5, a->wave);
-		store_bind_text(st, 6, a->kind);
-		store_bind_text(st, 7, a->action);
-		store_bind_text(st, 8, a->params_json);
-		store_bind_text(st, 9, a->result);
-		store_bind_text(st, 10, a->request_id);
+		store_bind_texts(st, 2, 9, a->who, a->command, a->rollout, a->wave, a->kind,
+		                 a->action, a->params_json, a->result, a->request_id);
 	}
 	rc = step_done(s, st, "writing the audit log");
 	if (rc == STORE_OK && id)

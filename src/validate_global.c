@@ -34,22 +34,33 @@ static int by_key_cmp(const void *pa, const void *pb)
 	return r ? r : (a->ri > b->ri) - (a->ri < b->ri);
 }
 
+/* Sorts the m keys and reports each rollout whose key an earlier rollout already has. */
+static void repeated_keys(struct vx_ctx *c, const struct validate_rollout *rs, struct by_key *e, size_t m,
+                          void (*report)(struct vx_ctx *, const struct validate_rollout *first, const char *key))
+{
+	qsort(e, m, sizeof *e, by_key_cmp);
+	for (size_t i = 1; i < m; i++) {
+		if (strcmp(e[i].key, e[i - 1].key) != 0)
+			continue;
+		at(c, &rs[e[i].ri], NULL);
+		report(c, &rs[e[i - 1].ri], e[i].key);
+	}
+}
+
+static void name_used_twice(struct vx_ctx *c, const struct validate_rollout *first, const char *key)
+{
+	vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
+		"rollout name \"%s\" is used twice (first at %s:%d): rollout names must be unique", key,
+		first->file ? first->file : "?", first->line);
+}
+
 static void rollout_names(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct by_key *e)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (rs[i].name)
 			e[m++] = (struct by_key){ rs[i].name, i };
-	qsort(e, m, sizeof *e, by_key_cmp);
-	for (size_t i = 1; i < m; i++) {
-		if (strcmp(e[i].key, e[i - 1].key) != 0)
-			continue;
-		const struct validate_rollout *first = &rs[e[i - 1].ri];
-		at(c, &rs[e[i].ri], NULL);
-		vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
-			"rollout name \"%s\" is used twice (first at %s:%d): rollout names must be unique", e[i].key,
-			first->file ? first->file : "?", first->line);
-	}
+	repeated_keys(c, rs, e, m, name_used_twice);
 }
 
 static int has_dynamic(const struct validate_rollout *r)
@@ -60,23 +71,21 @@ static int has_dynamic(const struct validate_rollout *r)
 	return 0;
 }
 
+static void firmware_driven_twice(struct vx_ctx *c, const struct validate_rollout *first, const char *key)
+{
+	vx_diag(c, VALIDATE_ERROR, "one-dynamic-per-firmware", "FirmwareId",
+		"rollout \"%s\" (%s:%d) already drives dynamic jobs of firmware %s: the platform runs one dynamic job "
+		"per firmware, so put these waves in that rollout", first->name ? first->name : "?",
+		first->file ? first->file : "?", first->line, key);
+}
+
 static void one_dynamic_per_firmware(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct by_key *e)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (rs[i].firmware.id && has_dynamic(&rs[i]))
 			e[m++] = (struct by_key){ rs[i].firmware.id, i };
-	qsort(e, m, sizeof *e, by_key_cmp);
-	for (size_t i = 1; i < m; i++) {
-		if (strcmp(e[i].key, e[i - 1].key) != 0)
-			continue;
-		const struct validate_rollout *first = &rs[e[i - 1].ri];
-		at(c, &rs[e[i].ri], NULL);
-		vx_diag(c, VALIDATE_ERROR, "one-dynamic-per-firmware", "FirmwareId",
-			"rollout \"%s\" (%s:%d) already drives dynamic jobs of firmware %s: the platform runs one dynamic job "
-			"per firmware, so put these waves in that rollout", first->name ? first->name : "?",
-			first->file ? first->file : "?", first->line, e[i].key);
-	}
+	repeated_keys(c, rs, e, m, firmware_driven_twice);
 }
 
 /* ---- later-dynamic-wins --------------------------------------------------------------------- */
