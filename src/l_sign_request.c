@@ -214,18 +214,12 @@ static struct sign_rq *prepare(lua_State *L, const char *fname, struct sign_rq_f
 		luaL_checktype(L, INTO_ARG, LUA_TTABLE);
 	lua_settop(L, INTO_ARG);
 	luaL_checkstack(L, K_COUNT + 8, fname);
-	f->method = field(L, fname, K_METHOD, 0);
-	f->host = field(L, fname, K_HOST, 0);
-	f->action = field(L, fname, K_ACTION, 1);
-	f->version = field(L, fname, K_VERSION, 1);
-	f->date = field(L, fname, K_DATE, 1);
-	f->nonce = field(L, fname, K_NONCE, 1);
-	f->access_key_id = field(L, fname, K_ACCESS_KEY_ID, 1);
-	f->secret = field(L, fname, K_SECRET, 1);
-	f->token = field(L, fname, K_TOKEN, 0);
-	f->body = field(L, fname, K_BODY, 0);
-	f->content_type = field(L, fname, K_CONTENT_TYPE, 0);
-	f->format = field(L, fname, K_FORMAT, 0);
+	static const unsigned required = 1u << K_ACTION | 1u << K_VERSION | 1u << K_DATE | 1u << K_NONCE |
+	                                 1u << K_ACCESS_KEY_ID | 1u << K_SECRET;
+	struct sign_slice *const slots[] = {&f->method, &f->host, &f->action, &f->version, &f->date,
+		&f->nonce, &f->access_key_id, &f->secret, &f->token, &f->body, &f->content_type, &f->format};
+	for (int k = K_METHOD; k <= K_FORMAT; k++) /* slots in the order of the K_ names */
+		*slots[k - K_METHOD] = field(L, fname, k, (required >> k) & 1);
 	lua_rawgeti(L, KEYS, K_PARAMS);
 	int t = lua_rawget(L, FACTS_ARG);
 	if (t != LUA_TNIL && t != LUA_TTABLE)
