@@ -5,6 +5,7 @@
  * on the resolved address, so neither a DNS answer nor a proxy can turn "http to localhost" into
  * cleartext on the network. Uses libcurl and the C library.
  */
+#include "bytes.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -247,21 +248,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	size_t limit = r->body_limit ? r->body_limit : HTTP_DEFAULT_BODY_LIMIT;
 	if (n > limit - r->body_len)
 		return 0; /* CURLE_WRITE_ERROR, classified as too large below */
-	if (r->body_len + n + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 4096;
-		while (cap < r->body_len + n + 1)
-			cap *= 2;
-		char *b = realloc(r->body, cap);
-		if (!b) {
-			r->oom = 1;
-			return 0;
-		}
-		r->body = b;
-		r->body_cap = cap;
+	if (bytes_append(&r->body, &r->body_len, &r->body_cap, 4096, data, n)) {
+		r->oom = 1;
+		return 0;
 	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
 	return n;
 }
 

@@ -3,6 +3,7 @@
  * and report the port picked for port 0), MHD's URI log callback to see the request target exactly
  * as received (MHD would otherwise decode the query for us), and suspend/resume for delayed answers
  * so a slow answer never stalls the other connections. */
+#include "bytes.h"
 #include "httpd.h"
 #include "sys.h"
 
@@ -330,20 +331,7 @@ static enum MHD_Result hd_access(void *cls, struct MHD_Connection *conn, const c
 			q->too_large = 1;
 			return MHD_YES;
 		}
-		if (q->len + n > q->cap) {
-			size_t cap = q->cap ? q->cap : 1024;
-			while (cap < q->len + n)
-				cap *= 2;
-			char *nb = realloc(q->body, cap + 1);
-			if (!nb)
-				return MHD_NO;
-			q->body = nb;
-			q->cap = cap;
-		}
-		memcpy(q->body + q->len, upload_data, n);
-		q->len += n;
-		q->body[q->len] = '\0';
-		return MHD_YES;
+		return bytes_append(&q->body, &q->len, &q->cap, 1024, upload_data, n) ? MHD_NO : MHD_YES;
 	}
 	if (q->queued || q->delayed)
 		return MHD_YES;

@@ -138,12 +138,46 @@ static const char *pair_list(struct vx_ctx *c, const struct pair *p, size_t i, s
 	return j - i > 5 ? vx_printf(c, "%s and %zu more", s, j - i - 5) : s;
 }
 
-static void later_dynamic_wins(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
+typedef void (*pair_report_fn)(struct vx_ctx *c, const struct validate_rollout *rs, const struct pair *p,
+                               size_t i, size_t j);
+
+/* Sorts the np findings and reports each run [i, j) of the same pair once. */
+static void report_pairs(struct vx_ctx *c, const struct validate_rollout *rs, struct pair *p, size_t np,
+                         pair_report_fn report)
 {
-	size_t total = 0, m = 0, np = 0;
+	qsort(p, np, sizeof *p, pair_cmp);
+	for (size_t i = 0, j; i < np; i = j) {
+		for (j = i + 1; j < np && same_pair(&p[i], &p[j]); j++)
+			;
+		report(c, rs, p, i, j);
+	}
+}
+
+static void report_later_dynamic(struct vx_ctx *c, const struct validate_rollout *rs, const struct pair *p,
+                                 size_t i, size_t j)
+{
+	const struct validate_rollout *a = &rs[p[i].lo], *b = &rs[p[i].hi];
+	at(c, b, NULL);
+	vx_diag(c, VALIDATE_WARNING, "later-dynamic-wins", "SrcVersion.N",
+		"rollouts \"%s\" (firmware %s) and \"%s\" (firmware %s) both target product %s versions %s "
+		"dynamically: a device matched by both gets whichever dynamic job was created last",
+		a->name ? a->name : "?", a->firmware.id, b->name ? b->name : "?", b->firmware.id, b->product,
+		pair_list(c, p, i, j));
+}
+
+/* How many versions (or devices) all waves list together. */
+static size_t wave_total(const struct validate_rollout *rs, size_t n, int devices)
+{
+	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < rs[i].nwaves; j++)
-			total += rs[i].waves[j].nversions;
+			total += devices ? rs[i].waves[j].ndevices : rs[i].waves[j].nversions;
+	return total;
+}
+
+static void later_dynamic_wins(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
+{
+	size_t total = wave_total(rs, n, 0), m = 0, np = 0;
 	struct target *t = vx_alloc(c, (total ? total : 1) * sizeof *t);
 	for (size_t i = 0; i < n; i++) {
 		if (!rs[i].product || !rs[i].firmware.id)
@@ -170,18 +204,7 @@ static void later_dynamic_wins(struct vx_ctx *c, const struct validate_rollout *
 			}
 		}
 	}
-	qsort(p, np, sizeof *p, pair_cmp);
-	for (size_t i = 0, j; i < np; i = j) {
-		for (j = i + 1; j < np && same_pair(&p[i], &p[j]); j++)
-			;
-		const struct validate_rollout *a = &rs[p[i].lo], *b = &rs[p[i].hi];
-		at(c, b, NULL);
-		vx_diag(c, VALIDATE_WARNING, "later-dynamic-wins", "SrcVersion.N",
-			"rollouts \"%s\" (firmware %s) and \"%s\" (firmware %s) both target product %s versions %s "
-			"dynamically: a device matched by both gets whichever dynamic job was created last",
-			a->name ? a->name : "?", a->firmware.id, b->name ? b->name : "?", b->firmware.id, b->product,
-			pair_list(c, p, i, j));
-	}
+	report_pairs(c, rs, p, np, report_later_dynamic);
 }
 
 /* ---- device-single-job ---------------------------------------------------------------------- */
@@ -204,12 +227,22 @@ static int device_cmp(const void *pa, const void *pb)
 	return r;
 }
 
+static void report_device_twice(struct vx_ctx *c, const struct validate_rollout *rs, const struct pair *p,
+                                size_t i, size_t j)
+{
+	const struct validate_rollout *ra = &rs[p[i].lo], *rb = &rs[p[i].hi];
+	const struct validate_wave *wa = &ra->waves[p[i].lo2];
+	at(c, rb, &rb->waves[p[i].hi2]);
+	vx_diag(c, VALIDATE_WARNING, "device-single-job", "TargetDeviceName.N",
+		"device%s %s %s also targeted by wave \"%s\" of rollout \"%s\" (line %d): a device can be pending in "
+		"only one job, so the later job's task for it fails while the earlier one is pending",
+		j - i > 1 ? "s" : "", pair_list(c, p, i, j), j - i > 1 ? "are" : "is", wa->name ? wa->name : "?",
+		ra->name ? ra->name : "?", wa->line);
+}
+
 static void device_single_job(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
 {
-	size_t total = 0, m = 0, np = 0;
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < rs[i].nwaves; j++)
-			total += rs[i].waves[j].ndevices;
+	size_t total = wave_total(rs, n, 1), m = 0, np = 0;
 	struct device *d = vx_alloc(c, (total ? total : 1) * sizeof *d);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < rs[i].nwaves; j++)
@@ -224,19 +257,7 @@ static void device_single_job(struct vx_ctx *c, const struct validate_rollout *r
 			continue;
 		p[np++] = (struct pair){ d[i - 1].ri, d[i].ri, d[i - 1].wi, d[i].wi, d[i].name };
 	}
-	qsort(p, np, sizeof *p, pair_cmp);
-	for (size_t i = 0, j; i < np; i = j) {
-		for (j = i + 1; j < np && same_pair(&p[i], &p[j]); j++)
-			;
-		const struct validate_rollout *ra = &rs[p[i].lo], *rb = &rs[p[i].hi];
-		const struct validate_wave *wa = &ra->waves[p[i].lo2];
-		at(c, rb, &rb->waves[p[i].hi2]);
-		vx_diag(c, VALIDATE_WARNING, "device-single-job", "TargetDeviceName.N",
-			"device%s %s %s also targeted by wave \"%s\" of rollout \"%s\" (line %d): a device can be pending in "
-			"only one job, so the later job's task for it fails while the earlier one is pending",
-			j - i > 1 ? "s" : "", pair_list(c, p, i, j), j - i > 1 ? "are" : "is", wa->name ? wa->name : "?",
-			ra->name ? ra->name : "?", wa->line);
-	}
+	report_pairs(c, rs, p, np, report_device_twice);
 }
 
 void vx_global_rules(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
