@@ -92,6 +92,21 @@ char *vx_printf(struct vx_ctx *c, const char *fmt, ...)
 	return s;
 }
 
+void vx_at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w)
+{
+	c->file = r->file;
+	c->rollout = r->name;
+	c->line = w ? w->line : r->line;
+	c->wave = w ? w->name : NULL;
+}
+
+int vx_named_cmp(const void *pa, const void *pb)
+{
+	const struct vx_named *a = pa, *b = pb;
+	int r = strcmp(a->name, b->name);
+	return r ? r : (a->index > b->index) - (a->index < b->index);
+}
+
 void vx_diag(struct vx_ctx *c, enum validate_severity sev, const char *rule, const char *param,
 	     const char *fmt, ...)
 {

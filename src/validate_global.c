@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w)
-{
-	c->file = r->file;
-	c->rollout = r->name;
-	c->line = w ? w->line : r->line;
-	c->wave = w ? w->name : NULL;
-}
-
 static int str_cmp(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
@@ -22,28 +14,16 @@ static int str_cmp(const char *a, const char *b)
 
 /* ---- names and firmware --------------------------------------------------------------------- */
 
-struct by_key {
-	const char *key;
-	size_t ri;
-};
-
-static int by_key_cmp(const void *pa, const void *pb)
-{
-	const struct by_key *a = pa, *b = pb;
-	int r = strcmp(a->key, b->key);
-	return r ? r : (a->ri > b->ri) - (a->ri < b->ri);
-}
-
 /* Sorts the m keys and reports each rollout whose key an earlier rollout already has. */
-static void repeated_keys(struct vx_ctx *c, const struct validate_rollout *rs, struct by_key *e, size_t m,
+static void repeated_keys(struct vx_ctx *c, const struct validate_rollout *rs, struct vx_named *e, size_t m,
                           void (*report)(struct vx_ctx *, const struct validate_rollout *first, const char *key))
 {
-	qsort(e, m, sizeof *e, by_key_cmp);
+	qsort(e, m, sizeof *e, vx_named_cmp);
 	for (size_t i = 1; i < m; i++) {
-		if (strcmp(e[i].key, e[i - 1].key) != 0)
+		if (strcmp(e[i].name, e[i - 1].name) != 0)
 			continue;
-		at(c, &rs[e[i].ri], NULL);
-		report(c, &rs[e[i - 1].ri], e[i].key);
+		vx_at(c, &rs[e[i].index], NULL);
+		report(c, &rs[e[i - 1].index], e[i].name);
 	}
 }
 
@@ -54,12 +34,12 @@ static void name_used_twice(struct vx_ctx *c, const struct validate_rollout *fir
 		first->file ? first->file : "?", first->line);
 }
 
-static void rollout_names(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct by_key *e)
+static void rollout_names(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct vx_named *e)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (rs[i].name)
-			e[m++] = (struct by_key){ rs[i].name, i };
+			e[m++] = (struct vx_named){ rs[i].name, i };
 	repeated_keys(c, rs, e, m, name_used_twice);
 }
 
@@ -79,12 +59,12 @@ static void firmware_driven_twice(struct vx_ctx *c, const struct validate_rollou
 		first->file ? first->file : "?", first->line, key);
 }
 
-static void one_dynamic_per_firmware(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct by_key *e)
+static void one_dynamic_per_firmware(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct vx_named *e)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (rs[i].firmware.id && has_dynamic(&rs[i]))
-			e[m++] = (struct by_key){ rs[i].firmware.id, i };
+			e[m++] = (struct vx_named){ rs[i].firmware.id, i };
 	repeated_keys(c, rs, e, m, firmware_driven_twice);
 }
 
@@ -157,7 +137,7 @@ static void report_later_dynamic(struct vx_ctx *c, const struct validate_rollout
                                  size_t i, size_t j)
 {
 	const struct validate_rollout *a = &rs[p[i].lo], *b = &rs[p[i].hi];
-	at(c, b, NULL);
+	vx_at(c, b, NULL);
 	vx_diag(c, VALIDATE_WARNING, "later-dynamic-wins", "SrcVersion.N",
 		"rollouts \"%s\" (firmware %s) and \"%s\" (firmware %s) both target product %s versions %s "
 		"dynamically: a device matched by both gets whichever dynamic job was created last",
@@ -232,7 +212,7 @@ static void report_device_twice(struct vx_ctx *c, const struct validate_rollout 
 {
 	const struct validate_rollout *ra = &rs[p[i].lo], *rb = &rs[p[i].hi];
 	const struct validate_wave *wa = &ra->waves[p[i].lo2];
-	at(c, rb, &rb->waves[p[i].hi2]);
+	vx_at(c, rb, &rb->waves[p[i].hi2]);
 	vx_diag(c, VALIDATE_WARNING, "device-single-job", "TargetDeviceName.N",
 		"device%s %s %s also targeted by wave \"%s\" of rollout \"%s\" (line %d): a device can be pending in "
 		"only one job, so the later job's task for it fails while the earlier one is pending",
@@ -262,7 +242,7 @@ static void device_single_job(struct vx_ctx *c, const struct validate_rollout *r
 
 void vx_global_rules(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
 {
-	struct by_key *e = vx_alloc(c, (n ? n : 1) * sizeof *e);
+	struct vx_named *e = vx_alloc(c, (n ? n : 1) * sizeof *e);
 	rollout_names(c, rs, n, e);
 	one_dynamic_per_firmware(c, rs, n, e);
 	later_dynamic_wins(c, rs, n);

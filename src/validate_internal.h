@@ -29,6 +29,14 @@ void *vx_alloc(struct vx_ctx *c, size_t n);
 char *vx_printf(struct vx_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vx_diag(struct vx_ctx *c, enum validate_severity sev, const char *rule, const char *param,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Findings from now on belong to rollout r (and wave w, when not NULL). */
+void vx_at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w);
+/* A name and its position, sorted by name, then position (qsort with vx_named_cmp). */
+struct vx_named {
+	const char *name;
+	size_t index;
+};
+int vx_named_cmp(const void *a, const void *b);
 /* `string "fast"`, `number 1.5`, `table`: for "got ..." in messages. */
 const char *vx_describe(struct vx_ctx *c, const struct validate_value *v);
 const struct validate_value *vx_get(const struct validate_value *table, const char *key);
