@@ -33,11 +33,8 @@ static int http_new_client(lua_State *L)
 	http_response_init(&lc->resp);
 	luaL_setmetatable(L, CLIENT_MT);
 	lc->c = http_client_new();
-	if (!lc->c) {
-		luaL_pushfail(L);
-		lua_pushliteral(L, "cannot initialise libcurl");
-		return 2;
-	}
+	if (!lc->c)
+		return lutil_fail(L, "cannot initialise libcurl");
 	return 1;
 }
 

@@ -66,11 +66,8 @@ static int lhttpd_listen(lua_State *L)
 	luaL_setmetatable(L, LHTTPD_MT);
 	char err[256];
 	s->h = httpd_open(&cfg, err, sizeof err);
-	if (!s->h) {
-		luaL_pushfail(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
+	if (!s->h)
+		return lutil_fail(L, err);
 	return 1;
 }
 
@@ -218,11 +215,8 @@ static int lhttpd_poll(lua_State *L)
 	s->busy = 1;
 	int n = httpd_poll(s->h, (int)ms, lhttpd_dispatch, &dc);
 	s->busy = 0;
-	if (n < 0) {
-		luaL_pushfail(L);
-		lua_pushstring(L, "libmicrohttpd failed while polling");
-		return 2;
-	}
+	if (n < 0)
+		return lutil_fail(L, "libmicrohttpd failed while polling");
 	lua_pushinteger(L, n);
 	return 1;
 }
@@ -288,11 +282,8 @@ static int lhttpd_serve(lua_State *L)
 	enum sys_signal sig = sys_caught_signal();
 	if (signals)
 		sys_catch_signals(0);
-	if (!reason) {
-		luaL_pushfail(L);
-		lua_pushstring(L, "libmicrohttpd failed while serving");
-		return 2;
-	}
+	if (!reason)
+		return lutil_fail(L, "libmicrohttpd failed while serving");
 	if (sig != SYS_SIGNAL_NONE && strcmp(reason, "stopped") == 0) {
 		lua_pushstring(L, "signal");
 		lua_pushstring(L, sys_signal_name(sig));

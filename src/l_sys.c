@@ -75,9 +75,7 @@ static int sys_l_result(lua_State *L, enum sys_rc rc, const char *err)
 		lua_pushboolean(L, 1);
 		return 1;
 	}
-	luaL_pushfail(L);
-	lua_pushstring(L, err);
-	return 2;
+	return lutil_fail(L, err);
 }
 
 /* write_atomic(path, data) -> true | nil, msg: a reader sees the old file or the new, never half. */

@@ -372,11 +372,8 @@ static int l_check(lua_State *L)
 	struct validate_arena **ud = lua_newuserdatauv(L, sizeof *ud, 0);
 	*ud = NULL;
 	luaL_setmetatable(L, ARENA_META);
-	if (!(*ud = validate_arena_new())) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "validate: out of memory");
-		return 2;
-	}
+	if (!(*ud = validate_arena_new()))
+		return lutil_fail(L, "validate: out of memory");
 	lua_newtable(L);
 	struct fill f = { L, *ud, lua_gettop(L), 0 };
 	struct validate_raw_rollout *raw = fill_alloc(&f, n * sizeof *raw);
@@ -386,11 +383,8 @@ static int l_check(lua_State *L)
 		lua_pop(L, 1);
 	}
 	struct validate_result res;
-	if (validate_check(*ud, raw, n, &opts, &res)) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "validate: out of memory");
-		return 2;
-	}
+	if (validate_check(*ud, raw, n, &opts, &res))
+		return lutil_fail(L, "validate: out of memory");
 	push_result(L, &res, f.functions);
 	return 1;
 }
@@ -399,11 +393,8 @@ static int l_parse_duration(lua_State *L)
 {
 	long long secs;
 	char err[200];
-	if (timefmt_parse_duration(luaL_checkstring(L, 1), &secs, err, sizeof err)) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
+	if (timefmt_parse_duration(luaL_checkstring(L, 1), &secs, err, sizeof err))
+		return lutil_fail(L, err);
 	lua_pushinteger(L, (lua_Integer)secs);
 	return 1;
 }
@@ -413,11 +404,8 @@ static int l_parse_time(lua_State *L)
 	long long epoch;
 	int offset;
 	char err[200];
-	if (timefmt_parse_time(luaL_checkstring(L, 1), &epoch, &offset, err, sizeof err)) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
+	if (timefmt_parse_time(luaL_checkstring(L, 1), &epoch, &offset, err, sizeof err))
+		return lutil_fail(L, err);
 	lua_pushinteger(L, (lua_Integer)epoch);
 	lua_pushinteger(L, offset);
 	return 2;
@@ -437,11 +425,8 @@ static int l_parse_size(lua_State *L)
 {
 	long long bytes;
 	char err[200];
-	if (validate_parse_size(luaL_checkstring(L, 1), &bytes, err, sizeof err)) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
+	if (validate_parse_size(luaL_checkstring(L, 1), &bytes, err, sizeof err))
+		return lutil_fail(L, err);
 	lua_pushinteger(L, (lua_Integer)bytes);
 	return 1;
 }
@@ -496,11 +481,8 @@ static int l_next_window_open(lua_State *L)
 		return luaL_argerror(L, 1, msg);
 	struct timefmt_window tw = {w.days, w.from, w.to, w.tz};
 	long long open = timefmt_next_window_open(&tw, t);
-	if (open < 0) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "the window has no days");
-		return 2;
-	}
+	if (open < 0)
+		return lutil_fail(L, "the window has no days");
 	lua_pushinteger(L, (lua_Integer)open);
 	return 1;
 }
