@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include "l_util.h"
 
 #include "l_sign.h"
 #include "sign.h"
@@ -399,24 +400,16 @@ static void flatten_child(lua_State *L, int out, int depth)
 static void flatten_table(lua_State *L, int out, int value, int prefix, int depth)
 {
 	const char *where = prefix ? lua_tostring(L, prefix) : "the top level";
-	lua_Integer n = (lua_Integer)lua_rawlen(L, value), items = 0, entries = 0;
+	lua_Integer n = (lua_Integer)lua_rawlen(L, value);
 	if (n > 0 && !prefix)
 		luaL_error(L, "flatten: the top level must be a table of named parameters, not a list");
-	for (lua_Integer i = 1; i <= n; i++) {
-		if (lua_rawgeti(L, value, i) != LUA_TNIL)
-			items++;
-		lua_pop(L, 1);
-	}
-	lua_pushnil(L);
-	while (lua_next(L, value)) {
-		lua_pop(L, 1);
-		entries++;
-		if (n == 0 && lua_type(L, -1) != LUA_TSTRING)
-			luaL_error(L, "flatten: field names in %s must be strings (got a %s)", where,
-			           luaL_typename(L, -1));
-	}
-	if (n > 0 && entries != items)
+	if (n > 0 && !lutil_is_list(L, value, n))
 		luaL_error(L, "flatten: %s mixes list items and named fields", where);
+	if (n == 0)
+		for (lua_pushnil(L); lua_next(L, value); lua_pop(L, 1))
+			if (lua_type(L, -2) != LUA_TSTRING)
+				luaL_error(L, "flatten: field names in %s must be strings (got a %s)", where,
+				           luaL_typename(L, -2));
 	if (n > 0) {
 		for (lua_Integer i = 1; i <= n; i++) {
 			lua_pushfstring(L, "%s.%I", where, (LUAI_UACINT)i);

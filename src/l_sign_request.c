@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include "l_util.h"
 
 #include "l_sign.h"
 #include "sign.h"
@@ -104,18 +105,7 @@ static void walk_scalar(lua_State *L, struct sign_rq *rq, int idx)
  * item is walked, so that the first error is the one flatten reports. */
 static void walk_list(lua_State *L, struct sign_rq *rq, int idx, lua_Integer n, int depth)
 {
-	lua_Integer items = 0, entries = 0;
-	for (lua_Integer i = 1; i <= n; i++) {
-		if (lua_rawgeti(L, idx, i) != LUA_TNIL)
-			items++;
-		lua_pop(L, 1);
-	}
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		lua_pop(L, 1);
-		entries++;
-	}
-	if (entries != items)
+	if (!lutil_is_list(L, idx, n))
 		luaL_error(L, "flatten: %s mixes list items and named fields", where(L, rq));
 	for (lua_Integer i = 1; i <= n; i++) {
 		size_t mark;

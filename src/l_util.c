@@ -93,3 +93,16 @@ void lutil_set_boolean(lua_State *L, const char *key, int value)
 	lua_pushboolean(L, value);
 	lua_setfield(L, -2, key);
 }
+
+int lutil_is_list(lua_State *L, int idx, lua_Integer n)
+{
+	lua_Integer items = 0, entries = 0;
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, idx, i) != LUA_TNIL)
+			items++;
+		lua_pop(L, 1);
+	}
+	for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
+		entries++;
+	return entries == items;
+}

@@ -15,6 +15,8 @@ void lutil_check_keys(lua_State *L, int idx, const char *where, const char *cons
 /* t[key] of the table at idx as a string, or NULL when absent; raises `WHERE.key: expected a
  * string, got T` on another type. The string stays valid while the table is alive. */
 const char *lutil_opt_string(lua_State *L, int idx, const char *key, const char *where);
+/* Whether the table at idx holds only its list items 1..n (some may be nil): no named fields. */
+int lutil_is_list(lua_State *L, int idx, lua_Integer n);
 /* The usual failure result: pushes nil (fail) and msg; returns 2. */
 int lutil_fail(lua_State *L, const char *msg);
 /* Sets headers[name] = value in the table on top of the stack, joining a repeated name's values
