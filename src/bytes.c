@@ -1,6 +1,7 @@
 /* bytes: see bytes.h. */
 #include "bytes.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,4 +22,15 @@ int bytes_append(char **data, size_t *len, size_t *cap, size_t first, const void
 	*len += n;
 	(*data)[*len] = '\0';
 	return 0;
+}
+
+void *bytes_grow(void *items, size_t *cap, size_t elem, size_t first)
+{
+	size_t n = *cap ? *cap * 2 : first;
+	if (n < *cap || n > SIZE_MAX / elem)
+		return NULL;
+	void *grown = realloc(items, n * elem);
+	if (grown)
+		*cap = n;
+	return grown;
 }

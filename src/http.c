@@ -191,12 +191,10 @@ int http_response_add_header(struct http_response *r, const char *name, size_t n
                              const char *value, size_t value_len)
 {
 	if (r->nheaders == r->headers_cap) {
-		size_t cap = r->headers_cap ? r->headers_cap * 2 : 16;
-		struct http_header *h = realloc(r->headers, cap * sizeof *h);
+		struct http_header *h = bytes_grow(r->headers, &r->headers_cap, sizeof *h, 16);
 		if (!h)
 			return -1;
 		r->headers = h;
-		r->headers_cap = cap;
 	}
 	char *n = malloc(name_len + 1), *v = malloc(value_len + 1);
 	if (!n || !v) {

@@ -172,14 +172,12 @@ static enum MHD_Result hd_collect_header(void *cls, enum MHD_ValueKind kind, con
 	struct hd_headers *hs = cls;
 	(void)kind;
 	if (hs->n == hs->cap) {
-		size_t cap = hs->cap ? hs->cap * 2 : 16;
-		struct httpd_header *nv = realloc(hs->v, cap * sizeof *nv);
+		struct httpd_header *nv = bytes_grow(hs->v, &hs->cap, sizeof *nv, 16);
 		if (!nv) {
 			hs->oom = 1;
 			return MHD_NO;
 		}
 		hs->v = nv;
-		hs->cap = cap;
 	}
 	char *n = hd_strdup(key), *v = hd_strdup(value ? value : "");
 	if (!n || !v) {

@@ -4,6 +4,7 @@
  * The digests and the HMAC template are fetched once per process: fetching by name on every
  * signature would cost more than the hashing itself.
  */
+#include "bytes.h"
 #include "sign.h"
 
 #include <limits.h>
@@ -190,14 +191,10 @@ void sign_params_free(struct sign_params *p)
 static struct sign_param *params_push(struct sign_params *p)
 {
 	if (p->len == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		if (cap > SIZE_MAX / sizeof *p->items)
-			return NULL;
-		struct sign_param *items = realloc(p->items, cap * sizeof *items);
+		struct sign_param *items = bytes_grow(p->items, &p->cap, sizeof *items, 16);
 		if (!items)
 			return NULL;
 		p->items = items;
-		p->cap = cap;
 	}
 	return &p->items[p->len++];
 }

@@ -1,4 +1,5 @@
 /* sys: operating-system services (see sys.h). Pure C, POSIX. */
+#include "bytes.h"
 #include "sys.h"
 
 #include <dirent.h>
@@ -140,8 +141,7 @@ enum sys_rc sys_list_files(const char *dir, const char *suffix, struct sys_names
 		if (!wanted(dir, ent->d_name, suffix))
 			continue;
 		if (out->n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **grown = realloc(out->names, cap * sizeof *grown);
+			char **grown = bytes_grow(out->names, &cap, sizeof *grown, 16);
 			if (!grown)
 				goto nomem;
 			out->names = grown;
