@@ -389,14 +389,20 @@ static int l_check(lua_State *L)
 	return 1;
 }
 
+/* parse(s) -> integer | nil, message, for the parsers of one string into one integer. */
+static int parse_integer(lua_State *L, int (*parse)(const char *, long long *, char *, size_t))
+{
+	long long v;
+	char err[200];
+	if (parse(luaL_checkstring(L, 1), &v, err, sizeof err))
+		return lutil_fail(L, err);
+	lua_pushinteger(L, (lua_Integer)v);
+	return 1;
+}
+
 static int l_parse_duration(lua_State *L)
 {
-	long long secs;
-	char err[200];
-	if (timefmt_parse_duration(luaL_checkstring(L, 1), &secs, err, sizeof err))
-		return lutil_fail(L, err);
-	lua_pushinteger(L, (lua_Integer)secs);
-	return 1;
+	return parse_integer(L, timefmt_parse_duration);
 }
 
 static int l_parse_time(lua_State *L)
@@ -423,12 +429,7 @@ static int l_format_time(lua_State *L)
 
 static int l_parse_size(lua_State *L)
 {
-	long long bytes;
-	char err[200];
-	if (validate_parse_size(luaL_checkstring(L, 1), &bytes, err, sizeof err))
-		return lutil_fail(L, err);
-	lua_pushinteger(L, (lua_Integer)bytes);
-	return 1;
+	return parse_integer(L, validate_parse_size);
 }
 
 /* A window in the normalised shape (days = { [1..7] = bool }, minutes, offset seconds) or as

@@ -107,6 +107,15 @@ int vx_named_cmp(const void *pa, const void *pb)
 	return r ? r : (a->index > b->index) - (a->index < b->index);
 }
 
+int vx_want(struct vx_ctx *c, const struct validate_value *v, enum validate_type t, const char *label,
+	    const char *param, const char *what)
+{
+	if (v->type == t)
+		return 0;
+	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be %s, got %s", label, what, vx_describe(c, v));
+	return -1;
+}
+
 void vx_diag(struct vx_ctx *c, enum validate_severity sev, const char *rule, const char *param,
 	     const char *fmt, ...)
 {

@@ -30,15 +30,6 @@ static const char *const window_fields[] = { "days", "from", "to", "tz" };
 
 /* ---- typed getters: each reports `field-type` and returns -1 on a wrong type ------------------ */
 
-static int want(struct vx_ctx *c, const struct validate_value *v, enum validate_type t, const char *label,
-		const char *param, const char *what)
-{
-	if (v->type == t)
-		return 0;
-	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be %s, got %s", label, what, vx_describe(c, v));
-	return -1;
-}
-
 static int get_int(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param,
 		   long long *out)
 {
@@ -51,7 +42,7 @@ static int get_int(struct vx_ctx *c, const struct validate_value *v, const char 
 
 static int get_bool(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param, int *out)
 {
-	if (want(c, v, VALIDATE_BOOLEAN, label, param, "true or false"))
+	if (vx_want(c, v, VALIDATE_BOOLEAN, label, param, "true or false"))
 		return -1;
 	*out = v->boolean;
 	return 0;
@@ -97,7 +88,7 @@ static int get_duration(struct vx_ctx *c, const struct validate_value *v, const 
 			long long *out)
 {
 	char err[200];
-	if (want(c, v, VALIDATE_STRING, label, param, "a duration string like \"30m\", \"24h\" or \"1h30m\""))
+	if (vx_want(c, v, VALIDATE_STRING, label, param, "a duration string like \"30m\", \"24h\" or \"1h30m\""))
 		return -1;
 	if (timefmt_parse_duration(v->string, out, err, sizeof err) == 0)
 		return 0;
@@ -109,7 +100,7 @@ static int get_time(struct vx_ctx *c, const struct validate_value *v, const char
 		    long long *out)
 {
 	char err[200];
-	if (want(c, v, VALIDATE_STRING, label, param, "an RFC 3339 time like \"2026-12-01T02:00:00+08:00\""))
+	if (vx_want(c, v, VALIDATE_STRING, label, param, "an RFC 3339 time like \"2026-12-01T02:00:00+08:00\""))
 		return -1;
 	if (timefmt_parse_time(v->string, out, NULL, err, sizeof err) == 0)
 		return 0;
@@ -215,7 +206,7 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 			n--;
 		text = vx_printf(c, "%.*s", (int)n, s);
 	} else {
-		want(c, v, VALIDATE_NUMBER, label, param, "a number like 12.5");
+		vx_want(c, v, VALIDATE_NUMBER, label, param, "a number like 12.5");
 		return;
 	}
 	const char *dot = strchr(text, '.');
@@ -236,7 +227,7 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 static void parse_retry(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const struct validate_value *iv, *cv;
-	if (want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes, count = n }"))
+	if (vx_want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes, count = n }"))
 		return;
 	vx_check_keys(c, v, label, retry_fields, COUNT(retry_fields));
 	p->valid |= VF_BIT(VF_RETRY);
@@ -299,7 +290,7 @@ static int tag_cmp(const void *a, const void *b)
 
 static void parse_tags(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
-	if (want(c, v, VALIDATE_TABLE, label, "Tag", "a table { key = \"value\" }"))
+	if (vx_want(c, v, VALIDATE_TABLE, label, "Tag", "a table { key = \"value\" }"))
 		return;
 	if (v->nitems || v->nother) {
 		vx_diag(c, VALIDATE_ERROR, "field-type", "Tag", "%s must map keys to values ({ channel = \"stable\" }), "
@@ -337,7 +328,7 @@ static void parse_finish(struct vx_ctx *c, const struct validate_value *v, const
 {
 	const char *param = "ScheduleFinishTime";
 	char err[200];
-	if (want(c, v, VALIDATE_STRING, label, param, "a time (RFC 3339) or a duration after the start (\"2d\")"))
+	if (vx_want(c, v, VALIDATE_STRING, label, param, "a time (RFC 3339) or a duration after the start (\"2d\")"))
 		return;
 	const char *s = v->string;
 	if (timefmt_parse_duration(s, &p->w.finish_after, err, sizeof err) == 0) {
@@ -364,7 +355,7 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 	char err[200];
 	const char *days_text = "daily";
 	int bad = 0;
-	if (want(c, v, VALIDATE_TABLE, label, "window", "a table { days =, from =, to =, tz = }"))
+	if (vx_want(c, v, VALIDATE_TABLE, label, "window", "a table { days =, from =, to =, tz = }"))
 		return;
 	vx_check_keys(c, v, label, window_fields, COUNT(window_fields));
 	for (int d = 1; d <= 7; d++)
@@ -462,7 +453,7 @@ static void parse_gate(struct vx_ctx *c, const struct validate_value *v, const c
 {
 	struct validate_gate *g = &p->w.gate;
 	const struct validate_value *x;
-	if (want(c, v, VALIDATE_TABLE, label, "gate", "a table { soak =, min_devices =, min_success =, ... }"))
+	if (vx_want(c, v, VALIDATE_TABLE, label, "gate", "a table { soak =, min_devices =, min_success =, ... }"))
 		return;
 	vx_check_keys(c, v, label, gate_fields, COUNT(gate_fields));
 	if ((x = vx_get(v, "soak")) && get_duration(c, x, vx_printf(c, "%s.soak", label), "gate", &g->soak) == 0)
@@ -476,7 +467,7 @@ static void parse_gate(struct vx_ctx *c, const struct validate_value *v, const c
 	if ((x = vx_get(v, "max_failed_ratio")))
 		parse_gate_number(c, x, vx_printf(c, "%s.max_failed_ratio", label), 0, 1, &g->has_max_failed_ratio, NULL,
 				  &g->max_failed_ratio);
-	if ((x = vx_get(v, "check")) && want(c, x, VALIDATE_FUNCTION, vx_printf(c, "%s.check", label), "gate",
+	if ((x = vx_get(v, "check")) && vx_want(c, x, VALIDATE_FUNCTION, vx_printf(c, "%s.check", label), "gate",
 					     "a function(counts) returning \"pass\", \"wait\" or \"fail\"") == 0)
 		g->check = x;
 	p->w.has_gate = 1;
@@ -501,7 +492,7 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 		break;
 	case VF_VERSIONS: parse_versions(c, v, label, p); return;
 	case VF_GROUP:
-		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0))
+		if ((ok = !vx_want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0))
 			w->group = v->string;
 		else if (v->type == VALIDATE_STRING)
 			vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must not be empty", label);
@@ -531,7 +522,7 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 	case VF_TAGS: parse_tags(c, v, label, p); return;
 	case VF_FINISH: parse_finish(c, v, label, p); return;
 	case VF_AFTER:
-		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "the name of an earlier wave")))
+		if ((ok = !vx_want(c, v, VALIDATE_STRING, label, param, "the name of an earlier wave")))
 			w->after = v->string;
 		break;
 	case VF_START:

@@ -37,6 +37,9 @@ struct vx_named {
 	size_t index;
 };
 int vx_named_cmp(const void *a, const void *b);
+/* 0 when v has type t; else reports `field-type` ("LABEL must be WHAT, got ...") and returns -1. */
+int vx_want(struct vx_ctx *c, const struct validate_value *v, enum validate_type t, const char *label,
+	    const char *param, const char *what);
 /* `string "fast"`, `number 1.5`, `table`: for "got ..." in messages. */
 const char *vx_describe(struct vx_ctx *c, const struct validate_value *v);
 const struct validate_value *vx_get(const struct validate_value *table, const char *key);

@@ -11,22 +11,12 @@ static const char *const firmware_fields[] = { "id", "version", "type", "src_ver
 
 static const char *opt_string(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param)
 {
-	if (!v)
-		return NULL;
-	if (v->type == VALIDATE_STRING)
-		return v->string;
-	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a string, got %s", label, vx_describe(c, v));
-	return NULL;
+	return v && !vx_want(c, v, VALIDATE_STRING, label, param, "a string") ? v->string : NULL;
 }
 
 static int opt_bool(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param)
 {
-	if (!v)
-		return VALIDATE_UNSET;
-	if (v->type == VALIDATE_BOOLEAN)
-		return v->boolean;
-	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be true or false, got %s", label, vx_describe(c, v));
-	return VALIDATE_UNSET;
+	return v && !vx_want(c, v, VALIDATE_BOOLEAN, label, param, "true or false") ? v->boolean : VALIDATE_UNSET;
 }
 
 static void parse_firmware_facts(struct vx_ctx *c, const struct validate_value *t, struct validate_firmware *fw)
