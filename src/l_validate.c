@@ -224,8 +224,22 @@ static void push_gate(lua_State *L, const struct validate_gate *g, int functions
 	}
 }
 
-static void push_wave(lua_State *L, const struct validate_wave *w, int functions)
+/* t[key] = a list of the n items of `size` bytes at items, each pushed by push. */
+typedef void (*push_fn)(lua_State *L, const void *item, int functions);
+static void set_items(lua_State *L, const char *key, const void *items, size_t n, size_t size, push_fn push,
+		      int functions)
 {
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		push(L, (const char *)items + i * size, functions);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, key);
+}
+
+static void push_wave(lua_State *L, const void *item, int functions)
+{
+	const struct validate_wave *w = item;
 	lua_createtable(L, 0, 24);
 	lutil_set_string(L, "name", w->name);
 	set_int(L, "line", 1, w->line);
@@ -281,8 +295,9 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 	lutil_set_string(L, "on_fail", w->on_fail);
 }
 
-static void push_rollout(lua_State *L, const struct validate_rollout *r, int functions)
+static void push_rollout(lua_State *L, const void *item, int functions)
 {
+	const struct validate_rollout *r = item;
 	const struct validate_firmware *fw = &r->firmware;
 	lua_createtable(L, 0, 10);
 	lutil_set_string(L, "name", r->name);
@@ -302,38 +317,30 @@ static void push_rollout(lua_State *L, const struct validate_rollout *r, int fun
 	set_bool(L, "verified", fw->verified);
 	set_bool(L, "verify", fw->verify);
 	lua_setfield(L, -2, "firmware");
-	lua_createtable(L, (int)r->nwaves, 0);
-	for (size_t j = 0; j < r->nwaves; j++) {
-		push_wave(L, &r->waves[j], functions);
-		lua_rawseti(L, -2, (lua_Integer)j + 1);
-	}
-	lua_setfield(L, -2, "waves");
+	set_items(L, "waves", r->waves, r->nwaves, sizeof *r->waves, push_wave, functions);
+}
+
+static void push_diagnostic(lua_State *L, const void *item, int functions)
+{
+	const struct validate_diagnostic *d = item;
+	(void)functions;
+	lua_createtable(L, 0, 8);
+	lutil_set_string(L, "severity", d->severity == VALIDATE_ERROR ? "error" : "warning");
+	lutil_set_string(L, "rule", d->rule);
+	lutil_set_string(L, "message", d->message);
+	lutil_set_string(L, "file", d->file);
+	set_int(L, "line", 1, d->line);
+	lutil_set_string(L, "rollout", d->rollout);
+	lutil_set_string(L, "wave", d->wave);
+	lutil_set_string(L, "param", d->param);
 }
 
 static void push_result(lua_State *L, const struct validate_result *res, int functions)
 {
 	lua_createtable(L, 0, 2);
-	lua_createtable(L, (int)res->ndiagnostics, 0);
-	for (size_t i = 0; i < res->ndiagnostics; i++) {
-		const struct validate_diagnostic *d = &res->diagnostics[i];
-		lua_createtable(L, 0, 8);
-		lutil_set_string(L, "severity", d->severity == VALIDATE_ERROR ? "error" : "warning");
-		lutil_set_string(L, "rule", d->rule);
-		lutil_set_string(L, "message", d->message);
-		lutil_set_string(L, "file", d->file);
-		set_int(L, "line", 1, d->line);
-		lutil_set_string(L, "rollout", d->rollout);
-		lutil_set_string(L, "wave", d->wave);
-		lutil_set_string(L, "param", d->param);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-	lua_setfield(L, -2, "diagnostics");
-	lua_createtable(L, (int)res->nrollouts, 0);
-	for (size_t i = 0; i < res->nrollouts; i++) {
-		push_rollout(L, &res->rollouts[i], functions);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-	lua_setfield(L, -2, "rollouts");
+	set_items(L, "diagnostics", res->diagnostics, res->ndiagnostics, sizeof *res->diagnostics,
+		  push_diagnostic, functions);
+	set_items(L, "rollouts", res->rollouts, res->nrollouts, sizeof *res->rollouts, push_rollout, functions);
 }
 
 /* ---- module functions ----------------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "policy.h"
+#include "timefmt.h"
 
 static const char *const kind_names[POLICY_KIND_COUNT] = {
 	"max_first_wave_rate", "max_rate", "min_waves", "require_gate", "min_soak",
@@ -164,52 +165,11 @@ static double wave_reach(const struct policy_wave *w)
 	}
 }
 
-/* Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm). */
-static void civil_from_days(long long z, long long *y, int *m, int *d)
-{
-	z += 719468;
-	long long era = (z >= 0 ? z : z - 146096) / 146097, doe = z - era * 146097;
-	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static long long split_day(long long t, long tz, long long *secs)
-{
-	long long local = t + tz, days = local / 86400;
-	*secs = local % 86400;
-	if (*secs < 0) {
-		*secs += 86400;
-		days--;
-	}
-	return days;
-}
-
-/* RFC 3339 in UTC, for messages. */
-static void format_epoch(long long t, char *buf, size_t len)
-{
-	long long y, secs, days = split_day(t, 0, &secs);
-	int m, d;
-	civil_from_days(days, &y, &m, &d);
-	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(secs / 3600),
-	         (int)(secs % 3600 / 60), (int)(secs % 60));
-}
-
-static int month_day(long long t, long tz)
-{
-	long long y, secs;
-	int m, d;
-	civil_from_days(split_day(t, tz, &secs), &y, &m, &d);
-	return m * 100 + d;
-}
-
 static int period_contains(const struct policy_period *p, long long t)
 {
 	if (!p->yearly)
 		return t >= p->from && t < p->to;
-	int md = month_day(t, p->tz);
+	int md = timefmt_month_day(t, (int)p->tz);
 	if (p->from_md <= p->to_md)
 		return md >= p->from_md && md <= p->to_md;
 	return md >= p->from_md || md <= p->to_md;
@@ -274,22 +234,6 @@ static int window_within(const struct policy_window *w, const struct policy_rule
 
 /* ---- the rules ------------------------------------------------------------------------------ */
 
-/* "1h30m", for messages */
-static const char *format_duration(long long secs, char *buf, size_t len)
-{
-	static const long long unit[] = {86400, 3600, 60, 1};
-	static const char name[] = "dhms";
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < 4 && used < len; i++) {
-		if (secs >= unit[i] || (i == 3 && used == 0)) {
-			used += (size_t)snprintf(buf + used, len - used, "%lld%c", secs / unit[i], name[i]);
-			secs %= unit[i];
-		}
-	}
-	return buf;
-}
-
 static const char *protocol_of(const struct policy_wave *w)
 {
 	return w->protocol ? w->protocol : "HTTPS";
@@ -336,11 +280,11 @@ static void rule_per_wave(struct eval *e, const struct policy_wave *w, int last)
 	case POLICY_MIN_SOAK:
 		if (!last && w->soak < 0)
 			fail(e, w, "wave \"%s\" has no gate soak; soak at least %s (gate = { soak = ... })",
-			     w->name, format_duration((long long)rule->limit, when, sizeof when));
+			     w->name, timefmt_format_duration((long long)rule->limit, when, sizeof when));
 		else if (!last && w->soak < rule->limit)
 			fail(e, w, "wave \"%s\" soaks %s; at least %s required", w->name,
-			     format_duration(w->soak, when, sizeof when),
-			     format_duration((long long)rule->limit, other, sizeof other));
+			     timefmt_format_duration(w->soak, when, sizeof when),
+			     timefmt_format_duration((long long)rule->limit, other, sizeof other));
 		break;
 	case POLICY_REQUIRE_TIMEOUT:
 		if (w->timeout < 0)
@@ -365,7 +309,7 @@ static void rule_per_wave(struct eval *e, const struct policy_wave *w, int last)
 			start = w->earliest_start;
 		for (size_t i = 0; i < rule->nperiods; i++) {
 			if (period_contains(&rule->periods[i], start)) {
-				format_epoch(start, when, sizeof when);
+				timefmt_format_time(start, 0, when, sizeof when);
 				fail(e, w, "wave \"%s\" would start at %s, inside the freeze %s", w->name, when,
 				     rule->periods[i].text ? rule->periods[i].text : "");
 				break;

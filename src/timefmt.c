@@ -272,3 +272,26 @@ long long timefmt_next_window_open(const struct timefmt_window *w, long long t)
 	}
 	return best < 0 ? -1 : best - w->tz;
 }
+
+const char *timefmt_format_duration(long long secs, char *buf, size_t len)
+{
+	static const long long unit[] = { TIMEFMT_DAY, 3600, 60, 1 };
+	static const char name[] = "dhms";
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < 4 && used < len; i++) {
+		if (secs >= unit[i] || (i == 3 && used == 0)) {
+			used += (size_t)snprintf(buf + used, len - used, "%lld%c", secs / unit[i], name[i]);
+			secs %= unit[i];
+		}
+	}
+	return buf;
+}
+
+int timefmt_month_day(long long t, int offset)
+{
+	long long y;
+	int m, d;
+	civil_from_days(floor_div(t + offset, TIMEFMT_DAY), &y, &m, &d);
+	return m * 100 + d;
+}

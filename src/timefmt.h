@@ -26,6 +26,10 @@ int timefmt_parse_days(const char *s, int days[8], char *err, size_t errlen);
 int timefmt_parse_clock(const char *s, int *minutes, char *err, size_t errlen);
 /* "+08:00", "-05:30", "Z" or "UTC" -> seconds east of UTC. */
 int timefmt_parse_tz(const char *s, int *offset, char *err, size_t errlen);
+/* "1h30m", "2d", "0s": seconds in the duration grammar, largest units first (for messages). */
+const char *timefmt_format_duration(long long seconds, char *buf, size_t buflen);
+/* The month and day (month * 100 + day) of epoch t at offset seconds east of UTC. */
+int timefmt_month_day(long long t, int offset);
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 long long timefmt_days_from_civil(long long y, int m, int d);
 

@@ -126,12 +126,30 @@ static void test_dates(void)
 	CHECK(timefmt_parse_month_day("02-30", &md) == -1, "02-30");
 	CHECK(timefmt_parse_month_day("2026-12-24", &md) == -1, "a full date is not yearly");
 	CHECK(timefmt_days_from_civil(2000, 3, 1) == 11017, "2000-03-01");
+	/* 2026-12-31T20:00:00Z is already January 1st at +08:00 */
+	CHECK(timefmt_month_day(1798747200LL, 0) == 1231, "month-day in UTC");
+	CHECK(timefmt_month_day(1798747200LL, 28800) == 101, "month-day at +08:00");
+	CHECK(timefmt_month_day(-1, 0) == 1231, "before 1970");
+}
+
+static void test_format_duration(void)
+{
+	char buf[32];
+	CHECK_STR(timefmt_format_duration(5400, buf, sizeof buf), "1h30m");
+	CHECK_STR(timefmt_format_duration(172800, buf, sizeof buf), "2d");
+	CHECK_STR(timefmt_format_duration(93784, buf, sizeof buf), "1d2h3m4s");
+	CHECK_STR(timefmt_format_duration(0, buf, sizeof buf), "0s");
+	long long back;
+	char err[200];
+	CHECK(timefmt_parse_duration(timefmt_format_duration(90061, buf, sizeof buf), &back, err, sizeof err) == 0 &&
+	      back == 90061, "formatted durations parse back");
 }
 
 int main(void)
 {
 	test_durations_and_times();
 	test_dates();
+	test_format_duration();
 	test_windows();
 	return harness_report();
 }
