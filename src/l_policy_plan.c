@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 #include "l_policy.h"
 #include "l_util.h"
+#include "timefmt.h"
 
 /* A window table { days =, from =, to =, tz = } (strings, or the validator's normalised form). */
 int lpolicy_window(struct cctx *c, int idx, const char *where, struct policy_window *w)
@@ -15,7 +16,7 @@ int lpolicy_window(struct cctx *c, int idx, const char *where, struct policy_win
 	char err[200];
 	w->days = 0x7f;
 	w->from = 0;
-	w->to = 1440;
+	w->to = TIMEFMT_MINUTES_PER_DAY;
 	w->tz = 0;
 	if (lua_getfield(L, idx, "days") == LUA_TSTRING) {
 		if (policy_parse_days(lua_tostring(L, -1), &w->days, err, sizeof err))

@@ -177,7 +177,7 @@ static int period_contains(const struct policy_period *p, long long t)
 
 /* ---- windows: weekly minute intervals in UTC ------------------------------------------------ */
 
-#define WEEK_MINUTES (7 * 1440)
+#define WEEK_MINUTES (7 * TIMEFMT_MINUTES_PER_DAY)
 #define POLICY_MAX_WINDOW_SPANS (14 * 16)
 
 struct span {
@@ -187,11 +187,11 @@ struct span {
 /* Appends the UTC minute-of-week spans of w to spans (at most 14); returns the new count. */
 static int window_spans(const struct policy_window *w, struct span *spans, int n)
 {
-	int len = w->to > w->from ? w->to - w->from : w->to + 1440 - w->from;
+	int len = w->to > w->from ? w->to - w->from : w->to + TIMEFMT_MINUTES_PER_DAY - w->from;
 	for (int day = 0; day < 7; day++) {
 		if (!(w->days & (1u << day)))
 			continue;
-		int start = (int)(((long)day * 1440 + w->from - w->tz / 60) % WEEK_MINUTES);
+		int start = (int)(((long)day * TIMEFMT_MINUTES_PER_DAY + w->from - w->tz / 60) % WEEK_MINUTES);
 		if (start < 0)
 			start += WEEK_MINUTES;
 		if (start + len <= WEEK_MINUTES) {

@@ -38,7 +38,7 @@ int policy_parse_offset(const char *s, long *seconds, char *err, size_t errlen)
 int policy_parse_clock(const char *s, int *minute, char *err, size_t errlen)
 {
 	if (strcmp(s, "24:00") == 0) {
-		*minute = 1440;
+		*minute = TIMEFMT_MINUTES_PER_DAY;
 		return 0;
 	}
 	return timefmt_parse_clock(s, minute, err, errlen) ? -1 : 0;
