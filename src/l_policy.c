@@ -99,8 +99,6 @@ static int compile_period(struct cctx *c, int idx, const char *where, struct pol
 	    opt_string_field(c, idx, "to", where, &to) || opt_string_field(c, idx, "tz", where, &tz) ||
 	    opt_string_field(c, idx, "reason", where, &reason))
 		return -1;
-	if (!from || !to)
-		return lpolicy_fail(c, "%s: needs both from and to (dates, RFC 3339 times, or yearly \"MM-DD\")", where);
 	char err[200];
 	if (policy_parse_period(from, to, tz, p, err, sizeof err))
 		return lpolicy_fail(c, "%s: %s", where, err);

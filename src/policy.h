@@ -175,6 +175,7 @@ int policy_check_rule(const struct policy_rule *rule, char *err, size_t errlen);
 
 /* Parsers for rule values; each returns 0 on success, -1 with a reason in err. */
 int policy_parse_duration(const char *s, long long *seconds, char *err, size_t errlen);
+/* from and to are required (NULL: an error saying so); tz may be NULL (UTC). */
 int policy_parse_period(const char *from, const char *to, const char *tz,
                         struct policy_period *out, char *err, size_t errlen);
 int policy_parse_days(const char *s, unsigned *days, char *err, size_t errlen);

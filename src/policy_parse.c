@@ -83,6 +83,10 @@ int policy_parse_period(const char *from, const char *to, const char *tz,
                         struct policy_period *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
+	if (!from || !to) {
+		snprintf(err, errlen, "needs both from and to (dates, RFC 3339 times, or yearly \"MM-DD\")");
+		return -1;
+	}
 	if (tz && policy_parse_offset(tz, &out->tz, err, errlen))
 		return -1;
 	int yearly_from = timefmt_parse_month_day(from, &out->from_md) == 0;

@@ -104,6 +104,7 @@ static void test_parsers(void)
 	CHECK_TRUE(policy_parse_days("mon-fry", &days, err, sizeof err) == -1);
 
 	struct policy_period p;
+	CHECK_TRUE(policy_parse_period("2026-12-24", NULL, NULL, &p, err, sizeof err) == -1 && strstr(err, "needs both"));
 	CHECK_TRUE(policy_parse_period("2026-12-24", "2027-01-02", NULL, &p, err, sizeof err) == 0);
 	CHECK_TRUE(!p.yearly && p.from == 1798070400LL && p.to == 1798070400LL + 10 * 86400);
 	CHECK_TRUE(policy_parse_period("2026-12-24", "2027-01-02", "+08:00", &p, err, sizeof err) == 0);
