@@ -1,9 +1,9 @@
--- otarun.diff and otarun.platform_checks on hand-made snapshots (the shape otarun.refresh returns)
+-- otarun.plan.diff and otarun.plan.platform_checks on hand-made snapshots (the shape otarun.plan.refresh returns)
 -- and hand-written normalised rollouts: which action each wave gets, the calls in their order,
 -- drift from the intent journal, removed and superseded waves, and the platform rules.
 local plan = require("otarun.plan")
-local diff = require("otarun.diff")
-local checks = require("otarun.platform_checks")
+local diff = require("otarun.plan.diff")
+local checks = require("otarun.plan.platform_checks")
 local calls = require("otarun.plan.calls")
 local F = require("fixtures_plan")
 

@@ -1,7 +1,7 @@
 -- The offline planner (otarun.plan): wave statuses, reasons, earliest starts, and the exact API
 -- calls of each wave, from hand-written normalised rollouts.
 local plan = require("otarun.plan")
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 local util = require("otarun.util")
 local F = require("fixtures_plan")
 

@@ -1,14 +1,14 @@
 -- The run loop in process: the real scheduler, client, limiter and state store against an
--- in-process emulator on a manual clock (otarun.transport_local), ticking and advancing simulated
+-- in-process emulator on a manual clock (otarun.platform.transport_local), ticking and advancing simulated
 -- time as `otarun run` would sleep. Proves SPEC §3: waves start only after the previous gate
 -- passed and their delay and window allow (across time zones and a day boundary), a failing canary
 -- halts the rollout (abort cancels its pending tasks), resume and approve continue it, and crashes
 -- at random points of random ticks converge with no duplicate job and no skipped gate.
 local h = require("helpers")
 local emulator = require("otarun.emulator")
-local tl = require("otarun.transport_local")
-local scheduler = require("otarun.scheduler")
-local pipeline = require("otarun.pipeline")
+local tl = require("otarun.platform.transport_local")
+local scheduler = require("otarun.run.scheduler")
+local pipeline = require("otarun.plan.pipeline")
 local state = require("otarun.state")
 local util = require("otarun.util")
 

@@ -4,8 +4,8 @@
 -- endpoint and one client per region), and the changing calls of a running rollout (cancel a
 -- wave's strategy, cancel its pending tasks) made through the intent journal: intent first, then
 -- the call, then the outcome, the job's status and the audit row together.
--- Uses otarun.args, otarun.pipeline, otarun.state, otarun.client, otarun.credentials, otarun.util.
-local args = require("otarun.args")
+-- Uses otarun.cli.args, otarun.plan.pipeline, otarun.state, otarun.platform.client, otarun.platform.credentials, otarun.util.
+local args = require("otarun.cli.args")
 local util = require("otarun.util")
 
 local M = {}
@@ -72,7 +72,7 @@ end
 
 -- Scripts -> ctx, normalised rollouts. Invalid scripts print their diagnostics and fail with 3.
 function M.load(files, opts, cmd)
-  local pipeline = require("otarun.pipeline")
+  local pipeline = require("otarun.plan.pipeline")
   local ctx = pipeline.context(opts)
   local res, err = pipeline.check(files, ctx)
   if not res then M.fail(1, "%s", err) end
@@ -173,10 +173,10 @@ end
 -- no endpoint is given (plan, apply and status reach rollouts of several regions this way).
 -- The region: the rollout's, else --region, the profile's, ALIBABA_CLOUD_REGION_ID (as `call` and
 -- the aliyun CLI). o: { creds, endpoint, opts (the command's), new = extra options for
--- otarun.client.new (log, retries, timeouts) }.
+-- otarun.platform.client.new (log, retries, timeouts) }.
 -- -> client_for, close (closes every client made)
 function M.client_cache(o)
-  local client = require("otarun.client")
+  local client = require("otarun.platform.client")
   local cache, list = {}, {}
   local function client_for(rollout)
     local region = rollout and rollout.region or o.opts.region or o.creds.region
@@ -203,10 +203,10 @@ end
 
 -- The API client from the common options (credentials, --endpoint, --region, --profile).
 function M.client(opts, region, log)
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if not creds then M.fail(1, "%s", err) end
   local endpoint = M.endpoint(opts)
-  local c, cerr = require("otarun.client").new{ endpoint = endpoint, credentials = creds,
+  local c, cerr = require("otarun.platform.client").new{ endpoint = endpoint, credentials = creds,
     region = opts.region or region or creds.region or os.getenv("ALIBABA_CLOUD_REGION_ID"), log = log }
   if not c then M.fail(1, "%s", cerr) end
   return c

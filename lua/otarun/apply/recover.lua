@@ -3,12 +3,12 @@
 -- job carrying its identity tag (otarun = ROLLOUT/WAVE) exists that the store does not know yet,
 -- marked "not created" when every page of the firmware's jobs was read and none carries it, and
 -- left open (the run stops) when a read failed: never risk a duplicate. The lookup is
--- otarun.refresh.find_by_identity with the store's jobs as `known` (after a replace, the cancelled
+-- otarun.plan.refresh.find_by_identity with the store's jobs as `known` (after a replace, the cancelled
 -- old job carries the same identity tag; adopting it would leave the wave without its new job).
 -- A cancel is settled by the job's status; other changes are re-planned (the next plan compares
 -- with the platform again).
--- Uses: otarun.refresh, the client (ListOTAJobByFirmware, QueryOTAJob), the state handle given.
-local refresh = require("otarun.refresh")
+-- Uses: otarun.plan.refresh, the client (ListOTAJobByFirmware, QueryOTAJob), the state handle given.
+local refresh = require("otarun.plan.refresh")
 
 local M = {}
 

@@ -2,7 +2,7 @@
 -- the pending tasks (queued, notified, unconfirmed, scheduled) of its jobs through the intent
 -- journal, marks the waves cancelled and halts the rollout, with who and why in the audit log.
 -- Devices already upgrading finish their upgrade (the platform cannot stop them).
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 local control = require("otarun.control")
 
 local M = {}

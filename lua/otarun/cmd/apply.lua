@@ -3,12 +3,12 @@
 -- policies (a denial exits 4 before any call), asks for `yes` on a terminal unless
 -- --auto-approve, then performs the due waves through otarun.apply with a progress display.
 -- Exit 0 done (or nothing to do), 1 a call or the store failed, 3 invalid script, 4 denied,
--- 5 stale plan, 64 usage. Uses: otarun.args, otarun.control (the client cache), otarun.pipeline,
--- otarun.policy, otarun.state, otarun.credentials, otarun.ratelimit, otarun.apply (+ recover,
--- saved), otarun.progress, otarun.core.sys.
-local args = require("otarun.args")
+-- 5 stale plan, 64 usage. Uses: otarun.cli.args, otarun.control (the client cache), otarun.plan.pipeline,
+-- otarun.policy, otarun.state, otarun.platform.credentials, otarun.platform.ratelimit, otarun.apply (+ recover,
+-- saved), otarun.render.progress, otarun.core.sys.
+local args = require("otarun.cli.args")
 local control = require("otarun.control")
-local pipeline = require("otarun.pipeline")
+local pipeline = require("otarun.plan.pipeline")
 local sys = require("otarun.core.sys")
 
 local M = {}
@@ -67,7 +67,7 @@ local function parse_qps(list)
     if action == "*" then all = v else limits[action] = v end
   end
   if all ~= nil then
-    for action in pairs(require("otarun.ratelimit").DEFAULT_LIMITS) do
+    for action in pairs(require("otarun.platform.ratelimit").DEFAULT_LIMITS) do
       if limits[action] == nil then limits[action] = all end
     end
     for _, a in ipairs({ "UpdateOTAJob", "QueryOTAJob", "ListOTATaskByJob" }) do
@@ -80,7 +80,7 @@ end
 -- client_for(rollout) -> client, key | nil, message: one client per region (or one for the
 -- endpoint), all sharing the process-wide rate limiter. -> client_for, close | nil, message
 local function clients(opts, log, default_endpoint)
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
   -- more patience than a single call: a read failing every retry stops the whole run
   return control.client_cache{ creds = creds, endpoint = control.endpoint(opts, default_endpoint),
@@ -104,7 +104,7 @@ local function confirm()
   return line ~= nil and line:match("^%s*(.-)%s*$") == "yes"
 end
 
--- Plans FILE... under the lock, against the platform (live: refresh + diff, otarun.pipeline).
+-- Plans FILE... under the lock, against the platform (live: refresh + diff, otarun.plan.pipeline).
 -- -> plan, info (policy info) | nil, exit code
 local function plan_files(files, ctx, st, client_for, opts, overrides)
   ctx.mode, ctx.state, ctx.client_for = "live", st, client_for
@@ -175,7 +175,7 @@ end
 local function execute(st, plan, client_for, opts, ctx)
   local apply = require("otarun.apply")
   local steps = apply.steps(plan)
-  local progress = require("otarun.progress").new{ total = apply.count_calls(steps),
+  local progress = require("otarun.render.progress").new{ total = apply.count_calls(steps),
     tty = sys.isatty(2) }
   local report = apply.execute(st, plan, { client_for = client_for, progress = progress,
     log = function(line) progress:log(line) end })
@@ -217,7 +217,7 @@ function M.main(argv)
   if not overrides then args.usage_error("%s", oerr) end
   local ctx = pipeline.context(opts)
   if ctx.format == "markdown" then args.usage_error("--format for apply must be text or json") end
-  require("otarun.ratelimit").shared():configure(parse_qps(opts.qps))
+  require("otarun.platform.ratelimit").shared():configure(parse_qps(opts.qps))
   local log
   if opts.verbose then log = function(line) say("%s", line) end end
   local plan, info

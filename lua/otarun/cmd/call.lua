@@ -2,8 +2,8 @@
 -- keys sorted), or with --dry-run the exact request that would be sent and how it was signed.
 -- The AccessKey secret and security token are never printed: every text shown passes through
 -- redact(), which masks the token in its raw, encoded and doubly encoded forms.
--- Uses: otarun.args, otarun.credentials, otarun.client, otarun.util, otarun.core.sign.
-local args = require("otarun.args")
+-- Uses: otarun.cli.args, otarun.platform.credentials, otarun.platform.client, otarun.util, otarun.core.sign.
+local args = require("otarun.cli.args")
 
 local M = {}
 
@@ -199,7 +199,7 @@ function M.main(argv)
     return 1
   end
 
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if not creds then return fail(err) end
   local redact = redactor(creds)
   local region = opts.region or creds.region or os.getenv("ALIBABA_CLOUD_REGION_ID")
@@ -207,7 +207,7 @@ function M.main(argv)
   if endpoint == "" then endpoint = nil end
   local log
   if opts.verbose then log = function(line) io.stderr:write("otarun call: ", redact(line), "\n") end end
-  local client = require("otarun.client")
+  local client = require("otarun.platform.client")
   local c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds,
     signature = signature, log = log }
   if not c then return fail(cerr) end

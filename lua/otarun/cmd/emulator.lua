@@ -2,7 +2,7 @@
 -- the gateway and the admin API in front of it, and serves them over HTTP on loopback with
 -- otarun.core.httpd until SIGINT/SIGTERM or POST /_emulator/shutdown. Prints
 -- `listening on http://HOST:PORT` on stdout once ready (tests read the port from it).
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 local util = require("otarun.util")
 
 local M = {}

@@ -1,13 +1,13 @@
 -- otarun plan FILE...: validate, plan, check policies, render (SPEC §1, §4, §5, §7a). With
--- credentials the plan is the diff against the platform ("live": otarun.refresh, otarun.diff,
--- otarun.platform_checks); --refresh=false diffs against the state store alone ("state");
+-- credentials the plan is the diff against the platform ("live": otarun.plan.refresh, otarun.plan.diff,
+-- otarun.plan.platform_checks); --refresh=false diffs against the state store alone ("state");
 -- --offline or no credentials plans from nothing ("offline"). Invalid scripts (including the
 -- platform checks' errors) print their diagnostics and no plan (exit 3). A plan denied by policy
 -- is printed with the denials (exit 4). An unreadable platform exits 1. --out saves the plan
 -- (otarun.plan.saved, with the state fingerprint); --detailed-exitcode exits 2 on changes.
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 local control = require("otarun.control")
-local pipeline = require("otarun.pipeline")
+local pipeline = require("otarun.plan.pipeline")
 
 local M = {}
 
@@ -57,7 +57,7 @@ end
 -- Credentials, or false (none: plan offline; a half-done setup is said on stderr), or nil,
 -- message (a profile asked for by name cannot be used).
 local function load_credentials(opts)
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if creds then return creds end
   if opts.profile then return nil, err end
   if not tostring(err):match("^no credentials") then

@@ -1,6 +1,6 @@
 -- otarun policy test [DIR]: runs policy test cases (otarun.policy.testing), like `opa test`.
 -- Without DIR it runs the built-in policies' own tests. Exit 0 when every case passes, 1 otherwise.
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 
 local M = {}
 

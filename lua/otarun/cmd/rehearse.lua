@@ -1,7 +1,7 @@
 -- otarun rehearse FILE --fleet FLEET: the whole rollout against a simulated fleet in simulated time
--- (SPEC §1), through the same scheduler as `otarun run` (otarun.rehearsal). Prints the timeline
+-- (SPEC §1), through the same scheduler as `otarun run` (otarun.run.rehearsal). Prints the timeline
 -- (text or JSON) and, with --svg, writes the picture.
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 local control = require("otarun.control")
 local util = require("otarun.util")
 
@@ -84,7 +84,7 @@ local function run(argv)
   end
   local o = { rollouts = rollouts, fleet = opts.fleet, set = set, start = start, stop = stop, interval = interval,
     approve = approve, offset = ctx.offset, region = opts.region, files = files }
-  local rehearsal = require("otarun.rehearsal")
+  local rehearsal = require("otarun.run.rehearsal")
   local res, err = rehearsal.run(o)
   if not res then control.fail(1, "%s", err) end
   if format == "json" then io.stdout:write(rehearsal.json(res, o)) else io.stdout:write(rehearsal.text(res, o)) end

@@ -1,9 +1,9 @@
 -- otarun run FILE...: drives staged rollouts until every one is done or halted (SPEC §1, §3), one
--- scheduler tick at a time (otarun.scheduler), sleeping until the next thing can happen but never
+-- scheduler tick at a time (otarun.run.scheduler), sleeping until the next thing can happen but never
 -- longer than --interval. Everything is in the state store, so a killed run continues where it
 -- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the store's lock is held only
 -- during a tick, so approve, abort, resume and status work meanwhile. --once: one tick (cron).
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 local control = require("otarun.control")
 local util = require("otarun.util")
 
@@ -116,7 +116,7 @@ local function run(argv)
     end
     return last_good
   end
-  local sched = require("otarun.scheduler").new{ state = st, client = client, load = load, now = now,
+  local sched = require("otarun.run.scheduler").new{ state = st, client = client, load = load, now = now,
     interval = interval, on_event = printer(format, ctx.offset), offset = ctx.offset,
     lock_timeout = opts.lock_timeout or 30 }
   sys.catch_signals(true)

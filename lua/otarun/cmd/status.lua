@@ -3,11 +3,11 @@
 -- ListOTATaskByJob per status with PageSize=1, reading Total: the cost does not grow with the
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.
 -- Reads only: never takes the lock, never changes the store or the platform.
--- Uses: otarun.args, otarun.control (the client cache), otarun.pipeline, otarun.state,
--- otarun.credentials, otarun.json, otarun.util.
-local args = require("otarun.args")
+-- Uses: otarun.cli.args, otarun.control (the client cache), otarun.plan.pipeline, otarun.state,
+-- otarun.platform.credentials, otarun.json, otarun.util.
+local args = require("otarun.cli.args")
 local control = require("otarun.control")
-local pipeline = require("otarun.pipeline")
+local pipeline = require("otarun.plan.pipeline")
 local util = require("otarun.util")
 
 local M = {}
@@ -49,7 +49,7 @@ end
 -- A client when credentials exist and --offline is not set. -> client_for | nil, why
 local function platform(opts)
   if opts.offline then return nil, "offline" end
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
   -- status only reads: give up quickly on a platform that does not answer
   return (control.client_cache{ creds = creds, endpoint = control.endpoint(opts), opts = opts,
@@ -67,12 +67,12 @@ local function open_store(opts)
   return st, path
 end
 
--- The gate of a started wave against its thresholds (otarun.gate.describe): the fresh counts when
+-- The gate of a started wave against its thresholds (otarun.run.gate.describe): the fresh counts when
 -- the platform answered, else the last reading recorded by `otarun run`, with its verdict.
 function M.gate_view(st, r, w, ws, devices, now)
   local g = w.spec and w.spec.gate
   if not (g and st and ws and ws.started_at) then return nil end
-  local gate = require("otarun.gate")
+  local gate = require("otarun.run.gate")
   local readings = st:gate_readings(r.name, w.name) or {}
   local last = readings[#readings]
   local reading = last
@@ -190,7 +190,7 @@ function M.main(argv)
     io.stderr:write("otarun status: ", serr, "\n")
     return 1
   end
-  ctx.mode, ctx.state = "state", st -- the diff against the recorded state (otarun.diff)
+  ctx.mode, ctx.state = "state", st -- the diff against the recorded state (otarun.plan.diff)
   local res, err = pipeline.plan(files, ctx)
   if not res then
     io.stderr:write("otarun status: ", err, "\n")

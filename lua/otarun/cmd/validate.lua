@@ -1,7 +1,7 @@
 -- otarun validate FILE...: load each script, run every offline check, print the diagnostics and a
 -- summary. Exit 3 when any diagnostic is an error, else 0; 64 for a usage error.
-local args = require("otarun.args")
-local pipeline = require("otarun.pipeline")
+local args = require("otarun.cli.args")
+local pipeline = require("otarun.plan.pipeline")
 
 local M = {}
 

@@ -2,7 +2,7 @@
 -- parameters of CreateOTADynamicUpgradeJob / CreateOTAStaticUpgradeJob / CancelOTAStrategyByJob,
 -- flattened to the strings that are sent. Only what the wave sets, plus what the platform
 -- requires, is sent: the platform's own defaults stay the platform's.
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 
 local M = {}
 

@@ -4,7 +4,7 @@
 -- suggest the closest name) and its rules compiled by the native engine (otarun.core.policy).
 -- A policy from a directory replaces a built-in one of the same name; two in directories clash.
 local core = require("otarun.core.policy")
-local sandbox = require("otarun.sandbox")
+local sandbox = require("otarun.lang.sandbox")
 local util = require("otarun.util")
 
 local M = {}

@@ -15,7 +15,7 @@
 -- earliest_start as RFC 3339. Verdicts per POLICY.RULE: "fail" (some result failed, overridden
 -- or not), "pass" (results, all passed), "skip" (no result: out of scope or not declared).
 local policy = require("otarun.policy")
-local sandbox = require("otarun.sandbox")
+local sandbox = require("otarun.lang.sandbox")
 local util = require("otarun.util")
 
 local M = {}
@@ -68,9 +68,9 @@ local function plan_from_script(script, dir, now, vars)
   elseif not script:match("^/") then
     path = dir .. "/" .. script
   end
-  local ok, pipeline = pcall(require, "otarun.pipeline")
+  local ok, pipeline = pcall(require, "otarun.plan.pipeline")
   if not ok then
-    error("script cases need the planner (otarun.pipeline), not in this build; give a plan fixture", 0)
+    error("script cases need the planner (otarun.plan.pipeline), not in this build; give a plan fixture", 0)
   end
   local res, err = pipeline.plan({ path }, { now = now or math.floor(require("otarun.core.sys").now()),
                                             offset = 0, vars = vars or {}, limits = {}, mode = "offline" })

@@ -1,13 +1,13 @@
 -- A rehearsal: the whole rollout driven by the same scheduler as `otarun run`, against an
 -- in-process emulator on a manual clock (days pass in seconds), through the real client over
--- otarun.transport_local and a throw-away state store. It collects the timeline (wave starts,
+-- otarun.platform.transport_local and a throw-away state store. It collects the timeline (wave starts,
 -- gate readings, halts), samples devices upgraded per wave, and renders it as text, JSON or SVG.
--- Uses otarun.emulator, otarun.scheduler, otarun.transport_local, otarun.state, otarun.render.svg.
+-- Uses otarun.emulator, otarun.run.scheduler, otarun.platform.transport_local, otarun.state, otarun.render.svg.
 local emulator = require("otarun.emulator")
-local scheduler = require("otarun.scheduler")
-local tl = require("otarun.transport_local")
+local scheduler = require("otarun.run.scheduler")
+local tl = require("otarun.platform.transport_local")
 local util = require("otarun.util")
-local gate = require("otarun.gate")
+local gate = require("otarun.run.gate")
 
 local M = {}
 

@@ -4,8 +4,8 @@
 -- rollouts' identity tags or that the store recorded), and the device groups the waves name
 -- (QueryDeviceGroupList, when any wave targets a group). Every read is bounded: paging stops on
 -- the last page the platform reports. Also looks a job up by its identity tag for apply's crash
--- recovery. Uses otarun.params (flat parameter text) and an otarun.client-like object (`call`).
-local params = require("otarun.params")
+-- recovery. Uses otarun.platform.params (flat parameter text) and an otarun.platform.client-like object (`call`).
+local params = require("otarun.platform.params")
 
 local M = {}
 

@@ -5,11 +5,11 @@
 -- transition + audit in one transaction). A create whose outcome is unknown (a 5xx, a dropped
 -- connection, a timeout after sending) is looked up by its identity tag at once: adopted if
 -- found, sent again only if certainly absent, and the run stops if the platform cannot tell.
--- Resolving what a crash left open: otarun.apply.recover. Display: otarun.progress.
--- Uses: otarun.state (via the handle given), otarun.apply.recover, otarun.refresh
+-- Resolving what a crash left open: otarun.apply.recover. Display: otarun.render.progress.
+-- Uses: otarun.state (via the handle given), otarun.apply.recover, otarun.plan.refresh
 -- (find_by_identity), otarun.core.sign.
 local recover = require("otarun.apply.recover")
-local refresh = require("otarun.refresh")
+local refresh = require("otarun.plan.refresh")
 
 local M = {}
 
@@ -232,7 +232,7 @@ function Run:send(step, call)
 end
 
 -- execute(st, plan, opts) -> report
--- opts: client_for(rollout) -> client (required), progress (otarun.progress or nil), log(line),
+-- opts: client_for(rollout) -> client (required), progress (otarun.render.progress or nil), log(line),
 --       before_call(step, call) (tests).
 -- report = { waves = n done, calls = n, requests = n, created = n, adopted = n, unknown = n,
 --            errors = { "ROLLOUT/WAVE: ..." }, fatal = bool, jobs = { [ROLLOUT/WAVE] = job },

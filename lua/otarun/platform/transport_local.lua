@@ -1,18 +1,18 @@
--- A transport for otarun.client that hands each request to an in-process otarun.emulator object
+-- A transport for otarun.platform.client that hands each request to an in-process otarun.emulator object
 -- instead of HTTP: rehearsals drive the same client, limiter and run loop as production, with the
 -- emulator's (simulated) clock. The request's query is decoded back into the flat parameters the
 -- model takes; the gateway's parameters (signature, nonce, ...) are dropped, not verified: there
 -- is nothing to authenticate inside one process.
 --
---   local tl = require("otarun.transport_local")
+--   local tl = require("otarun.platform.transport_local")
 --   local t = tl.new(emu)                 -- t:request{ method, url, headers, body } -> resp
 --   local c = tl.client(emu, { sign = false, pace = true })
 --
 -- tl.client() builds a client whose limiter runs on the emulator's clock (a rehearsal still makes
 -- at most 10 ListOTATaskByJob a second, in simulated seconds, and waiting advances the emulator)
 -- and, with sign = false (the default), skips request signing, which would otherwise dominate a
--- rehearsal's cost. Uses otarun.client, otarun.ratelimit, otarun.emulator.gateway (form parsing,
--- fast JSON), otarun.credentials.
+-- rehearsal's cost. Uses otarun.platform.client, otarun.platform.ratelimit, otarun.emulator.gateway (form parsing,
+-- fast JSON), otarun.platform.credentials.
 local gateway = require("otarun.emulator.gateway")
 
 local M = {}
@@ -80,8 +80,8 @@ end
 -- pace = false: no limiter at all (specs that count calls and do not care about time).
 function M.client(emu, opts)
   opts = opts or {}
-  local client = require("otarun.client")
-  local ratelimit = require("otarun.ratelimit")
+  local client = require("otarun.platform.client")
+  local ratelimit = require("otarun.platform.ratelimit")
   local now = function() return emu:now() end
   local sleep = function(s) if s > 0 then emu:advance(s) end end
   local limiter
@@ -92,7 +92,7 @@ function M.client(emu, opts)
   end
   local c = assert(client.new{
     endpoint = "http://127.0.0.1:1", region = opts.region or emu.region,
-    credentials = require("otarun.credentials").static{ access_key_id = "LTAIrehearsal",
+    credentials = require("otarun.platform.credentials").static{ access_key_id = "LTAIrehearsal",
       access_key_secret = "rehearsal-not-a-secret" },
     transport = M.new(emu, { region = opts.region }), limiter = limiter,
     clock = now, now = now, sleep = sleep, log = opts.log,

@@ -1,9 +1,9 @@
 -- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
 --   1. settle what a crash left open (otarun.apply.recover: a create is adopted by its identity
 --      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
---   1b. read the platform (otarun.refresh: the firmware, one walk of its job pages, QueryOTAJob
+--   1b. read the platform (otarun.plan.refresh: the firmware, one walk of its job pages, QueryOTAJob
 --      for its running jobs; skipped for a rollout that is done or halted) and plan through the
---      same diff as `otarun plan` (otarun.diff), then close what that plan shows: drift and script
+--      same diff as `otarun plan` (otarun.plan.diff), then close what that plan shows: drift and script
 --      edits of a running wave through UpdateOTAJob (an audit entry names the drift), the job of a
 --      wave removed from the script cancelled. A wave whose job was cancelled outside otarun, or
 --      that needs `-/+ replace`, halts the rollout with the reason: replacing restarts a wave's
@@ -11,7 +11,7 @@
 --      then otarun resume). A failed read starts and changes nothing this tick;
 --   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
 --      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
---   3. judge the gates of running waves (otarun.gate; every reading recorded): pass -> `passed`,
+--   3. judge the gates of running waves (otarun.run.gate; every reading recorded): pass -> `passed`,
 --      trip -> `failed`, rollout halted, strategy cancelled (tasks too with "abort");
 --   4. start the waves that are due, one at a time, re-planning after each (otarun.plan's timeline
 --      decides due-ness: time, after, delay from the predecessor's passed_at, window, approval);
@@ -23,9 +23,9 @@
 -- (otarun.apply / otarun.control.call), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
 -- lock is released at the end of each tick.
--- Uses otarun.gate, otarun.plan, otarun.refresh, otarun.diff, otarun.apply, otarun.apply.recover,
+-- Uses otarun.run.gate, otarun.plan, otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.apply.recover,
 -- otarun.control, otarun.util, otarun.state (through the handle it is given).
-local gate = require("otarun.gate")
+local gate = require("otarun.run.gate")
 local control = require("otarun.control")
 local util = require("otarun.util")
 
@@ -96,8 +96,8 @@ end
 function Sched:refresh(r, rec)
   self.snaps[r.name], self.unread[r.name] = nil, nil
   if rec.halted or done_in_store(r, rec) then return true end
-  local diff = require("otarun.diff")
-  local snap, err = require("otarun.refresh").read(self.client, { r },
+  local diff = require("otarun.plan.diff")
+  local snap, err = require("otarun.plan.refresh").read(self.client, { r },
     { known_jobs = diff.known_jobs(self.state, { r }), groups = false, firmware = self.firmware })
   if not snap then
     self.unread[r.name] = true
@@ -303,7 +303,7 @@ function Sched:changed(r)
   self.diffs[r.name], self.plans[r.name] = nil, nil
 end
 
--- The rollout's planned waves: from this tick's snapshot through otarun.diff, as `otarun plan`
+-- The rollout's planned waves: from this tick's snapshot through otarun.plan.diff, as `otarun plan`
 -- shows them, or from the store alone for a rollout that was not read (done, halted, unreadable).
 function Sched:plan(r, rec)
   local snap = self.snaps[r.name]
@@ -318,7 +318,7 @@ function Sched:plan(r, rec)
     -- the diff reads the store once; kept until this tick changes the store or the snapshot
     local d = self.diffs[r.name]
     if not d then
-      d = require("otarun.diff").new{ rollouts = { rollout }, snapshot = snap, state = self.state,
+      d = require("otarun.plan.diff").new{ rollouts = { rollout }, snapshot = snap, state = self.state,
         mode = "live", now = self.now }
       self.diffs[r.name] = d
     end

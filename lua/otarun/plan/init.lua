@@ -60,7 +60,7 @@ end
 -- ctx: now (epoch, required), offset (seconds east of UTC for displayed times; default 0),
 --      mode ("offline" default), state_fingerprint, diagnostics (list),
 --      observed(rollout, wave) -> { status, job_id, started_at, passed_at, reason } | nil,
---      diff: an otarun.diff object (live and state modes): its observed() is used when
+--      diff: an otarun.plan.diff object (live and state modes): its observed() is used when
 --      ctx.observed is not given, and its finish(rollout, entries) turns the timeline's entries
 --      into update / replace / cancel actions against what exists
 function M.build(rollouts, ctx)

@@ -1,5 +1,5 @@
 -- The diff (SPEC §3, §4): desired waves (normalised rollouts) against what exists: the platform
--- snapshot (otarun.refresh) in "live" mode, the state store alone in "state" mode. It gives the
+-- snapshot (otarun.plan.refresh) in "live" mode, the state store alone in "state" mode. It gives the
 -- planner (otarun.plan) what each wave observed (its job: running, done, superseded, cancelled)
 -- and then turns each wave's entry into its action: `~` update in place (UpdateOTAJob: rate, tags
 -- resent whole, dynamic timeout and versions), `-/+` replace (cancel, then create) for what the
@@ -10,11 +10,11 @@
 -- outside otarun leaves its wave `cancelled` and says so. Calls within a wave
 -- come in the order they must run (cancel before the create that replaces or supersedes it);
 -- cancels of removed waves come first in their rollout.
--- Uses otarun.plan.calls, otarun.refresh (identity parsing), otarun.params, otarun.util, cjson,
+-- Uses otarun.plan.calls, otarun.plan.refresh (identity parsing), otarun.platform.params, otarun.util, cjson,
 -- otarun.core.sign (sha256_hex).
 local calls = require("otarun.plan.calls")
-local refresh = require("otarun.refresh")
-local params = require("otarun.params")
+local refresh = require("otarun.plan.refresh")
+local params = require("otarun.platform.params")
 local util = require("otarun.util")
 
 local M = {}
@@ -490,7 +490,7 @@ function Diff:finish(rollout, entries)
   return out
 end
 
--- True when the store recorded job for this rollout (for otarun.platform_checks).
+-- True when the store recorded job for this rollout (for otarun.plan.platform_checks).
 function Diff:owns(rollout, job)
   local m = self.per[rollout.name]
   for _, j in ipairs(m and m.view.jobs or {}) do

@@ -1,13 +1,13 @@
 -- The validation rules that need the platform (SPEC §7, last paragraph), judged on a refresh
--- snapshot (otarun.refresh) for the waves that are still to be created: the firmware exists and
+-- snapshot (otarun.plan.refresh) for the waves that are still to be created: the firmware exists and
 -- is verified (`required-firmware`, `firmware-unverified`, from QueryOTAFirmware's Status), a
 -- differential package's waves target exactly its real source version
 -- (`src-version-diff-package`), MQTT takes one file of at most 16 MB (`mqtt-package`, from the
 -- firmware's real files), no other dynamic job of the firmware runs, whoever created it
 -- (`one-dynamic-per-firmware`), and each wave's group exists with the right type (`group-type`,
 -- from QueryDeviceGroupList). Diagnostics have the shape of otarun.core.validate's.
--- Uses otarun.refresh (identity parsing, running statuses).
-local refresh = require("otarun.refresh")
+-- Uses otarun.plan.refresh (identity parsing, running statuses).
+local refresh = require("otarun.plan.refresh")
 
 local M = {}
 

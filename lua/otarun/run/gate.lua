@@ -15,7 +15,7 @@
 -- or succeeded / finished < min_success, or `check` says "fail" (or raises: a failure with its
 -- message, never a crash). It passes when soak has elapsed since the job started, at least
 -- min_devices finished, every threshold holds and `check` (if any) says "pass". Otherwise: wait.
--- Uses otarun.sandbox (check functions run under budgets).
+-- Uses otarun.lang.sandbox (check functions run under budgets).
 local M = {}
 
 -- Wire spelling -> key in a counts table.
@@ -85,7 +85,7 @@ end
 
 -- Runs the gate's check function in the sandbox. -> "pass"|"wait"|"fail", reason
 local function run_check(fn, counts, ctx)
-  local sandbox = require("otarun.sandbox")
+  local sandbox = require("otarun.lang.sandbox")
   local history = {}
   for i, h in ipairs(ctx.history or {}) do
     history[i] = { at = h.at, verdict = h.verdict, reason = h.reason, counts = copy(h.counts or {}) }

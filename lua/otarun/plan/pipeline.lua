@@ -1,15 +1,15 @@
 -- The shared front half of validate / plan / apply / run (notes/contracts.md): common options ->
--- evaluation context; each script loaded in its sandbox (otarun.script); all declarations checked
+-- evaluation context; each script loaded in its sandbox (otarun.lang.script); all declarations checked
 -- and normalised together (otarun.core.validate, so cross-rollout rules see every file); the plan
 -- built (otarun.plan). Diagnostics come back sorted by file, line, rollout, wave and rule.
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 local util = require("otarun.util")
 
 local M = {}
 
 M.FORMATS = { text = true, json = true, markdown = true }
 
--- Common options (from otarun.args.parse) -> ctx: now, offset, vars, region, limits, format, color.
+-- Common options (from otarun.cli.args.parse) -> ctx: now, offset, vars, region, limits, format, color.
 -- Raises a usage error (exit 64) for a bad value.
 function M.context(opts)
   local ctx = { format = opts.format or "text", region = opts.region, vars = {}, offline = opts.offline == true }
@@ -80,7 +80,7 @@ function M.check(files, ctx, validate)
   local all, diagnostics = {}, {}
   local waves = 0
   for _, path in ipairs(files) do
-    local decls, diags = require("otarun.script").load(path, { vars = ctx.vars, now = ctx.now, limits = ctx.limits })
+    local decls, diags = require("otarun.lang.script").load(path, { vars = ctx.vars, now = ctx.now, limits = ctx.limits })
     for _, d in ipairs(diags or {}) do diagnostics[#diagnostics + 1] = d end
     for _, d in ipairs(decls or {}) do
       all[#all + 1] = d
@@ -110,12 +110,12 @@ end
 -- Live and state modes: refresh (live), the diff against what exists, and the platform checks,
 -- whose diagnostics join the others. -> diff | nil, message (the platform could not be read)
 local function compare(res, ctx)
-  local diff = require("otarun.diff")
+  local diff = require("otarun.plan.diff")
   local snapshot
   if ctx.mode == "live" then
     local err, where
     local client_for = ctx.client_for or function() return ctx.client, "client" end
-    snapshot, err, where = require("otarun.refresh").read_all(client_for, res.rollouts,
+    snapshot, err, where = require("otarun.plan.refresh").read_all(client_for, res.rollouts,
       { known_jobs = diff.known_jobs(ctx.state, res.rollouts) })
     if not snapshot then return nil, M.platform_error(err, where) end
     res.refresh_calls = snapshot.calls
@@ -123,7 +123,7 @@ local function compare(res, ctx)
   local d = diff.new{ rollouts = res.rollouts, snapshot = snapshot, state = ctx.state, mode = ctx.mode,
                       now = ctx.now }
   if snapshot then
-    local checks = require("otarun.platform_checks").run(res.rollouts, snapshot, function(r, w)
+    local checks = require("otarun.plan.platform_checks").run(res.rollouts, snapshot, function(r, w)
       return d.per[r.name].jobs[w.name] ~= nil
     end, function(r, job) return d:owns(r, job) end)
     if #checks > 0 then
@@ -173,7 +173,7 @@ function M.plan(files, ctx, validate)
     diagnostics = res.diagnostics, observed = ctx.observed, diff = d,
     state_fingerprint = d and d:fingerprint(res.rollouts) or nil,
   })
-  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.platform_checks").SKIPPED } end
+  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED } end
   res.plan.refresh_calls = res.refresh_calls
   return res
 end

@@ -1,6 +1,6 @@
 -- otarun's command line: dispatches `otarun COMMAND ...` to lua/otarun/cmd/COMMAND.lua, turns usage
 -- errors into exit 64 and every other failure into a clear message and exit 1. Exit codes: SPEC §1.
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
 
 local M = {}
 

@@ -4,10 +4,10 @@
 -- classification (reference §3), retries with backoff and jitter, and pacing through the shared
 -- rate limiter. A changing action (Create*, Update*, Cancel*, ...) is sent again only when the
 -- platform certainly did not process it; otherwise the caller gets kind "unknown_outcome".
--- Uses: otarun.core.sign, otarun.core.http, otarun.core.sys, otarun.ratelimit, cjson.
+-- Uses: otarun.core.sign, otarun.core.http, otarun.core.sys, otarun.platform.ratelimit, cjson.
 local cjson = require("cjson")
 local sign = require("otarun.core.sign")
-local ratelimit = require("otarun.ratelimit")
+local ratelimit = require("otarun.platform.ratelimit")
 
 local M = {}
 

@@ -1,7 +1,7 @@
 -- Loading rollout scripts: read the file, run it in a fresh sandbox with the DSL as globals, and
 -- return the raw declarations, or diagnostics for a script that does not load or run.
-local dsl = require("otarun.dsl")
-local sandbox = require("otarun.sandbox")
+local dsl = require("otarun.lang.dsl")
+local sandbox = require("otarun.lang.sandbox")
 
 local M = {}
 
