@@ -18,7 +18,8 @@ options:
   --format text|json      text lines (default) or a JSON array
   --rollout NAME, --wave W  only these
   --kind KIND             only entries of this kind: call, decision, gate, approval, override,
-                          halt, resume, abort (repeatable)
+                          halt, resume, abort, event, notify (repeatable; event: a notification
+                          event, notify: a delivery attempt, docs/notifications.md)
   --limit N               only the last N entries
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
 
@@ -40,8 +41,10 @@ local function run(argv)
     for _, k in ipairs(opts.kind) do kinds[k] = true end
   end
   local rows = {}
+  local kind_of = require("otarun.notify").kind_of
   for _, r in ipairs(rollouts) do
     for _, row in ipairs(st:log{ rollout = r.name, wave = opts.wave } or {}) do
+      row.kind = kind_of(row) -- notification rows are shown as kinds event and notify
       if not kinds or kinds[row.kind] then rows[#rows + 1] = row end
     end
   end
