@@ -117,8 +117,9 @@ local function observers(opts, log)
     local err
     server, err = require("otarun.notify.metrics").listen(opts.metrics_listen)
     if not server then args.usage_error("%s", err) end
+    local host = opts.metrics_listen:match("^%[?([%w%.:]-)%]?:%d+$")
     io.stderr:write(string.format("otarun run: metrics on http://%s:%d/metrics\n",
-      opts.metrics_listen:match("^%[?([%w%.:]-)%]?:%d+$"), server:port()))
+      host:find(":", 1, true) and ("[" .. host .. "]") or host, server:port()))
   end
   return notifier, metrics, server
 end
