@@ -100,11 +100,9 @@ function M.record(st, ev)
 end
 
 -- Runs fn() in one store transaction, so a decision and the events it emits (M.record) commit
--- together or not at all. -> true | nil, message (rolled back)
+-- together or not at all. -> true | nil, message (a store failure, rolled back)
 function M.decide(st, fn)
-  local ok, err = pcall(st.transaction, st, fn)
-  if ok then return true end
-  return nil, tostring(err)
+  return st:group(function() fn() end)
 end
 
 -- What a tick observed rather than decided: waves waiting only for an approval, rollouts done.

@@ -221,6 +221,10 @@ local function in_tx(self, fn)
   error(e, 0)
 end
 
+-- Runs fn(self) as one grouped write (joining an open transaction): true | nil, message for a
+-- store failure (rolled back); a programming error still raises.
+function State:group(fn) return in_tx(self, fn) end
+
 -- ---- rollouts and waves ------------------------------------------------------------------------
 
 -- Records a normalised rollout (otarun.core.validate) and its waves; existing waves keep their
