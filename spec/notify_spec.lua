@@ -18,9 +18,11 @@ local TOKEN = "tok9f8e7d6c5b4a3"
 local FLEET = [[
 fleet {
   product = "pkNote", seed = 3, duration = { min = "5m", max = "20m" },
-  groups = { { id = "Canary", type = "dynamic" } },
+  groups = { { id = "Canary", type = "dynamic" }, { id = "Bad", type = "dynamic" } },
   devices = { { version = "2.3.1", count = 40, prefix = "can", groups = { "Canary" } },
-              { version = "2.3.1", count = 60, prefix = "a" } },
+              { version = "2.3.1", count = 60, prefix = "a" },
+              { version = "2.2.0", count = 30, prefix = "bad", groups = { "Bad" } } },
+  failure = { ["2.2.0"] = 0.6 },
   firmware = { { id = "fwNote240", version = "2.4.0", verified = true } },
 }
 ]]
@@ -271,6 +273,53 @@ print("verified")]], got[1].query, DT_SECRET, TOKEN)
     local n = #received()
     once(file, nil, 3600 + 400)
     assert.are.equal(n, #received())
+  end)
+
+  it("sends halt with the gate's counts, a repeated error once, and the commands' abort and resume", function()
+    local file = h.write(dir .. "/note.lua", string.format([[
+rollout "note" {
+  product = "pkNote", region = "cn-shanghai",
+  firmware = firmware { id = "fwNote240", version = "2.4.0", verified = true },
+  notify = { url = "%s/hook", on = { "start", "halt", "error", "resume", "abort" } },
+  wave "bad" { group = "Bad", rate = 100, gate = { soak = "1h", min_devices = 10, max_failed_ratio = 0.05 } },
+  wave "rest" { versions = { "2.3.1" }, rate = 1000 },
+}
+]], recv.url))
+    local function events()
+      local out = {}
+      for _, r in ipairs(received()) do out[#out + 1] = cjson.decode(r.body) end
+      return out
+    end
+    local code, out, err = once(file)
+    assert.are.equal(0, code, out .. err)
+    local c = require("otarun.core.http").client()
+    assert(c:request{ method = "POST", url = emu.url .. "/_emulator/faults", headers = { ["content-type"] = "application/json" },
+      body = cjson.encode({ action = "ListOTAJobByFirmware", status = 503, count = 100 }) })
+    once(file)
+    once(file, nil, 60)
+    assert(c:request{ method = "DELETE", url = emu.url .. "/_emulator/faults" })
+    c:close()
+    local got = events()
+    assert.are.equal(2, #got, cjson.encode(got))
+    assert.are.equal("error", got[2].event)
+    assert.matches("reading the platform", got[2].text, 1, true)
+    advance(2 * 3600)
+    code, out, err = once(file)
+    assert.are.equal(1, code, out .. err) -- halted
+    got = events()
+    assert.are.equal("halt", got[3].event)
+    assert.are.equal("bad", got[3].wave)
+    assert.is_true(got[3].counts.failed > 0)
+    assert.matches("tripped", got[3].text, 1, true)
+    assert.are.equal(0, (cli({ "resume", file, "--reason", "looked at it" })))
+    assert.are.equal(0, (cli({ "abort", file, "--reason", "enough" })))
+    once(file)
+    got = events()
+    assert.are.equal("resume", got[4].event)
+    assert.matches("looked at it", got[4].text, 1, true)
+    assert.are.equal("abort", got[5].event)
+    assert.matches("enough", got[5].text, 1, true)
+    assert.are.equal(5, #got)
   end)
 
   it("adds a generic JSON target with run --notify and refuses plain http to other hosts", function()

@@ -80,9 +80,15 @@ local FROM_SCHEDULER = {
   done = function() return "done" end,
 }
 
+-- Two error texts that differ only in request ids and attempt counts are the same error.
+local function same_error(a, b)
+  local function norm(t) return (tostring(t):gsub("RequestId [%w-]+", "RequestId"):gsub("%[%d+ attempts?%]", "")) end
+  return norm(a) == norm(b)
+end
+
 -- Records a scheduler event ev { kind, rollout, wave, job_id, text, counts, t } as a notification
 -- event when it is one (start, pass, halt, drift, error; approve, abort and resume from their
--- commands). An error repeating the rollout's last event word for word is not recorded again.
+-- commands). An error repeating the rollout's last event (but for request ids) is not recorded again.
 -- -> id | nil
 function M.record(st, ev)
   local naming = FROM_SCHEDULER[ev.kind]
@@ -93,7 +99,7 @@ function M.record(st, ev)
   if ev.kind == "error" then
     local last = outbox.last(st, ev.rollout, "error")
     local list = outbox.index(st).by_rollout[ev.rollout] or {}
-    if last and last.text == ev.text and list[#list] == last then return nil end
+    if last and list[#list] == last and same_error(last.text, ev.text) then return nil end
   end
   return outbox.write_event(st, { event = ev.kind, rollout = ev.rollout, wave = ev.wave, job_id = ev.job_id,
     text = ev.text, counts = ev.counts, at = ev.t, occurrence = occurrence })
