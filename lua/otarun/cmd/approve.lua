@@ -44,10 +44,11 @@ local function run(argv)
     st:close()
     return 0
   end
-  local ok, err = require("otarun.notify").decide(st, function() -- the approval and its event together
+  local notify = require("otarun.notify")
+  local ok, err = notify.decide(st, function() -- the approval and its event together
     assert(st:approve(r.name, w.name, opts.reason or ""))
-    require("otarun.notify").record(st, { kind = "approve", rollout = r.name, wave = w.name,
-      text = string.format("wave %q approved by %s%s", w.name, require("otarun.state").who(), opts.reason and (": " .. opts.reason) or "") })
+    notify.record(st, { kind = "approve", rollout = r.name, wave = w.name, text = string.format("wave %q approved by %s%s",
+      w.name, require("otarun.state").who(), opts.reason and (": " .. opts.reason) or "") })
   end)
   st:close()
   if not ok then control.fail(1, "%s", err) end

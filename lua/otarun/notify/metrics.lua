@@ -34,7 +34,8 @@ function M.render(families)
     for _, s in ipairs(f.samples) do
       local labels = {}
       for _, kv in ipairs(s.labels or {}) do labels[#labels + 1] = string.format('%s="%s"', kv[1], escape(kv[2])) end
-      out[#out + 1] = f.name .. (#labels > 0 and ("{" .. table.concat(labels, ",") .. "}") or "") .. " " .. number(s.value)
+      local set = #labels > 0 and ("{" .. table.concat(labels, ",") .. "}") or ""
+      out[#out + 1] = f.name .. set .. " " .. number(s.value)
     end
   end
   return table.concat(out, "\n") .. "\n"

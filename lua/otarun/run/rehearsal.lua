@@ -212,7 +212,8 @@ function M.text(res, o)
   for _, ev in ipairs(M.timeline_events(res)) do
     local text = ev.text
     if ev.kind == "gate" then text = string.format("gate %s: %s", ev.verdict, gate.counts_text(ev.counts)) end
-    timeline[#timeline + 1] = { t = ev.t, line = string.format("  %-13s %-10s %-9s %s", clock(res, ev.t, offset), where(ev), ev.kind, text) }
+    timeline[#timeline + 1] = { t = ev.t,
+      line = string.format("  %-13s %-10s %-9s %s", clock(res, ev.t, offset), where(ev), ev.kind, text) }
   end
   for _, n in ipairs(res.notifications or {}) do -- after the events of their tick
     local to = {}
