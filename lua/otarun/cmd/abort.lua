@@ -1,7 +1,8 @@
 -- otarun abort FILE [--wave W]: stops a rollout (or one wave): cancels the dynamic strategies and
 -- the pending tasks (queued, notified, unconfirmed, scheduled) of its jobs through the intent
 -- journal, marks the waves cancelled and halts the rollout, with who and why in the audit log.
--- Devices already upgrading finish their upgrade (the platform cannot stop them).
+-- Devices already upgrading finish their upgrade (the platform cannot stop them). The `abort`
+-- notification event is recorded with the halt (otarun.notify, docs/notifications.md).
 local args = require("otarun.cli.args")
 local control = require("otarun.control")
 

@@ -1,6 +1,7 @@
 -- otarun approve FILE WAVE: records a human's approval of a wave that has approve = true, with who
 -- (user@host) and why, in the state store and its audit log; `otarun run` starts the wave once
--- it is otherwise due. Approving twice records nothing new.
+-- it is otherwise due. Approving twice records nothing new. The `approve` notification event is
+-- recorded with the approval (otarun.notify, docs/notifications.md).
 local args = require("otarun.cli.args")
 local control = require("otarun.control")
 local util = require("otarun.util")

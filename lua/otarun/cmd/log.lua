@@ -1,5 +1,6 @@
 -- otarun log FILE: the audit log of the rollouts in FILE from the state store: every decision,
--- gate reading, approval, halt, resume, abort and changing API call, with when, who and why.
+-- gate reading, approval, halt, resume, abort and changing API call, with when, who and why;
+-- notification events and delivery attempts show as kinds event and notify (otarun.notify).
 local args = require("otarun.cli.args")
 local control = require("otarun.control")
 local util = require("otarun.util")

@@ -1,6 +1,7 @@
 -- otarun resume FILE: clears a halt after a human decision. The wave whose gate tripped is taken
 -- as passed by that decision (the next wave's delay counts from now), and the halt is cleared;
--- who and why go to the audit log. `otarun run` then continues with the next wave.
+-- who and why go to the audit log, with the `resume` notification event (otarun.notify). `otarun
+-- run` then continues with the next wave.
 local args = require("otarun.cli.args")
 local control = require("otarun.control")
 
