@@ -5,6 +5,8 @@
 -- sends (the event recorded, the answer never read) has the next run send it again, once; a
 -- receiver that answers 500 or hangs costs one short timeout per tick, is retried after its
 -- backoff, and never stalls the tick. No secret or token reaches output, the store or the log.
+-- In process: base64, signature and DingTalk sign vectors, URL redaction, and a decision and its
+-- event committed together or rolled back together.
 local h = require("helpers")
 local ch = require("client_helpers")
 local cjson = require("cjson")
@@ -377,5 +379,60 @@ describe("the notify field", function()
     assert.are.equal(1, #d)
     assert.are.equal("notify-secret-env", d[1].rule)
     assert.are.equal("warning", d[1].severity)
+  end)
+end)
+
+describe("otarun.notify in process", function()
+  local formats = require("otarun.notify.formats")
+  local notify = require("otarun.notify")
+  local state = require("otarun.state")
+
+  it("signs and encodes with published vectors", function()
+    for plain, b64 in pairs({ [""] = "", f = "Zg==", fo = "Zm8=", foo = "Zm9v", foob = "Zm9vYg==",
+        fooba = "Zm9vYmE=", foobar = "Zm9vYmFy" }) do -- RFC 4648 section 10
+      assert.are.equal(b64, formats.base64(plain))
+    end
+    -- computed with python3's hmac, base64 and urllib.parse.quote_plus, as DingTalk documents it
+    assert.are.equal("7LVwF0dAF3%2F%2BMRRulbpE4y72Ogzykc6bS2nG4I99T4s%3D",
+      formats.dingtalk_sign(1700000000000, "SECtestsecret"))
+    assert.are.equal("sha256=c3a92ff9e274cdcce27a58c15a78ec6dcbbdbd0038a87e7a11baef2028fd8bff",
+      formats.signature('{"a":1}', "k"))
+  end)
+
+  it("redacts every secret part of a URL", function()
+    assert.are.equal("https://oapi.dingtalk.com/robot/***?access_token=***",
+      formats.redact("https://oapi.dingtalk.com/robot/send?access_token=abc123"))
+    assert.are.equal("https://hooks.slack.com/services/***",
+      formats.redact("https://hooks.slack.com/services/T0/B0/XXXXsecret"))
+    assert.are.equal("https://***@h.example/x", formats.redact("https://u:pw@h.example/x"))
+    assert.are.equal("connect to *** failed (***)", formats.scrub("connect to https://h/x?t=abcd failed (abcd)",
+      formats.url_secrets("https://h/x?t=abcd")))
+  end)
+
+  it("commits a decision and its event together, or neither", function()
+    local dir = h.tmpdir()
+    local st = assert(state.open{ state = dir .. "/s.db", command = "spec", now = 1796000000 })
+    assert(st:record_rollout{ name = "r", product = "p", region = "cn-shanghai", firmware = { id = "f" },
+      waves = { { name = "w", kind = "dynamic" } } })
+    local ok, err = notify.decide(st, function()
+      assert(st:transition("r", "w", "running", "spec", "JOB1"))
+      notify.record(st, { kind = "start", rollout = "r", wave = "w", job_id = "JOB1", text = "started" })
+      st:halt("no-such-rollout", "fails inside the transaction")
+    end)
+    assert.is_nil(ok)
+    assert.is_string(err)
+    assert.are.equal("waiting", st:rollout("r").wave.w.state) -- the transition rolled back too
+    local kinds = {}
+    for _, row in ipairs(st:log()) do kinds[#kinds + 1] = notify.kind_of(row) end
+    assert.are.same({}, kinds)
+    assert.is_true(notify.decide(st, function()
+      st:halt("r", "a gate tripped")
+      notify.record(st, { kind = "halt", rollout = "r", text = "halted" })
+    end))
+    kinds = {}
+    for _, row in ipairs(st:log()) do kinds[#kinds + 1] = notify.kind_of(row) end
+    assert.are.same({ "halt", "event" }, kinds)
+    st:close()
+    os.execute("rm -rf " .. h.shell_quote(dir))
   end)
 end)
