@@ -137,8 +137,11 @@ static void parse_target(struct vx_ctx *c, const struct validate_value *t, const
 	if (url && url_env) {
 		vx_diag(c, VALIDATE_ERROR, "notify-url", vx_printf(c, "%s.url", prefix),
 			"%s gives both url and url_env: keep one", prefix);
+	} else if (url && url->type != VALIDATE_STRING) {
+		vx_diag(c, VALIDATE_ERROR, "field-type", vx_printf(c, "%s.url", prefix),
+			"%s.url must be a string such as \"https://...\", got %s", prefix, vx_describe(c, url));
 	} else if (url) {
-		const char *why = url->type == VALIDATE_STRING ? url_problem(c, url->string) : "it must be a string";
+		const char *why = url_problem(c, url->string);
 		if (why)
 			vx_diag(c, VALIDATE_ERROR, "notify-url", vx_printf(c, "%s.url", prefix),
 				"%s.url cannot be used: %s", prefix, why);
