@@ -21,6 +21,7 @@ M.CONNECT_TIMEOUT = 2
 M.BACKOFF = { 0, 30, 120, 600, 1800, 3600 } -- seconds after the previous attempt, per attempt
 M.MAX_ATTEMPTS = #M.BACKOFF
 M.MAX_PER_TICK = 50    -- deliveries per tick across all targets
+M.TICK_BUDGET = 10     -- seconds of delivering per tick; what is left waits for the next tick
 
 M.kind_of = outbox.kind_of
 
@@ -201,11 +202,12 @@ end
 -- timeout per tick.
 function Notifier:deliver(st, now)
   if not self.send then return end
-  local budget = M.MAX_PER_TICK
+  local clock = require("otarun.core.sys").monotonic
+  local budget, stop_at = M.MAX_PER_TICK, clock() + M.TICK_BUDGET
   for rollout, targets in pairs(self.targets_of) do
     for _, t in ipairs(targets) do
       for _, item in ipairs(outbox.pending(st, rollout, t.key, t.wants)) do
-        if budget <= 0 or not due(item.tries, now) then break end
+        if budget <= 0 or clock() >= stop_at or not due(item.tries, now) then break end
         budget = budget - 1
         if not self:deliver_one(st, t, item, now) then break end
       end
