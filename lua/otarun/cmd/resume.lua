@@ -1,6 +1,7 @@
 -- otarun resume FILE: clears a halt after a human decision. The wave whose gate tripped is taken
 -- as passed by that decision (the next wave's delay counts from now), and the halt is cleared;
--- who and why go to the audit log. `otarun run` then continues with the next wave.
+-- who and why go to the audit log, with the `resume` notification event (otarun.notify). `otarun
+-- run` then continues with the next wave.
 local args = require("otarun.cli.args")
 local control = require("otarun.control")
 
@@ -45,7 +46,11 @@ local function run(argv)
           if ok == nil then control.fail(1, "%s", err) end
         end
       end
-      local ok, err = st:resume(r.name, why)
+      local ok, err = require("otarun.notify").decide(st, function() -- the resume and its event together
+        assert(st:resume(r.name, why))
+        require("otarun.notify").record(st, { kind = "resume", rollout = r.name,
+          text = string.format("rollout %s resumed by %s: %s", r.name, who, why) })
+      end)
       if not ok then control.fail(1, "%s", err) end
       io.stdout:write(string.format("resumed rollout %q (halted: %s) as %s: %s\n", r.name,
         tostring(rec.halt_reason), who, why))
