@@ -1,0 +1,182 @@
+-- What an operator meets when nobody watches: windows in real time zones (daylight saving
+-- included), regions and versions checked before anything is sent, the actor named in CI, and
+-- script mistakes that reach Lua itself explained like misspelt fields. Through the real binary.
+local h = require("spec.helpers")
+
+local HEAD = [[
+rollout "x" {
+  product = "a1Le6d0abcd", region = "%s", firmware = firmware { id = "f", version = "1" },
+  %s
+}
+]]
+
+local function script(wave, region)
+  return h.script(string.format(HEAD, region or "cn-shanghai", wave))
+end
+
+local function validate(path)
+  return h.run({ "validate", path })
+end
+
+local function plan_at(path, now)
+  return h.run({ "plan", "--offline", "--now", now, path })
+end
+
+describe("time zones of windows", function()
+  it("opens a Berlin night window at 23:00Z in July and 00:00Z in January", function()
+    local p = script([[wave "a" { versions = { "1.0" },
+      window = { from = "01:00", to = "05:00", tz = "Europe/Berlin" } },]])
+    local code, out = plan_at(p, "2026-07-15T12:00:00Z")
+    assert.are.equal(0, code)
+    assert.matches("window daily 01:00%-05:00 Europe/Berlin opens at 2026%-07%-15T23:00:00Z", out)
+    code, out = plan_at(p, "2026-01-15T12:00:00Z")
+    assert.are.equal(0, code)
+    assert.matches("opens at 2026%-01%-16T00:00:00Z", out)
+    -- inside the window the wave is due now, in both seasons
+    code, out = plan_at(p, "2026-07-15T23:30:00Z")
+    assert.matches("due now", out)
+    code, out = plan_at(p, "2026-01-16T03:30:00Z")
+    assert.matches("due now", out)
+    os.remove(p)
+  end)
+
+  it("accepts CET and offsets, and refuses a zone the tz database does not have", function()
+    local p = script([[wave "a" { versions = { "1.0" }, window = { from = "01:00", to = "05:00", tz = "CET" } },]])
+    assert.are.equal(0, (validate(p)))
+    os.remove(p)
+    p = script([[wave "a" { versions = { "1.0" }, window = { from = "01:00", to = "05:00", tz = "+08:00" } },]])
+    assert.are.equal(0, (validate(p)))
+    os.remove(p)
+    p = script([[wave "a" { versions = { "1.0" }, window = { from = "01:00", to = "05:00", tz = "Europe/Berln" } },]])
+    local code, out, err = validate(p)
+    assert.are.equal(3, code)
+    assert.matches('time zone "Europe/Berln" is not in the tz database', out .. err)
+    os.remove(p)
+    p = script([[wave "a" { versions = { "1.0" }, window = { from = "01:00", to = "05:00", tz = "../../etc/passwd" } },]])
+    code, out, err = validate(p)
+    assert.are.equal(3, code)
+    assert.matches("is not a time zone name", out .. err)
+    os.remove(p)
+  end)
+
+  it("warns when a window has no tz", function()
+    local p = script([[wave "a" { versions = { "1.0" }, window = { from = "01:00", to = "05:00" } },]])
+    local code, out, err = validate(p)
+    assert.are.equal(0, code)
+    assert.matches("warning%[window%-no%-tz%]", out .. err)
+    os.remove(p)
+  end)
+end)
+
+describe("regions and versions", function()
+  it("names the region a misspelt one was meant to be, without the misleading group rule", function()
+    local p = script([[wave "a" { group = "g1", rate = 10 },]], "cn-shangai")
+    local code, out, err = validate(p)
+    assert.are.equal(3, code)
+    assert.matches('region "cn%-shangai" is not an IoT Platform region: did you mean "cn%-shanghai"%?', out .. err)
+    assert.not_matches("dynamic%-group%-region", out .. err)
+    os.remove(p)
+  end)
+
+  it("only warns on a region it does not list and cannot take for a typo", function()
+    local p = script([[wave "a" { versions = { "1.0" } },]], "cn-hangzhou")
+    local code, out, err = validate(p)
+    assert.are.equal(0, code)
+    assert.matches("warning%[region%-unlisted%]", out .. err)
+    os.remove(p)
+  end)
+
+  it("warns on source versions written as patterns", function()
+    for _, v in ipairs({ "3.1.x", "3.*", "2.0.?", "1.[0-3]" }) do
+      local p = script(string.format([[wave "a" { versions = { %q } },]], v))
+      local code, out, err = validate(p)
+      assert.are.equal(0, code)
+      assert.matches("warning%[src%-version%-pattern%]", out .. err, nil, v)
+      os.remove(p)
+    end
+    local p = script([[wave "a" { versions = { "3.1.10", "x1.2", "1.0-rc1" } },]])
+    local _, out, err = validate(p)
+    assert.not_matches("src%-version%-pattern", out .. err)
+    os.remove(p)
+  end)
+end)
+
+describe("one duration syntax", function()
+  it("takes retry.interval as a duration like timeout and soak", function()
+    local p = script([[wave "a" { versions = { "1.0" }, retry = { interval = "10m", count = 2 } },]])
+    assert.are.equal(0, (validate(p)))
+    local _, out = plan_at(p, "2026-07-15T12:00:00Z")
+    assert.matches('RetryInterval = "10"', out)
+    os.remove(p)
+    p = script([[wave "a" { versions = { "1.0" }, retry = { interval = "1h", count = 2 } },]])
+    local _, out2 = plan_at(p, "2026-07-15T12:00:00Z")
+    assert.matches('RetryInterval = "60"', out2)
+    os.remove(p)
+    p = script([[wave "a" { versions = { "1.0" }, retry = { interval = "15m", count = 2 } },]])
+    local code, o, e = validate(p)
+    assert.are.equal(3, code)
+    assert.matches("RetryInterval must be 0, 10, 30, 60 or 1440 minutes", o .. e)
+    os.remove(p)
+  end)
+end)
+
+describe("mistakes that reach Lua", function()
+  local function err_of(text)
+    local p = h.script(text)
+    local code, out, err = validate(p)
+    os.remove(p)
+    return code, out .. err
+  end
+
+  it("suggests the DSL name for a misspelt function", function()
+    local code, msg = err_of('rolout "x" { product = "a" }\n')
+    assert.are.equal(3, code)
+    assert.matches("global 'rolout'%) %(did you mean rollout%?%)", msg)
+  end)
+
+  it("points at a missing comma", function()
+    local code, msg = err_of('rollout "x" {\n  product = "a" region = "cn-shanghai",\n}\n')
+    assert.are.equal(3, code)
+    assert.matches(":2: .*is a comma missing", msg)
+  end)
+
+  it("explains that waves are not a field", function()
+    local code, msg = err_of([[rollout "x" {
+  product = "a1Le6d0abcd", region = "cn-shanghai", firmware = firmware { id = "f", version = "1" },
+  waves = { wave "a" { versions = { "1.0" } } },
+}
+]])
+    assert.are.equal(3, code)
+    assert.matches('write each wave inside the rollout', msg)
+  end)
+
+  it("points os.getenv at var() and --var", function()
+    local code, msg = err_of('local home = os.getenv("HOME")\n')
+    assert.are.equal(3, code)
+    assert.matches('os.getenv is blocked.*var%("NAME"%).*%-%-var NAME=VALUE', msg)
+  end)
+end)
+
+describe("the actor", function()
+  local who = 'print(require("otarun.state").who())'
+  local function actor(env)
+    local p = h.script(who)
+    local _, out = h.run({ "lua", p }, { env = env })
+    os.remove(p)
+    return out
+  end
+
+  it("takes OTARUN_ACTOR first, then the CI's variable, then the password database", function()
+    assert.matches("^alice@", actor({ OTARUN_ACTOR = "alice", GITHUB_ACTOR = "octocat" }))
+    assert.matches("^octocat@", actor({ GITHUB_ACTOR = "octocat" }))
+    assert.matches("^gitlabber@", actor({ GITLAB_USER_LOGIN = "gitlabber" }))
+    -- with no $USER at all (a container): the uid's name, never "unknown"
+    local p = h.script(who)
+    local fh = io.popen("env -u USER -u LOGNAME " .. h.shell_quote(h.bin) .. " lua " .. h.shell_quote(p))
+    local out = fh:read("a")
+    fh:close()
+    os.remove(p)
+    assert.not_matches("^unknown@", out)
+    assert.matches("^[%w_.-]+@", out)
+  end)
+end)
