@@ -180,3 +180,27 @@ describe("the actor", function()
     assert.matches("^[%w_.-]+@", out)
   end)
 end)
+
+describe("option values", function()
+  local example = h.src .. "/examples/version-waves.lua"
+
+  it("refuses an unknown --kind before reading any state, with the closest kind", function()
+    local code, _, err = h.run({ "log", "--kind", "hallt", example })
+    assert.are.equal(64, code)
+    assert.matches("%-%-kind hallt is not a kind of entry %(did you mean halt%?%)", err)
+  end)
+
+  it("takes --policy only as a directory: a usage error, not a policy denial", function()
+    local code, _, err = h.run({ "plan", "--offline", "--policy", "/nonexistent", example })
+    assert.are.equal(64, code)
+    assert.matches("%-%-policy /nonexistent is not a directory", err)
+    code = h.run({ "plan", "--offline", "--policy", example, example })
+    assert.are.equal(64, code)
+  end)
+
+  it("reads --refresh false as --refresh=false, not as a file named false", function()
+    local code, _, err = h.run({ "plan", "--offline", "--refresh", "false", example })
+    assert.are.equal(0, code, err)
+    assert.not_matches("false", err)
+  end)
+end)
