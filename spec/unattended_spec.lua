@@ -204,3 +204,76 @@ describe("option values", function()
     assert.not_matches("false", err)
   end)
 end)
+
+describe("failures are loud, against the emulator over 127.0.0.1", function()
+  local emu = require("emu_helper")
+  local e, dir, file
+  local SCRIPT = [[
+rollout "loud" {
+  product = "a1Le6d0abcd", region = "cn-shanghai",
+  firmware = firmware { id = "fwHelper0001", version = "2.4.0", verified = true },
+  defaults = { gate = { soak = "1h", min_devices = 5, max_failed_ratio = 0.5 } },
+  wave "canary" { versions = { "2.3.1" }, rate = 10 },
+  wave "rest"   { versions = { "2.3.0" }, rate = 100 },
+}
+]]
+  before_each(function()
+    e = emu.start()
+    dir = h.tmpdir()
+    file = h.write(dir .. "/loud.lua", SCRIPT)
+  end)
+  after_each(function()
+    e:stop()
+    os.execute("rm -rf " .. h.shell_quote(dir))
+  end)
+
+  local function otarun(argv, env)
+    local full = {}
+    for _, a in ipairs(argv) do full[#full + 1] = a end
+    full[#full + 1] = "--state"
+    full[#full + 1] = dir .. "/state.db"
+    return h.run(full, { env = e:env(env) })
+  end
+
+  it("run --once with a wrong secret exits 1, says the key was refused and what it left alone", function()
+    local code, out, err = otarun({ "run", "--once", file }, { ALIBABA_CLOUD_ACCESS_KEY_SECRET = "wrong-secret-000" })
+    assert.are.equal(1, code, out .. err)
+    assert.matches("this tick could not read or act", err, 1, true)
+    assert.matches("SignatureDoesNotMatch", err, 1, true)
+    assert.matches("left untouched %(nothing started, changed or judged%): loud", err)
+    assert.is_nil((out .. err):find("wrong-secret-000", 1, true))
+    assert.are.equal(0, #e:jobs())
+  end)
+
+  it("run --once against a platform that does not answer exits 1", function()
+    local code, _, err = otarun({ "run", "--once", "--endpoint", "http://127.0.0.1:1", file })
+    assert.are.equal(1, code)
+    assert.matches("reading the platform", err, 1, true)
+  end)
+
+  it("status with a wrong secret exits 1 and says the key was refused", function()
+    local code, out, err = otarun({ "status", file }, { ALIBABA_CLOUD_ACCESS_KEY_SECRET = "wrong-secret-000" })
+    assert.are.equal(1, code, out .. err)
+    assert.matches("platform: refused: the platform refused the access key", out, 1, true)
+    assert.not_matches("platform: reachable", out)
+    code, out = otarun({ "status", file })
+    assert.are.equal(0, code)
+    assert.matches("platform: reachable", out, 1, true)
+  end)
+
+  it("tells healthy (0) from halted (6); plan --offline shows the running wave from the store", function()
+    local code, out, err = otarun({ "run", "--once", file })
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal(1, #e:jobs())
+    -- offline, with the store: the canary is running, not "+ create"
+    code, out, err = otarun({ "plan", "--offline", file })
+    assert.are.equal(0, code, err)
+    assert.matches("from recorded state", out, 1, true)
+    assert.not_matches("canary: create", out)
+    code, out, err = otarun({ "abort", file, "--reason", "bad batch" })
+    assert.are.equal(0, code, out .. err)
+    code, out, err = otarun({ "run", "--once", file })
+    assert.are.equal(6, code, out .. err)
+    assert.matches("HALTED", out, 1, true)
+  end)
+end)

@@ -55,6 +55,8 @@ end
 
 function Sched:emit(ev)
   ev.t = ev.t or self.now
+  -- what this tick could not read or do: `run --once` exits 1 with these (docs/run.md)
+  if ev.kind == "error" and self.errors then self.errors[#self.errors + 1] = ev end
   if self.env.on_event then self.env.on_event(ev) end
 end
 
@@ -413,8 +415,9 @@ end
 
 -- ---- the tick --------------------------------------------------------------------------------
 
--- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, waves = { planned waves } } },
---                   next_at, done (every rollout done), finished (every rollout done or halted) }
+-- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
+--                   next_at, done (every rollout done), finished (every rollout done or halted),
+--                   errors = { error events of this tick: what could not be read or done } }
 function Sched:tick()
   local st = self.state
   self.now = math.floor(self.env.now())
@@ -430,7 +433,8 @@ function Sched:tick_locked()
   local st = self.state
   local rollouts = self.env.rollouts or self.env.load()
   self.blocked = false
-  local report = { at = self.now, rollouts = {}, done = true, finished = true }
+  self.errors = {}
+  local report = { at = self.now, rollouts = {}, done = true, finished = true, errors = self.errors }
   for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
   self:resolve()
   local next_at
@@ -465,7 +469,7 @@ function Sched:tick_locked()
     end
     if running or (not done and not rec.halted) then wake(self.now + self.interval) end
     report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
-      done = done and not rec.halted, waves = waves, rollout = r }
+      done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
     if not done or rec.halted then report.done = false end
     if not (done or rec.halted) then report.finished = false end
   end
