@@ -277,3 +277,89 @@ rollout "loud" {
     assert.matches("HALTED", out, 1, true)
   end)
 end)
+
+describe("no dead ends for humans, against the emulator over 127.0.0.1", function()
+  local emu = require("emu_helper")
+  local e, dir, file
+  local SCRIPT = [[
+rollout "human" {
+  product = "a1Le6d0abcd", region = "cn-shanghai",
+  firmware = firmware { id = "fwHelper0001", version = "2.4.0", verified = true },
+  wave "canary" { versions = { "2.3.1" }, rate = 10, gate = { soak = "1h", min_devices = 5, max_failed_ratio = 0.5 } },
+  wave "rest"   { versions = { "2.3.0" }, rate = 100, approve = true },
+}
+]]
+  before_each(function()
+    e = emu.start()
+    dir = h.tmpdir()
+    file = h.write(dir .. "/human.lua", SCRIPT)
+  end)
+  after_each(function()
+    e:stop()
+    os.execute("rm -rf " .. h.shell_quote(dir))
+  end)
+
+  local function otarun(argv, env)
+    local full = {}
+    for _, a in ipairs(argv) do full[#full + 1] = a end
+    full[#full + 1] = "--state"
+    full[#full + 1] = dir .. "/state.db"
+    return h.run(full, { env = e:env(env or { OTARUN_ACTOR = "ana" }) })
+  end
+
+  local function canary_jobs()
+    local n = 0
+    for _, j in ipairs(e:jobs()) do
+      for _, t in ipairs(j.Tags or j.tags or {}) do
+        if (t.Value or t.value) == "human/canary" then n = n + 1 end
+      end
+    end
+    return n
+  end
+
+  it("abort --wave then status names the ways out; --retry starts the wave again with a new job", function()
+    assert.are.equal(0, (otarun({ "run", "--once", file })))
+    assert.are.equal(1, #e:jobs())
+    local code, out, err = otarun({ "abort", file, "--wave", "canary", "--reason", "bad batch" })
+    assert.are.equal(0, code, out .. err)
+    code, out, err = otarun({ "status", file })
+    assert.are.equal(0, code, out .. err)
+    assert.matches("to move on, one of:", out, 1, true)
+    assert.matches("otarun resume " .. file .. " --retry canary", out, 1, true)
+    assert.matches("otarun resume " .. file .. " --skip canary", out, 1, true)
+    -- a wave that did not stop cannot be retried
+    code, _, err = otarun({ "resume", file, "--retry", "rest", "--reason", "x" })
+    assert.are.equal(1, code)
+    assert.matches("not aborted or failed", err, 1, true)
+    code, out, err = otarun({ "resume", file, "--retry", "canary", "--reason", "fixed the config" })
+    assert.are.equal(0, code, out .. err)
+    assert.matches("will start again with a new job", out, 1, true)
+    e:advance(60)
+    code, out, err = otarun({ "run", "--once", file })
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal(2, #e:jobs())
+    code, out = otarun({ "status", file })
+    assert.matches("canary%s+running", out)
+    assert.not_matches("to move on", out)
+    code, out = otarun({ "log", file, "--kind", "resume" })
+    assert.matches("ana@", out, 1, true)
+    assert.matches("fixed the config", out, 1, true)
+  end)
+
+  it("--skip accepts an aborted wave as passed; an approval shows who, when and why", function()
+    assert.are.equal(0, (otarun({ "run", "--once", file })))
+    assert.are.equal(0, (otarun({ "abort", file, "--wave", "canary", "--reason", "enough" })))
+    local code, out, err = otarun({ "resume", file, "--skip", "canary", "--reason", "canary devices retired" })
+    assert.are.equal(0, code, out .. err)
+    code, out = otarun({ "status", file })
+    assert.matches("canary%s+passed", out)
+    assert.matches("approval %(otarun approve", out)
+    code, out, err = otarun({ "approve", file, "rest", "--reason", "CHG-42 signed off" })
+    assert.are.equal(0, code, out .. err)
+    code, out = otarun({ "status", file })
+    assert.matches("approved by ana@[%w_.-]+ at [%d%-T:Z]+: CHG%-42 signed off", out)
+    assert.not_matches("approval %(otarun approve", out)
+    code, out = otarun({ "plan", "--offline", file })
+    assert.matches("approved by ana@", out, 1, true)
+  end)
+end)

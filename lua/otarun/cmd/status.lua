@@ -162,9 +162,34 @@ local function collect(plan, st, client_for, why)
       wave.gate = M.gate_view(st, r, w, ws, wave.devices, plan.now)
       out.waves[#out.waves + 1] = wave
     end
+    out.moves = M.moves(r, out)
     doc.rollouts[#doc.rollouts + 1] = out
   end
   return doc
+end
+
+-- The commands that move a halted or aborted rollout on, for the human on call:
+-- { { command =, does = }... } (empty when nothing waits for a human decision).
+function M.moves(r, out)
+  local file, moves = r.file or "FILE", {}
+  local function add(cmd, does) moves[#moves + 1] = { command = cmd, does = does } end
+  local stopped = false
+  for _, w in ipairs(out.waves) do
+    if w.state == "failed" or w.state == "cancelled" then
+      stopped = true
+      add(string.format('otarun resume %s --retry %s --reason "..."', file, w.name),
+        string.format("start %s again with a new job", w.name))
+      add(string.format('otarun resume %s --skip %s --reason "..."', file, w.name),
+        string.format("accept %s as passed and go on", w.name))
+    end
+  end
+  if out.halted and not stopped then
+    add(string.format('otarun resume %s --reason "..."', file), "clear the halt and go on")
+  end
+  if #moves > 0 then
+    add(string.format('otarun abort %s --reason "..."', file), "stop the whole rollout")
+  end
+  return moves
 end
 
 local function device_text(d)
@@ -199,6 +224,10 @@ local function render_text(doc, offset)
           or (n.reason or n.action), when)
       end
     end
+    if #r.moves > 0 then
+      out[#out + 1] = "  to move on, one of:"
+      for _, m in ipairs(r.moves) do out[#out + 1] = string.format("    %-62s %s", m.command, m.does) end
+    end
     out[#out + 1] = ""
   end
   out[#out + 1] = "platform: " .. tostring(doc.platform)
@@ -211,6 +240,7 @@ local function render_json(doc, offset)
   for _, r in ipairs(doc.rollouts) do
     r.halt_reason = r.halt_reason or json.null
     json.array(r.waves)
+    json.array(r.moves)
     for _, w in ipairs(r.waves) do
       w.job_id, w.job_status = w.job_id or json.null, w.job_status or json.null
       w.devices = w.devices or json.null

@@ -284,22 +284,6 @@ local function observed_from(rec)
   end
 end
 
--- The rollout as the planner should see it: approved waves no longer wait for approval.
-function Sched:as_planned(r)
-  local copy
-  for i, w in ipairs(r.waves) do
-    if w.approve then
-      local list = self.state:approvals(r.name, w.name) or {}
-      if #list > 0 then
-        copy = copy or setmetatable({ waves = { table.unpack(r.waves) } }, { __index = r })
-        local wc = setmetatable({ approve = false, approved_by = list[#list].who }, { __index = w })
-        copy.waves[i] = wc
-      end
-    end
-  end
-  return copy or r
-end
-
 -- The tick changed the store or the snapshot for r: its diff and plan are made again.
 function Sched:changed(r)
   self.diffs[r.name], self.plans[r.name] = nil, nil
@@ -310,11 +294,13 @@ end
 function Sched:plan(r, rec)
   local snap = self.snaps[r.name]
   if snap and self.plans[r.name] then return self.plans[r.name] end
-  local planned = self:as_planned(r)
   local rollout = {}
   for k, v in pairs(r) do rollout[k] = v end
-  rollout.waves = planned.waves
-  local ctx = { now = self.now, offset = self.env.offset or 0 }
+  -- approved waves no longer wait for approval (otarun.plan.timeline shows who approved)
+  local ctx = { now = self.now, offset = self.env.offset or 0, approval = function(ro, w)
+    local list = self.state:approvals(ro.name, w.name) or {}
+    return list[#list]
+  end }
   if snap then
     ctx.mode = "live"
     -- the diff reads the store once; kept until this tick changes the store or the snapshot

@@ -196,11 +196,15 @@ local function keep_env(e)
   return debug.traceback(tostring(e), 2)
 end
 
--- -> true, results... | false, error object (rolled back)
+-- -> true, results... | false, error object (rolled back). Inside another transaction, fn joins
+-- it: its failure then fails (and rolls back) the outer one.
 local function run_tx(self, fn, ...)
+  if self.in_tx then return xpcall(fn, keep_env, self, ...) end
   local ok, err = self.h:begin()
   if not ok then return false, setmetatable({ message = err }, EnvError) end
+  self.in_tx = true
   local res = table.pack(xpcall(fn, keep_env, self, ...))
+  self.in_tx = false
   if not res[1] then
     self.h:rollback()
     return false, res[2]
