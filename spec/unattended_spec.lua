@@ -363,3 +363,46 @@ rollout "human" {
     assert.matches("approved by ana@", out, 1, true)
   end)
 end)
+
+describe("honest rehearsals", function()
+  local FLEET = h.write(os.tmpname() .. ".lua", [[
+fleet {
+  product = "pkHonest", seed = 3, duration = { min = "5m", max = "20m" },
+  groups = { { id = "Tiny", type = "dynamic" } },
+  devices = { { version = "1.0", count = 3, prefix = "tiny", groups = { "Tiny" } },
+              { version = "1.0", count = 200, prefix = "dev" } },
+  firmware = { { id = "fwHonest", version = "2.0", verified = true } },
+}
+]])
+  local function rehearse(waves)
+    local p = h.script(string.format([[
+rollout "honest" {
+  product = "pkHonest", region = "cn-shanghai",
+  firmware = firmware { id = "fwHonest", version = "2.0", verified = true },
+  %s
+}
+]], waves))
+    local code, out, err = h.run({ "rehearse", p, "--fleet", FLEET, "--now", "2027-01-04T01:00:00Z", "--until", "3d" })
+    os.remove(p)
+    return code, out, err
+  end
+
+  it("fails a rollout whose gate can never pass, in one line", function()
+    local code, _, err = rehearse([[wave "canary" { group = "Tiny", rate = 10, gate = { soak = "1h", min_devices = 10 } },
+      wave "rest" { versions = { "1.0" }, rate = 100 },]])
+    assert.are.equal(1, code)
+    assert.matches("otarun rehearse: gate of canary can never pass: 3 devices < min_devices 10\n", err, 1, true)
+  end)
+
+  it("fails a rollout whose group the fleet does not have", function()
+    local code, _, err = rehearse([[wave "canary" { group = "Nope", rate = 10 },]])
+    assert.are.equal(1, code)
+    assert.matches("wave canary targets group Nope, which the fleet does not have", err, 1, true)
+  end)
+
+  it("passes a rollout that finishes", function()
+    local code, out, err = rehearse([[wave "all" { versions = { "1.0" }, rate = 1000 },]])
+    assert.are.equal(0, code, out .. err)
+    assert.are.equal("", err)
+  end)
+end)
