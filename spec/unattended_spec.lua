@@ -205,8 +205,27 @@ describe("option values", function()
   end)
 end)
 
+-- An emulator, a scratch directory with the script, and otarun against both with its own store.
+-- -> emulator, dir, file, otarun(argv, env) -> code, out, err
+local function with_emulator(name, script, default_env)
+  local e = require("emu_helper").start()
+  local dir = h.tmpdir()
+  local file = h.write(dir .. "/" .. name .. ".lua", script)
+  local function otarun(argv, env)
+    local full = { table.unpack(argv) }
+    full[#full + 1] = "--state"
+    full[#full + 1] = dir .. "/state.db"
+    return h.run(full, { env = e:env(env or default_env) })
+  end
+  return e, dir, file, otarun
+end
+
+local function done(e, dir)
+  e:stop()
+  os.execute("rm -rf " .. h.shell_quote(dir))
+end
+
 describe("failures are loud, against the emulator over 127.0.0.1", function()
-  local emu = require("emu_helper")
   local e, dir, file
   local SCRIPT = [[
 rollout "loud" {
@@ -217,23 +236,11 @@ rollout "loud" {
   wave "rest"   { versions = { "2.3.0" }, rate = 100 },
 }
 ]]
+  local otarun
   before_each(function()
-    e = emu.start()
-    dir = h.tmpdir()
-    file = h.write(dir .. "/loud.lua", SCRIPT)
+    e, dir, file, otarun = with_emulator("loud", SCRIPT)
   end)
-  after_each(function()
-    e:stop()
-    os.execute("rm -rf " .. h.shell_quote(dir))
-  end)
-
-  local function otarun(argv, env)
-    local full = {}
-    for _, a in ipairs(argv) do full[#full + 1] = a end
-    full[#full + 1] = "--state"
-    full[#full + 1] = dir .. "/state.db"
-    return h.run(full, { env = e:env(env) })
-  end
+  after_each(function() done(e, dir) end)
 
   it("run --once with a wrong secret exits 1, says the key was refused and what it left alone", function()
     local code, out, err = otarun({ "run", "--once", file }, { ALIBABA_CLOUD_ACCESS_KEY_SECRET = "wrong-secret-000" })
@@ -279,7 +286,6 @@ rollout "loud" {
 end)
 
 describe("no dead ends for humans, against the emulator over 127.0.0.1", function()
-  local emu = require("emu_helper")
   local e, dir, file
   local SCRIPT = [[
 rollout "human" {
@@ -289,23 +295,11 @@ rollout "human" {
   wave "rest"   { versions = { "2.3.0" }, rate = 100, approve = true },
 }
 ]]
+  local otarun
   before_each(function()
-    e = emu.start()
-    dir = h.tmpdir()
-    file = h.write(dir .. "/human.lua", SCRIPT)
+    e, dir, file, otarun = with_emulator("human", SCRIPT, { OTARUN_ACTOR = "ana" })
   end)
-  after_each(function()
-    e:stop()
-    os.execute("rm -rf " .. h.shell_quote(dir))
-  end)
-
-  local function otarun(argv, env)
-    local full = {}
-    for _, a in ipairs(argv) do full[#full + 1] = a end
-    full[#full + 1] = "--state"
-    full[#full + 1] = dir .. "/state.db"
-    return h.run(full, { env = e:env(env or { OTARUN_ACTOR = "ana" }) })
-  end
+  after_each(function() done(e, dir) end)
 
   local function canary_jobs()
     local n = 0
