@@ -307,7 +307,7 @@ rollout "note" {
     assert.matches("reading the platform", got[2].text, 1, true)
     advance(2 * 3600)
     code, out, err = once(file)
-    assert.are.equal(1, code, out .. err) -- halted
+    assert.are.equal(6, code, out .. err) -- halted (docs/run.md)
     got = events()
     assert.are.equal("halt", got[3].event)
     assert.are.equal("bad", got[3].wave)

@@ -77,9 +77,11 @@ rollout "ap" {
   wave "rest"   { versions = { "2.3.0" }, rate = 1000, approve = true },
 }
 ]])
-    local code, out = h.run({ "rehearse", script, "--fleet", FLEET, "--now", NOW, "--until", "2d", "--approve", "none" })
-    assert.are.equal(0, code, out)
+    local code, out, err = h.run({ "rehearse", script, "--fleet", FLEET, "--now", NOW, "--until", "2d", "--approve", "none" })
+    -- the rollout does not finish by --until: an honest rehearsal fails and says why
+    assert.are.equal(1, code, out)
     assert.matches("rest%s+waiting", out)
+    assert.matches("rollout ap did not finish by .* %(%-%-until%): rest waiting for approval", err)
     code, out = h.run({ "rehearse", script, "--fleet", FLEET, "--now", NOW, "--until", "2d" })
     assert.are.equal(0, code, out)
     assert.matches("rest%s+passed", out)

@@ -114,7 +114,7 @@ describe("otarun.core.validate", function()
       { name = "canary", versions = { "2.3.1" }, protocol = "mqtt", start = "2026-12-01T02:00:00+08:00" },
       { name = "st", kind = "static", percent = 12.5, finish = "2d", push = false },
       { name = "rest", kind = "static", devices = { "d1", "d2" }, finish = "2026-12-05T00:00:00Z",
-        window = { days = { "sat", "sun" }, from = "22:00", to = "02:00" } },
+        window = { days = { "sat", "sun" }, from = "22:00", to = "02:00", tz = "UTC" } },
     }) })
     assert.are.same({}, r.diagnostics)
     local ro = r.rollouts[1]

@@ -11,6 +11,7 @@
  * declarations, which stay on the stack), then the C result back to tables. All C memory of a
  * check sits in an arena owned by a userdata, so a Lua error on the way cannot leak it. */
 #include "validate.h"
+#include "tz.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -210,7 +211,10 @@ static void push_window(lua_State *L, const struct validate_window *w)
 	lua_setfield(L, -2, "days");
 	set_int(L, "from", 1, w->from);
 	set_int(L, "to", 1, w->to);
-	set_int(L, "tz", 1, w->tz);
+	if (w->zone[0])
+		set_str(L, "tz", w->zone);
+	else
+		set_int(L, "tz", 1, w->tz);
 	set_str(L, "text", w->text);
 }
 
@@ -511,8 +515,11 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 			*dst[i] = (int)lua_tointeger(L, -1);
 		else if (t == LUA_TSTRING && i < 2 && validate_parse_clock(lua_tostring(L, -1), dst[i], err, errlen))
 			return err;
-		else if (t == LUA_TSTRING && i == 2 && validate_parse_tz(lua_tostring(L, -1), dst[i], err, errlen))
-			return err;
+		else if (t == LUA_TSTRING && i == 2 && validate_parse_tz(lua_tostring(L, -1), dst[i], err, errlen)) {
+			if (tz_check(lua_tostring(L, -1), err, errlen) != 0)
+				return err;
+			snprintf(w->zone, sizeof w->zone, "%s", lua_tostring(L, -1));
+		}
 		else if (t != LUA_TNIL && t != LUA_TSTRING && t != LUA_TNUMBER)
 			return "window.from, .to and .tz must be numbers or strings";
 		lua_pop(L, 1);

@@ -98,7 +98,8 @@ struct validate_tag {
 struct validate_window {
 	int days[8];      /* days[1] = Monday .. days[7] = Sunday */
 	int from, to;     /* minutes after local midnight; to < from crosses midnight */
-	int tz;           /* seconds east of UTC */
+	int tz;           /* seconds east of UTC, when zone is empty */
+	char zone[64];    /* an IANA zone name ("Europe/Berlin"), or "" for the fixed offset tz */
 	const char *text; /* "mon-thu 01:00-05:00 +08:00" */
 };
 

@@ -5,8 +5,10 @@
  * Findings on `defaults` are made once, at the rollout's line. Also merges defaults into a wave.
  * Uses validate_parse.c and the context of validate.c. */
 #include "validate_internal.h"
+#include "tz.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -141,6 +143,21 @@ static size_t utf8_chars(const char *s, size_t len)
 
 /* ---- the fields that take more than a type check -------------------------------------------- */
 
+/* "3.1.x", "3.*", "2.0.?", "^1\\.2", "1.[0-3]": a version written as a pattern. */
+static int looks_like_pattern(const char *v)
+{
+	if (strpbrk(v, "*?[]^$|+"))
+		return 1;
+	size_t n = strlen(v);
+	for (size_t i = 0; i < n; i++) {
+		int starts = i == 0 || v[i - 1] == '.' || v[i - 1] == '-';
+		int ends = i + 1 == n || v[i + 1] == '.' || v[i + 1] == '-';
+		if ((v[i] == 'x' || v[i] == 'X') && starts && ends && n > 1)
+			return 1;
+	}
+	return 0;
+}
+
 static void parse_versions(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "SrcVersion.N", *dup;
@@ -156,6 +173,11 @@ static void parse_versions(struct vx_ctx *c, const struct validate_value *v, con
 	if ((dup = first_duplicate(c, p->w.versions, p->w.nversions)))
 		vx_diag(c, VALIDATE_ERROR, "src-version-unique", param,
 			"%s lists \"%s\" twice: source versions must be unique", label, dup);
+	for (size_t i = 0; i < p->w.nversions; i++)
+		if (looks_like_pattern(p->w.versions[i]))
+			vx_diag(c, VALIDATE_WARNING, "src-version-pattern", param,
+				"%s: \"%s\" looks like a pattern, but the platform matches SrcVersion literally: "
+				"list each version (\"3.1.0\", \"3.1.1\", ...)", label, p->w.versions[i]);
 }
 
 static void parse_devices(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
@@ -233,17 +255,20 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 			"%s %s has %zu decimals: GrayPercent takes at most 3 (e.g. 12.346)", label, p->w.percent_text, decimals);
 }
 
+static int get_minutes(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param,
+		       const char *rule, long long *minutes);
+
 static void parse_retry(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const struct validate_value *iv, *cv;
-	if (want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes, count = n }"))
+	if (want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes or \"10m\", count = n }"))
 		return;
 	vx_check_keys(c, v, label, retry_fields, COUNT(retry_fields));
 	p->valid |= VF_BIT(VF_RETRY);
 	if ((iv = vx_get(v, "interval"))) {
 		char *l = vx_printf(c, "%s.interval", label);
 		long long x;
-		if (get_int(c, iv, l, "RetryInterval", &x) == 0) {
+		if (get_minutes(c, iv, l, "RetryInterval", "retry-interval-values", &x) == 0) {
 			p->w.has_retry_interval = 1;
 			p->w.retry_interval = x;
 			if (x != 0 && x != 10 && x != 30 && x != 60 && x != 1440)
@@ -264,26 +289,38 @@ static void parse_retry(struct vx_ctx *c, const struct validate_value *v, const 
 	}
 }
 
+/* Whole minutes, written as an integer or as a duration like "10m" or "24h": one syntax for every
+ * field the platform counts in minutes. 0 on success; otherwise the diagnostic is made. */
+static int get_minutes(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param,
+		       const char *rule, long long *minutes)
+{
+	if (v->type == VALIDATE_STRING) {
+		long long secs;
+		if (get_duration(c, v, label, param, &secs))
+			return -1;
+		if (secs % 60) {
+			vx_diag(c, VALIDATE_ERROR, rule, param,
+				"%s \"%s\" is not a whole number of minutes: %s counts minutes (e.g. \"2m\")", label,
+				v->string, param);
+			return -1;
+		}
+		*minutes = secs / 60;
+		return 0;
+	}
+	if (!vx_integer(v, minutes)) {
+		vx_diag(c, VALIDATE_ERROR, "field-type", param,
+			"%s must be whole minutes or a duration like \"24h\", got %s", label, vx_describe(c, v));
+		return -1;
+	}
+	return 0;
+}
+
 static void parse_timeout(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "TimeoutInMinutes";
 	long long minutes;
-	if (v->type == VALIDATE_STRING) {
-		long long secs;
-		if (get_duration(c, v, label, param, &secs))
-			return;
-		if (secs % 60) {
-			vx_diag(c, VALIDATE_ERROR, "timeout-range", param,
-				"%s \"%s\" is not a whole number of minutes: TimeoutInMinutes counts minutes (e.g. \"2m\")",
-				label, v->string);
-			return;
-		}
-		minutes = secs / 60;
-	} else if (!vx_integer(v, &minutes)) {
-		vx_diag(c, VALIDATE_ERROR, "field-type", param,
-			"%s must be whole minutes or a duration like \"24h\", got %s", label, vx_describe(c, v));
+	if (get_minutes(c, v, label, param, "timeout-range", &minutes))
 		return;
-	}
 	p->w.has_timeout = 1;
 	p->w.timeout = minutes;
 	p->valid |= VF_BIT(VF_TIMEOUT);
@@ -419,16 +456,33 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 		bad = 1;
 	}
 	w->tz = 0;
-	if (tz && (tz->type != VALIDATE_STRING || validate_parse_tz(tz->string, &w->tz, err, sizeof err))) {
+	w->zone[0] = 0;
+	if (!tz) {
+		vx_diag(c, VALIDATE_WARNING, "window-no-tz", "window",
+			"%s has no tz, so its hours are read in UTC: give tz = \"Asia/Shanghai\" (an IANA zone, with "
+			"daylight saving) or an offset like \"+08:00\" (tz = \"UTC\" says UTC on purpose)", label);
+	} else if (tz->type != VALIDATE_STRING) {
 		vx_diag(c, VALIDATE_ERROR, "window-format", "window",
-			"%s.tz must be an offset like \"+08:00\", \"-05:30\", \"Z\" or \"UTC\", got %s", label, vx_describe(c, tz));
+			"%s.tz must be an IANA zone name like \"Europe/Berlin\" or an offset like \"+08:00\", got %s", label,
+			vx_describe(c, tz));
 		bad = 1;
+	} else if (validate_parse_tz(tz->string, &w->tz, err, sizeof err) != 0) {
+		if (tz_check(tz->string, err, sizeof err) == 0) {
+			snprintf(w->zone, sizeof w->zone, "%s", tz->string);
+		} else {
+			vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s.tz: %s", label, err);
+			bad = 1;
+		}
 	}
 	if (bad)
 		return;
 	int a = w->tz < 0 ? -w->tz : w->tz;
-	w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %c%02d:%02d", days_text, w->from / 60, w->from % 60,
-			    w->to / 60, w->to % 60, w->tz < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
+	if (w->zone[0])
+		w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %s", days_text, w->from / 60, w->from % 60, w->to / 60,
+				    w->to % 60, w->zone);
+	else
+		w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %c%02d:%02d", days_text, w->from / 60, w->from % 60,
+				    w->to / 60, w->to % 60, w->tz < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
 	p->w.has_window = 1;
 	p->valid |= VF_BIT(VF_WINDOW);
 }

@@ -77,4 +77,8 @@ int vx_name_valid(const char *s);
 int vx_integer(const struct validate_value *v, long long *out);
 int vx_strcmp_ptr(const void *a, const void *b);
 
+/* Is this name one letter or two away from a region where IoT Platform serves instances? Rules
+ * that depend on the region stay silent then: the typo is the error. (validate_rollout.c) */
+int vx_region_misspelt(const char *region);
+
 #endif

@@ -92,6 +92,43 @@ static void parse_firmware(struct vx_ctx *c, const struct validate_value *v, str
 			"verify = false if the package was created without verification", fw->id ? fw->id : "");
 }
 
+/* The regions where IoT Platform serves instances (docs/regions.md). A name
+ * close to one of them is a typo and an error; another name only a warning, since Enterprise
+ * Edition instances open in regions this list may not know yet. */
+static const char *const iot_regions[] = { "cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1",
+					   "ap-northeast-1", "us-west-1", "us-east-1", "eu-central-1" };
+#define IOT_REGION_LIST "cn-shanghai, cn-beijing, cn-shenzhen, ap-southeast-1, ap-northeast-1, us-west-1, " \
+			"us-east-1, eu-central-1"
+
+static int region_listed(const char *region)
+{
+	for (size_t i = 0; i < sizeof iot_regions / sizeof iot_regions[0]; i++)
+		if (strcmp(region, iot_regions[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int vx_region_misspelt(const char *region)
+{
+	return !region_listed(region) &&
+	       validate_suggest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]) != NULL;
+}
+
+static void check_region(struct vx_ctx *c, const char *region)
+{
+	if (region_listed(region))
+		return;
+	const char *near = validate_suggest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]);
+	if (near)
+		vx_diag(c, VALIDATE_ERROR, "region-unknown", "region",
+			"region \"%s\" is not an IoT Platform region: did you mean \"%s\"? (regions: " IOT_REGION_LIST ")",
+			region, near);
+	else
+		vx_diag(c, VALIDATE_WARNING, "region-unlisted", "region",
+			"region \"%s\" is not one where IoT Platform is documented (" IOT_REGION_LIST "): check the "
+			"name, or ignore this for an Enterprise Edition instance in a newer region", region);
+}
+
 static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 {
 	int f;
@@ -100,6 +137,13 @@ static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 	if (f < VF_COUNT) {
 		vx_diag(c, VALIDATE_ERROR, "unknown-field", k,
 			"\"%s\" is a wave field, not a rollout field: put it in a wave or in defaults = { %s = ... }", k, k);
+		return;
+	}
+	if (strcmp(k, "waves") == 0 || strcmp(k, "wave") == 0) {
+		vx_diag(c, VALIDATE_ERROR, "unknown-field", k,
+			"\"%s\" is not a field of rollout \"%s\": write each wave inside the rollout's braces as "
+			"wave \"NAME\" { ... }, separated by commas (no waves = { ... } around them)", k,
+			c->rollout ? c->rollout : "?");
 		return;
 	}
 	const char *s = validate_suggest(k, rollout_fields, COUNT(rollout_fields));
@@ -145,6 +189,8 @@ void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout
 		vx_diag(c, VALIDATE_ERROR, "required-region", "region",
 			"rollout \"%s\" has no region: give region = \"cn-shanghai\" (or the like) or --region",
 			raw->name ? raw->name : "?");
+	if (r->region)
+		check_region(c, r->region);
 	r->instance = opt_string(c, vx_get(t, "instance"), "instance", "IotInstanceId");
 	if ((v = vx_get(t, "identity")) && opt_bool(c, v, "identity", "identity") == VALIDATE_FALSE)
 		r->identity = 0;

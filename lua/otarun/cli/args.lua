@@ -48,6 +48,11 @@ function M.parse(argv, extra)
       end
       local key = name:gsub("^%-%-", ""):gsub("%-", "_")
       if kind == "bool" then
+        -- `--refresh false` as well as `--refresh=false`
+        if value == nil and (argv[i + 1] == "true" or argv[i + 1] == "false") then
+          i = i + 1
+          value = argv[i]
+        end
         if value == nil or value == "true" then opts[key] = true
         elseif value == "false" then opts[key] = false
         else usage_error("%s takes no value, or =true / =false", name) end
@@ -75,6 +80,12 @@ function M.parse(argv, extra)
       positional[#positional + 1] = a
     end
     i = i + 1
+  end
+  for _, dir in ipairs(opts.policy or {}) do
+    -- "dir/." opens only when dir is a directory
+    local fh = io.open(dir .. "/.", "r")
+    if not fh then usage_error("--policy %s is not a directory: give a folder of policy files", dir) end
+    fh:close()
   end
   return opts, positional
 end

@@ -7,6 +7,10 @@ local util = require("otarun.util")
 
 local M = {}
 
+-- The kinds of audit entry (docs/state.md).
+M.KINDS = { call = true, decision = true, gate = true, approval = true, override = true, halt = true,
+  resume = true, abort = true, event = true, notify = true }
+
 M.OPTIONS = { ["--rollout"] = "string", ["--wave"] = "string", ["--kind"] = "list", ["--limit"] = "int" }
 
 M.HELP = [[
@@ -31,16 +35,26 @@ local function run(argv)
   local opts, pos = control.parse(argv, M)
   if not opts then return 0 end
   if #pos ~= 1 then args.usage_error("log needs exactly one FILE") end
+  local kinds
+  if opts.kind then
+    kinds = {}
+    for _, k in ipairs(opts.kind) do
+      if not M.KINDS[k] then
+        local names = {}
+        for n in pairs(M.KINDS) do names[#names + 1] = n end
+        table.sort(names)
+        local best = require("otarun.util").closest(k, names)
+        args.usage_error("--kind %s is not a kind of entry%s: give one of %s", k,
+          best and (" (did you mean " .. best .. "?)") or "", table.concat(names, ", "))
+      end
+      kinds[k] = true
+    end
+  end
   local format = control.line_format(opts)
   local ctx, rollouts = control.load_selected(pos, opts, "log")
   local state = require("otarun.state")
   local st, err = state.open{ state = opts.state, readonly = true, command = "log" }
   if not st then control.fail(1, "%s", err) end
-  local kinds
-  if opts.kind then
-    kinds = {}
-    for _, k in ipairs(opts.kind) do kinds[k] = true end
-  end
   local rows = {}
   local kind_of = require("otarun.notify").kind_of
   for _, r in ipairs(rollouts) do

@@ -33,7 +33,9 @@ options:
                                first wave's start when that is later)
   --var NAME=VALUE             set var.NAME for the scripts (repeatable)
 
-exit: 0 the rollouts completed, 1 error or a rollout halted, 3 invalid script, 64 usage error
+exit: 0 every rollout finished within the simulation; 1 an error, or the rehearsal shows a rollout
+      that will not finish (halted, a gate that can never pass, a group or version the fleet lacks,
+      still running at --until: one line each on stderr), 3 invalid script, 64 usage error
 ]]
 
 local function parse_set(list)
@@ -94,7 +96,9 @@ local function run(argv)
     local ok, werr = require("otarun.core.sys").write_atomic(opts.svg, rehearsal.svg(res, o))
     if not ok then control.fail(1, "cannot write %s: %s", opts.svg, tostring(werr)) end
   end
-  return control.halted_exit(res.report.rollouts)
+  -- a rehearsal that shows the rollout cannot finish is a failed one (docs/rehearse.md)
+  for _, line in ipairs(res.problems) do io.stderr:write("otarun rehearse: ", line, "\n") end
+  return #res.problems > 0 and 1 or 0
 end
 
 function M.main(argv)

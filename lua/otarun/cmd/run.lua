@@ -43,9 +43,19 @@ options:
   --format text|json      log lines as text or JSON lines
   -v, --verbose           also log every API call attempt
 
-exit: 0 every rollout done (with --once: the tick completed and nothing is halted),
-      1 error or a rollout halted, 3 invalid script, 64 usage error
+exit (for a scheduler's wrapper: docs/run.md):
+  0   healthy: with --once, the tick read and did everything it had to (waiting for a soak, a
+      window or an approval is healthy); without --once, every rollout is done
+  1   could not run: the platform or the state store could not be read, a call failed, the key
+      was refused; the lines on stderr say what failed and what was left untouched
+  6   halted: a rollout is halted (a gate tripped, an abort, drift that needs a human); the
+      summary names it and `otarun status` the command that moves it on
+  3   invalid script, 64 usage error
 ]]
+
+-- Exit codes of run (docs/run.md): a cron wrapper tells "could not run" from "halted, needs a
+-- human" from "healthy".
+M.EXIT_HALTED = 6
 
 -- Prints one event: text lines, or JSON lines with --format json. Gate readings only when the
 -- verdict or the counts changed since the last one printed.
@@ -190,7 +200,30 @@ local function run(argv)
   st:close()
   summary(report, format)
   if code then return code end
-  return control.halted_exit(report.rollouts)
+  if opts.once and #report.errors > 0 then
+    io.stderr:write(M.failure_text(report))
+    return 1
+  end
+  return control.halted_exit(report.rollouts) == 0 and 0 or M.EXIT_HALTED
+end
+
+-- What a tick could not do, and what it therefore left alone, for stderr.
+function M.failure_text(report)
+  local out = { string.format("otarun run: this tick could not read or act (%d error%s):", #report.errors,
+    #report.errors == 1 and "" or "s") }
+  for _, ev in ipairs(report.errors) do
+    local where = ev.rollout and (ev.rollout .. (ev.wave and ("/" .. ev.wave) or "") .. ": ") or ""
+    out[#out + 1] = "  " .. where .. tostring(ev.text)
+  end
+  local untouched = {}
+  for _, r in ipairs(report.rollouts) do
+    if r.unread then untouched[#untouched + 1] = r.name end
+  end
+  if #untouched > 0 then
+    out[#out + 1] = "left untouched (nothing started, changed or judged): " .. table.concat(untouched, ", ")
+  end
+  out[#out + 1] = "every decision made is in the state store; run again once the cause is fixed"
+  return table.concat(out, "\n") .. "\n"
 end
 
 function M.main(argv)

@@ -28,7 +28,8 @@ options:
   --offline             only the store: do not contact the platform
   --now TIME, --var NAME=VALUE, --no-color
 
-exit: 0 shown, 1 error, 3 invalid script, 64 usage error
+exit: 0 shown, 1 error (also: the platform could not be read or refused the key; the store's view
+      is still shown), 3 invalid script, 64 usage error
 ]]
 
 -- The devices of a job by task status. -> { QUEUED = n, ..., total = n } | nil, err
@@ -85,10 +86,53 @@ function M.gate_view(st, r, w, ws, devices, now)
            read_at = last and last.at }
 end
 
+-- Is this error the platform refusing the key (wrong secret, unknown or disabled key, expired
+-- token, no permission), rather than a fact about what was asked for?
+function M.key_refused(err)
+  local code = type(err) == "table" and err.code or ""
+  return (code:match("AccessKey") or code:match("Signature") or code:match("Forbidden")
+    or code:match("Permission") or code:match("SecurityToken") or code:match("InvalidToken")) and true or false
+end
+
+-- One read to learn whether the platform answers and accepts the key, before anything is shown
+-- as read from it. -> "reachable" | "unreachable: …" | "refused: …", ok
+local function probe(plan, client_for)
+  local r = plan.rollouts[1]
+  local client = r and client_for(r)
+  if not client then return "reachable", true end
+  local _, err = client:call("QueryOTAFirmware", { FirmwareId = r.firmware and r.firmware.id or "-",
+    IotInstanceId = r.instance })
+  if not err or err.kind == "business" and not M.key_refused(err) then return "reachable", true end
+  if M.key_refused(err) then
+    return "refused: the platform refused the access key (" .. tostring(err) .. "); check "
+      .. "ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET, or --profile", false
+  end
+  return "unreachable: " .. tostring(err), false
+end
+
 -- The status document: { store, platform, rollouts = { { name, ..., waves = { ... } } } }
 local function collect(plan, st, client_for, why)
-  local doc = { rollouts = {}, platform = client_for and "reachable" or why }
+  local doc = { rollouts = {}, platform = why }
   local unreachable
+  local has_job = false
+  for _, r in ipairs(plan.rollouts) do
+    local row = st and st:rollout(r.name) or nil
+    for _, w in ipairs(r.waves) do
+      if (row and row.wave[w.name] and row.wave[w.name].job_id) or w.job_id then has_job = true end
+    end
+  end
+  if client_for then
+    -- a job's QueryOTAJob tells as much; without any job, one read of the firmware
+    doc.platform = "reachable"
+    if not has_job then
+      local ok
+      doc.platform, ok = probe(plan, client_for)
+      if not ok then
+        unreachable = true
+        doc.platform_failed = true
+      end
+    end
+  end
   for _, r in ipairs(plan.rollouts) do
     local row = st and st:rollout(r.name) or nil
     local out = { name = r.name, product = r.product, region = r.region, file = r.file,
@@ -108,18 +152,44 @@ local function collect(plan, st, client_for, why)
         end
         if err then
           wave.platform_error = tostring(err)
-          if err.kind == "transport" then
+          if err.kind == "transport" or M.key_refused(err) then
             unreachable = true
-            doc.platform = "unreachable: " .. tostring(err)
+            doc.platform_failed = true
+            doc.platform = (err.kind == "transport" and "unreachable: " or "refused: ") .. tostring(err)
           end
         end
       end
       wave.gate = M.gate_view(st, r, w, ws, wave.devices, plan.now)
       out.waves[#out.waves + 1] = wave
     end
+    out.moves = M.moves(r, out)
     doc.rollouts[#doc.rollouts + 1] = out
   end
   return doc
+end
+
+-- The commands that move a halted or aborted rollout on, for the human on call:
+-- { { command =, does = }... } (empty when nothing waits for a human decision).
+function M.moves(r, out)
+  local file, moves = r.file or "FILE", {}
+  local function add(cmd, does) moves[#moves + 1] = { command = cmd, does = does } end
+  local stopped = false
+  for _, w in ipairs(out.waves) do
+    if w.state == "failed" or w.state == "cancelled" then
+      stopped = true
+      add(string.format('otarun resume %s --retry %s --reason "..."', file, w.name),
+        string.format("start %s again with a new job", w.name))
+      add(string.format('otarun resume %s --skip %s --reason "..."', file, w.name),
+        string.format("accept %s as passed and go on", w.name))
+    end
+  end
+  if out.halted and not stopped then
+    add(string.format('otarun resume %s --reason "..."', file), "clear the halt and go on")
+  end
+  if #moves > 0 then
+    add(string.format('otarun abort %s --reason "..."', file), "stop the whole rollout")
+  end
+  return moves
 end
 
 local function device_text(d)
@@ -154,6 +224,10 @@ local function render_text(doc, offset)
           or (n.reason or n.action), when)
       end
     end
+    if #r.moves > 0 then
+      out[#out + 1] = "  to move on, one of:"
+      for _, m in ipairs(r.moves) do out[#out + 1] = string.format("    %-62s %s", m.command, m.does) end
+    end
     out[#out + 1] = ""
   end
   out[#out + 1] = "platform: " .. tostring(doc.platform)
@@ -166,6 +240,7 @@ local function render_json(doc, offset)
   for _, r in ipairs(doc.rollouts) do
     r.halt_reason = r.halt_reason or json.null
     json.array(r.waves)
+    json.array(r.moves)
     for _, w in ipairs(r.waves) do
       w.job_id, w.job_status = w.job_id or json.null, w.job_status or json.null
       w.devices = w.devices or json.null
@@ -206,8 +281,15 @@ function M.main(argv)
   local doc = collect(res.plan, st, client_for, why)
   doc.store = st and path or (path .. " (not created yet: nothing applied)")
   if st then st:close() end
+  local failed = doc.platform_failed
+  doc.platform_failed = nil
   if ctx.format == "json" then io.stdout:write(render_json(doc, ctx.offset))
   else io.stdout:write(render_text(doc, ctx.offset)) end
+  if failed then
+    io.stderr:write("otarun status: the platform could not be read (", doc.platform, "); what is shown "
+      .. "comes from the state store\n")
+    return 1
+  end
   return 0
 end
 

@@ -2,6 +2,7 @@
 -- return the raw declarations, or diagnostics for a script that does not load or run.
 local dsl = require("otarun.lang.dsl")
 local sandbox = require("otarun.lang.sandbox")
+local util = require("otarun.util")
 
 local M = {}
 
@@ -23,6 +24,36 @@ local function split_location(path, msg)
   return 0, msg
 end
 
+-- What a Lua syntax error most often means in a rollout script: a field or wave without the comma
+-- that separates it from the next ("'}' expected ... near 'region'").
+local function syntax_hint(msg)
+  if msg:match("expected") and msg:match("near '[%a_][%w_]*'$") then
+    return "; is a comma missing at the end of the field or wave before it?"
+  end
+  if msg:match("near '\"") or msg:match("near '{'") then
+    return "; is a comma missing between two fields or waves?"
+  end
+  return ""
+end
+
+-- The help a runtime error can carry: the closest global for a misspelt function ("rolout"), and
+-- where settings come from when a script reaches for the environment.
+local function runtime_hint(msg, env)
+  local name = msg:match("%(global '([%a_][%w_]*)'%)")
+  if name then
+    local names = {}
+    for k in pairs(env) do if type(k) == "string" then names[#names + 1] = k end end
+    table.sort(names)
+    local best = util.closest(name, names)
+    if best then return " (did you mean " .. best .. "?)" end
+    return ""
+  end
+  if msg:match("^os%.getenv is blocked") then
+    return ": read a setting with var(\"NAME\") (or var(\"NAME\", default)) and pass it with --var NAME=VALUE"
+  end
+  return ""
+end
+
 -- opts: vars, now (epoch), limits = { memory =, instructions = }
 -- Returns decls, diagnostics (decls is nil when the script failed).
 function M.load(path, opts)
@@ -42,11 +73,12 @@ function M.load(path, opts)
   local fn, serr = sandbox.load(text, "@" .. path, env)
   if not fn then
     local line, msg = split_location(path, serr)
-    return nil, { diagnostic("script-syntax", path, "syntax error: " .. msg, line) }
+    return nil, { diagnostic("script-syntax", path, "syntax error: " .. msg .. syntax_hint(msg), line) }
   end
   local ok, msg, _, kind = sandbox.run(fn, opts.limits)
   if not ok then
     local line, rest = split_location(path, tostring(msg))
+    if kind == "error" then rest = rest .. runtime_hint(rest, env) end
     local rule = kind == "error" and "script-error" or ("script-" .. kind .. "-limit")
     if kind ~= "error" then rest = rest .. "; raise it with --max-" .. kind end
     return nil, { diagnostic(rule, path, rest, line) }

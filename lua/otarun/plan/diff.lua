@@ -280,12 +280,24 @@ function M.known_jobs(state, rollouts)
   return out
 end
 
-local function stored_job_id(view, wave_name)
+-- Jobs a human set aside with `otarun resume --retry` (status "retired"): their wave starts
+-- again with a new job, and the old one is never taken for it again.
+local function retired_jobs(view)
+  local out = {}
+  for _, j in ipairs(view.jobs) do
+    if j.status == M.RETIRED then out[j.job_id] = true end
+  end
+  return out
+end
+M.RETIRED = "retired"
+
+local function stored_job_id(view, wave_name, retired)
   local row = view.waves[wave_name]
-  if row and row.job_id then return row.job_id end
+  if row and row.job_id and not retired[row.job_id] then return row.job_id end
   local best
   for _, j in ipairs(view.jobs) do
-    if j.wave == wave_name then best = j.job_id end -- ordered by created_at: the newest wins
+    -- ordered by created_at: the newest wins
+    if j.wave == wave_name and not retired[j.job_id] then best = j.job_id end
   end
   return best
 end
@@ -294,12 +306,14 @@ function Diff:match_rollout(r)
   local view = store_rows(self.state, r)
   local snap = self.snapshot
   local m = { view = view, jobs = {}, wave_names = {}, replacing = {} }
+  local retired = retired_jobs(view)
   for _, w in ipairs(r.waves or {}) do
     m.wave_names[w.name] = true
-    local sid = stored_job_id(view, w.name)
+    local sid = stored_job_id(view, w.name, retired)
     local job
     if snap then
       local by_tag = w.identity_tag and snap.by_identity[w.identity_tag.value]
+      if by_tag and retired[by_tag.job_id] then by_tag = nil end
       local by_store = sid and snap.jobs[sid]
       if by_store and by_store.missing then by_store = nil end
       if by_tag and by_store then

@@ -157,8 +157,8 @@ end
 -- ctx.mode "live" (ctx.client_for(rollout) -> client, key, or one ctx.client for every rollout)
 -- or "state" also needs ctx.state (an
 -- otarun.state handle, or nil when there is no store yet): the plan is then the diff against the
--- platform (live) or the recorded state, with state_fingerprint set. -> nil, message when the
--- platform cannot be read.
+-- platform (live) or the recorded state, with state_fingerprint set (unless ctx.no_fingerprint:
+-- `plan --offline` over a store's records). -> nil, message when the platform cannot be read.
 function M.plan(files, ctx, validate)
   local res, err = M.check(files, ctx, validate)
   if not res or not res.ok then return res, err end
@@ -171,7 +171,7 @@ function M.plan(files, ctx, validate)
   res.plan = require("otarun.plan").build(res.rollouts, {
     now = ctx.now, offset = ctx.offset, mode = ctx.mode or "offline",
     diagnostics = res.diagnostics, observed = ctx.observed, diff = d,
-    state_fingerprint = d and d:fingerprint(res.rollouts) or nil,
+    state_fingerprint = d and not ctx.no_fingerprint and d:fingerprint(res.rollouts) or nil,
   })
   if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED } end
   res.plan.refresh_calls = res.refresh_calls

@@ -85,7 +85,10 @@ local function open_entry(ctx, rollout, wave, entries)
   local window_reason
   t, window_reason = apply_window(ctx, wave, t)
   reasons[#reasons + 1] = window_reason
-  if wave.approve then
+  -- a recorded approval (ctx.approval, from the state store) no longer holds the wave back; it is
+  -- shown with who gave it, when and why
+  local approval = wave.approve and ctx.approval and ctx.approval(rollout, wave)
+  if wave.approve and not approval then
     reasons[#reasons + 1] = string.format("approval (otarun approve %s %s)", rollout.file or "FILE", wave.name)
   end
 
@@ -109,6 +112,12 @@ local function open_entry(ctx, rollout, wave, entries)
       entry.created_at = t
     end
     entry.reason = table.concat(reasons, "; ")
+  end
+  if approval then
+    local text = string.format("approved by %s at %s%s", tostring(approval.who), fmt_time(ctx, approval.at),
+      approval.why and approval.why ~= "" and (": " .. approval.why) or "")
+    entry.approval = { who = approval.who, at = approval.at, why = approval.why }
+    entry.reason = entry.reason .. "; " .. text
   end
   entry.reasons = reasons
   return entry

@@ -97,11 +97,17 @@ function M.run(o)
   local st, serr = require("otarun.state").open{ state = dir .. "/state.db", command = "rehearse", now = now,
     who = "rehearsal@otarun" }
   if not st then rm_rf(dir) return nil, serr end
+  local checks = require("otarun.run.rehearsal_checks")
+  local problems = checks.before(o.rollouts, emu)
   local ok, res = pcall(M.drive, o, emu, st, now)
   st:close()
   rm_rf(dir)
   if not ok then error(res, 0) end
   res.wall = sys.monotonic() - wall0
+  for _, line in ipairs(checks.after(res.report, util.format_time(res.ended, o.offset or 0))) do
+    problems[#problems + 1] = line
+  end
+  res.problems = problems
   return res
 end
 

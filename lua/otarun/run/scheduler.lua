@@ -58,6 +58,8 @@ end
 function Sched:emit(ev)
   ev.t = ev.t or self.now
   notify.record(self.state, ev) -- a notification event, in the decision's transaction when one is open
+  -- what this tick could not read or do: `run --once` exits 1 with these (docs/run.md)
+  if ev.kind == "error" and self.errors then self.errors[#self.errors + 1] = ev end
   if self.env.on_event then self.env.on_event(ev) end
 end
 
@@ -298,22 +300,6 @@ local function observed_from(rec)
   end
 end
 
--- The rollout as the planner should see it: approved waves no longer wait for approval.
-function Sched:as_planned(r)
-  local copy
-  for i, w in ipairs(r.waves) do
-    if w.approve then
-      local list = self.state:approvals(r.name, w.name) or {}
-      if #list > 0 then
-        copy = copy or setmetatable({ waves = { table.unpack(r.waves) } }, { __index = r })
-        local wc = setmetatable({ approve = false, approved_by = list[#list].who }, { __index = w })
-        copy.waves[i] = wc
-      end
-    end
-  end
-  return copy or r
-end
-
 -- The tick changed the store or the snapshot for r: its diff and plan are made again.
 function Sched:changed(r)
   self.diffs[r.name], self.plans[r.name] = nil, nil
@@ -324,11 +310,13 @@ end
 function Sched:plan(r, rec)
   local snap = self.snaps[r.name]
   if snap and self.plans[r.name] then return self.plans[r.name] end
-  local planned = self:as_planned(r)
   local rollout = {}
   for k, v in pairs(r) do rollout[k] = v end
-  rollout.waves = planned.waves
-  local ctx = { now = self.now, offset = self.env.offset or 0 }
+  -- approved waves no longer wait for approval (otarun.plan.timeline shows who approved)
+  local ctx = { now = self.now, offset = self.env.offset or 0, approval = function(ro, w)
+    local list = self.state:approvals(ro.name, w.name) or {}
+    return list[#list]
+  end }
   if snap then
     ctx.mode = "live"
     -- the diff reads the store once; kept until this tick changes the store or the snapshot
@@ -431,8 +419,9 @@ end
 
 -- ---- the tick --------------------------------------------------------------------------------
 
--- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, waves = { planned waves } } },
---                   next_at, done (every rollout done), finished (every rollout done or halted) }
+-- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
+--                   next_at, done (every rollout done), finished (every rollout done or halted),
+--                   errors = { error events of this tick: what could not be read or done } }
 function Sched:tick()
   local st = self.state
   self.now = math.floor(self.env.now())
@@ -448,7 +437,8 @@ function Sched:tick_locked()
   local st = self.state
   local rollouts = self.env.rollouts or self.env.load()
   self.blocked = false
-  local report = { at = self.now, rollouts = {}, done = true, finished = true }
+  self.errors = {}
+  local report = { at = self.now, rollouts = {}, done = true, finished = true, errors = self.errors }
   for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
   if self.env.notifier then self.env.notifier:begin(st, rollouts) end
   self:resolve()
@@ -484,7 +474,7 @@ function Sched:tick_locked()
     end
     if running or (not done and not rec.halted) then wake(self.now + self.interval) end
     report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
-      done = done and not rec.halted, waves = waves, rollout = r }
+      done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
     if not done or rec.halted then report.done = false end
     if not (done or rec.halted) then report.finished = false end
   end

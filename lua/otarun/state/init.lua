@@ -35,11 +35,22 @@ function M.path(opts)
   return p
 end
 
--- "user@host" for the audit log.
+-- The CI systems' own names for the person who started a job, in the order they are looked for
+-- (docs/actions.md).
+M.CI_ACTOR_VARIABLES = { "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BITBUCKET_STEP_TRIGGERER_UUID",
+  "CIRCLE_USERNAME", "BUILDKITE_BUILD_CREATOR", "BUILD_USER_ID", "DRONE_COMMIT_AUTHOR" }
+
+-- Who acts, for the audit log and every human action's record: OTARUN_ACTOR, then the CI's own
+-- variable, then $USER / $LOGNAME, then the user in the password database (a container or a CI
+-- job often has no $USER), then the uid. -> "NAME@host"
 function M.who()
-  local user = os.getenv("USER")
-  if user == nil or user == "" then user = os.getenv("LOGNAME") end
-  if user == nil or user == "" then user = "unknown" end
+  local function set(name)
+    local v = os.getenv(name)
+    return v ~= nil and v ~= "" and v or nil
+  end
+  local user = set("OTARUN_ACTOR")
+  for _, name in ipairs(M.CI_ACTOR_VARIABLES) do user = user or set(name) end
+  user = user or set("USER") or set("LOGNAME") or sys.user()
   return user .. "@" .. (sys.hostname() or "unknown")
 end
 
