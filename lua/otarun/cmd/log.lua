@@ -1,7 +1,7 @@
 -- otarun log FILE: the audit log of the rollouts in FILE from the state store: every decision,
 -- gate reading, approval, halt, resume, abort and changing API call, with when, who and why.
-local args = require("otarun.cli.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
@@ -26,14 +26,14 @@ exit: 0, 1 error (no state store), 3 invalid script, 64 usage error
 ]]
 
 local function run(argv)
-  local opts, pos = control.parse(argv, M)
+  local opts, pos = command.parse(argv, M)
   if not opts then return 0 end
-  if #pos ~= 1 then args.usage_error("log needs exactly one FILE") end
-  local format = control.line_format(opts)
-  local ctx, rollouts = control.load_selected(pos, opts, "log")
+  if #pos ~= 1 then failure.raise("usage", "log needs exactly one FILE") end
+  local format = command.line_format(opts)
+  local ctx, rollouts = command.load_selected(pos, opts)
   local state = require("otarun.state")
   local st, err = state.open{ state = opts.state, readonly = true, command = "log" }
-  if not st then control.fail(1, "%s", err) end
+  if not st then failure.raise("error", "%s", err) end
   local kinds
   if opts.kind then
     kinds = {}
@@ -49,19 +49,17 @@ local function run(argv)
   table.sort(rows, function(a, b) return a.id < b.id end)
   if opts.limit and #rows > opts.limit then rows = { table.unpack(rows, #rows - opts.limit + 1) } end
   if format == "json" then
-    local cjson = require("cjson")
-    local out = {}
+    local json = require("otarun.json")
+    local out = json.array{}
     for i, row in ipairs(rows) do
+      -- params are stored as canonical JSON (otarun.state): written as they are
       local params = row.params
-      if params then
-        local ok, t = pcall(cjson.decode, params)
-        params = ok and t or params
-      end
-      out[i] = { at = util.format_time(row.at, ctx.offset), who = row.who, command = row.command,
+      if params and params:match("^[%[{]") then params = json.raw(params) end
+      out[i] = json.object{ at = util.format_time(row.at, ctx.offset), who = row.who, command = row.command,
         kind = row.kind, rollout = row.rollout, wave = row.wave, action = row.action, params = params,
         result = row.result, request_id = row.request_id }
     end
-    io.stdout:write(#out == 0 and "[]\n" or (cjson.encode(out) .. "\n"))
+    io.stdout:write(json.line(out))
     return 0
   end
   for _, row in ipairs(rows) do
@@ -74,6 +72,6 @@ local function run(argv)
   return 0
 end
 
-function M.main(argv) return control.guard("log", run, argv) end
+function M.main(argv) return run(argv) end
 
 return M

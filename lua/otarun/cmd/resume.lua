@@ -1,8 +1,8 @@
 -- otarun resume FILE: clears a halt after a human decision. The wave whose gate tripped is taken
 -- as passed by that decision (the next wave's delay counts from now), and the halt is cleared;
 -- who and why go to the audit log. `otarun run` then continues with the next wave.
-local args = require("otarun.cli.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
 
 local M = {}
 
@@ -24,13 +24,13 @@ options:
 exit: 0 resumed (or nothing was halted), 1 error, 3 invalid script, 64 usage error
 ]]
 
-local function run(argv)
-  local opts, pos = control.parse(argv, M)
+function M.main(argv)
+  local opts, pos = command.parse(argv, M)
   if not opts then return 0 end
-  if #pos ~= 1 then args.usage_error("resume needs exactly one FILE") end
-  local ctx, rollouts = control.load_selected(pos, opts, "resume")
-  local st = control.open_state(opts, "resume", rollouts, opts.now and ctx.now)
-  control.lock(st)
+  if #pos ~= 1 then failure.raise("usage", "resume needs exactly one FILE") end
+  local ctx, rollouts = command.load_selected(pos, opts)
+  local st = command.open_state(opts, "resume", rollouts, opts.now and ctx.now)
+  command.lock(st)
   local who = require("otarun.state").who()
   local why = opts.reason or "(no reason given)"
   for _, r in ipairs(rollouts) do
@@ -42,11 +42,11 @@ local function run(argv)
         if row.state == "failed" then
           local ok, err = st:transition(r.name, row.name, "passed",
             string.format("resumed by %s after its gate tripped: %s", who, why), row.job_id)
-          if ok == nil then control.fail(1, "%s", err) end
+          if ok == nil then failure.raise("error", "%s", err) end
         end
       end
       local ok, err = st:resume(r.name, why)
-      if not ok then control.fail(1, "%s", err) end
+      if not ok then failure.raise("error", "%s", err) end
       io.stdout:write(string.format("resumed rollout %q (halted: %s) as %s: %s\n", r.name,
         tostring(rec.halt_reason), who, why))
     end
@@ -54,7 +54,5 @@ local function run(argv)
   st:close()
   return 0
 end
-
-function M.main(argv) return control.guard("resume", run, argv) end
 
 return M

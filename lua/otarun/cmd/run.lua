@@ -3,8 +3,8 @@
 -- longer than --interval. Everything is in the state store, so a killed run continues where it
 -- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the store's lock is held only
 -- during a tick, so approve, abort, resume and status work meanwhile. --once: one tick (cron).
-local args = require("otarun.cli.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
@@ -42,19 +42,19 @@ exit: 0 every rollout done (with --once: the tick completed and nothing is halte
 -- Prints one event: text lines, or JSON lines with --format json. Gate readings only when the
 -- verdict or the counts changed since the last one printed.
 local function printer(format, offset)
-  local cjson = require("cjson")
+  local json = require("otarun.json")
   local last = {}
   return function(ev)
     if ev.kind == "gate" then
       local key = ev.rollout .. "/" .. ev.wave
-      local sig = ev.verdict .. cjson.encode({ ev.counts.succeeded, ev.counts.failed, ev.counts.pending })
+      local sig = string.format("%s %s %s %s", ev.verdict, ev.counts.succeeded, ev.counts.failed, ev.counts.pending)
       if last[key] == sig then return end
       last[key] = sig
     end
     local at = util.format_time(ev.t, offset)
     if format == "json" then
-      io.stdout:write(cjson.encode({ at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
-        job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }), "\n")
+      io.stdout:write(json.line(json.object{ at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
+        job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }))
     else
       io.stdout:write(string.format("%s %s%s %s: %s\n", at, ev.rollout or "", ev.wave and ("/" .. ev.wave) or "",
         ev.kind, ev.text))
@@ -87,29 +87,29 @@ local function sleep_until(t)
 end
 
 local function run(argv)
-  local opts, files = control.parse(argv, M)
+  local opts, files = command.parse(argv, M)
   if not opts then return 0 end
-  if #files == 0 then args.usage_error("run needs at least one FILE") end
-  local format = control.line_format(opts)
-  if opts.now and not opts.once then args.usage_error("--now only makes sense with --once") end
-  local interval = opts.interval and control.seconds(opts.interval, "--interval") or 60
-  if interval < 1 then args.usage_error("--interval must be at least 1s") end
+  if #files == 0 then failure.raise("usage", "run needs at least one FILE") end
+  local format = command.line_format(opts)
+  if opts.now and not opts.once then failure.raise("usage", "--now only makes sense with --once") end
+  local interval = opts.interval and command.seconds(opts.interval, "--interval") or 60
+  if interval < 1 then failure.raise("usage", "--interval must be at least 1s") end
   local sys = require("otarun.core.sys")
-  local ctx, rollouts = control.load_selected(files, opts, "run")
+  local ctx, rollouts = command.load_selected(files, opts)
   local fixed_now = opts.now and ctx.now
   local now = function() return fixed_now or sys.now() end
   local log
   if opts.verbose then log = function(line) io.stderr:write("otarun run: ", line, "\n") end end
-  local client = control.client(opts, rollouts[1].region, log)
-  local st = control.open_state(opts, "run", nil, now)
+  local client = command.client(opts, rollouts[1].region, log)
+  local st = command.open_state(opts, "run", nil, now)
   local last_good = rollouts
   local function load()
     if opts.once then return last_good end
     -- the scripts are read again every tick, so an edit (a fixed gate, a new wave) takes effect;
     -- a script that no longer validates leaves the last good one in charge
-    local ok, _, rs = pcall(control.load, files, opts, "run")
+    local ok, _, rs = pcall(command.load, files, opts)
     if ok then
-      if opts.rollout then rs = { control.pick_rollout(rs, opts.rollout) } end
+      if opts.rollout then rs = { command.pick_rollout(rs, opts.rollout) } end
       last_good = rs
     else
       io.stderr:write("otarun run: the scripts no longer validate (", tostring(_), "); keeping the last valid version\n")
@@ -125,7 +125,7 @@ local function run(argv)
     local rep, err = sched:tick()
     if not rep then
       sys.catch_signals(false)
-      control.fail(1, "%s", err)
+      failure.raise("error", "%s", err)
     end
     report = rep
     if report.finished or opts.once then break end
@@ -140,11 +140,11 @@ local function run(argv)
   st:close()
   summary(report, format)
   if code then return code end
-  return control.halted_exit(report.rollouts)
+  return command.halted_exit(report.rollouts)
 end
 
 function M.main(argv)
-  return control.guard("run", run, argv)
+  return run(argv)
 end
 
 return M
