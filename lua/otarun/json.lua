@@ -1,7 +1,7 @@
 -- The one JSON writer (docs/architecture.md, "JSON"): every JSON text otarun writes (the plan,
 -- diagnostics, results, run and log lines, `call`'s answers, the state store's canonical params)
 -- comes from here with a stable key order, so two identical runs give identical bytes. Objects
--- keep a fixed key order (known keys first, in the order docs/architecture.md lists, then the
+-- keep a fixed key order (known keys first, in the ORDER below, the plan document's, then the
 -- rest sorted by bytes), or plain byte order with { sorted = true }. cjson is for decoding only
 -- (its encoder has no key order and escapes "/"); cjson.null is still the null value here.
 local cjson = require("cjson")

@@ -1,4 +1,4 @@
--- Saved plans (`otarun plan --out FILE`, SPEC §7a JSON) read back for `otarun apply PLAN`: told
+-- Saved plans (`otarun plan --out FILE`, the plan's JSON) read back for `otarun apply PLAN`: told
 -- apart from rollout scripts, decoded into the plan table the executor and the text renderer
 -- take (nulls gone, times as epochs), and checked against the store's fingerprint.
 -- Uses: otarun.plan.saved (the file format), cjson, otarun.util.
@@ -30,7 +30,7 @@ function M.is_plan(path)
   return text ~= nil and text:match("^%s*{") ~= nil and text:find('"format_version"', 1, true) ~= nil
 end
 
--- load(path) -> plan | nil, message. The file's format is otarun.plan.saved's (SPEC §7a plus a
+-- load(path) -> plan | nil, message. The file's format is otarun.plan.saved's (the plan's JSON plus a
 -- `saved` section: the rollouts the fingerprint covers, the scripts' hashes, endpoint, store).
 function M.load(path)
   local plan, err = require("otarun.plan.saved").read(path)

@@ -75,6 +75,9 @@ function M.main(argv)
   local st = command.open_state(opts, "abort", all, opts.now and ctx.now)
   command.lock(st)
   local client = command.client(opts, all[1].region)
+  -- what an earlier abort (or run, or apply) killed mid-call left open is settled first, so a
+  -- cancel that reached the platform is not sent again (otarun.journal)
+  failure.check(require("otarun.journal").recover(st, function() return client end))
   local why = opts.reason or "(no reason given)"
   local failures = 0
   for _, t in ipairs(targets) do

@@ -1,4 +1,4 @@
--- otarun apply FILE... | PLAN (SPEC §1, §4): takes the state lock, resolves what a crash left
+-- otarun apply FILE... | PLAN: takes the state lock, resolves what a crash left
 -- open, plans (or reads a saved plan and refuses it when stale, exit 5), shows the plan, checks
 -- policies (a denial exits 4 before any call), asks for `yes` on a terminal unless
 -- --auto-approve, then performs the due waves through otarun.apply with a progress display.

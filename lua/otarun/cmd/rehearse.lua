@@ -1,5 +1,5 @@
--- otarun rehearse FILE --fleet FLEET: the whole rollout against a simulated fleet in simulated time
--- (SPEC §1), through the same scheduler as `otarun run` (otarun.run.rehearsal). Prints the timeline
+-- otarun rehearse FILE --fleet FLEET: the whole rollout against a simulated fleet in simulated time,
+-- through the same scheduler as `otarun run` (otarun.run.rehearsal). Prints the timeline
 -- (text or JSON) and, with --svg, writes the picture.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")

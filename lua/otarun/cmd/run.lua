@@ -1,4 +1,4 @@
--- otarun run FILE...: drives staged rollouts until every one is done or halted (SPEC §1, §3), one
+-- otarun run FILE...: drives staged rollouts until every one is done or halted, one
 -- scheduler tick at a time (otarun.run.scheduler), sleeping until the next thing can happen but never
 -- longer than --interval. Everything is in the state store, so a killed run continues where it
 -- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the store's lock is held only

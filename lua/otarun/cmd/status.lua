@@ -1,4 +1,4 @@
--- otarun status FILE... (SPEC §1, §3): per wave, the state the store recorded and its job; when
+-- otarun status FILE...: per wave, the state the store recorded and its job; when
 -- the platform is reachable, the job's status and its devices counted by task status (one
 -- ListOTATaskByJob per status with PageSize=1, reading Total: the cost does not grow with the
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.

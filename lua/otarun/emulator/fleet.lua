@@ -1,4 +1,4 @@
--- Fleet files and tables (SPEC §8): checking a fleet table and turning it into products, groups,
+-- Fleet files and tables: checking a fleet table and turning it into products, groups,
 -- firmware and devices in the store, and running a fleet file (`fleet { ... }`, possibly several)
 -- in otarun's sandbox. What a fleet table accepts is documented at M.FIELDS.
 local sandbox = require("otarun.lang.sandbox")

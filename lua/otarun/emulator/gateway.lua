@@ -3,7 +3,7 @@
 -- parameter parsing (query and form body, percent-decoded as received), v1 (HMAC-SHA1) and V3
 -- (ACS3-HMAC-SHA256) verification with otarun.core.sign, the timestamp window, nonce replay,
 -- unknown keys and STS tokens, per-account per-action QPS limits (a sliding one-second window),
--- fault injection, counters, and the gateway error format (reference alibaba-api.md §1, §2, §3.2).
+-- fault injection, counters, and the gateway error format.
 -- Business answers of the model pass through as they are, with a RequestId added.
 -- Uses: otarun.core.sign, otarun.core.sys (clocks), cjson, answer_json.lua. Used by: otarun.cmd.emulator, admin.lua.
 local sign = require("otarun.core.sign")
@@ -13,7 +13,7 @@ local answer_json = require("otarun.emulator.answer_json")
 
 local M = {}
 
--- Per-account QPS of each operation (reference §4; UpdateOTAJob from the IoT quota page).
+-- Per-account QPS of each operation (UpdateOTAJob from the IoT quota page).
 -- Operations not listed are not throttled.
 M.DEFAULT_QPS = {
   CreateOTADynamicUpgradeJob = 20, CreateOTAStaticUpgradeJob = 20, CancelOTAStrategyByJob = 10,
@@ -192,7 +192,7 @@ local function headers_for(rid)
   return { ["Content-Type"] = JSON_TYPE, ["x-acs-request-id"] = rid }
 end
 
--- A gateway (POP) error: { RequestId, HostId, Code, Message, Recommend } (reference §3.2).
+-- A gateway (POP) error: { RequestId, HostId, Code, Message, Recommend }.
 function Gateway:gateway_error(rid, status, code, message)
   bump(self.counters.gateway_errors, code)
   local body = cjson.encode({
@@ -270,7 +270,7 @@ local function redact(text, key)
   return text
 end
 
--- v1: every parameter but Signature is signed, with the request's real method (reference §1.8).
+-- v1: every parameter but Signature is signed, with the request's real method.
 function Gateway:verify_v1(req, params)
   for _, name in ipairs({ "AccessKeyId", "SignatureMethod", "SignatureVersion" }) do
     if params[name] == nil or params[name] == "" then
@@ -311,7 +311,7 @@ function Gateway:verify_v1(req, params)
   return params.AccessKeyId, key, nonce
 end
 
--- V3: canonical request rebuilt from the SignedHeaders the client declared (reference §2).
+-- V3: canonical request rebuilt from the SignedHeaders the client declared.
 function Gateway:verify_v3(req, auth_value, query)
   local auth, why = sign.parse_authorization(auth_value)
   if not auth then

@@ -1,4 +1,4 @@
--- The shared front half of validate / plan / apply / run (notes/contracts.md): common options ->
+-- The shared front half of validate / plan / apply / run: common options ->
 -- evaluation context; each script loaded in its sandbox (otarun.lang.script); all declarations checked
 -- and normalised together (otarun.core.validate, so cross-rollout rules see every file); the plan
 -- built (otarun.plan). Diagnostics come back sorted by file, line, rollout, wave and rule.
@@ -65,12 +65,6 @@ local function summary_of(diagnostics)
   return s
 end
 
--- The native validator, or nil and why not.
-local function validator()
-  local ok, v = pcall(require, "otarun.core.validate")
-  if ok and type(v) == "table" and v.check then return v end
-  return nil, "the validator (otarun.core.validate) is not in this build"
-end
 
 -- check(files, ctx [, validate]) -> result | nil, message (the validator is missing):
 --   { diagnostics (sorted), rollouts (normalised), counts = { files, rollouts, waves },
@@ -92,9 +86,7 @@ function M.check(files, ctx, validate)
   M.collect()
   local rollouts, ndecls = {}, #all
   if ndecls > 0 then
-    local v, why = validate, nil
-    if not v then v, why = validator() end
-    if not v then return nil, why end
+    local v = validate or require("otarun.core.validate")
     local res = v.check(all, { region = ctx.region, now = ctx.now })
     for _, d in ipairs(res.diagnostics or {}) do diagnostics[#diagnostics + 1] = d end
     rollouts = res.rollouts or {}

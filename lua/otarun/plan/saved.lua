@@ -1,4 +1,4 @@
--- Saved plans (`otarun plan --out FILE`, SPEC §1, §4): the plan's JSON (SPEC §7a) plus a `saved`
+-- Saved plans (`otarun plan --out FILE`): the plan's JSON plus a `saved`
 -- section with what `otarun apply FILE` needs to perform exactly that plan or refuse it as stale.
 -- Written atomically (temp file + rename). Uses otarun.render.json, otarun.json,
 -- otarun.core.sys (write_atomic), otarun.core.sign (sha256_hex), cjson (reading back).
