@@ -34,6 +34,20 @@ function M.closest(name, candidates)
   return nil
 end
 
+-- A whole file's bytes. -> text | nil, message
+function M.read_file(path)
+  local fh <close>, err = io.open(path, "rb")
+  if not fh then return nil, err end
+  return fh:read("a")
+end
+
+-- { "a", "b" } -> { a = true, b = true }
+function M.set_of(list)
+  local set = {}
+  for _, v in ipairs(list) do set[v] = true end
+  return set
+end
+
 function M.sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end

@@ -7,13 +7,7 @@ local util = require("otarun.util")
 
 local M = {}
 
-local function read(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, err end
-  local text = fh:read("a")
-  fh:close()
-  return text
-end
+local read = util.read_file
 
 local function denull(v)
   if v == cjson.null then return nil end

@@ -10,13 +10,18 @@ local util = require("otarun.util")
 
 local M = {}
 
--- argv against cmd.OPTIONS (and the common options); --help prints cmd.HELP.
--- -> opts, positional | nil (the help was printed: exit 0)
-function M.parse(argv, cmd)
+-- argv against cmd.OPTIONS (and the common options); --help prints cmd.HELP and ends the command
+-- (exit 0). With `files`, the positional arguments are counted: "one" (exactly one FILE) or
+-- "some" (at least one). -> opts, positional
+function M.parse(argv, cmd, files)
   local opts, pos = args.parse(argv, cmd.OPTIONS)
   if opts.help then
     io.stdout:write(cmd.HELP)
-    return nil
+    failure.exit("ok")
+  end
+  if (files == "one" and #pos ~= 1) or (files == "some" and #pos == 0) then
+    failure.raise("usage", "%s needs %s", cmd.HELP:match("usage: otarun (%S+)") or "this command",
+      files == "one" and "exactly one FILE" or "at least one FILE")
   end
   return opts, pos
 end

@@ -35,21 +35,17 @@ local LIVE = { waiting = true, ready = true, running = true, passed = true, fail
 -- Cancels one wave's jobs. -> number of failed calls
 local function abort_wave(st, client, r, w, row, why)
   local failures = 0
+  local strategy = w.kind == "dynamic" and (row.state == "running" or row.state == "passed" or row.state == "failed")
   for _, job in ipairs(stop.wave_jobs(st, r.name, w.name)) do
-    if w.kind == "dynamic" and (row.state == "running" or row.state == "passed" or row.state == "failed") then
-      local ok, err = stop.cancel_strategy(st, client, r, w.name, job)
-      if not ok then
-        failures = failures + 1
-        io.stderr:write(string.format("otarun abort: %s/%s: cancelling the strategy of job %s: %s\n", r.name, w.name, job, tostring(err)))
-      end
+    local failed = stop.job(st, client, r, w.name, job, { strategy = strategy, pending = true })
+    for _, f in ipairs(failed) do
+      io.stderr:write(string.format("otarun abort: %s/%s: cancelling %s of job %s: %s\n", r.name, w.name, f.what, job,
+        tostring(f.err)))
     end
-    local ok, err = stop.cancel_pending(st, client, r, w.name, job)
-    if not ok then
-      failures = failures + 1
-      io.stderr:write(string.format("otarun abort: %s/%s: cancelling the pending tasks of job %s: %s\n", r.name, w.name, job, tostring(err)))
-    else
+    if #failed == 0 then
       io.stdout:write(string.format("%s/%s: job %s: strategy and pending tasks cancelled\n", r.name, w.name, job))
     end
+    failures = failures + #failed
   end
   if failures == 0 and LIVE[row.state] then
     st:transition(r.name, w.name, "cancelled", "aborted: " .. why)
@@ -58,9 +54,7 @@ local function abort_wave(st, client, r, w, row, why)
 end
 
 function M.main(argv)
-  local opts, pos = command.parse(argv, M)
-  if not opts then return 0 end
-  if #pos ~= 1 then failure.raise("usage", "abort needs exactly one FILE") end
+  local opts, pos = command.parse(argv, M, "one")
   local ctx, rollouts = command.load(pos, opts)
   local targets = {}
   if opts.wave then

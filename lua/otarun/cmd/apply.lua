@@ -192,7 +192,6 @@ end
 
 function M.main(argv)
   local opts, files = command.parse(argv, M)
-  if not opts then return 0 end
   if #files == 0 then failure.raise("usage", "apply needs FILE... (rollout scripts) or a saved PLAN") end
   if opts.offline then failure.raise("usage", "apply changes the platform; it cannot run with --offline") end
   local saved = require("otarun.apply.saved")

@@ -26,7 +26,6 @@ exit: 0 approved (or already approved), 1 error, 3 invalid script, 64 usage erro
 
 local function run(argv)
   local opts, pos = command.parse(argv, M)
-  if not opts then return 0 end
   if #pos ~= 2 then failure.raise("usage", "approve needs FILE and WAVE (e.g. otarun approve rollout.lua canary)") end
   local ctx, rollouts = command.load({ pos[1] }, opts)
   local r, w = command.pick_wave(rollouts, opts.rollout, pos[2])

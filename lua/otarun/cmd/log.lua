@@ -26,9 +26,7 @@ exit: 0, 1 error (no state store), 3 invalid script, 64 usage error
 ]]
 
 local function run(argv)
-  local opts, pos = command.parse(argv, M)
-  if not opts then return 0 end
-  if #pos ~= 1 then failure.raise("usage", "log needs exactly one FILE") end
+  local opts, pos = command.parse(argv, M, "one")
   local format = command.line_format(opts)
   local ctx, rollouts = command.load_selected(pos, opts)
   local state = require("otarun.state")

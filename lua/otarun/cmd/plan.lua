@@ -111,9 +111,7 @@ local function emit(plan, ctx, out)
 end
 
 function M.main(argv)
-  local opts, files = command.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then failure.raise("usage", "plan needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)

@@ -59,9 +59,7 @@ local function start_of(rollouts, ctx, given)
 end
 
 local function run(argv)
-  local opts, files = command.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then failure.raise("usage", "rehearse needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
   if not opts.fleet then failure.raise("usage", "rehearse needs --fleet FILE (a simulated fleet)") end
   local format = command.line_format(opts)
   local set = parse_set(opts.set)

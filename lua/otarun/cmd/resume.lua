@@ -25,9 +25,7 @@ exit: 0 resumed (or nothing was halted), 1 error, 3 invalid script, 64 usage err
 ]]
 
 function M.main(argv)
-  local opts, pos = command.parse(argv, M)
-  if not opts then return 0 end
-  if #pos ~= 1 then failure.raise("usage", "resume needs exactly one FILE") end
+  local opts, pos = command.parse(argv, M, "one")
   local ctx, rollouts = command.load_selected(pos, opts)
   local st = command.open_state(opts, "resume", rollouts, opts.now and ctx.now)
   command.lock(st)

@@ -87,9 +87,7 @@ local function sleep_until(t)
 end
 
 local function run(argv)
-  local opts, files = command.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then failure.raise("usage", "run needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
   local format = command.line_format(opts)
   if opts.now and not opts.once then failure.raise("usage", "--now only makes sense with --once") end
   local interval = opts.interval and command.seconds(opts.interval, "--interval") or 60

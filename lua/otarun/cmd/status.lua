@@ -181,9 +181,7 @@ local function render_json(doc, offset)
 end
 
 function M.main(argv)
-  local opts, files = command.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then failure.raise("usage", "status needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
   local ctx = pipeline.context(opts)
   if ctx.format == "markdown" then failure.raise("usage", "--format for status must be text or json") end
   local st, path, serr = open_store(opts)

@@ -170,11 +170,7 @@ end
 -- A copy of the counters, shaped for JSON (GET /_emulator/counters).
 function Gateway:counters_snapshot()
   local c = self.counters
-  local function obj(t)
-    local r = {}
-    for k, v in pairs(t) do r[k] = v end
-    return r
-  end
+  local function obj(t) local r = {} for k, v in pairs(t) do r[k] = v end return r end
   return {
     requests = { total = c.requests, by_action = obj(c.by_action) },
     accepted = c.accepted,
@@ -299,16 +295,22 @@ function Gateway:verify_v1(req, params)
   local want, sts = sign.v1(req.method, params, key.secret)
   params.Signature = got
   if not want then error("v1 signer failed: " .. tostring(sts)) end
+  return self:verified(want, got, sts, key, params.SecurityToken, "its SecurityToken", nonce, params.AccessKeyId)
+end
+
+-- The end of both verifications: the signature compared, an STS key's token checked, the nonce
+-- remembered. -> id, key, nonce | nil, status, code, message
+function Gateway:verified(want, got, sts, key, token, token_name, nonce, id)
   if not sign.equal(want, got) then
     self.counters.rejected_signatures = self.counters.rejected_signatures + 1
     return nil, 400, "SignatureDoesNotMatch", MSG.not_matched .. redact(sts, key)
   end
-  if key.token and params.SecurityToken ~= key.token then
+  if key.token and token ~= key.token then
     return nil, 400, "InvalidSecurityToken.MismatchWithAccessKey",
-      "Specified SecurityToken mismatch with the AccessKey (the key is an STS key; send its SecurityToken)."
+      "Specified SecurityToken mismatch with the AccessKey (the key is an STS key; send " .. token_name .. ")."
   end
   self:remember_nonce(nonce)
-  return params.AccessKeyId, key, nonce
+  return id, key, nonce
 end
 
 -- V3: canonical request rebuilt from the SignedHeaders the client declared.
@@ -339,18 +341,9 @@ function Gateway:verify_v3(req, auth_value, query)
   if not want then
     return nil, 400, "SignatureDoesNotMatch", "Specified SignedHeaders are not valid: " .. tostring(sts)
   end
-  if not sign.equal(want, auth.signature) then
-    self.counters.rejected_signatures = self.counters.rejected_signatures + 1
-    return nil, 400, "SignatureDoesNotMatch", MSG.not_matched .. redact(sts, key)
-  end
-  if key.token and h["x-acs-security-token"] ~= key.token then
-    return nil, 400, "InvalidSecurityToken.MismatchWithAccessKey",
-      "Specified SecurityToken mismatch with the AccessKey (the key is an STS key; send x-acs-security-token)."
-  end
-  self:remember_nonce(nonce)
-  return auth.credential, key, nonce
+  return self:verified(want, auth.signature, sts, key, h["x-acs-security-token"], "x-acs-security-token", nonce,
+    auth.credential)
 end
-
 
 -- ---- faults ---------------------------------------------------------------------------------
 

@@ -164,11 +164,7 @@ function Emu:load_fleet(t)
     end
     return { products = keys, devices = n }
   end)
-  if not ok then
-    if type(res) == "table" and res.fleet_error then return nil, res.fleet_error end
-    error(res, 0)
-  end
-  return res
+  return fleet.settled(ok, res)
 end
 
 M.load_fleet_file = fleet.load_file

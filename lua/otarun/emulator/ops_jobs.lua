@@ -82,11 +82,7 @@ local function versions_of(P, c)
   return list
 end
 
-local function set_of(list)
-  local set = {}
-  for _, v in ipairs(list) do set[v] = true end
-  return set
-end
+local set_of = require("otarun.util").set_of
 
 function M.new_job_id(emu, serial)
   return emu.store.gen:alnum(20) .. string.format("01%04d", serial % 10000)

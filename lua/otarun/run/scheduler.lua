@@ -195,19 +195,10 @@ end
 -- The calls a tripped gate owes: cancel the strategy (dynamic), and the pending tasks ("abort").
 function Sched:follow_up(r, w, job_id)
   self:changed(r)
-  local st = self.state
-  if w.kind == "dynamic" then
-    local ok, err = stop.cancel_strategy(st, self.client, r, w.name, job_id)
-    if not ok then
-      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling the strategy: " .. tostring(err) }
-      return
-    end
-  end
-  if w.on_fail == "abort" then
-    local ok, err = stop.cancel_pending(st, self.client, r, w.name, job_id)
-    if not ok then
-      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling pending tasks: " .. tostring(err) }
-    end
+  local failures = stop.job(self.state, self.client, r, w.name, job_id, { strategy = w.kind == "dynamic",
+    pending = w.on_fail == "abort", first_failure = true })
+  for _, f in ipairs(failures) do
+    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling " .. f.what .. ": " .. tostring(f.err) }
   end
 end
 

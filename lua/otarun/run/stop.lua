@@ -42,6 +42,24 @@ function M.cancel_pending(st, client, rollout, wave_name, job_id)
     function() return { job_id = job_id } end)
 end
 
+-- Stops one job of a wave: its dynamic strategy (o.strategy), then its pending tasks (o.pending);
+-- o.first_failure: nothing more after a failed cancel.
+-- -> the failures: { { what = "the strategy" | "the pending tasks", err = message } }
+function M.job(st, client, rollout, wave_name, job_id, o)
+  local failures = {}
+  local steps = { { o.strategy, M.cancel_strategy, "the strategy" }, { o.pending, M.cancel_pending, "the pending tasks" } }
+  for _, s in ipairs(steps) do
+    if s[1] then
+      local ok, err = s[2](st, client, rollout, wave_name, job_id)
+      if not ok then
+        failures[#failures + 1] = { what = s[3], err = err }
+        if o.first_failure then break end
+      end
+    end
+  end
+  return failures
+end
+
 -- The job ids the store knows for a wave (the wave's current job first).
 function M.wave_jobs(st, rollout_name, wave_name)
   local ids, seen = {}, {}
