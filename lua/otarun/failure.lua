@@ -5,7 +5,7 @@
 -- the person needs was already written (the diagnostics of an invalid script, a denied plan).
 local M = {}
 
--- The exit codes by name (docs/cli.md lists what each means).
+-- The exit codes by name (docs/architecture.md, "Failing", says what each means).
 M.CODES = { ok = 0, error = 1, changes = 2, invalid = 3, denied = 4, stale = 5, usage = 64 }
 
 local Failure = {}

@@ -3,9 +3,10 @@
 -- policies (a denial exits 4 before any call), asks for `yes` on a terminal unless
 -- --auto-approve, then performs the due waves through otarun.apply with a progress display.
 -- Exit 0 done (or nothing to do), 1 a call or the store failed, 3 invalid script, 4 denied,
--- 5 stale plan, 64 usage. Uses: otarun.cli.args, otarun.control (the client cache), otarun.plan.pipeline,
--- otarun.policy, otarun.state, otarun.platform.credentials, otarun.platform.ratelimit, otarun.apply (+ recover,
--- saved), otarun.render.progress, otarun.core.sys.
+-- 5 stale plan, 64 usage (otarun.failure). Uses: otarun.cli.command, otarun.platform.clients (the
+-- client cache), otarun.plan.pipeline, otarun.policy, otarun.state, otarun.platform.credentials,
+-- otarun.platform.ratelimit, otarun.journal (recover), otarun.apply (+ saved), otarun.render.progress,
+-- otarun.core.sys.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local clients = require("otarun.platform.clients")

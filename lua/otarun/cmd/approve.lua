@@ -24,7 +24,7 @@ options:
 exit: 0 approved (or already approved), 1 error, 3 invalid script, 64 usage error
 ]]
 
-local function run(argv)
+function M.main(argv)
   local opts, pos = command.parse(argv, M)
   if #pos ~= 2 then failure.raise("usage", "approve needs FILE and WAVE (e.g. otarun approve rollout.lua canary)") end
   local ctx, rollouts = command.load({ pos[1] }, opts)
@@ -50,7 +50,5 @@ local function run(argv)
     w.name, r.name, require("otarun.state").who(), opts.reason and (": " .. opts.reason) or ""))
   return 0
 end
-
-function M.main(argv) return run(argv) end
 
 return M

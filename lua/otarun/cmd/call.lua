@@ -2,7 +2,7 @@
 -- keys sorted), or with --dry-run the exact request that would be sent and how it was signed.
 -- The AccessKey secret and security token are never printed: every text shown passes through
 -- redact(), which masks the token in its raw, encoded and doubly encoded forms.
--- Uses: otarun.cli.args, otarun.platform.credentials, otarun.platform.client, otarun.util, otarun.core.sign.
+-- Uses: otarun.cli.args, otarun.failure, otarun.platform.credentials, otarun.platform.client, otarun.util, otarun.core.sign.
 local args = require("otarun.cli.args")
 local failure = require("otarun.failure")
 

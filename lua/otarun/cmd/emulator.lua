@@ -255,7 +255,8 @@ function M.main(argv)
   io.stderr:write(string.format("otarun emulator: stopped (%s%s) after %d requests, %d throttled%s\n",
     tostring(reason), detail and (" " .. detail) or "", c.requests.total, c.throttled.total,
     (opts.state and saved) and ("; state saved to " .. opts.state) or ""))
-  return (reason and saved) and 0 or 1
+  if not (reason and saved) then failure.exit("error") end -- what failed was said above
+  return failure.CODES.ok
 end
 
 return M

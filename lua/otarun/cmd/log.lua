@@ -25,7 +25,7 @@ options:
 exit: 0, 1 error (no state store), 3 invalid script, 64 usage error
 ]]
 
-local function run(argv)
+function M.main(argv)
   local opts, pos = command.parse(argv, M, "one")
   local format = command.line_format(opts)
   local ctx, rollouts = command.load_selected(pos, opts)
@@ -69,7 +69,5 @@ local function run(argv)
   if #rows == 0 then io.stdout:write("(no entries)\n") end
   return 0
 end
-
-function M.main(argv) return run(argv) end
 
 return M

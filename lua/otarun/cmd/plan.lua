@@ -1,4 +1,4 @@
--- otarun plan FILE...: validate, plan, check policies, render (docs/cli.md). With
+-- otarun plan FILE...: validate, plan, check policies, render. With
 -- credentials the plan is the diff against the platform ("live": otarun.plan.refresh, otarun.plan.diff,
 -- otarun.plan.platform_checks); --refresh=false diffs against the state store alone ("state");
 -- --offline or no credentials plans from nothing ("offline"). Invalid scripts (including the

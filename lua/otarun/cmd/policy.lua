@@ -27,7 +27,7 @@ function M.main(argv)
   local testing = require("otarun.policy.testing")
   local _, failed = testing.run(pos[2], function(line) io.stdout:write(line, "\n") end,
                                 { verbose = opts.verbose })
-  return failed == 0 and 0 or 1
+  return failed == 0 and failure.CODES.ok or failure.CODES.error
 end
 
 return M

@@ -58,7 +58,7 @@ local function start_of(rollouts, ctx, given)
   return ctx.now
 end
 
-local function run(argv)
+function M.main(argv)
   local opts, files = command.parse(argv, M, "some")
   if not opts.fleet then failure.raise("usage", "rehearse needs --fleet FILE (a simulated fleet)") end
   local format = command.line_format(opts)
@@ -91,10 +91,6 @@ local function run(argv)
     if not ok then failure.raise("error", "cannot write %s: %s", opts.svg, tostring(werr)) end
   end
   return command.halted_exit(res.report.rollouts)
-end
-
-function M.main(argv)
-  return run(argv)
 end
 
 return M

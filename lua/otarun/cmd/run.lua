@@ -86,7 +86,7 @@ local function sleep_until(t)
   end
 end
 
-local function run(argv)
+function M.main(argv)
   local opts, files = command.parse(argv, M, "some")
   local format = command.line_format(opts)
   if opts.now and not opts.once then failure.raise("usage", "--now only makes sense with --once") end
@@ -139,10 +139,6 @@ local function run(argv)
   summary(report, format)
   if code then return code end
   return command.halted_exit(report.rollouts)
-end
-
-function M.main(argv)
-  return run(argv)
 end
 
 return M

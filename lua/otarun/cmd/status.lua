@@ -3,7 +3,7 @@
 -- ListOTATaskByJob per status with PageSize=1, reading Total: the cost does not grow with the
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.
 -- Reads only: never takes the lock, never changes the store or the platform.
--- Uses: otarun.cli.args, otarun.control (the client cache), otarun.plan.pipeline, otarun.state,
+-- Uses: otarun.cli.command, otarun.platform.clients (the client cache), otarun.plan.pipeline, otarun.state,
 -- otarun.platform.credentials, otarun.json, otarun.util.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
