@@ -291,6 +291,31 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 	set_str(L, "on_fail", w->on_fail);
 }
 
+/* notify = { { url =, url_env =, format =, secret_env =, on = { events in their fixed order } } } */
+static void push_notify(lua_State *L, const struct validate_rollout *r)
+{
+	lua_createtable(L, (int)r->nnotify, 0);
+	for (size_t i = 0; i < r->nnotify; i++) {
+		const struct validate_notify *n = &r->notify[i];
+		lua_createtable(L, 0, 5);
+		set_str(L, "url", n->url);
+		set_str(L, "url_env", n->url_env);
+		set_str(L, "format", n->format);
+		set_str(L, "secret_env", n->secret_env);
+		lua_createtable(L, VN_COUNT, 0);
+		int k = 0;
+		for (int e = 0; e < VN_COUNT; e++) {
+			if (n->on & (1u << e)) {
+				lua_pushstring(L, validate_notify_events[e]);
+				lua_rawseti(L, -2, ++k);
+			}
+		}
+		lua_setfield(L, -2, "on");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "notify");
+}
+
 static void push_rollout(lua_State *L, const struct validate_rollout *r, int functions)
 {
 	const struct validate_firmware *fw = &r->firmware;
@@ -318,6 +343,8 @@ static void push_rollout(lua_State *L, const struct validate_rollout *r, int fun
 		lua_rawseti(L, -2, (lua_Integer)j + 1);
 	}
 	lua_setfield(L, -2, "waves");
+	if (r->nnotify)
+		push_notify(L, r);
 }
 
 static void push_result(lua_State *L, const struct validate_result *res, int functions)

@@ -148,12 +148,28 @@ struct validate_firmware {
 	int verified, verify; /* enum validate_tristate */
 };
 
+/* One `notify` target (docs/notifications.md): where a rollout's events go. */
+enum validate_notify_event {
+	VN_START, VN_PASS, VN_HALT, VN_APPROVAL, VN_DRIFT, VN_DONE, VN_ERROR, VN_APPROVE, VN_ABORT,
+	VN_RESUME, VN_COUNT
+};
+extern const char *const validate_notify_events[VN_COUNT];
+
+struct validate_notify {
+	const char *url, *url_env;    /* exactly one is set */
+	const char *format;           /* "json" | "dingtalk" | "slack" */
+	const char *secret_env;       /* NULL: unsigned */
+	unsigned on;                  /* bit (1 << enum validate_notify_event) per event */
+};
+
 struct validate_rollout {
 	const char *name, *file;
 	int line;
 	const char *product, *region, *instance;
 	int identity;
 	struct validate_firmware firmware;
+	struct validate_notify *notify;
+	size_t nnotify;
 	struct validate_wave *waves;
 	size_t nwaves;
 };

@@ -1,11 +1,12 @@
 /* validate_rollout: the rollout-level fields (product, region, instance, identity, firmware and
- * its facts, defaults) and the merge of defaults into each wave. Uses validate_fields.c to parse
- * `defaults` like a wave, and the context of validate.c. */
+ * its facts, defaults, notify) and the merge of defaults into each wave. Uses validate_fields.c to
+ * parse `defaults` like a wave, validate_notify.c for `notify`, and the context of validate.c. */
 #include "validate_internal.h"
 
 #include <string.h>
 
-static const char *const rollout_fields[] = { "product", "region", "instance", "identity", "firmware", "defaults" };
+static const char *const rollout_fields[] = { "product", "region", "instance", "identity", "firmware", "defaults",
+					       "notify" };
 static const char *const firmware_fields[] = { "id", "version", "type", "src_version", "size", "files", "verified", "verify" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -108,7 +109,7 @@ static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 	else
 		vx_diag(c, VALIDATE_ERROR, "unknown-field", k,
 			"unknown field \"%s\" in rollout \"%s\" (rollout fields: product, region, instance, identity, "
-			"firmware, defaults, and waves)", k, c->rollout ? c->rollout : "?");
+			"firmware, defaults, notify, and waves)", k, c->rollout ? c->rollout : "?");
 }
 
 void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout *raw, struct validate_rollout *r,
@@ -148,6 +149,8 @@ void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout
 	if ((v = vx_get(t, "identity")) && opt_bool(c, v, "identity", "identity") == VALIDATE_FALSE)
 		r->identity = 0;
 	parse_firmware(c, vx_get(t, "firmware"), &r->firmware);
+	if ((v = vx_get(t, "notify")))
+		vx_parse_notify(c, v, r);
 	if ((v = vx_get(t, "defaults"))) {
 		if (v->type == VALIDATE_TABLE)
 			vx_parse_wave_fields(c, v, "defaults.", defaults);

@@ -1,7 +1,8 @@
 -- otarun abort FILE [--wave W]: stops a rollout (or one wave): cancels the dynamic strategies and
 -- the pending tasks (queued, notified, unconfirmed, scheduled) of its jobs through the intent
 -- journal, marks the waves cancelled and halts the rollout, with who and why in the audit log.
--- Devices already upgrading finish their upgrade (the platform cannot stop them).
+-- Devices already upgrading finish their upgrade (the platform cannot stop them). The `abort`
+-- notification event is recorded with the halt (otarun.notify, docs/notifications.md).
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local stop = require("otarun.run.stop")
@@ -77,10 +78,14 @@ function M.main(argv)
   for _, t in ipairs(targets) do
     local r = t.r
     local rec = assert(st:rollout(r.name))
-    assert(st:audit{ kind = "abort", rollout = r.name, wave = opts.wave, result = why })
-    -- halt first: a run between two of these calls starts nothing more
-    assert(st:halt(r.name, string.format("aborted%s by %s: %s", opts.wave and (" (wave " .. opts.wave .. ")") or "",
-      require("otarun.state").who(), why)))
+    local text = string.format("aborted%s by %s: %s", opts.wave and (" (wave " .. opts.wave .. ")") or "",
+      require("otarun.state").who(), why)
+    -- halt first: a run between two of these calls starts nothing more (with its event, docs/notifications.md)
+    assert(require("otarun.notify").decide(st, function()
+      assert(st:audit{ kind = "abort", rollout = r.name, wave = opts.wave, result = why })
+      assert(st:halt(r.name, text))
+      require("otarun.notify").record(st, { kind = "abort", rollout = r.name, wave = opts.wave, text = text })
+    end))
     for _, w in ipairs(t.waves) do
       failures = failures + abort_wave(st, client, r, w, rec.wave[w.name], why)
     end

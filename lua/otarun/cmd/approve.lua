@@ -1,6 +1,7 @@
 -- otarun approve FILE WAVE: records a human's approval of a wave that has approve = true, with who
 -- (user@host) and why, in the state store and its audit log; `otarun run` starts the wave once
--- it is otherwise due. Approving twice records nothing new.
+-- it is otherwise due. Approving twice records nothing new. The `approve` notification event is
+-- recorded with the approval (otarun.notify, docs/notifications.md).
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local util = require("otarun.util")
@@ -43,7 +44,12 @@ function M.main(argv)
     st:close()
     return 0
   end
-  local ok, err = st:approve(r.name, w.name, opts.reason or "")
+  local notify = require("otarun.notify")
+  local ok, err = notify.decide(st, function() -- the approval and its event together
+    assert(st:approve(r.name, w.name, opts.reason or ""))
+    notify.record(st, { kind = "approve", rollout = r.name, wave = w.name, text = string.format("wave %q approved by %s%s",
+      w.name, require("otarun.state").who(), opts.reason and (": " .. opts.reason) or "") })
+  end)
   st:close()
   if not ok then failure.raise("error", "%s", err) end
   io.stdout:write(string.format("approved wave %q of rollout %q as %s%s; `otarun run` starts it when it is otherwise due\n",

@@ -1,5 +1,6 @@
 -- otarun log FILE: the audit log of the rollouts in FILE from the state store: every decision,
--- gate reading, approval, halt, resume, abort and changing API call, with when, who and why.
+-- gate reading, approval, halt, resume, abort and changing API call, with when, who and why;
+-- notification events and delivery attempts show as kinds event and notify (otarun.notify).
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local util = require("otarun.util")
@@ -18,7 +19,8 @@ options:
   --format text|json      text lines (default) or a JSON array
   --rollout NAME, --wave W  only these
   --kind KIND             only entries of this kind: call, decision, gate, approval, override,
-                          halt, resume, abort (repeatable)
+                          halt, resume, abort, event, notify (repeatable; event: a notification
+                          event, notify: a delivery attempt, docs/notifications.md)
   --limit N               only the last N entries
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
 
@@ -38,8 +40,10 @@ function M.main(argv)
     for _, k in ipairs(opts.kind) do kinds[k] = true end
   end
   local rows = {}
+  local kind_of = require("otarun.notify").kind_of
   for _, r in ipairs(rollouts) do
     for _, row in ipairs(st:log{ rollout = r.name, wave = opts.wave } or {}) do
+      row.kind = kind_of(row) -- notification rows are shown as kinds event and notify
       if not kinds or kinds[row.kind] then rows[#rows + 1] = row end
     end
   end

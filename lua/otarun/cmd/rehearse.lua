@@ -15,7 +15,9 @@ usage: otarun rehearse FILE... --fleet FLEET [OPTIONS]
 
 Runs the rollouts against an in-process emulator with a simulated fleet and a simulated clock
 (days in seconds), through the same loop as `otarun run`: wave starts, gate readings, halts and
-devices upgraded over time. Nothing is sent to the platform; the state store is a scratch one.
+devices upgraded over time, and the notifications the rollouts' `notify` targets would get
+(listed, never sent; docs/notifications.md). Nothing is sent to the platform; the state store is
+a scratch one.
 The firmware the scripts name is created (verified) in the simulation from their firmware facts.
 
 options:

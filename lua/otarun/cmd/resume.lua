@@ -1,6 +1,7 @@
 -- otarun resume FILE: clears a halt after a human decision. The wave whose gate tripped is taken
 -- as passed by that decision (the next wave's delay counts from now), and the halt is cleared;
--- who and why go to the audit log. `otarun run` then continues with the next wave.
+-- who and why go to the audit log, with the `resume` notification event (otarun.notify). `otarun
+-- run` then continues with the next wave.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 
@@ -43,7 +44,11 @@ function M.main(argv)
           if ok == nil then failure.raise("error", "%s", err) end
         end
       end
-      local ok, err = st:resume(r.name, why)
+      local ok, err = require("otarun.notify").decide(st, function() -- the resume and its event together
+        assert(st:resume(r.name, why))
+        require("otarun.notify").record(st, { kind = "resume", rollout = r.name,
+          text = string.format("rollout %s resumed by %s: %s", r.name, who, why) })
+      end)
       if not ok then failure.raise("error", "%s", err) end
       io.stdout:write(string.format("resumed rollout %q (halted: %s) as %s: %s\n", r.name,
         tostring(rec.halt_reason), who, why))

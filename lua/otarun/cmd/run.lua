@@ -3,6 +3,9 @@
 -- longer than --interval. Everything is in the state store, so a killed run continues where it
 -- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the store's lock is held only
 -- during a tick, so approve, abort, resume and status work meanwhile. --once: one tick (cron).
+-- Notifications (otarun.notify, docs/notifications.md) are delivered at each tick's end; metrics
+-- (otarun.notify.metrics, docs/metrics.md) go to --metrics-file after each tick and to
+-- --metrics-listen, served while the loop sleeps.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local util = require("otarun.util")
@@ -10,7 +13,8 @@ local util = require("otarun.util")
 local M = {}
 
 M.OPTIONS = { ["--once"] = "bool", ["--interval"] = "string", ["--rollout"] = "string",
-              ["--lock-timeout"] = "int" }
+              ["--lock-timeout"] = "int", ["--notify"] = "list", ["--metrics-file"] = "string",
+              ["--metrics-listen"] = "string" }
 
 M.HELP = [[
 usage: otarun run FILE... [OPTIONS]
@@ -29,6 +33,10 @@ options:
   --interval DURATION     longest sleep between ticks, i.e. how often gates are read (60s)
   --rollout NAME          drive only this rollout
   --lock-timeout SECONDS  how long to wait for another otarun holding the state store (30)
+  --notify URL            also send every rollout's events to URL as (unsigned) JSON (repeatable;
+                          https://, or http:// to loopback; see docs/notifications.md)
+  --metrics-file PATH     write Prometheus metrics to PATH after each tick (atomically)
+  --metrics-listen HOST:PORT  serve them on http://HOST:PORT/metrics (loopback only)
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL, --region R, --profile P   where and as whom to call the platform
   --now TIME              with --once: evaluate as if it were TIME (RFC 3339)
@@ -41,10 +49,11 @@ exit: 0 every rollout done (with --once: the tick completed and nothing is halte
 
 -- Prints one event: text lines, or JSON lines with --format json. Gate readings only when the
 -- verdict or the counts changed since the last one printed.
-local function printer(format, offset)
+local function printer(format, offset, metrics)
   local json = require("otarun.json")
   local last = {}
   return function(ev)
+    if metrics then metrics:event(ev) end
     if ev.kind == "gate" then
       local key = ev.rollout .. "/" .. ev.wave
       local sig = string.format("%s %s %s %s", ev.verdict, ev.counts.succeeded, ev.counts.failed, ev.counts.pending)
@@ -74,16 +83,45 @@ local function summary(report, format)
   end
 end
 
--- Sleeps until `t` (wall clock) in short steps, so a signal ends the wait. -> signal name | nil
-local function sleep_until(t)
+-- Sleeps until `t` (wall clock) in short steps, so a signal ends the wait; a metrics server
+-- answers meanwhile. -> signal name | nil
+local function sleep_until(t, server, handler)
   local sys = require("otarun.core.sys")
   while true do
     local sig = sys.signalled()
     if sig then return sig end
     local left = t - sys.now()
     if left <= 0 then return nil end
-    sys.sleep(math.min(left, 0.2))
+    if server then server:poll(math.floor(math.min(left, 0.2) * 1000), handler)
+    else sys.sleep(math.min(left, 0.2)) end
   end
+end
+
+-- The notifier and the metrics of this run, from --notify, --metrics-file and --metrics-listen.
+local function observers(opts, log)
+  local notify = require("otarun.notify")
+  for _, url in ipairs(opts.notify or {}) do
+    local ok, why = require("otarun.core.http").check_url(url)
+    if not ok then
+      local f = require("otarun.notify.formats")
+      failure.raise("usage", "--notify %s: %s", f.redact(url), f.scrub(why, f.url_secrets(url)))
+    end
+  end
+  local warn = function(line) io.stderr:write("otarun run: ", line, "\n") end
+  local notifier = notify.new{ extra = opts.notify, log = function(line)
+    if log or not line:find("^notify: delivered") then warn(line) end
+  end }
+  local metrics, server
+  if opts.metrics_file or opts.metrics_listen then metrics = require("otarun.notify.metrics").new() end
+  if opts.metrics_listen then
+    local err
+    server, err = require("otarun.notify.metrics").listen(opts.metrics_listen)
+    if not server then failure.raise("usage", "%s", err) end
+    local host = opts.metrics_listen:match("^%[?([%w%.:]-)%]?:%d+$")
+    io.stderr:write(string.format("otarun run: metrics on http://%s:%d/metrics\n",
+      host:find(":", 1, true) and ("[" .. host .. "]") or host, server:port()))
+  end
+  return notifier, metrics, server
 end
 
 function M.main(argv)
@@ -99,6 +137,7 @@ function M.main(argv)
   local log
   if opts.verbose then log = function(line) io.stderr:write("otarun run: ", line, "\n") end end
   local client = command.client(opts, rollouts[1].region, log)
+  local notifier, metrics, server = observers(opts, log)
   local st = command.open_state(opts, "run", nil, now)
   local last_good = rollouts
   local function load()
@@ -115,19 +154,28 @@ function M.main(argv)
     return last_good
   end
   local sched = require("otarun.run.scheduler").new{ state = st, client = client, load = load, now = now,
-    interval = interval, on_event = printer(format, ctx.offset), offset = ctx.offset,
-    lock_timeout = opts.lock_timeout or 30 }
+    interval = interval, on_event = printer(format, ctx.offset, metrics), offset = ctx.offset,
+    lock_timeout = opts.lock_timeout or 30, notifier = notifier }
   sys.catch_signals(true)
   local report, code
   while true do
+    local t0 = sys.monotonic()
     local rep, err = sched:tick()
+    if metrics then
+      metrics:tick{ report = rep, seconds = sys.monotonic() - t0, finished_at = sys.now(), client_stats = client.stats,
+        notifications = notifier:totals(st), state = st }
+      if opts.metrics_file then
+        local ok, werr = metrics:write(opts.metrics_file)
+        if not ok then io.stderr:write("otarun run: --metrics-file: ", tostring(werr), "\n") end
+      end
+    end
     if not rep then
       sys.catch_signals(false)
       failure.raise("error", "%s", err)
     end
     report = rep
     if report.finished or opts.once then break end
-    local sig = sys.signalled() or sleep_until(report.next_at)
+    local sig = sys.signalled() or sleep_until(report.next_at, server, metrics and metrics:handler())
     if sig then
       io.stderr:write(string.format("otarun run: stopping on %s; the state store has everything, run again to continue\n", sig))
       code = 0
@@ -135,6 +183,8 @@ function M.main(argv)
     end
   end
   sys.catch_signals(false)
+  notifier:close()
+  if server then server:close() end
   st:close()
   summary(report, format)
   if code then return code end

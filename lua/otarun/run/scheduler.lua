@@ -24,9 +24,11 @@
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
 -- lock is released at the end of each tick.
 -- Uses otarun.run.gate, otarun.run.stop, otarun.plan, otarun.plan.refresh, otarun.plan.diff,
--- otarun.apply, otarun.journal, otarun.util, otarun.state (through the handle it is given).
+-- otarun.apply, otarun.journal, otarun.util, otarun.state (through the handle it is given),
+-- otarun.notify (events recorded with their decisions; env.notifier delivers them at each tick's end).
 local gate = require("otarun.run.gate")
 local stop = require("otarun.run.stop")
+local notify = require("otarun.notify")
 local util = require("otarun.util")
 
 local M = {}
@@ -55,6 +57,7 @@ end
 
 function Sched:emit(ev)
   ev.t = ev.t or self.now
+  notify.record(self.state, ev) -- a notification event, in the decision's transaction when one is open
   if self.env.on_event then self.env.on_event(ev) end
 end
 
@@ -149,8 +152,10 @@ end
 function Sched:halt_for(r, wave, why)
   self:changed(r)
   local st = self.state
-  st:halt(r.name, why)
-  self:emit{ kind = "halt", rollout = r.name, wave = wave, text = "rollout " .. r.name .. " halted: " .. why }
+  notify.decide(st, function()
+    st:halt(r.name, why)
+    self:emit{ kind = "halt", rollout = r.name, wave = wave, text = "rollout " .. r.name .. " halted: " .. why }
+  end)
 end
 
 -- Closes what the tick's plan shows for waves that already have jobs (see the header, 1b).
@@ -177,8 +182,10 @@ function Sched:reconcile(r, rec)
       return
     elseif pw.action == "update" or pw.action == "cancel" then
       local kind = pw.drift and "drift" or pw.action
-      st:audit{ kind = "decision", action = kind, rollout = r.name, wave = pw.name, result = pw.reason }
-      self:emit{ kind = kind, rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      notify.decide(st, function()
+        st:audit{ kind = "decision", action = kind, rollout = r.name, wave = pw.name, result = pw.reason }
+        self:emit{ kind = kind, rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      end)
       local report = self:execute(r, pw)
       if #report.errors > 0 then
         self:emit{ kind = "error", rollout = r.name, wave = pw.name, text = table.concat(report.errors, "; ") }
@@ -222,9 +229,12 @@ function Sched:judge(r, w, row)
   local st = self.state
   if not w.gate then
     self:changed(r)
-    st:transition(r.name, w.name, "passed", "no gate")
-    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
-    self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed (no gate)", w.name) }
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "passed", "no gate")
+      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
+      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id,
+        text = string.format("wave %q passed (no gate)", w.name) }
+    end)
     return
   end
   local counts, err, calls = gate.read(self.client, row.job_id, { instance = r.instance })
@@ -245,17 +255,23 @@ function Sched:judge(r, w, row)
     verdict = verdict, text = string.format("gate of %q: %s: %s", w.name, verdict, reason) }
   if verdict ~= "wait" then self:changed(r) end -- the wave moves on: plan it again
   if verdict == "pass" then
-    st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
-    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
-    self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed its gate", w.name) }
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
+      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
+      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+        text = string.format("wave %q passed its gate: %s", w.name, reason) }
+    end)
   elseif verdict == "fail" then
     -- the decision first, durably; the calls it owes follow (and are finished by a later tick
     -- if this process dies in between)
-    st:transition(r.name, w.name, "failed", "gate tripped: " .. reason)
     local why = string.format("gate of wave %q tripped: %s", w.name, reason)
-    st:halt(r.name, why)
-    self:emit{ kind = "fail", rollout = r.name, wave = w.name, text = why }
-    self:emit{ kind = "halt", rollout = r.name, wave = w.name, text = "rollout " .. r.name .. " halted" }
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "failed", "gate tripped: " .. reason)
+      st:halt(r.name, why)
+      self:emit{ kind = "fail", rollout = r.name, wave = w.name, text = why }
+      self:emit{ kind = "halt", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+        text = "rollout " .. r.name .. " halted: " .. why }
+    end)
     self:follow_up(r, w, row.job_id)
   end
 end
@@ -378,9 +394,11 @@ function Sched:start(r, pw, rec)
   if report.fatal then self.blocked = true return nil end
   self.failures[key] = (self.failures[key] or 0) + 1
   if self.failures[key] >= M.MAX_START_FAILURES then
-    self.state:halt(r.name, string.format("could not start wave %q (%d tries): %s", w.name, self.failures[key], why))
-    self:emit{ kind = "halt", rollout = r.name, wave = w.name,
-      text = string.format("rollout %s halted: wave %s could not be started", r.name, w.name) }
+    notify.decide(self.state, function()
+      self.state:halt(r.name, string.format("could not start wave %q (%d tries): %s", w.name, self.failures[key], why))
+      self:emit{ kind = "halt", rollout = r.name, wave = w.name,
+        text = string.format("rollout %s halted: wave %s could not be started", r.name, w.name) }
+    end)
   end
   return nil
 end
@@ -422,6 +440,7 @@ function Sched:tick_locked()
   self.blocked = false
   local report = { at = self.now, rollouts = {}, done = true, finished = true }
   for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
+  if self.env.notifier then self.env.notifier:begin(st, rollouts) end
   self:resolve()
   local next_at
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
@@ -461,6 +480,7 @@ function Sched:tick_locked()
   end
   -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
   report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
+  if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
   return report
 end
 

@@ -123,6 +123,9 @@ end
 
 -- -> true, results... | false, error object (rolled back)
 local function run_tx(self, fn, ...)
+  -- inside an open transaction a grouped write joins it (a decision and its notification event
+  -- commit together, docs/notifications.md); a failure raises to the outer one, which rolls back
+  if self.h:in_transaction() then return true, fn(self, ...) end
   local ok, err = self.h:begin()
   if not ok then return false, setmetatable({ message = err }, EnvError) end
   local res = table.pack(xpcall(fn, keep_env, self, ...))
@@ -153,6 +156,10 @@ local function in_tx(self, fn)
   if getmetatable(e) == EnvError then return nil, e.message end
   error(e, 0)
 end
+
+-- Runs fn(self) as one grouped write (joining an open transaction): true | nil, message for a
+-- store failure (rolled back); a programming error still raises.
+function State:group(fn) return in_tx(self, fn) end
 
 -- ---- rollouts and waves ------------------------------------------------------------------------
 
