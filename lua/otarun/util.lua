@@ -48,6 +48,12 @@ function M.set_of(list)
   return set
 end
 
+-- Sorts a list of tables by one field, in place. -> the list
+function M.sort_by(list, field)
+  table.sort(list, function(a, b) return a[field] < b[field] end)
+  return list
+end
+
 function M.sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end

@@ -450,8 +450,7 @@ function Diff:removed(rollout)
       end
     end
   end
-  table.sort(out, function(a, b) return a.name < b.name end)
-  return out
+  return util.sort_by(out, "name")
 end
 
 -- For otarun.plan: the timeline's entries of one rollout -> the final entries.

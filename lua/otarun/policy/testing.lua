@@ -176,8 +176,7 @@ local function test_files(dir)
       end
     end
   end
-  table.sort(files, function(a, b) return a.path < b.path end)
-  return files
+  return require("otarun.util").sort_by(files, "path")
 end
 
 -- Runs the tests of dir (nil: the built-in policies and their tests). out(line) prints.
