@@ -1,5 +1,5 @@
 -- The example scripts, end to end through the real binary: each validates with no error, plans
--- offline into the JSON document of SPEC §7a, and the showcase plans exactly as the README says.
+-- offline into the plan JSON document, and the showcase plans exactly as the README says.
 -- Also the validate and plan commands' options and exit codes.
 local h = require("helpers")
 local cjson = require("cjson")
@@ -48,7 +48,7 @@ describe("examples", function()
       assert.matches("valid: 0 errors", out)
     end)
 
-    it(name .. " plans offline into the JSON of SPEC §7a", function()
+    it(name .. " plans offline into the plan JSON document", function()
       local code, out, err = plan_json({ example(name) })
       assert.are.equal(0, code, err)
       local doc = cjson.decode(out)

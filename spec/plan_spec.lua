@@ -357,13 +357,6 @@ describe("params", function()
                       B = "true", N = "1440", F = "5" },
       params.flatten({ A = "x", L = { "a", "b" }, T = { { Key = "k", Value = "v" } }, B = true, N = 1440, F = 5.0 }))
   end)
-  it("flattens in Lua exactly as the native signer does", function()
-    local req = { FirmwareId = "x", ProductKey = "p", SrcVersion = { "1.0", "2.0" }, MaximumPerMinute = 500,
-                  NeedPush = false, Tag = { { Key = "a", Value = "b/c" }, { Key = "otarun", Value = "r/w" } } }
-    assert.are.same(params.flatten_lua(req), params.flatten(req))
-    local ok, sign = pcall(require, "otarun.core.sign")
-    if ok then assert.are.equal(sign.flatten, params.flatten) end
-  end)
   it("orders names for reading with numeric parts as numbers", function()
     local p = { ["Tag.10.Key"] = "", ["Tag.2.Key"] = "", ["Tag.2.Value"] = "", FirmwareId = "", ["SrcVersion.1"] = "" }
     assert.are.same({ "FirmwareId", "SrcVersion.1", "Tag.2.Key", "Tag.2.Value", "Tag.10.Key" }, params.sorted_names(p))

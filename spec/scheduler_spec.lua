@@ -1,6 +1,6 @@
 -- The run loop in process: the real scheduler, client, limiter and state store against an
 -- in-process emulator on a manual clock (otarun.platform.transport_local), ticking and advancing simulated
--- time as `otarun run` would sleep. Proves SPEC §3: waves start only after the previous gate
+-- time as `otarun run` would sleep. Proves that waves start only after the previous gate
 -- passed and their delay and window allow (across time zones and a day boundary), a failing canary
 -- halts the rollout (abort cancels its pending tasks), resume and approve continue it, and crashes
 -- at random points of random ticks converge with no duplicate job and no skipped gate.

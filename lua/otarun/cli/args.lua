@@ -1,17 +1,12 @@
--- Command-line parsing for every command: common options (SPEC §1), per-command options, option
--- values as `--name VALUE` or `--name=VALUE`, and usage errors that suggest the closest option.
+-- Command-line parsing for every command: common options, per-command options, option values as
+-- `--name VALUE` or `--name=VALUE`, and usage failures (otarun.failure "usage") that suggest the
+-- closest option.
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
 
-M.UsageError = {}
-M.UsageError.__index = M.UsageError
-M.UsageError.__tostring = function(e) return e.message end
-
-local function usage_error(fmt, ...)
-  error(setmetatable({ message = string.format(fmt, ...) }, M.UsageError), 0)
-end
-M.usage_error = usage_error
+local function usage_error(fmt, ...) failure.raise("usage", fmt, ...) end
 
 -- kinds: "string", "bool", "list" (repeatable string), "int", "number"
 M.COMMON = {

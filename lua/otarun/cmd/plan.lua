@@ -1,4 +1,4 @@
--- otarun plan FILE...: validate, plan, check policies, render (SPEC §1, §4, §5, §7a). With
+-- otarun plan FILE...: validate, plan, check policies, render. With
 -- credentials the plan is the diff against the platform ("live": otarun.plan.refresh, otarun.plan.diff,
 -- otarun.plan.platform_checks); --refresh=false diffs against the state store alone ("state");
 -- --offline plans from the store's records when there is a store, else from nothing ("offline");
@@ -6,8 +6,9 @@
 -- platform checks' errors) print their diagnostics and no plan (exit 3). A plan denied by policy
 -- is printed with the denials (exit 4). An unreadable platform exits 1. --out saves the plan
 -- (otarun.plan.saved, with the state fingerprint); --detailed-exitcode exits 2 on changes.
-local args = require("otarun.cli.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
+local clients = require("otarun.platform.clients")
 local pipeline = require("otarun.plan.pipeline")
 
 local M = {}
@@ -83,7 +84,7 @@ local function connect(opts, ctx)
   if opts.refresh ~= false then
     local creds, err = load_credentials(opts)
     if not creds then return nil, err end
-    ctx.client_for, ctx.close = control.client_cache{ creds = creds, endpoint = control.endpoint(opts),
+    ctx.client_for, ctx.close = clients.cache{ creds = creds, endpoint = clients.endpoint(opts),
       opts = opts, new = { log = opts.verbose and function(line) io.stderr:write("otarun plan: ", line, "\n") end or nil } }
   end
   local st, err = open_state(opts)
@@ -119,31 +120,22 @@ local function emit(plan, ctx, out)
 end
 
 function M.main(argv)
-  local opts, files = control.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then args.usage_error("plan needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)
-  if not overrides then args.usage_error("%s", oerr) end
-  local mode, cerr = connect(opts, ctx)
-  if not mode then
-    io.stderr:write("otarun plan: ", cerr, "\n")
-    return 1
-  end
+  if not overrides then failure.raise("usage", "%s", oerr) end
+  local mode = failure.check(connect(opts, ctx))
   ctx.mode = mode
   ctx.saved_info = { files = files, vars = ctx.vars, region = opts.region,
-    endpoint = control.endpoint(opts), state = require("otarun.state").resolve(opts) }
+    endpoint = clients.endpoint(opts), state = require("otarun.state").resolve(opts) }
   local res, err = pipeline.plan(files, ctx)
   if ctx.close then ctx.close() end
   if ctx.state then ctx.state:close() end
-  if not res then
-    io.stderr:write("otarun plan: ", err, "\n")
-    return 1
-  end
+  if not res then failure.raise("error", "%s", err) end
   if not res.ok then
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
-    return 3
+    failure.exit("invalid")
   end
   local restore = require("otarun.plan").without_removed(res.plan)
   local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy, overrides = overrides,
@@ -153,18 +145,12 @@ function M.main(argv)
   for _, msg in ipairs(info.unmatched or {}) do io.stderr:write("otarun plan: warning: ", msg, "\n") end
   release_specs(res)
   -- a denied plan is shown but not saved: there is nothing to apply
-  local ok, werr = emit(res.plan, ctx, not denied and opts.out or nil)
-  if not ok then
-    io.stderr:write("otarun plan: ", werr, "\n")
-    return 1
-  end
+  failure.check(emit(res.plan, ctx, not denied and opts.out or nil))
   if denied then
-    io.stderr:write("otarun plan: denied by policy:\n")
-    for _, d in ipairs(denials) do io.stderr:write("  ", d, "\n") end
-    return 4
+    failure.raise("denied", "denied by policy:\n  %s", table.concat(denials, "\n  "))
   end
-  if opts.detailed_exitcode and require("otarun.plan").has_changes(res.plan) then return 2 end
-  return 0
+  if opts.detailed_exitcode and require("otarun.plan").has_changes(res.plan) then return failure.CODES.changes end
+  return failure.CODES.ok
 end
 
 return M

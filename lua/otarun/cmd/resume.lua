@@ -4,8 +4,8 @@
 -- with a new job (its old jobs are set aside, "retired", and never taken for it again). Who and
 -- why are recorded in the transition and the audit log, with the `resume` notification event
 -- (otarun.notify); `otarun run` then goes on.
-local args = require("otarun.cli.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
 
 local M = {}
 
@@ -43,7 +43,7 @@ local function decide(st, r, w, how, who, why)
   local rec = assert(st:rollout(r.name))
   local row = rec.wave[w.name]
   if not (row and STOPPED[row.state]) then
-    control.fail(1, "wave %q of rollout %q is %s, not aborted or failed: nothing to %s (otarun status %s)",
+    failure.raise("error", "wave %q of rollout %q is %s, not aborted or failed: nothing to %s (otarun status %s)",
       w.name, r.name, row and row.state or "not recorded", how, r.file or "FILE")
   end
   local ok, err = pcall(st.transaction, st, function()
@@ -62,7 +62,7 @@ local function decide(st, r, w, how, who, why)
         how == "retry" and "retried" or "skipped", who, why) })
     return true
   end)
-  if not ok then control.fail(1, "%s", err) end
+  if not ok then failure.raise("error", "%s", err) end
   if how == "retry" then
     return string.format("wave %q of rollout %q will start again with a new job at the next `otarun run` "
       .. "(as %s: %s)\n", w.name, r.name, who, why)
@@ -70,22 +70,20 @@ local function decide(st, r, w, how, who, why)
   return string.format("wave %q of rollout %q counts as passed (as %s: %s)\n", w.name, r.name, who, why)
 end
 
-local function run(argv)
-  local opts, pos = control.parse(argv, M)
-  if not opts then return 0 end
-  if #pos ~= 1 then args.usage_error("resume needs exactly one FILE") end
-  if opts.retry and opts.skip then args.usage_error("give --retry WAVE or --skip WAVE, not both") end
-  local ctx, rollouts = control.load_selected(pos, opts, "resume")
-  local st = control.open_state(opts, "resume", rollouts, opts.now and ctx.now)
-  control.lock(st)
+function M.main(argv)
+  local opts, pos = command.parse(argv, M, "one")
+  if opts.retry and opts.skip then failure.raise("usage", "give --retry WAVE or --skip WAVE, not both") end
+  local ctx, rollouts = command.load_selected(pos, opts)
+  local st = command.open_state(opts, "resume", rollouts, opts.now and ctx.now)
+  command.lock(st)
   local who = require("otarun.state").who()
   local why = opts.reason or "(no reason given)"
   local target = opts.retry or opts.skip
   if target then
-    local r, w = control.pick_wave(rollouts, opts.rollout, target)
+    local r, w = command.pick_wave(rollouts, opts.rollout, target)
     io.stdout:write(decide(st, r, w, opts.retry and "retry" or "skip", who, why))
     st:close()
-    return 0
+    return failure.CODES.ok
   end
   for _, r in ipairs(rollouts) do
     local rec = assert(st:rollout(r.name))
@@ -102,7 +100,7 @@ local function run(argv)
         if row.state == "failed" then
           local ok, err = st:transition(r.name, row.name, "passed",
             string.format("resumed by %s after its gate tripped: %s", who, why), row.job_id)
-          if ok == nil then control.fail(1, "%s", err) end
+          if ok == nil then failure.raise("error", "%s", err) end
         end
       end
       local ok, err = require("otarun.notify").decide(st, function() -- the resume and its event together
@@ -110,7 +108,7 @@ local function run(argv)
         require("otarun.notify").record(st, { kind = "resume", rollout = r.name,
           text = string.format("rollout %s resumed by %s: %s", r.name, who, why) })
       end)
-      if not ok then control.fail(1, "%s", err) end
+      if not ok then failure.raise("error", "%s", err) end
       io.stdout:write(string.format("resumed rollout %q (halted: %s) as %s: %s\n", r.name,
         tostring(rec.halt_reason), who, why))
     end
@@ -118,7 +116,5 @@ local function run(argv)
   st:close()
   return 0
 end
-
-function M.main(argv) return control.guard("resume", run, argv) end
 
 return M

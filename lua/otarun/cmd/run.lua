@@ -1,4 +1,4 @@
--- otarun run FILE...: drives staged rollouts until every one is done or halted (SPEC §1, §3), one
+-- otarun run FILE...: drives staged rollouts until every one is done or halted, one
 -- scheduler tick at a time (otarun.run.scheduler), sleeping until the next thing can happen but never
 -- longer than --interval. Everything is in the state store, so a killed run continues where it
 -- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the store's lock is held only
@@ -6,8 +6,8 @@
 -- Notifications (otarun.notify, docs/notifications.md) are delivered at each tick's end; metrics
 -- (otarun.notify.metrics, docs/metrics.md) go to --metrics-file after each tick and to
 -- --metrics-listen, served while the loop sleeps.
-local args = require("otarun.cli.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
@@ -53,27 +53,23 @@ exit (for a scheduler's wrapper: docs/run.md):
   3   invalid script, 64 usage error
 ]]
 
--- Exit codes of run (docs/run.md): a cron wrapper tells "could not run" from "halted, needs a
--- human" from "healthy".
-M.EXIT_HALTED = 6
-
 -- Prints one event: text lines, or JSON lines with --format json. Gate readings only when the
 -- verdict or the counts changed since the last one printed.
 local function printer(format, offset, metrics)
-  local cjson = require("cjson")
+  local json = require("otarun.json")
   local last = {}
   return function(ev)
     if metrics then metrics:event(ev) end
     if ev.kind == "gate" then
       local key = ev.rollout .. "/" .. ev.wave
-      local sig = ev.verdict .. cjson.encode({ ev.counts.succeeded, ev.counts.failed, ev.counts.pending })
+      local sig = string.format("%s %s %s %s", ev.verdict, ev.counts.succeeded, ev.counts.failed, ev.counts.pending)
       if last[key] == sig then return end
       last[key] = sig
     end
     local at = util.format_time(ev.t, offset)
     if format == "json" then
-      io.stdout:write(cjson.encode({ at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
-        job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }), "\n")
+      io.stdout:write(json.line(json.object{ at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
+        job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }))
     else
       io.stdout:write(string.format("%s %s%s %s: %s\n", at, ev.rollout or "", ev.wave and ("/" .. ev.wave) or "",
         ev.kind, ev.text))
@@ -114,7 +110,7 @@ local function observers(opts, log)
     local ok, why = require("otarun.core.http").check_url(url)
     if not ok then
       local f = require("otarun.notify.formats")
-      args.usage_error("--notify %s: %s", f.redact(url), f.scrub(why, f.url_secrets(url)))
+      failure.raise("usage", "--notify %s: %s", f.redact(url), f.scrub(why, f.url_secrets(url)))
     end
   end
   local warn = function(line) io.stderr:write("otarun run: ", line, "\n") end
@@ -126,7 +122,7 @@ local function observers(opts, log)
   if opts.metrics_listen then
     local err
     server, err = require("otarun.notify.metrics").listen(opts.metrics_listen)
-    if not server then args.usage_error("%s", err) end
+    if not server then failure.raise("usage", "%s", err) end
     local host = opts.metrics_listen:match("^%[?([%w%.:]-)%]?:%d+$")
     io.stderr:write(string.format("otarun run: metrics on http://%s:%d/metrics\n",
       host:find(":", 1, true) and ("[" .. host .. "]") or host, server:port()))
@@ -134,31 +130,29 @@ local function observers(opts, log)
   return notifier, metrics, server
 end
 
-local function run(argv)
-  local opts, files = control.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then args.usage_error("run needs at least one FILE") end
-  local format = control.line_format(opts)
-  if opts.now and not opts.once then args.usage_error("--now only makes sense with --once") end
-  local interval = opts.interval and control.seconds(opts.interval, "--interval") or 60
-  if interval < 1 then args.usage_error("--interval must be at least 1s") end
+function M.main(argv)
+  local opts, files = command.parse(argv, M, "some")
+  local format = command.line_format(opts)
+  if opts.now and not opts.once then failure.raise("usage", "--now only makes sense with --once") end
+  local interval = opts.interval and command.seconds(opts.interval, "--interval") or 60
+  if interval < 1 then failure.raise("usage", "--interval must be at least 1s") end
   local sys = require("otarun.core.sys")
-  local ctx, rollouts = control.load_selected(files, opts, "run")
+  local ctx, rollouts = command.load_selected(files, opts)
   local fixed_now = opts.now and ctx.now
   local now = function() return fixed_now or sys.now() end
   local log
   if opts.verbose then log = function(line) io.stderr:write("otarun run: ", line, "\n") end end
-  local client = control.client(opts, rollouts[1].region, log)
+  local client = command.client(opts, rollouts[1].region, log)
   local notifier, metrics, server = observers(opts, log)
-  local st = control.open_state(opts, "run", nil, now)
+  local st = command.open_state(opts, "run", nil, now)
   local last_good = rollouts
   local function load()
     if opts.once then return last_good end
     -- the scripts are read again every tick, so an edit (a fixed gate, a new wave) takes effect;
     -- a script that no longer validates leaves the last good one in charge
-    local ok, _, rs = pcall(control.load, files, opts, "run")
+    local ok, _, rs = pcall(command.load, files, opts)
     if ok then
-      if opts.rollout then rs = { control.pick_rollout(rs, opts.rollout) } end
+      if opts.rollout then rs = { command.pick_rollout(rs, opts.rollout) } end
       last_good = rs
     else
       io.stderr:write("otarun run: the scripts no longer validate (", tostring(_), "); keeping the last valid version\n")
@@ -183,7 +177,7 @@ local function run(argv)
     end
     if not rep then
       sys.catch_signals(false)
-      control.fail(1, "%s", err)
+      failure.raise("error", "%s", err)
     end
     report = rep
     if report.finished or opts.once then break end
@@ -202,9 +196,9 @@ local function run(argv)
   if code then return code end
   if opts.once and #report.errors > 0 then
     io.stderr:write(M.failure_text(report))
-    return 1
+    return failure.CODES.error
   end
-  return control.halted_exit(report.rollouts) == 0 and 0 or M.EXIT_HALTED
+  return command.halted_exit(report.rollouts)
 end
 
 -- What a tick could not do, and what it therefore left alone, for stderr.
@@ -224,10 +218,6 @@ function M.failure_text(report)
   end
   out[#out + 1] = "every decision made is in the state store; run again once the cause is fixed"
   return table.concat(out, "\n") .. "\n"
-end
-
-function M.main(argv)
-  return control.guard("run", run, argv)
 end
 
 return M

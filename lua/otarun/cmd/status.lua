@@ -1,12 +1,13 @@
--- otarun status FILE... (SPEC §1, §3): per wave, the state the store recorded and its job; when
+-- otarun status FILE...: per wave, the state the store recorded and its job; when
 -- the platform is reachable, the job's status and its devices counted by task status (one
 -- ListOTATaskByJob per status with PageSize=1, reading Total: the cost does not grow with the
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.
 -- Reads only: never takes the lock, never changes the store or the platform.
--- Uses: otarun.cli.args, otarun.control (the client cache), otarun.plan.pipeline, otarun.state,
+-- Uses: otarun.cli.command, otarun.platform.clients (the client cache), otarun.plan.pipeline, otarun.state,
 -- otarun.platform.credentials, otarun.json, otarun.util.
-local args = require("otarun.cli.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
+local clients = require("otarun.platform.clients")
 local pipeline = require("otarun.plan.pipeline")
 local util = require("otarun.util")
 
@@ -53,7 +54,7 @@ local function platform(opts)
   local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
   -- status only reads: give up quickly on a platform that does not answer
-  return (control.client_cache{ creds = creds, endpoint = control.endpoint(opts), opts = opts,
+  return (clients.cache{ creds = creds, endpoint = clients.endpoint(opts), opts = opts,
     new = { retries = { max = 1 }, timeouts = { connect = 3, request = 10 } } })
 end
 
@@ -255,27 +256,21 @@ local function render_json(doc, offset)
 end
 
 function M.main(argv)
-  local opts, files = control.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then args.usage_error("status needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
   local ctx = pipeline.context(opts)
-  if ctx.format == "markdown" then args.usage_error("--format for status must be text or json") end
+  if ctx.format == "markdown" then failure.raise("usage", "--format for status must be text or json") end
   local st, path, serr = open_store(opts)
-  if serr then
-    io.stderr:write("otarun status: ", serr, "\n")
-    return 1
-  end
+  if serr then failure.raise("error", "%s", serr) end
   ctx.mode, ctx.state = "state", st -- the diff against the recorded state (otarun.plan.diff)
   local res, err = pipeline.plan(files, ctx)
   if not res then
-    io.stderr:write("otarun status: ", err, "\n")
     if st then st:close() end
-    return 1
+    failure.raise("error", "%s", err)
   end
   if not res.ok then
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
     if st then st:close() end
-    return 3
+    failure.exit("invalid")
   end
   local client_for, why = platform(opts)
   local doc = collect(res.plan, st, client_for, why)

@@ -1,9 +1,9 @@
 -- The emulator's error vocabulary: business errors (HTTP 200, `Success = false`, `Code`,
--- `ErrorMessage`, reference §3.1) and gateway-style errors (HTTP 4xx, `Code`, `Message`, §3.2).
+-- `ErrorMessage`) and gateway-style errors (HTTP 4xx, `Code`, `Message`).
 -- Operations raise them with errors.fail(...) and otarun.emulator catches them in call().
 --
--- The reference lists no iot.ota.* code (alibaba-api.md §3.4, §5.3). Codes marked CHOSEN below are
--- plausible names picked for the emulator; the others are the reference's own.
+-- The platform's documentation lists no iot.ota.* code. Codes marked CHOSEN below are
+-- plausible names picked for the emulator; the others are the documented ones.
 local M = {}
 
 local ApiError = {}
@@ -12,7 +12,7 @@ ApiError.__tostring = function(e) return e.code .. ": " .. e.message end
 M.ApiError = ApiError
 
 M.CODES = {
-  -- from the reference (§3.4)
+  -- the platform's documented codes
   system            = "iot.system.SystemException",
   illegal_request   = "iot.system.IllegalRequest",
   instance          = "iot.system.InstanceNotFound",
@@ -60,7 +60,7 @@ function M.check(cond, kind, message)
   return cond
 end
 
--- A POP gateway error for a missing parameter: 400 Missing<Param> (§3.2). List parameters are
+-- A POP gateway error for a missing parameter: 400 Missing<Param>. List parameters are
 -- named without their ".N" suffix.
 function M.missing(param)
   local name = param:gsub("%.N$", ""):gsub("%.", "")

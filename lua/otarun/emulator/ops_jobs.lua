@@ -1,6 +1,6 @@
 -- Creating jobs (update batches): CreateOTADynamicUpgradeJob, CreateOTAStaticUpgradeJob,
 -- CreateOTAVerifyJob, with every usage rule of the CreateOTADynamicUpgradeJob page and the limits
--- of reference §4.2-4.3 and §4.11. Parameters are checked first, then the platform's state
+-- of the platform's API. Parameters are checked first, then the platform's state
 -- (firmware verified, one running dynamic job per firmware, group job modes), then the job is
 -- made and the simulation gives its devices tasks (sim.lua). Uses store.lua, params.lua.
 local errors = require("otarun.emulator.errors")
@@ -82,11 +82,7 @@ local function versions_of(P, c)
   return list
 end
 
-local function set_of(list)
-  local set = {}
-  for _, v in ipairs(list) do set[v] = true end
-  return set
-end
+local set_of = require("otarun.util").set_of
 
 function M.new_job_id(emu, serial)
   return emu.store.gen:alnum(20) .. string.format("01%04d", serial % 10000)

@@ -126,7 +126,7 @@ function ops.CancelOTATaskByJob(emu, P)
   local sim = emu.sim
   local kinds = {}
   if queued then kinds[#kinds + 1] = ST.QUEUED end
-  -- CancelQueuedTask alone also cancels tasks waiting for confirmation (reference §4.5)
+  -- CancelQueuedTask alone also cancels tasks waiting for confirmation
   if unconfirmed or (queued and not unconfirmed_given) then kinds[#kinds + 1] = ST.CONFIRM end
   if notified then kinds[#kinds + 1] = ST.NOTIFIED end
   if in_progress then kinds[#kinds + 1] = ST.IN_PROGRESS end

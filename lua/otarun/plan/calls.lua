@@ -1,4 +1,4 @@
--- The exact API calls of a wave (SPEC §2 table, §7a; alibaba-api.md §4.2–4.4): the business
+-- The exact API calls of a wave: the business
 -- parameters of CreateOTADynamicUpgradeJob / CreateOTAStaticUpgradeJob / CancelOTAStrategyByJob,
 -- flattened to the strings that are sent. Only what the wave sets, plus what the platform
 -- requires, is sent: the platform's own defaults stay the platform's.

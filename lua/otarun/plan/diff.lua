@@ -1,4 +1,4 @@
--- The diff (SPEC §3, §4): desired waves (normalised rollouts) against what exists: the platform
+-- The diff: desired waves (normalised rollouts) against what exists: the platform
 -- snapshot (otarun.plan.refresh) in "live" mode, the state store alone in "state" mode. It gives the
 -- planner (otarun.plan) what each wave observed (its job: running, done, superseded, cancelled)
 -- and then turns each wave's entry into its action: `~` update in place (UpdateOTAJob: rate, tags
@@ -21,7 +21,7 @@ local M = {}
 
 -- ---- comparing parameters ----------------------------------------------------------------------
 
--- What the platform assumes when a create call leaves a field out (reference §4.2).
+-- What the platform assumes when a create call leaves a field out.
 M.DEFAULTS = { MaximumPerMinute = "10000", OverwriteMode = "1", DynamicMode = "1", NeedPush = "true",
   NeedConfirm = "false", MultiModuleMode = "false", DownloadProtocol = "HTTPS" }
 
@@ -464,8 +464,7 @@ function Diff:removed(rollout)
       end
     end
   end
-  table.sort(out, function(a, b) return a.name < b.name end)
-  return out
+  return util.sort_by(out, "name")
 end
 
 -- For otarun.plan: the timeline's entries of one rollout -> the final entries.

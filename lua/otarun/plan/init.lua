@@ -1,5 +1,5 @@
--- The planner: normalised rollouts (from otarun.core.validate) -> the plan table of
--- notes/contracts.md, which policies read and the renderers print (SPEC §4, §7a). Timeline and
+-- The planner: normalised rollouts (from otarun.core.validate) -> the plan table
+-- (docs/architecture.md, "The plan table"), which policies read and the renderers print. Timeline and
 -- statuses: otarun.plan.timeline; exact API calls: otarun.plan.calls.
 local timeline = require("otarun.plan.timeline")
 local util = require("otarun.util")

@@ -1,4 +1,4 @@
--- The validation rules that need the platform (SPEC §7, last paragraph), judged on a refresh
+-- The validation rules that need the platform, judged on a refresh
 -- snapshot (otarun.plan.refresh) for the waves that are still to be created: the firmware exists and
 -- is verified (`required-firmware`, `firmware-unverified`, from QueryOTAFirmware's Status), a
 -- differential package's waves target exactly its real source version

@@ -1,4 +1,4 @@
--- When each wave of a rollout can start (SPEC §3): its status (waiting / ready, or what the state
+-- When each wave of a rollout can start: its status (waiting / ready, or what the state
 -- store observed), the reasons it waits, and a lower bound of its start: the predecessor's earliest
 -- start + the predecessor's gate soak + this wave's delay, at least `start`, moved to the next
 -- opening of its window. One pass in wave order, so the cost grows linearly with the waves.
@@ -16,11 +16,6 @@ local function fmt_time(ctx, epoch)
   return util.format_time(epoch, ctx.offset or 0)
 end
 
--- "24h" and "48h" read better than "1d" and "2d"; whole days from 3 days on.
-local function fmt_duration(secs)
-  if secs % 3600 == 0 and secs < 3 * 86400 then return string.format("%dh", secs // 3600) end
-  return util.format_duration(secs)
-end
 
 local function pred_reason(pred)
   if pred.spec.gate then return string.format("waiting for gate of %q", pred.name) end
@@ -73,7 +68,7 @@ local function open_entry(ctx, rollout, wave, entries)
       base = pred.earliest_start and (pred.earliest_start + soak + (wave.delay or 0))
     end
     if wave.delay and (blocked or base > now) then
-      reasons[#reasons + 1] = string.format("delay %s after %q", fmt_duration(wave.delay), pred.name)
+      reasons[#reasons + 1] = string.format("delay %s after %q", util.format_duration(wave.delay), pred.name)
     end
   end
   local t = base and math.max(base, now)

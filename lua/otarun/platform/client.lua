@@ -1,7 +1,7 @@
 -- The signed API client for the IoT Platform (version 2018-01-20, RPC style) that plan refresh,
 -- apply and the scheduler use. Owns: endpoints, request building and signing (V3 by default,
--- v1 on request; reference §1-2), the wire encoding (exactly what was signed), response and error
--- classification (reference §3), retries with backoff and jitter, and pacing through the shared
+-- v1 on request), the wire encoding (exactly what was signed), response and error
+-- classification, retries with backoff and jitter, and pacing through the shared
 -- rate limiter. A changing action (Create*, Update*, Cancel*, ...) is sent again only when the
 -- platform certainly did not process it; otherwise the caller gets kind "unknown_outcome".
 -- Uses: otarun.core.sign, otarun.core.http, otarun.core.sys, otarun.platform.ratelimit, cjson.

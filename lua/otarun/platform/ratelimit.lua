@@ -1,4 +1,4 @@
--- The client-side rate limiter: per-action rates (the platform's per-account QPS, reference §4)
+-- The client-side rate limiter: per-action rates (the platform's per-account QPS)
 -- and an optional overall ceiling. Requests are paced, not bursted: each action owns a "next free
 -- slot" that advances by interval = 1 / rate * (1 + margin) per request, so no sliding one-second
 -- window on the server ever sees more than `rate` requests, even with a little network jitter.
@@ -6,7 +6,7 @@
 -- with an injected clock. Uses: otarun.core.sys (monotonic clock, sleep) by default.
 local M = {}
 
--- Per-account QPS of the IoT OTA operations (reference §4); unknown actions get DEFAULT_RATE.
+-- Per-account QPS of the IoT OTA operations; unknown actions get DEFAULT_RATE.
 M.DEFAULT_LIMITS = {
   CreateOTADynamicUpgradeJob = 20, CreateOTAStaticUpgradeJob = 20,
   CancelOTAStrategyByJob = 10, CancelOTATaskByJob = 5,

@@ -253,7 +253,8 @@ function M.text(res, o)
 end
 
 function M.json(res, o)
-  local evs = {}
+  local json = require("otarun.json")
+  local evs = json.array{}
   for _, ev in ipairs(M.timeline_events(res)) do
     evs[#evs + 1] = { at = util.format_time(ev.t, o.offset or 0), kind = ev.kind, rollout = ev.rollout,
       wave = ev.wave, job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }
@@ -263,14 +264,14 @@ function M.json(res, o)
     w.started_at = w.started_at and util.format_time(w.started_at, o.offset or 0)
     w.passed_at = w.passed_at and util.format_time(w.passed_at, o.offset or 0)
   end
-  local halted = {}
+  local halted = json.array{}
   for _, r in ipairs(res.report.rollouts) do if r.halted then halted[#halted + 1] = { rollout = r.name, reason = r.halt_reason } end end
-  return require("otarun.json").encode({ start = util.format_time(res.start, o.offset or 0), ended = util.format_time(res.ended, o.offset or 0),
+  return json.line({ start = util.format_time(res.start, o.offset or 0), ended = util.format_time(res.ended, o.offset or 0),
     simulated_days = (res.ended - res.start) / 86400, devices = res.devices, events = evs, waves = waves,
     halted = halted, failed = res.failed[#res.failed] or 0, api_calls = res.calls, gate_calls = res.gate_calls,
     refresh_calls = res.refresh_calls,
-    calls_by_action = res.calls_by_action, wall_seconds = res.wall,
-    notifications = M.notifications_json(res, o) }) .. "\n"
+    calls_by_action = json.object(res.calls_by_action or {}), wall_seconds = res.wall,
+    notifications = M.notifications_json(res, o) })
 end
 
 -- The notifications the rehearsal would have sent (docs/notifications.md), as JSON values.

@@ -1,5 +1,5 @@
 -- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
---   1. settle what a crash left open (otarun.apply.recover: a create is adopted by its identity
+--   1. settle what a crash left open (otarun.journal.recover: a create is adopted by its identity
 --      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
 --   1b. read the platform (otarun.plan.refresh: the firmware, one walk of its job pages, QueryOTAJob
 --      for its running jobs; skipped for a rollout that is done or halted) and plan through the
@@ -20,14 +20,14 @@
 --   5. work out when the next thing can happen.
 -- The waves are planned from that tick's snapshot, updated with the calls the tick made, so a
 -- tick reads the platform once per rollout. Every changing call goes through the intent journal
--- (otarun.apply / otarun.control.call), and every decision is a wave transition in the store, so
+-- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
 -- lock is released at the end of each tick.
--- Uses otarun.run.gate, otarun.plan, otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.apply.recover,
--- otarun.control, otarun.util, otarun.state (through the handle it is given), otarun.notify (events
--- recorded with their decisions; env.notifier delivers them at each tick's end).
+-- Uses otarun.run.gate, otarun.run.stop, otarun.plan, otarun.plan.refresh, otarun.plan.diff,
+-- otarun.apply, otarun.journal, otarun.util, otarun.state (through the handle it is given),
+-- otarun.notify (events recorded with their decisions; env.notifier delivers them at each tick's end).
 local gate = require("otarun.run.gate")
-local control = require("otarun.control")
+local stop = require("otarun.run.stop")
 local notify = require("otarun.notify")
 local util = require("otarun.util")
 
@@ -65,12 +65,11 @@ end
 
 -- ---- 1. what a crash left open ---------------------------------------------------------------
 
--- What a crash left open, through apply's recovery (otarun.apply.recover): a create is adopted
+-- What a crash left open, through the journal's recovery (otarun.journal.recover): a create is adopted
 -- by its identity tag or marked absent, a cancel settled by the job's status. When the platform
 -- cannot tell, nothing starts this tick (never risk a duplicate job).
 function Sched:resolve()
-  local recover = require("otarun.apply.recover")
-  local counts, err = recover.resolve(self.state, function() return self.client end)
+  local counts, err = require("otarun.journal").recover(self.state, function() return self.client end)
   if not counts then
     self.blocked = true
     self:emit{ kind = "error", text = "cannot settle what an earlier run left open: " .. tostring(err) }
@@ -205,19 +204,10 @@ end
 -- The calls a tripped gate owes: cancel the strategy (dynamic), and the pending tasks ("abort").
 function Sched:follow_up(r, w, job_id)
   self:changed(r)
-  local st = self.state
-  if w.kind == "dynamic" then
-    local ok, err = control.cancel_strategy(st, self.client, r, w.name, job_id)
-    if not ok then
-      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling the strategy: " .. tostring(err.message or err) }
-      return
-    end
-  end
-  if w.on_fail == "abort" then
-    local ok, err = control.cancel_pending(st, self.client, r, w.name, job_id)
-    if not ok then
-      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling pending tasks: " .. tostring(err.message or err) }
-    end
+  local failures = stop.job(self.state, self.client, r, w.name, job_id, { strategy = w.kind == "dynamic",
+    pending = w.on_fail == "abort", first_failure = true })
+  for _, f in ipairs(failures) do
+    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling " .. f.what .. ": " .. tostring(f.err) }
   end
 end
 

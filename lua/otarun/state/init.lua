@@ -4,8 +4,9 @@
 -- job + transition + audit in one transaction), halts, approvals, overrides, gate readings, the
 -- audit log with who (user@host) and what, the state fingerprint, and JSON exports written
 -- atomically. Params tables are stored as canonical JSON (sorted keys) without secret keys.
--- Uses otarun.core.store (the C store), otarun.core.sys, cjson.
+-- Uses otarun.core.store (the C store), otarun.core.sys, otarun.json, cjson (decoding).
 local core = require("otarun.core.store")
+local json = require("otarun.json")
 local sys = require("otarun.core.sys")
 local cjson = require("cjson")
 
@@ -60,79 +61,14 @@ end
 M.secret_key = core.secret_key
 
 -- Marks a table to encode as a JSON array even when empty.
-M.array_mt = {}
+M.array_mt = json.ARRAY
 
-local function is_array(t)
-  if getmetatable(t) == M.array_mt then return true end
-  local n = #t
-  local count = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
-    count = count + 1
-  end
-  return count == n and n > 0
-end
-
-local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
-  ["\r"] = "\\r", ["\t"] = "\\t" }
-
-local function quote(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return ESCAPES[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
-
-local function encode(v, out, depth)
-  local tv = type(v)
-  if v == nil or v == cjson.null then
-    out[#out + 1] = "null"
-  elseif tv == "boolean" then
-    out[#out + 1] = tostring(v)
-  elseif tv == "number" then
-    if math.type(v) == "integer" then out[#out + 1] = string.format("%d", v)
-    elseif v ~= v or v == math.huge or v == -math.huge then error("cannot store a non-finite number", 0)
-    else out[#out + 1] = string.format("%.17g", v) end
-  elseif tv == "string" then
-    out[#out + 1] = quote(v)
-  elseif tv == "table" then
-    if depth > 32 then error("params nested deeper than 32 levels", 0) end
-    if is_array(v) then
-      out[#out + 1] = "["
-      for i = 1, #v do
-        if i > 1 then out[#out + 1] = "," end
-        encode(v[i], out, depth + 1)
-      end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for k in pairs(v) do
-        local ks = tostring(k)
-        if not core.secret_key(ks) then keys[#keys + 1] = ks end
-      end
-      table.sort(keys)
-      out[#out + 1] = "{"
-      for i, k in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        out[#out + 1] = quote(k)
-        out[#out + 1] = ":"
-        local val = v[k]
-        if val == nil then val = v[tonumber(k)] end
-        encode(val, out, depth + 1)
-      end
-      out[#out + 1] = "}"
-    end
-  else
-    error("cannot store a " .. tv .. " in params", 0)
-  end
-end
-
--- Canonical JSON (sorted keys, no secret keys at any depth); a string is taken as JSON already.
+-- Canonical JSON (sorted keys, no secret keys at any depth; otarun.json); a string is taken as
+-- JSON already.
 function M.json(v)
   if v == nil then return nil end
   if type(v) == "string" then return v end
-  local out = {}
-  encode(v, out, 0)
-  return table.concat(out)
+  return json.encode(v, { sorted = true, empty_object = true, omit = core.secret_key })
 end
 
 -- ---- the handle --------------------------------------------------------------------------------
