@@ -20,6 +20,7 @@ M.DEFAULT_QPS = {
   CancelOTATaskByJob = 5, QueryOTAJob = 10, ListOTAJobByFirmware = 10, ListOTATaskByJob = 10,
   QueryOTAFirmware = 20, ListOTAFirmware = 10, CreateOTAVerifyJob = 10, CreateOTAFirmware = 10,
   QueryDeviceGroupList = 100, QueryDeviceDetail = 50, UpdateOTAJob = 10,
+  ReupgradeOTATask = 20, ConfirmOTATask = 20, CancelOTATaskByDevice = 10,
 }
 
 M.API_VERSION = "2018-01-20"
