@@ -170,6 +170,53 @@ async function cycle(ops) {
   eq(jobs.Total, 2, 'ListOTAJobByFirmware Total (verify + dynamic)');
 }
 
+// One device's operations and the task operations: NeedConfirm job -> ListOTAUnfinishedTaskByDevice
+// -> ConfirmOTATask -> ListOTAJobByDevice -> CancelOTATaskByDevice -> ReupgradeOTATask (which
+// needs confirmation again). ops: { call(action, params) } returning wire-named bodies.
+async function deviceCycle(ops, n) {
+  const device = `conf-${n}`;
+  const fw = await ops.call('CreateOTAFirmware', { FirmwareName: `device-ops-${n}`, DestVersion: `2.6.${n}`,
+    FirmwareUrl: `https://iotx-ota.oss-cn-shanghai.aliyuncs.com/ota/device-ops-${n}.bin`, ProductKey: PK, NeedToVerify: false });
+  eq(fw.Success, true, `CreateOTAFirmware Success (${fw.Code} ${fw.ErrorMessage})`);
+  const firmwareId = fw.Data.FirmwareId;
+  const job = await ops.call('CreateOTAStaticUpgradeJob', { FirmwareId: firmwareId, ProductKey: PK,
+    TargetSelection: 'SPECIFIC', TargetDeviceName: [device], NeedConfirm: true });
+  eq(job.Success, true, `CreateOTAStaticUpgradeJob Success (${job.Code} ${job.ErrorMessage})`);
+  const jobId = job.Data.JobId;
+  const unfinished = await ops.call('ListOTAUnfinishedTaskByDevice', { ProductKey: PK, DeviceName: device });
+  eq(unfinished.Success, true, 'ListOTAUnfinishedTaskByDevice Success');
+  const task = unfinished.Data.SimpleOTATaskInfo[0];
+  eq(task.JobId, jobId, 'unfinished task JobId');
+  eq(task.TaskStatus, 'CONFIRM', 'unfinished task TaskStatus');
+  eq((await ops.call('ConfirmOTATask', { TaskId: [task.TaskId] })).Success, true, 'ConfirmOTATask Success');
+  const jobs = await ops.call('ListOTAJobByDevice', { FirmwareId: firmwareId, ProductKey: PK, DeviceName: device,
+    CurrentPage: 1, PageSize: 10 });
+  eq(jobs.Total, 1, 'ListOTAJobByDevice Total');
+  eq(jobs.Data.SimpleOTAJobInfo[0].JobId, jobId, 'ListOTAJobByDevice JobId');
+  eq((await ops.call('CancelOTATaskByDevice', { ProductKey: PK, FirmwareId: firmwareId, DeviceName: [device] })).Success,
+    true, 'CancelOTATaskByDevice Success');
+  const gone = await ops.call('ListOTAUnfinishedTaskByDevice', { ProductKey: PK, DeviceName: device });
+  eq(gone.Data.SimpleOTATaskInfo.length, 0, 'no unfinished task after CancelOTATaskByDevice');
+  const re = await ops.call('ReupgradeOTATask', { JobId: jobId, TaskId: [task.TaskId] });
+  eq(re.Success, true, `ReupgradeOTATask Success (${re.Code} ${re.ErrorMessage})`);
+  const again = await ops.call('ListOTAUnfinishedTaskByDevice', { ProductKey: PK, DeviceName: device });
+  eq(again.Data.SimpleOTATaskInfo[0].TaskStatus, 'CONFIRM', 're-upgraded task waits for confirmation again');
+  const eleven = Array.from({ length: 11 }, (_, i) => `task-${i}`);
+  // pop-core throws business errors, the Tea SDK returns them
+  const over = await ops.call('ConfirmOTATask', { TaskId: eleven }).catch((e) => ({ Success: false, Code: e.code }));
+  eq(over.Success, false, 'ConfirmOTATask with 11 task ids is refused');
+  eq(over.Code, 'iot.common.InvalidFormattedParameter', 'ConfirmOTATask with 11 task ids: Code');
+}
+function sdkCall(client) {
+  const R = Iot;
+  const camel = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k[0].toLowerCase() + k.slice(1), v]));
+  const lower = (a) => a[0].toLowerCase() + a.slice(1);
+  return { call: async (action, p) => wire(await client[lower(action)](new R[`${action}Request`](camel(p)))) };
+}
+function popCall(client, method) {
+  return { call: (action, p) => client.request(action, flat(p), { method, formatParams: false }) };
+}
+
 // Wire-named bodies from the Tea SDK's typed responses.
 const wire = (resp) => resp.body.toMap();
 function sdkOps(client) {
@@ -236,6 +283,7 @@ async function main() {
 
   for (const [name, v1] of [['V3 (default)', false], ['v1 (signatureAlgorithm v2)', true]]) {
     await check(`iot20180120 ${name}: firmware -> verify -> dynamic job -> tasks -> cancel`, () => cycle(sdkOps(iot({ v1 }))));
+    await check(`iot20180120 ${name}: device operations, confirm and re-upgrade`, () => deviceCycle(sdkCall(iot({ v1 })), v1 ? 2 : 1));
     await check(`iot20180120 ${name}: STS key with its security token`, async () => {
       eq((await queryFw(iot({ v1, key: STS }))).body.success, true, 'Success');
     });
@@ -279,6 +327,8 @@ async function main() {
 
   for (const method of ['GET', 'POST']) {
     await check(`pop-core ${method}: firmware -> verify -> dynamic job -> tasks -> cancel`, () => cycle(popOps(pop(), method)));
+    await check(`pop-core ${method}: device operations, confirm and re-upgrade`, () =>
+      deviceCycle(popCall(pop(), method), method === 'GET' ? 3 : 4));
     await check(`pop-core ${method}: wrong secret -> SignatureDoesNotMatch`, () =>
       rejects(pop({ secret: 'tampered' }).request('QueryOTAFirmware', { FirmwareId: 'fw-240' }, { method }), 'SignatureDoesNotMatch', 400, 'tampered'));
     await check(`pop-core ${method}: unknown key -> InvalidAccessKeyId.NotFound`, () =>
