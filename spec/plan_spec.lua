@@ -94,12 +94,26 @@ describe("plan calls", function()
 
   it("does not schedule a static wave less than 5 minutes ahead: it waits and is created at its start", function()
     local start = NOW + 4 * 60
-    local r = F.rollout({ F.wave("s", { kind = "static", all = true, start = start, finish_at = start + 2 * H }) })
+    local r = F.rollout({ F.wave("s", { kind = "static", all = true, start = start }) })
     local w = waves_of(r)[1]
     assert.are.equal("waiting", w.status)
     assert.are.equal("wait", w.action)
     assert.is_nil(w.calls[1].params.ScheduleTime)
-    assert.are.equal(tostring((start + 2 * H) * 1000), w.calls[1].params.ScheduleFinishTime)
+  end)
+
+  it("never sends ScheduleFinishTime without ScheduleTime: a wave with a finish is scheduled 6 minutes after its create", function()
+    local start = NOW + 4 * 60
+    local r = F.rollout({ F.wave("s", { kind = "static", all = true, start = start, finish_at = start + 2 * H }) })
+    local w = waves_of(r)[1]
+    assert.are.equal("wait", w.action)
+    local p = w.calls[1].params
+    assert.are.equal(tostring((start + 2 * H) * 1000), p.ScheduleFinishTime)
+    assert.is_string(p.ScheduleTime)
+    assert.is_true(tonumber(p.ScheduleTime) >= (NOW + 5 * 60) * 1000)
+    local now_wave = waves_of(F.rollout({ F.wave("n", { kind = "static", all = true, finish_after = 3 * H }) }))[1]
+    local q = now_wave.calls[1].params
+    assert.are.equal(tostring((NOW + 6 * 60) * 1000), q.ScheduleTime)
+    assert.are.equal(tostring((NOW + 6 * 60 + 3 * H) * 1000), q.ScheduleFinishTime)
   end)
 
   it("waits for a static wave more than 7 days ahead, to be created with ScheduleTime 7 days before", function()

@@ -114,8 +114,12 @@ describe("CreateOTAStaticUpgradeJob", function()
   end)
 
   it("cancels what has not started when ScheduleFinishTime passes", function()
+    -- the finish counts from ScheduleTime: it is refused without one
+    S.fails(emu, "CreateOTAStaticUpgradeJob", static({ ScheduleFinishTime = tostring((S.T0 + 3600) * 1000) }),
+      "iot.ota.InvalidScheduleTime")
     local job = S.call(emu, "CreateOTAStaticUpgradeJob", static({ NeedConfirm = "true",
-      ScheduleFinishTime = tostring((S.T0 + 3600) * 1000) })).Data.JobId
+      ScheduleTime = tostring((S.T0 + 300) * 1000), ScheduleFinishTime = tostring((S.T0 + 300 + 3600) * 1000) })).Data.JobId
+    emu:advance(300)
     local t1 = S.task(emu, job, "dev000001")
     S.call(emu, "ConfirmOTATask", { ["TaskId.1"] = t1.TaskId })
     emu:advance(3599)

@@ -8,6 +8,10 @@ local M = {}
 
 M.SCHEDULE_MIN = 5 * 60          -- ScheduleTime: 5 minutes to 7 days ahead of the call
 M.SCHEDULE_MAX = 7 * 86400
+-- A wave with a finish but no start far enough ahead is scheduled this long after its create: the
+-- platform takes ScheduleFinishTime only with ScheduleTime (docs/platform-assumptions.md,
+-- "Schedules"); the extra minute covers the time between planning the call and sending it.
+M.SCHEDULE_FOR_FINISH = M.SCHEDULE_MIN + 60
 
 local OVERWRITE = { keep = 1, replace = 2 }
 local DYNAMIC_MODE = { continuous = 1, ["new-reports"] = 2 }
@@ -78,6 +82,9 @@ function M.static_create(rollout, wave, created_at)
   if wave.start and created_at and wave.start - created_at >= M.SCHEDULE_MIN then
     r.ScheduleTime = wave.start * 1000
     begins = wave.start
+  elseif (wave.finish_at or wave.finish_after) and created_at then
+    begins = created_at + M.SCHEDULE_FOR_FINISH
+    r.ScheduleTime = begins * 1000
   end
   if wave.finish_at then
     r.ScheduleFinishTime = wave.finish_at * 1000
