@@ -11,7 +11,8 @@
 --      then otarun resume). A failed read starts and changes nothing this tick;
 --   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
 --      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
---   3. judge the gates of running waves (otarun.run.gate; every reading recorded): pass -> `passed`,
+--   3. judge the gates of running waves (otarun.run.gate; FAILED tasks that are not the firmware's
+--      left out by otarun.run.failures; every reading recorded): pass -> `passed`,
 --      trip -> `failed`, rollout halted, strategy cancelled (tasks too with "abort");
 --   4. start the waves that are due, one at a time, re-planning after each (otarun.plan's timeline
 --      decides due-ness: time, after, delay from the predecessor's passed_at, window, approval);
@@ -23,9 +24,10 @@
 -- (otarun.apply / otarun.control.call), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
 -- lock is released at the end of each tick.
--- Uses otarun.run.gate, otarun.plan, otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.apply.recover,
+-- Uses otarun.run.gate, otarun.run.failures, otarun.plan, otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.apply.recover,
 -- otarun.control, otarun.util, otarun.state (through the handle it is given).
 local gate = require("otarun.run.gate")
+local failures = require("otarun.run.failures")
 local control = require("otarun.control")
 local util = require("otarun.util")
 
@@ -228,6 +230,17 @@ function Sched:readings(r, w)
   return h
 end
 
+-- Leaves out of the FAILED count what is not the firmware's failure (otarun.run.failures).
+function Sched:firmware_failures(r, w, job_id, counts)
+  self.failed_prev = self.failed_prev or {}
+  local key = r.name .. "/" .. w.name
+  local out, err, calls = failures.adjust(self.client, job_id, counts, w, self.failed_prev[key],
+    { now = self.now, instance = r.instance })
+  self.calls = self.calls + (calls or 0)
+  if out then self.failed_prev[key] = out end
+  return out, err
+end
+
 function Sched:judge(r, w, row)
   local st = self.state
   if not w.gate then
@@ -240,6 +253,7 @@ function Sched:judge(r, w, row)
   local counts, err, calls = gate.read(self.client, row.job_id, { instance = r.instance })
   if counts then calls = err end
   self.calls = self.calls + (calls or 0)
+  if counts then counts, err = self:firmware_failures(r, w, row.job_id, counts) end
   if not counts then
     self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "reading the gate: " .. tostring(err) }
     return
@@ -249,6 +263,8 @@ function Sched:judge(r, w, row)
   local history = w.gate.check and self:readings(r, w) or {}
   local verdict, reason = gate.evaluate(counts, w.gate, { now = self.now, started_at = started,
     history = history, rollout = r.name, wave = w.name, check_limits = self.env.check_limits })
+  local note = failures.note(counts)
+  if note then reason = reason .. " (" .. note .. ")" end
   st:gate(r.name, w.name, counts, verdict, reason)
   if w.gate.check then history[#history + 1] = { at = self.now, verdict = verdict, reason = reason, counts = counts } end
   self:emit{ kind = "gate", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
