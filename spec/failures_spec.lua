@@ -75,7 +75,7 @@ describe("failures.adjust against the emulator", function()
     assert.is_nil(failures.note(b))
   end)
 
-  it("reads at most MAX_PAGES pages and counts what it did not read as the firmware's", function()
+  it("reads at most MAX_PAGES pages and judges the rest by the shares found in them", function()
     local emu, c = emu_with(700, 1)
     local job = assert(c:call("CreateOTADynamicUpgradeJob", { FirmwareId = "fw2", ProductKey = "pk1",
       SrcVersion = { "1.0" }, MaximumPerMinute = 10000 })).Data.JobId
@@ -85,5 +85,10 @@ describe("failures.adjust against the emulator", function()
     local a, calls = assert(failures.adjust(c, job, counts, {}, nil, { now = emu:now() }))
     assert.are.equal(failures.MAX_PAGES, calls)
     assert.are.equal(700, a.failed)
+    -- a wave with retries, all failed a moment ago: every one may still be retried
+    local young = assert(failures.adjust(c, job, assert(gate.read(c, job)), { retry_interval = 1440, retry_count = 1 },
+      nil, { now = emu:now() + 60 }))
+    assert.are.equal(0, young.failed)
+    assert.are.equal(700, young.failed_young)
   end)
 end)

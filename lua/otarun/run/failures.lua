@@ -10,7 +10,8 @@
 --
 -- The failed tasks are read only when the FAILED count moved since the last reading or some of them
 -- were still young: at most MAX_PAGES pages of PAGE_SIZE (ListOTATaskByJob, TaskStatus=FAILED).
--- Failed tasks beyond what was read count as the firmware's (the safe side).
+-- Beyond what was read, the shares found in the pages read are applied to the rest (rounded down:
+-- the doubt goes to counting a failure).
 -- Uses otarun.util (times).
 local util = require("otarun.util")
 
@@ -71,7 +72,11 @@ function M.adjust(client, job_id, counts, wave, prev, ctx)
       for _, t in ipairs(list) do tasks[#tasks + 1] = t end
       if #list < M.PAGE_SIZE or #tasks >= raw then break end
     end
-    counts.failed_other, counts.failed_young = M.classify(tasks, wave, ctx.now)
+    local other, young = M.classify(tasks, wave, ctx.now)
+    if #tasks > 0 and #tasks < raw then
+      other, young = other * raw // #tasks, young * raw // #tasks
+    end
+    counts.failed_other, counts.failed_young = other, young
     M.apply(counts)
     return counts, calls
   end

@@ -236,6 +236,7 @@ function Sched:firmware_failures(r, w, job_id, counts)
   local key = r.name .. "/" .. w.name
   local out, err, calls = failures.adjust(self.client, job_id, counts, w, self.failed_prev[key],
     { now = self.now, instance = r.instance })
+  if out then calls, err = err, nil end
   self.calls = self.calls + (calls or 0)
   if out then self.failed_prev[key] = out end
   return out, err
