@@ -1,25 +1,31 @@
 -- otarun abort FILE [--wave W]: stops a rollout (or one wave): cancels the dynamic strategies and
 -- the pending tasks (queued, notified, unconfirmed, scheduled) of its jobs through the intent
 -- journal, marks the waves cancelled and halts the rollout, with who and why in the audit log.
--- Devices already upgrading finish their upgrade (the platform cannot stop them).
+-- Devices already upgrading finish their upgrade (the platform cannot stop them). With --device,
+-- one device's pending task (otarun.cmd.device_task).
 local args = require("otarun.cli.args")
 local control = require("otarun.control")
 
 local M = {}
 
 M.OPTIONS = { ["--wave"] = "string", ["--reason"] = "string", ["--rollout"] = "string",
-              ["--lock-timeout"] = "int" }
+              ["--lock-timeout"] = "int", ["--device"] = "string" }
 
 M.HELP = [[
 usage: otarun abort FILE [--wave W] [--reason TEXT] [--rollout NAME]
+       otarun abort FILE --device NAME [--wave W] [--reason TEXT] [--rollout NAME]
 
 Stops the rollouts in FILE (or --rollout), or only wave W: cancels their dynamic strategies
 (CancelOTAStrategyByJob) and pending tasks (CancelOTATaskByJob: queued, notified, unconfirmed,
 scheduled), marks the waves cancelled and halts the rollout so `otarun run` starts nothing more.
 Devices already upgrading finish. Who and why go to the audit log.
 
+With --device, only that device's pending task of the rollout's firmware is cancelled
+(CancelOTATaskByDevice; with --wave only in that wave's job); nothing is halted.
+
 options:
   --wave W                only this wave
+  --device NAME           only this device's pending task (docs/commands-ota.md)
   --reason TEXT           why (recorded)
   --rollout NAME          only this rollout
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
@@ -59,6 +65,7 @@ end
 local function run(argv)
   local opts, pos = control.parse(argv, M)
   if not opts then return 0 end
+  if opts.device then return require("otarun.cmd.device_task").abort(opts, pos) end
   if #pos ~= 1 then args.usage_error("abort needs exactly one FILE") end
   local ctx, rollouts = control.load(pos, opts, "abort")
   local targets = {}

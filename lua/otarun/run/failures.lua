@@ -34,17 +34,23 @@ local function not_firmware(desc)
   return false
 end
 
+-- True when a FAILED task of the wave may still be waiting for its automatic retry.
+function M.young(t, wave, now)
+  local wait = (wave.retry_interval and (wave.retry_count or 0) > 0) and (wave.retry_interval * 60 + M.SLACK) or nil
+  if not wait then return false end
+  local at = util.parse_time(t.UtcModified)
+  return not at or now - at < wait
+end
+
 -- classify(tasks, wave, now) -> other, young
 -- tasks: SimpleOTATaskInfo items; wave: retry_interval (minutes), retry_count.
 function M.classify(tasks, wave, now)
   local other, young = 0, 0
-  local wait = (wave.retry_interval and (wave.retry_count or 0) > 0) and (wave.retry_interval * 60 + M.SLACK) or nil
   for _, t in ipairs(tasks) do
     if not_firmware(t.TaskDesc) then
       other = other + 1
-    elseif wait then
-      local at = util.parse_time(t.UtcModified)
-      if not at or now - at < wait then young = young + 1 end
+    elseif M.young(t, wave, now) then
+      young = young + 1
     end
   end
   return other, young
