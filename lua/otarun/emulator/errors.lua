@@ -2,8 +2,9 @@
 -- `ErrorMessage`, reference §3.1) and gateway-style errors (HTTP 4xx, `Code`, `Message`, §3.2).
 -- Operations raise them with errors.fail(...) and otarun.emulator catches them in call().
 --
--- The reference lists no iot.ota.* code (alibaba-api.md §3.4, §5.3). Codes marked CHOSEN below are
--- plausible names picked for the emulator; the others are the reference's own.
+-- No documentation checked gives an iot.ota.* code: codes marked CHOSEN below are names picked for
+-- the emulator, listed with the sources checked in docs/platform-assumptions.md ("Error codes");
+-- the others are documented.
 local M = {}
 
 local ApiError = {}
