@@ -108,6 +108,23 @@ describe("otarun.core.validate", function()
     assert.is_nil(w[4].versions)
   end)
 
+  it("takes percent = { total = N } (N% of the fleet in total) and refuses other tables", function()
+    local r = check({ decl({ defaults = { kind = "static", versions = { "2.3.0" }, overwrite = "replace" } }, {
+      { name = "one", percent = 1 },
+      { name = "ten", percent = { total = "10.5" } },
+      { name = "bad", percent = { totl = 10 } },
+      { name = "big", percent = { total = 101 } },
+    }) })
+    local w = r.rollouts[1].waves
+    assert.is_nil(w[1].percent_total)
+    assert.is_true(w[2].percent_total)
+    assert.are.equal("10.5", w[2].percent_text)
+    local rules = {}
+    for _, d in ipairs(r.diagnostics) do rules[#rules + 1] = d.wave .. " " .. d.rule end
+    table.sort(rules)
+    assert.are.same({ "bad field-type", "bad target-exclusive", "bad unknown-field", "big static-percent" }, rules)
+  end)
+
   it("warns about static waves whose targets overlap an earlier static wave's (static-overlap)", function()
     local r = check({ decl({ defaults = { kind = "static" } }, {
       { name = "one", percent = 1, versions = { "2.3.0" } },

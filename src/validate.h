@@ -121,6 +121,7 @@ struct validate_wave {
 	const char *group;
 	const char **devices; size_t ndevices; int has_devices;
 	int has_percent; double percent; const char *percent_text;
+	int percent_total; /* percent = { total = N }: N% of the fleet in total, GrayPercent computed by the planner */
 	int all;
 	int has_rate, has_retry_interval, has_retry_count, has_timeout;
 	long long rate, retry_interval, retry_count, timeout;

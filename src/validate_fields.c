@@ -181,12 +181,33 @@ static void parse_devices(struct vx_ctx *c, const struct validate_value *v, cons
 			label, dup);
 }
 
-/* GrayPercent is judged on its decimal text so that 12.3456 is caught and 0.1 is not noise. */
+/* GrayPercent is judged on its decimal text so that 12.3456 is caught and 0.1 is not noise.
+ * `percent = { total = N }` asks for N% of the fleet in total across the rollout's percent waves;
+ * the planner computes the GrayPercent that reaches it (docs/platform-assumptions.md, "Percentages"). */
 static void parse_percent(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "GrayPercent";
 	char buf[64];
 	const char *text;
+	int total = 0;
+	if (v->type == VALIDATE_TABLE) {
+		const struct validate_value *tv = NULL;
+		for (size_t i = 0; i < v->nfields; i++) {
+			if (strcmp(v->fields[i].key, "total") == 0)
+				tv = &v->fields[i].value;
+			else
+				vx_diag(c, VALIDATE_ERROR, "unknown-field", param, "unknown field \"%s\" in %s (fields: total)",
+					v->fields[i].key, label);
+		}
+		if (!tv || v->nitems || v->nother || (tv->type != VALIDATE_NUMBER && tv->type != VALIDATE_STRING)) {
+			vx_diag(c, VALIDATE_ERROR, "field-type", param,
+				"%s must be a number like 12.5 or { total = N } (N%% of the fleet in total), got %s", label,
+				vx_describe(c, v));
+			return;
+		}
+		v = tv;
+		total = 1;
+	}
 	if (v->type == VALIDATE_NUMBER) {
 		if (validate_percent_text(v->number, buf, sizeof buf)) {
 			vx_diag(c, VALIDATE_ERROR, "static-percent", param, "%s %s is out of range: GrayPercent must be in (0, 100]",
@@ -224,6 +245,7 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 	p->w.has_percent = 1;
 	p->w.percent = val;
 	p->w.percent_text = text == buf ? vx_printf(c, "%s", buf) : text;
+	p->w.percent_total = total;
 	p->valid |= VF_BIT(VF_PERCENT);
 	if (!(val > 0) || val > 100)
 		vx_diag(c, VALIDATE_ERROR, "static-percent", param, "%s %s is out of range: GrayPercent must be in (0, 100]",

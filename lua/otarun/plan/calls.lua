@@ -72,7 +72,9 @@ function M.static_create(rollout, wave, created_at)
     r.GroupType = "LINK_PLATFORM"
   elseif wave.percent_text or wave.percent then
     r.TargetSelection = "GRAY"
-    r.GrayPercent = wave.percent_text or params.text(wave.percent)
+    -- `percent = { total = N }`: the GrayPercent that brings the total to N% (otarun.plan.reach)
+    r.GrayPercent = wave.percent_total and require("otarun.plan.reach").of(rollout, wave).gray
+      or wave.percent_text or params.text(wave.percent)
     r.SrcVersion = list_or_nil(wave.versions)
   else
     r.TargetSelection = "ALL"
