@@ -10,7 +10,7 @@ local util = require("otarun.util")
 local M = {}
 
 M.OPTIONS = { ["--once"] = "bool", ["--interval"] = "string", ["--rollout"] = "string",
-              ["--lock-timeout"] = "int" }
+              ["--lock-timeout"] = "int", ["--auto-confirm"] = "bool" }
 
 M.HELP = [[
 usage: otarun run FILE... [OPTIONS]
@@ -28,6 +28,8 @@ options:
   --once                  one tick, then exit (for cron, a CI schedule or a Kubernetes CronJob)
   --interval DURATION     longest sleep between ticks, i.e. how often gates are read (60s)
   --rollout NAME          drive only this rollout
+  --auto-confirm          confirm the devices that wait for confirmation in waves with
+                          confirm = true, while the wave's window is open (docs/commands-ota.md)
   --lock-timeout SECONDS  how long to wait for another otarun holding the state store (30)
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL, --region R, --profile P   where and as whom to call the platform
@@ -118,6 +120,7 @@ local function run(argv)
   end
   local sched = require("otarun.run.scheduler").new{ state = st, client = client, load = load, now = now,
     interval = interval, on_event = printer(format, ctx.offset), offset = ctx.offset,
+    auto_confirm = opts.auto_confirm,
     lock_timeout = opts.lock_timeout or 30 }
   sys.catch_signals(true)
   local report, code

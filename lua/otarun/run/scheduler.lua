@@ -28,6 +28,7 @@
 -- otarun.control, otarun.util, otarun.state (through the handle it is given).
 local gate = require("otarun.run.gate")
 local failures = require("otarun.run.failures")
+local auto_confirm = require("otarun.run.auto_confirm")
 local control = require("otarun.control")
 local util = require("otarun.util")
 
@@ -45,7 +46,8 @@ Sched.__index = Sched
 --      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
 --      lock_timeout =, check_limits = }
 -- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
---           "update"|"cancel"|"cancelled", rollout, wave, job_id, text, counts, verdict }
+--           "update"|"cancel"|"cancelled"|"confirm", rollout, wave, job_id, text, counts, verdict }
+-- env.auto_confirm: confirm waiting devices of confirm = true waves in their window (run --auto-confirm).
 -- s.calls counts gate readings' calls; s.refresh_calls the platform reads of the ticks' plans.
 function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
@@ -228,6 +230,25 @@ function Sched:readings(r, w)
   end
   while #h > gate.HISTORY do table.remove(h, 1) end
   return h
+end
+
+-- `run --auto-confirm`: confirms the waiting devices of running and passed waves with
+-- confirm = true while their window is open (otarun.run.auto_confirm).
+function Sched:confirm_waiting(r)
+  local rec = self.state:rollout(r.name)
+  if rec.halted then return end
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if w.confirm and row and (row.state == "running" or row.state == "passed") then
+      local n, err = auto_confirm.run(self, r, w, row)
+      if not n then
+        self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "confirming waiting devices: " .. tostring(err.message or err) }
+      elseif n > 0 then
+        self:emit{ kind = "confirm", rollout = r.name, wave = w.name, job_id = row.job_id,
+          text = string.format("%d device%s confirmed (--auto-confirm)", n, n == 1 and "" or "s") }
+      end
+    end
+  end
 end
 
 -- Leaves out of the FAILED count what is not the firmware's failure (otarun.run.failures).
@@ -471,6 +492,7 @@ function Sched:tick_locked()
         if st:rollout(r.name).halted then break end
       end
     end
+    if self.env.auto_confirm then self:confirm_waiting(r) end
     self:start_due(r)
     rec = st:rollout(r.name)
     local waves = self:plan(r, rec)
