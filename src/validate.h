@@ -112,6 +112,9 @@ struct validate_gate {
 enum validate_kind { VALIDATE_DYNAMIC, VALIDATE_STATIC };
 enum validate_tristate { VALIDATE_UNSET = -1, VALIDATE_FALSE = 0, VALIDATE_TRUE = 1 };
 
+/* Device names of one static job: TargetDeviceName.N takes 200, a DnListFileUrl file this many. */
+#define VALIDATE_MAX_DEVICE_LIST 1000000
+
 struct validate_wave {
 	const char *name; /* NULL when missing or invalid */
 	int line;

@@ -165,12 +165,14 @@ static void parse_devices(struct vx_ctx *c, const struct validate_value *v, cons
 		return;
 	p->w.has_devices = 1;
 	p->valid |= VF_BIT(VF_DEVICES);
+	/* up to 200 go out as TargetDeviceName.N, more as a device list file (DnListFileUrl) of at most
+	 * VALIDATE_MAX_DEVICE_LIST names (docs/platform-assumptions.md, "Device lists") */
 	if (p->w.ndevices == 0)
-		vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s is empty: list 1 to 200 device names", label);
-	if (p->w.ndevices > 200)
+		vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s is empty: list at least one device name", label);
+	if (p->w.ndevices > VALIDATE_MAX_DEVICE_LIST)
 		vx_diag(c, VALIDATE_ERROR, "static-devices", param,
-			"%s lists %zu devices: TargetDeviceName.N takes at most 200 per job (split the wave)", label,
-			p->w.ndevices);
+			"%s lists %zu devices: a device list file (DnListFileUrl) takes at most %d per job (split the wave)",
+			label, p->w.ndevices, VALIDATE_MAX_DEVICE_LIST);
 	for (size_t i = 0; i < p->w.ndevices; i++)
 		if (!p->w.devices[i][0]) {
 			vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s has an empty device name (entry %zu)", label, i + 1);
