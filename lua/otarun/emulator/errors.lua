@@ -46,6 +46,7 @@ M.CODES = {
   src_version_diff  = "iot.ota.SrcVersionMismatchDiffPackage",
   no_cancel_kind    = "iot.ota.NoCancelTaskTypeSpecified",
   schedule          = "iot.ota.InvalidScheduleTime",
+  dn_list           = "iot.ota.InvalidDnListFile",
 }
 
 local function raise(e) error(setmetatable(e, ApiError), 0) end

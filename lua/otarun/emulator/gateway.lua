@@ -598,7 +598,7 @@ function Gateway:handle(req)
   self.counters.accepted = self.counters.accepted + 1
   local s, h, b = self:call_model(rid, action, params, {
     request_id = rid, access_key_id = id, account = key.account, method = req.method,
-    signature = v3 and "v3" or "v1", remote = req.remote, raw_json = self.raw_json,
+    signature = v3 and "v3" or "v1", remote = req.remote, raw_json = self.raw_json, host = req.headers["host"],
   })
   return s, h, b, opts
 end

@@ -284,7 +284,7 @@ function ops.CreateOTAStaticUpgradeJob(emu, P, ctx)
     local names = P:unique_list("TargetDeviceName", 200)
     if P:has("DnListFileUrl") then
       if #names > 0 then errors.fail("format", "Give TargetDeviceName.N or DnListFileUrl, not both.") end
-      errors.fail("format", "DnListFileUrl is not supported by the emulator; give TargetDeviceName.N.")
+      names = require("otarun.emulator.ops_device_list").lookup(emu, P:str("DnListFileUrl"))
     end
     if #names == 0 then errors.missing("TargetDeviceName.N") end
     local list = {}

@@ -65,7 +65,11 @@ function M.static_create(rollout, wave, created_at)
   local r = common(rollout, wave)
   if wave.devices then
     r.TargetSelection = "SPECIFIC"
-    r.TargetDeviceName = list_or_nil(wave.devices)
+    if #wave.devices > M.MAX_NAMES then
+      r.DnListFileUrl = M.device_list_placeholder(wave)
+    else
+      r.TargetDeviceName = list_or_nil(wave.devices)
+    end
   elseif wave.group then
     r.TargetSelection = "GROUP"
     r.GroupId = wave.group
@@ -94,6 +98,22 @@ function M.static_create(rollout, wave, created_at)
     r.ScheduleFinishTime = (begins + wave.finish_after) * 1000
   end
   return { action = "CreateOTAStaticUpgradeJob", params = params.flatten(r) }
+end
+
+-- More than MAX_NAMES devices go out as a device list file: GenerateDeviceNameListURL, the upload
+-- (otarun.platform.device_list), then the create with DnListFileUrl (docs/commands-ota.md).
+M.MAX_NAMES = 200
+M.DEVICE_LIST = '^%(FileUrl of the device list of wave "(.-)"'
+
+function M.device_list_placeholder(wave)
+  return string.format('(FileUrl of the device list of wave "%s": %d names)', wave.name, #wave.devices)
+end
+
+-- The call that precedes a create with a device list file; apply uploads `names` after it. The
+-- names ride on the call, not in its params (a plan shows the parameters sent, not the file).
+function M.device_list_url(rollout, wave)
+  return { action = "GenerateDeviceNameListURL", params = params.flatten({ IotInstanceId = rollout.instance }),
+           names = wave.devices }
 end
 
 -- job_id: the real id, or a placeholder text while the job does not exist yet.
