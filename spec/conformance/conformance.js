@@ -207,6 +207,48 @@ async function deviceCycle(ops, n) {
   eq(over.Success, false, 'ConfirmOTATask with 11 task ids is refused');
   eq(over.Code, 'iot.common.InvalidFormattedParameter', 'ConfirmOTATask with 11 task ids: Code');
 }
+// GenerateDeviceNameListURL, the upload of 250 names to its Host (an OSS PostObject form, sent with
+// Node's own http), then CreateOTAStaticUpgradeJob with DnListFileUrl: one job of 250 devices.
+function postForm(url, fields, fileText) {
+  const boundary = `conformance${Date.now()}`;
+  const parts = Object.entries(fields).map(([k, v]) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
+  parts.push(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="devices.txt"\r\n` +
+    `Content-Type: text/plain\r\n\r\n${fileText}\r\n--${boundary}--\r\n`);
+  const body = Buffer.from(parts.join(''));
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+async function deviceListCycle(ops, n) {
+  const fw = await ops.call('CreateOTAFirmware', { FirmwareName: `device-list-${n}`, DestVersion: `2.7.${n}`,
+    FirmwareUrl: `https://iotx-ota.oss-cn-shanghai.aliyuncs.com/ota/device-list-${n}.bin`, ProductKey: PK, NeedToVerify: false });
+  eq(fw.Success, true, 'CreateOTAFirmware Success');
+  const url = await ops.call('GenerateDeviceNameListURL', {});
+  eq(url.Success, true, 'GenerateDeviceNameListURL Success');
+  const d = url.Data;
+  for (const k of ['Key', 'Host', 'Policy', 'Signature', 'AccessKeyId', 'FileUrl']) assert(d[k], `Data.${k} is set`);
+  eq(d.ObjectStorage, 'OSS', 'Data.ObjectStorage');
+  const names = Array.from({ length: 250 }, (_, i) => `list${String(i + 1).padStart(6, '0')}`);
+  const bad = await postForm(d.Host, { key: d.Key, OSSAccessKeyId: d.AccessKeyId, policy: d.Policy, Signature: 'x' }, 'dev000001');
+  eq(bad.status, 403, 'an upload with a wrong Signature');
+  const up = await postForm(d.Host, { key: d.Key, OSSAccessKeyId: d.AccessKeyId, policy: d.Policy, Signature: d.Signature,
+    success_action_status: '200' }, names.join('\n'));
+  eq(up.status, 200, `the upload (${up.body})`);
+  const job = await ops.call('CreateOTAStaticUpgradeJob', { FirmwareId: fw.Data.FirmwareId, ProductKey: PK,
+    TargetSelection: 'SPECIFIC', DnListFileUrl: d.FileUrl });
+  eq(job.Success, true, `CreateOTAStaticUpgradeJob with DnListFileUrl (${job.Code} ${job.ErrorMessage})`);
+  const tasks = await ops.call('ListOTATaskByJob', { JobId: job.Data.JobId, CurrentPage: 1, PageSize: 1 });
+  eq(tasks.Total, 250, 'tasks of the device list job');
+}
 function sdkCall(client) {
   const R = Iot;
   const camel = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k[0].toLowerCase() + k.slice(1), v]));
@@ -284,6 +326,7 @@ async function main() {
   for (const [name, v1] of [['V3 (default)', false], ['v1 (signatureAlgorithm v2)', true]]) {
     await check(`iot20180120 ${name}: firmware -> verify -> dynamic job -> tasks -> cancel`, () => cycle(sdkOps(iot({ v1 }))));
     await check(`iot20180120 ${name}: device operations, confirm and re-upgrade`, () => deviceCycle(sdkCall(iot({ v1 })), v1 ? 2 : 1));
+    await check(`iot20180120 ${name}: GenerateDeviceNameListURL, the upload, DnListFileUrl`, () => deviceListCycle(sdkCall(iot({ v1 })), v1 ? 2 : 1));
     await check(`iot20180120 ${name}: STS key with its security token`, async () => {
       eq((await queryFw(iot({ v1, key: STS }))).body.success, true, 'Success');
     });
