@@ -26,6 +26,7 @@ const char *const vx_wave_field_params[VF_COUNT] = {
 static const char *const retry_fields[] = { "interval", "count" };
 static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio", "check" };
 static const char *const window_fields[] = { "days", "from", "to", "tz" };
+static const char *const percent_fields[] = { "total" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- typed getters: each reports `field-type` and returns -1 on a wrong type ------------------ */
@@ -184,31 +185,17 @@ static void parse_devices(struct vx_ctx *c, const struct validate_value *v, cons
 }
 
 /* GrayPercent is judged on its decimal text so that 12.3456 is caught and 0.1 is not noise.
- * `percent = { total = N }` asks for N% of the fleet in total across the rollout's percent waves;
- * the planner computes the GrayPercent that reaches it (docs/platform-assumptions.md, "Percentages"). */
+ * `{ total = N }`: N% in total; the planner computes GrayPercent (docs/platform-assumptions.md). */
 static void parse_percent(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "GrayPercent";
 	char buf[64];
 	const char *text;
-	int total = 0;
-	if (v->type == VALIDATE_TABLE) {
-		const struct validate_value *tv = NULL;
-		for (size_t i = 0; i < v->nfields; i++) {
-			if (strcmp(v->fields[i].key, "total") == 0)
-				tv = &v->fields[i].value;
-			else
-				vx_diag(c, VALIDATE_ERROR, "unknown-field", param, "unknown field \"%s\" in %s (fields: total)",
-					v->fields[i].key, label);
-		}
-		if (!tv || v->nitems || v->nother || (tv->type != VALIDATE_NUMBER && tv->type != VALIDATE_STRING)) {
-			vx_diag(c, VALIDATE_ERROR, "field-type", param,
-				"%s must be a number like 12.5 or { total = N } (N%% of the fleet in total), got %s", label,
-				vx_describe(c, v));
-			return;
-		}
-		v = tv;
-		total = 1;
+	int total = v->type == VALIDATE_TABLE;
+	if (total) {
+		vx_check_keys(c, v, label, percent_fields, 1);
+		if (!(v = vx_get(v, "total")))
+			return (void)vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s needs total = N (N%% of the fleet)", label);
 	}
 	if (v->type == VALIDATE_NUMBER) {
 		if (validate_percent_text(v->number, buf, sizeof buf)) {
