@@ -173,7 +173,12 @@ function M.plan(files, ctx, validate)
     diagnostics = res.diagnostics, observed = ctx.observed, diff = d,
     state_fingerprint = d and d:fingerprint(res.rollouts) or nil,
   })
-  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED } end
+  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED }
+  else
+    -- how many devices each percent wave reaches, from the platform's counts (otarun.plan.reach)
+    local client_for = ctx.client_for or function() return ctx.client end
+    res.refresh_calls = (res.refresh_calls or 0) + require("otarun.plan.reach").annotate(res.plan, res.rollouts, client_for)
+  end
   res.plan.refresh_calls = res.refresh_calls
   return res
 end

@@ -82,4 +82,53 @@ function M.text(rollout, wave)
     r.gray, pct(r.share), on, pct(r.total))
 end
 
+-- With the platform (live plans): the first percent wave of each chain that has a job tells how
+-- many devices its GrayPercent took (ListOTATaskByJob, PageSize 1, its Total), hence about how
+-- many were on the chain's versions; every later percent wave's reason then says about how many
+-- devices it reaches. One call per chain. plan: the built plan; client_for(rollout) -> client.
+-- -> calls made
+function M.annotate(plan, rollouts, client_for)
+  local calls = 0
+  for _, r in ipairs(rollouts) do
+    local entries = {}
+    for _, pr in ipairs(plan.rollouts or {}) do
+      if pr.name == r.name then
+        for _, e in ipairs(pr.waves or {}) do entries[e.name] = e end
+      end
+    end
+    local first, order = {}, {}
+    for _, w in ipairs(r.waves or {}) do
+      if is_percent(w) then
+        local key = versions_key(w)
+        if not first[key] then first[key], order[#order + 1] = w, key end
+      end
+    end
+    for _, key in ipairs(order) do
+      local w1 = first[key]
+      local e1 = entries[w1.name]
+      local client = e1 and e1.job_id and client_for(r)
+      if client then
+        local res = client:call("ListOTATaskByJob", { JobId = e1.job_id, PageSize = 1, CurrentPage = 1,
+          IotInstanceId = r.instance })
+        calls = calls + 1
+        local total = res and tonumber(res.Total)
+        local gray = tonumber(M.of(r, w1).gray)
+        if total and total > 0 and gray and gray > 0 then
+          local pool = total * 100 / gray
+          for _, w in ipairs(r.waves) do
+            local e = entries[w.name]
+            if w ~= w1 and is_percent(w) and versions_key(w) == key and e and (e.action == "create" or e.action == "wait") then
+              local n = math.floor(M.of(r, w).share / 100 * pool + 0.5)
+              e.reason = string.format("%s; about %d devices (wave %q's job took %d tasks: about %d devices were on these versions)",
+                e.reason, n, w1.name, total, math.floor(pool + 0.5))
+              if e.reach then e.reach.devices = n end
+            end
+          end
+        end
+      end
+    end
+  end
+  return calls
+end
+
 return M
