@@ -118,6 +118,7 @@ end
 -- status(opts, files) for `otarun status FILE --device NAME [--rollout R] [--format json]`. Reads only.
 function M.status(opts, files)
   if #files == 0 then args.usage_error("status needs at least one FILE") end
+  if opts.offline then args.usage_error("--device reads the device's tasks from the platform; it cannot be --offline") end
   local format = control.line_format(opts)
   local _, rollouts = control.load(files, opts, "status")
   local r = control.pick_rollout(rollouts, opts.rollout)
