@@ -252,6 +252,10 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 		lua_pushnumber(L, w->percent);
 		lua_setfield(L, -2, "percent");
 		set_str(L, "percent_text", w->percent_text);
+		if (w->percent_total) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "percent_total");
+		}
 	}
 	if (w->all) {
 		lua_pushboolean(L, 1);

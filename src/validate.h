@@ -113,6 +113,9 @@ struct validate_gate {
 enum validate_kind { VALIDATE_DYNAMIC, VALIDATE_STATIC };
 enum validate_tristate { VALIDATE_UNSET = -1, VALIDATE_FALSE = 0, VALIDATE_TRUE = 1 };
 
+/* Device names of one static job: TargetDeviceName.N takes 200, a DnListFileUrl file this many. */
+#define VALIDATE_MAX_DEVICE_LIST 1000000
+
 struct validate_wave {
 	const char *name; /* NULL when missing or invalid */
 	int line;
@@ -122,6 +125,7 @@ struct validate_wave {
 	const char *group;
 	const char **devices; size_t ndevices; int has_devices;
 	int has_percent; double percent; const char *percent_text;
+	int percent_total; /* percent = { total = N }: N% of the fleet in total, GrayPercent computed by the planner */
 	int all;
 	int has_rate, has_retry_interval, has_retry_count, has_timeout;
 	long long rate, retry_interval, retry_count, timeout;

@@ -28,6 +28,7 @@ const char *const vx_wave_field_params[VF_COUNT] = {
 static const char *const retry_fields[] = { "interval", "count" };
 static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio", "check" };
 static const char *const window_fields[] = { "days", "from", "to", "tz" };
+static const char *const percent_fields[] = { "total" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- typed getters: each reports `field-type` and returns -1 on a wrong type ------------------ */
@@ -187,12 +188,14 @@ static void parse_devices(struct vx_ctx *c, const struct validate_value *v, cons
 		return;
 	p->w.has_devices = 1;
 	p->valid |= VF_BIT(VF_DEVICES);
+	/* up to 200 go out as TargetDeviceName.N, more as a device list file (DnListFileUrl) of at most
+	 * VALIDATE_MAX_DEVICE_LIST names (docs/platform-assumptions.md, "Device lists") */
 	if (p->w.ndevices == 0)
-		vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s is empty: list 1 to 200 device names", label);
-	if (p->w.ndevices > 200)
+		vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s is empty: list at least one device name", label);
+	if (p->w.ndevices > VALIDATE_MAX_DEVICE_LIST)
 		vx_diag(c, VALIDATE_ERROR, "static-devices", param,
-			"%s lists %zu devices: TargetDeviceName.N takes at most 200 per job (split the wave)", label,
-			p->w.ndevices);
+			"%s lists %zu devices: a device list file (DnListFileUrl) takes at most %d per job (split the wave)",
+			label, p->w.ndevices, VALIDATE_MAX_DEVICE_LIST);
 	for (size_t i = 0; i < p->w.ndevices; i++)
 		if (!p->w.devices[i][0]) {
 			vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s has an empty device name (entry %zu)", label, i + 1);
@@ -203,12 +206,19 @@ static void parse_devices(struct vx_ctx *c, const struct validate_value *v, cons
 			label, dup);
 }
 
-/* GrayPercent is judged on its decimal text so that 12.3456 is caught and 0.1 is not noise. */
+/* GrayPercent is judged on its decimal text so that 12.3456 is caught and 0.1 is not noise.
+ * `{ total = N }`: N% in total; the planner computes GrayPercent (docs/platform-assumptions.md). */
 static void parse_percent(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "GrayPercent";
 	char buf[64];
 	const char *text;
+	int total = v->type == VALIDATE_TABLE;
+	if (total) {
+		vx_check_keys(c, v, label, percent_fields, 1);
+		if (!(v = vx_get(v, "total")))
+			return (void)vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s needs total = N (N%% of the fleet)", label);
+	}
 	if (v->type == VALIDATE_NUMBER) {
 		if (validate_percent_text(v->number, buf, sizeof buf)) {
 			vx_diag(c, VALIDATE_ERROR, "static-percent", param, "%s %s is out of range: GrayPercent must be in (0, 100]",
@@ -246,6 +256,7 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 	p->w.has_percent = 1;
 	p->w.percent = val;
 	p->w.percent_text = text == buf ? vx_printf(c, "%s", buf) : text;
+	p->w.percent_total = total;
 	p->valid |= VF_BIT(VF_PERCENT);
 	if (!(val > 0) || val > 100)
 		vx_diag(c, VALIDATE_ERROR, "static-percent", param, "%s %s is out of range: GrayPercent must be in (0, 100]",

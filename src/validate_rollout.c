@@ -215,7 +215,8 @@ static void copy_field(struct validate_wave *d, const struct validate_wave *s, i
 	case VF_VERSIONS: d->versions = s->versions; d->nversions = s->nversions; d->has_versions = s->has_versions; break;
 	case VF_GROUP: d->group = s->group; break;
 	case VF_DEVICES: d->devices = s->devices; d->ndevices = s->ndevices; d->has_devices = s->has_devices; break;
-	case VF_PERCENT: d->has_percent = s->has_percent; d->percent = s->percent; d->percent_text = s->percent_text; break;
+	case VF_PERCENT: d->has_percent = s->has_percent; d->percent = s->percent; d->percent_text = s->percent_text;
+		d->percent_total = s->percent_total; break;
 	case VF_ALL: d->all = s->all; break;
 	case VF_RATE: d->has_rate = s->has_rate; d->rate = s->rate; break;
 	case VF_RETRY:

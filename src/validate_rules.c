@@ -87,9 +87,11 @@ static void diff_package_rule(struct wave_check *k)
 		     "firmware %s is a differential package from %s: versions must be exactly { \"%s\" }",
 		     fw->id ? fw->id : "", fw->src_version, fw->src_version);
 	else if (!w->has_versions && w->kind == VALIDATE_STATIC && (w->has_percent || w->all))
-		vx_diag(k->c, VALIDATE_ERROR, "src-version-diff-package", "SrcVersion.N",
-			"firmware %s is a differential package from %s: narrow this wave with versions = { \"%s\" }",
-			fw->id ? fw->id : "", fw->src_version, fw->src_version);
+		/* the platform skips devices on other versions (docs/platform-assumptions.md) */
+		vx_diag(k->c, VALIDATE_WARNING, "src-version-diff-package", "SrcVersion.N",
+			"firmware %s is a differential package from %s: the platform skips every device of this wave that "
+			"is not on %s (they get no task); narrow the wave with versions = { \"%s\" } to say so",
+			fw->id ? fw->id : "", fw->src_version, fw->src_version, fw->src_version);
 }
 
 static size_t utf8_chars(const char *s)

@@ -71,6 +71,24 @@ local function concrete(call, created, where)
   return { action = call.action, params = params }
 end
 
+-- GenerateDeviceNameListURL of a wave with more than 200 devices: the URL, then the upload of the
+-- wave's names (otarun.platform.device_list); the create that follows takes the FileUrl. Nothing
+-- on the platform's jobs changes, so no intent is written. -> FileUrl | nil, message
+local function device_list(self, step, call)
+  local r, w = step.rollout, step.wave
+  local where = r.name .. "/" .. w.name
+  local names = call.names
+  if type(names) ~= "table" or #names == 0 then
+    return nil, where .. ": the device list is not in this plan (a saved plan carries no names): run otarun apply with the script"
+  end
+  local client, cerr = self.client_for(r)
+  if not client then return nil, where .. ": " .. tostring(cerr) end
+  local url, err = require("otarun.platform.device_list").upload(client, names, call.params.IotInstanceId)
+  self.stats.requests = self.stats.requests + 2
+  if not url then return nil, string.format("%s: device list of %d names: %s", where, #names, tostring(err.message or err)) end
+  return url
+end
+
 -- The store's job rows of a rollout by job id (to name the wave a cancel supersedes).
 local function job_owner(st, rollout, job_id)
   for _, j in ipairs(st:jobs(rollout) or {}) do
@@ -170,11 +188,18 @@ function M.execute(st, plan, opts)
       if rn == r.name then created[wn] = v end
     end
     local failed = false
+    local file_url
     for ci, call in ipairs(w.calls) do
       local c, cerr = concrete(call, created, where)
       local res, err, fatal
       local adopted = run.stats.adopted
-      if c then res, err, fatal = run:send(step, c) else err = cerr end
+      if c and c.params.DnListFileUrl and tostring(c.params.DnListFileUrl):match(require("otarun.plan.calls").DEVICE_LIST) then
+        c.params.DnListFileUrl = file_url
+      end
+      if c and call.action == "GenerateDeviceNameListURL" then
+        file_url, err = device_list(run, step, call)
+        res = file_url and true or nil
+      elseif c then res, err, fatal = run:send(step, c) else err = cerr end
       report.calls = report.calls + 1
       outcome.calls[#outcome.calls + 1] = { action = call.action, ok = res ~= nil, error = err,
         job_id = (res ~= nil and res ~= true) and res or (c and c.params.JobId) or nil,

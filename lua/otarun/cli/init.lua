@@ -16,6 +16,8 @@ local COMMANDS = {
   { "status", "per-wave state, job ids, device counts, next step" },
   { "approve", "record an approval for a wave that has approve = true" },
   { "abort", "stop a rollout: cancel dynamic strategies and pending tasks" },
+  { "retry", "upgrade a wave's failed devices again (ReupgradeOTATask)" },
+  { "confirm", "confirm a wave's devices waiting for confirmation (ConfirmOTATask)" },
   { "resume", "clear a halt after a human decision" },
   { "log", "the audit log: every decision, gate reading, approval, API call" },
   { "rehearse", "run the whole rollout against a simulated fleet in simulated time" },

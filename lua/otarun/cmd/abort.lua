@@ -2,7 +2,8 @@
 -- the pending tasks (queued, notified, unconfirmed, scheduled) of its jobs through the intent
 -- journal, marks the waves cancelled and halts the rollout, with who and why in the audit log.
 -- Devices already upgrading finish their upgrade (the platform cannot stop them). The `abort`
--- notification event is recorded with the halt (otarun.notify, docs/notifications.md).
+-- notification event is recorded with the halt (otarun.notify, docs/notifications.md). With
+-- --device, one device's pending task (otarun.cmd.device_task).
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local stop = require("otarun.run.stop")
@@ -10,18 +11,23 @@ local stop = require("otarun.run.stop")
 local M = {}
 
 M.OPTIONS = { ["--wave"] = "string", ["--reason"] = "string", ["--rollout"] = "string",
-              ["--lock-timeout"] = "int" }
+              ["--lock-timeout"] = "int", ["--device"] = "string" }
 
 M.HELP = [[
 usage: otarun abort FILE [--wave W] [--reason TEXT] [--rollout NAME]
+       otarun abort FILE --device NAME [--wave W] [--reason TEXT] [--rollout NAME]
 
 Stops the rollouts in FILE (or --rollout), or only wave W: cancels their dynamic strategies
 (CancelOTAStrategyByJob) and pending tasks (CancelOTATaskByJob: queued, notified, unconfirmed,
 scheduled), marks the waves cancelled and halts the rollout so `otarun run` starts nothing more.
 Devices already upgrading finish. Who and why go to the audit log.
 
+With --device, only that device's pending task of the rollout's firmware is cancelled
+(CancelOTATaskByDevice; with --wave only in that wave's job); nothing is halted.
+
 options:
   --wave W                only this wave
+  --device NAME           only this device's pending task (docs/commands-ota.md)
   --reason TEXT           why (recorded)
   --rollout NAME          only this rollout
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
@@ -56,6 +62,7 @@ end
 
 function M.main(argv)
   local opts, pos = command.parse(argv, M, "one")
+  if opts.device then return require("otarun.cmd.device_task").abort(opts, pos) end
   local ctx, rollouts = command.load(pos, opts)
   local targets = {}
   if opts.wave then

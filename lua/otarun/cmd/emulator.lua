@@ -24,7 +24,10 @@ A local IoT Platform OTA endpoint with a simulated fleet. It verifies v1 (HMAC-S
 (ACS3-HMAC-SHA256) signatures from the request as received, the timestamp window, nonce replay,
 unknown keys and STS tokens, answers Throttling.User beyond each operation's QPS, and answers in
 the platform's two error formats. The admin API under /_emulator/ (loopback only) loads fleets,
-moves a manual clock, injects faults and reports counters.
+moves a manual clock, injects faults and reports counters. Device list files for
+GenerateDeviceNameListURL are uploaded to the emulated object storage under /_oss/ (an OSS
+PostObject form; larger lists need a larger --max-body). What the emulator assumes where the
+platform's documentation is silent: docs/platform-assumptions.md.
 
 options:
   --listen HOST:PORT     address to serve on (default 127.0.0.1:8780; port 0 picks a free one).

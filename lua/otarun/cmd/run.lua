@@ -14,7 +14,7 @@ local M = {}
 
 M.OPTIONS = { ["--once"] = "bool", ["--interval"] = "string", ["--rollout"] = "string",
               ["--lock-timeout"] = "int", ["--notify"] = "list", ["--metrics-file"] = "string",
-              ["--metrics-listen"] = "string" }
+              ["--metrics-listen"] = "string", ["--auto-confirm"] = "bool" }
 
 M.HELP = [[
 usage: otarun run FILE... [OPTIONS]
@@ -32,6 +32,8 @@ options:
   --once                  one tick, then exit (for cron, a CI schedule or a Kubernetes CronJob)
   --interval DURATION     longest sleep between ticks, i.e. how often gates are read (60s)
   --rollout NAME          drive only this rollout
+  --auto-confirm          confirm the devices that wait for confirmation in waves with
+                          confirm = true, while the wave's window is open (docs/commands-ota.md)
   --lock-timeout SECONDS  how long to wait for another otarun holding the state store (30)
   --notify URL            also send every rollout's events to URL as (unsigned) JSON (repeatable;
                           https://, or http:// to loopback; see docs/notifications.md)
@@ -161,7 +163,7 @@ function M.main(argv)
   end
   local sched = require("otarun.run.scheduler").new{ state = st, client = client, load = load, now = now,
     interval = interval, on_event = printer(format, ctx.offset, metrics), offset = ctx.offset,
-    lock_timeout = opts.lock_timeout or 30, notifier = notifier }
+    lock_timeout = opts.lock_timeout or 30, notifier = notifier, auto_confirm = opts.auto_confirm }
   sys.catch_signals(true)
   local report, code
   while true do

@@ -2,7 +2,8 @@
 -- the platform is reachable, the job's status and its devices counted by task status (one
 -- ListOTATaskByJob per status with PageSize=1, reading Total: the cost does not grow with the
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.
--- Reads only: never takes the lock, never changes the store or the platform.
+-- Reads only: never takes the lock, never changes the store or the platform. With --device, one
+-- device's place in the rollout (otarun.cmd.device_task).
 -- Uses: otarun.cli.command, otarun.platform.clients (the client cache), otarun.plan.pipeline, otarun.state,
 -- otarun.platform.credentials, otarun.json, otarun.util.
 local command = require("otarun.cli.command")
@@ -13,11 +14,12 @@ local util = require("otarun.util")
 
 local M = {}
 
-M.OPTIONS = {}
+M.OPTIONS = { ["--device"] = "string", ["--rollout"] = "string" }
 M.TASK_STATUSES = { "CONFIRM", "QUEUED", "NOTIFIED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED" }
 
 M.HELP = [[
 usage: otarun status [OPTIONS] FILE...
+       otarun status FILE --device NAME [--rollout NAME] [--format text|json]
 
 Shows each wave's state from the state store, its job, and, when the platform answers, the
 job's status and its devices by task status; then what happens next and when.
@@ -27,6 +29,9 @@ options:
   --state PATH          state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL, --region REGION, --profile P   where and as whom to read the platform
   --offline             only the store: do not contact the platform
+  --device NAME         where this device is in the rollout: its unfinished task and the jobs
+                        that gave it a task (docs/commands-ota.md)
+  --rollout NAME        with --device: the rollout, when FILE declares several
   --now TIME, --var NAME=VALUE, --no-color
 
 exit: 0 shown, 1 error (also: the platform could not be read or refused the key; the store's view
@@ -257,6 +262,7 @@ end
 
 function M.main(argv)
   local opts, files = command.parse(argv, M, "some")
+  if opts.device then return require("otarun.cmd.device_task").status(opts, files) end
   local ctx = pipeline.context(opts)
   if ctx.format == "markdown" then failure.raise("usage", "--format for status must be text or json") end
   local st, path, serr = open_store(opts)

@@ -2,8 +2,9 @@
 -- `ErrorMessage`) and gateway-style errors (HTTP 4xx, `Code`, `Message`).
 -- Operations raise them with errors.fail(...) and otarun.emulator catches them in call().
 --
--- The platform's documentation lists no iot.ota.* code. Codes marked CHOSEN below are
--- plausible names picked for the emulator; the others are the documented ones.
+-- No documentation checked gives an iot.ota.* code: codes marked CHOSEN below are names picked for
+-- the emulator, listed with the sources checked in docs/platform-assumptions.md ("Error codes");
+-- the others are documented.
 local M = {}
 
 local ApiError = {}
@@ -45,6 +46,7 @@ M.CODES = {
   src_version_diff  = "iot.ota.SrcVersionMismatchDiffPackage",
   no_cancel_kind    = "iot.ota.NoCancelTaskTypeSpecified",
   schedule          = "iot.ota.InvalidScheduleTime",
+  dn_list           = "iot.ota.InvalidDnListFile",
 }
 
 local function raise(e) error(setmetatable(e, ApiError), 0) end

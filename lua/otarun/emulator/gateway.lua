@@ -20,6 +20,7 @@ M.DEFAULT_QPS = {
   CancelOTATaskByJob = 5, QueryOTAJob = 10, ListOTAJobByFirmware = 10, ListOTATaskByJob = 10,
   QueryOTAFirmware = 20, ListOTAFirmware = 10, CreateOTAVerifyJob = 10, CreateOTAFirmware = 10,
   QueryDeviceGroupList = 100, QueryDeviceDetail = 50, UpdateOTAJob = 10,
+  ReupgradeOTATask = 20, ConfirmOTATask = 20, CancelOTATaskByDevice = 10,
 }
 
 M.API_VERSION = "2018-01-20"
@@ -590,7 +591,7 @@ function Gateway:handle(req)
   self.counters.accepted = self.counters.accepted + 1
   local s, h, b = self:call_model(rid, action, params, {
     request_id = rid, access_key_id = id, account = key.account, method = req.method,
-    signature = v3 and "v3" or "v1", remote = req.remote, raw_json = self.raw_json,
+    signature = v3 and "v3" or "v1", remote = req.remote, raw_json = self.raw_json, host = req.headers["host"],
   })
   return s, h, b, opts
 end

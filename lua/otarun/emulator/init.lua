@@ -34,7 +34,8 @@ M.RAW_MT = shape.RAW_MT
 M.to_json = shape.to_json
 
 local OPS = {}
-for _, name in ipairs({ "ops_firmware", "ops_jobs", "ops_update", "ops_tasks", "ops_devices" }) do
+for _, name in ipairs({ "ops_firmware", "ops_jobs", "ops_update", "ops_tasks", "ops_devices",
+                       "ops_device_tasks", "ops_device_list" }) do
   for action, fn in pairs(require("otarun.emulator." .. name).ops) do OPS[action] = fn end
 end
 M.ACTIONS = util.sorted_keys(OPS)

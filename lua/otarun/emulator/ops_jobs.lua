@@ -190,7 +190,9 @@ local function schedule_times(P, now)
     errors.fail("schedule", "ScheduleTime must be 5 minutes to 7 days in the future (milliseconds since the epoch).")
   end
   if fin then
-    local base = at or now
+    -- the finish is documented only relative to ScheduleTime (docs/platform-assumptions.md, "Schedules")
+    if not at then errors.fail("schedule", "ScheduleFinishTime needs ScheduleTime: the end time is counted from the scheduled start.") end
+    local base = at
     if fin < base + 3600 or fin > base + 30 * 86400 then
       errors.fail("schedule", "ScheduleFinishTime must be 1 hour to 30 days after ScheduleTime.")
     end
@@ -278,7 +280,7 @@ function ops.CreateOTAStaticUpgradeJob(emu, P, ctx)
     local names = P:unique_list("TargetDeviceName", 200)
     if P:has("DnListFileUrl") then
       if #names > 0 then errors.fail("format", "Give TargetDeviceName.N or DnListFileUrl, not both.") end
-      errors.fail("format", "DnListFileUrl is not supported by the emulator; give TargetDeviceName.N.")
+      names = require("otarun.emulator.ops_device_list").lookup(emu, P:str("DnListFileUrl"))
     end
     if #names == 0 then errors.missing("TargetDeviceName.N") end
     local list = {}

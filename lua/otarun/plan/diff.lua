@@ -155,6 +155,23 @@ function M.update_call(rollout, job, desired, kind)
   return { action = "UpdateOTAJob", params = flat }
 end
 
+-- What an UpdateOTAJob reaches, per changed parameter (docs/platform-assumptions.md, "UpdateOTAJob"):
+-- a new timeout only devices that join the job after the change, a new rate the devices not yet
+-- notified, new source versions the devices on an added version (continuous dynamic jobs).
+local REACH = {
+  TimeoutInMinutes = "the new timeout applies only to devices added to the job after the change; tasks already created keep theirs",
+  MaximumPerMinute = "the new rate paces devices not yet notified",
+  SrcVersion = "devices on an added version join the job; tasks already created stay",
+}
+function M.update_reach(changes)
+  local out = {}
+  for _, c in ipairs(changes) do
+    if REACH[c.param] then out[#out + 1] = REACH[c.param] end
+  end
+  if #out == 0 then return "" end
+  return " (" .. table.concat(out, "; ") .. ")"
+end
+
 -- What a wave's create call sends now (for a static wave, created now).
 local function desired_call(rollout, wave, now)
   if wave.kind == "static" then return calls.static_create(rollout, wave, now) end
@@ -427,7 +444,7 @@ function Diff:reconcile(rollout, entry, job)
   else
     entry.action = "update"
     entry.calls = { M.update_call(rollout, job, desired.params, wave.kind) }
-    closes = "UpdateOTAJob changes it in place"
+    closes = "UpdateOTAJob changes it in place" .. M.update_reach(changes)
   end
   entry.reason = string.format("%s%s; %s", entry.drift and "changed outside otarun: " or "",
     table.concat(texts, "; "), closes)

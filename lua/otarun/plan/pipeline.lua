@@ -165,7 +165,21 @@ function M.plan(files, ctx, validate)
     diagnostics = res.diagnostics, observed = ctx.observed, diff = d,
     state_fingerprint = d and not ctx.no_fingerprint and d:fingerprint(res.rollouts) or nil,
   })
-  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED } end
+  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED }
+  else
+    -- how many devices each percent wave reaches, from the platform's counts (otarun.plan.reach)
+    local client_for = ctx.client_for or function() return ctx.client end
+    res.refresh_calls = (res.refresh_calls or 0) + require("otarun.plan.reach").annotate(res.plan, res.rollouts, client_for)
+    -- static waves due now over devices still pending in an earlier wave (otarun.plan.overlap)
+    local found, calls = require("otarun.plan.overlap").check(res.plan, res.rollouts, client_for)
+    res.refresh_calls = res.refresh_calls + calls
+    if #found > 0 then
+      for _, f in ipairs(found) do res.diagnostics[#res.diagnostics + 1] = f end
+      M.sort_diagnostics(res.diagnostics)
+      res.summary = summary_of(res.diagnostics)
+      res.plan.summary = require("otarun.plan").summarize(res.plan.rollouts, res.diagnostics)
+    end
+  end
   res.plan.refresh_calls = res.refresh_calls
   return res
 end

@@ -124,6 +124,19 @@ local function wave_calls(rollout, entry, prev_dynamic)
   local wave, list = entry.spec, {}
   if wave.kind == "static" then
     list[1] = calls.static_create(rollout, wave, entry.created_at)
+    if list[1].params.DnListFileUrl then
+      table.insert(list, 1, calls.device_list_url(rollout, wave))
+      entry.reason = entry.reason .. string.format("; its %d devices go out as a device list file "
+        .. "(GenerateDeviceNameListURL, an upload, then DnListFileUrl)", #wave.devices)
+    end
+    -- what a percent wave reaches of the fleet (docs/platform-assumptions.md, "Percentages")
+    local reach = require("otarun.plan.reach")
+    local words = reach.text(rollout, wave)
+    if words then
+      entry.reason = entry.reason .. "; " .. words
+      local r = reach.of(rollout, wave)
+      entry.reach = { gray_percent = r.gray, share = r.share, before = r.before, total = r.total }
+    end
     return list
   end
   if prev_dynamic and not (prev_dynamic.status == "superseded" or prev_dynamic.status == "cancelled"

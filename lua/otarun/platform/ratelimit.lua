@@ -13,6 +13,8 @@ M.DEFAULT_LIMITS = {
   QueryOTAJob = 10, ListOTAJobByFirmware = 10, ListOTATaskByJob = 10,
   QueryOTAFirmware = 20, ListOTAFirmware = 10, CreateOTAVerifyJob = 10, CreateOTAFirmware = 10,
   QueryDeviceGroupList = 100, QueryDeviceDetail = 50,
+  -- docs/platform-assumptions.md, "Task operations" and "Device operations"
+  ReupgradeOTATask = 20, ConfirmOTATask = 20, CancelOTATaskByDevice = 10,
 }
 M.DEFAULT_RATE = 10
 -- 1.5% slower than the nominal rate: one request per 50.75 ms at 20/s keeps 20 requests strictly

@@ -11,7 +11,8 @@
 --      then otarun resume). A failed read starts and changes nothing this tick;
 --   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
 --      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
---   3. judge the gates of running waves (otarun.run.gate; every reading recorded): pass -> `passed`,
+--   3. judge the gates of running waves (otarun.run.gate; FAILED tasks that are not the firmware's
+--      left out by otarun.run.failures; every reading recorded): pass -> `passed`,
 --      trip -> `failed`, rollout halted, strategy cancelled (tasks too with "abort");
 --   4. start the waves that are due, one at a time, re-planning after each (otarun.plan's timeline
 --      decides due-ness: time, after, delay from the predecessor's passed_at, window, approval);
@@ -23,12 +24,15 @@
 -- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
 -- lock is released at the end of each tick.
--- Uses otarun.run.gate, otarun.run.stop, otarun.plan, otarun.plan.refresh, otarun.plan.diff,
--- otarun.apply, otarun.journal, otarun.util, otarun.state (through the handle it is given),
--- otarun.notify (events recorded with their decisions; env.notifier delivers them at each tick's end).
+-- Uses otarun.run.gate, otarun.run.stop, otarun.run.failures, otarun.run.auto_confirm, otarun.plan,
+-- otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.journal, otarun.util, otarun.state
+-- (through the handle it is given), otarun.notify (events recorded with their decisions;
+-- env.notifier delivers them at each tick's end).
 local gate = require("otarun.run.gate")
 local stop = require("otarun.run.stop")
 local notify = require("otarun.notify")
+local failures = require("otarun.run.failures")
+local auto_confirm = require("otarun.run.auto_confirm")
 local util = require("otarun.util")
 
 local M = {}
@@ -45,7 +49,8 @@ Sched.__index = Sched
 --      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
 --      lock_timeout =, check_limits = }
 -- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
---           "update"|"cancel"|"cancelled", rollout, wave, job_id, text, counts, verdict }
+--           "update"|"cancel"|"cancelled"|"confirm", rollout, wave, job_id, text, counts, verdict }
+-- env.auto_confirm: confirm waiting devices of confirm = true waves in their window (run --auto-confirm).
 -- s.calls counts gate readings' calls; s.refresh_calls the platform reads of the ticks' plans.
 function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
@@ -227,6 +232,37 @@ function Sched:readings(r, w)
   return h
 end
 
+-- `run --auto-confirm`: confirms the waiting devices of running and passed waves with
+-- confirm = true while their window is open (otarun.run.auto_confirm).
+function Sched:confirm_waiting(r)
+  local rec = self.state:rollout(r.name)
+  if rec.halted then return end
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if w.confirm and row and (row.state == "running" or row.state == "passed") then
+      local n, err = auto_confirm.run(self, r, w, row)
+      if not n then
+        self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "confirming waiting devices: " .. tostring(err.message or err) }
+      elseif n > 0 then
+        self:emit{ kind = "confirm", rollout = r.name, wave = w.name, job_id = row.job_id,
+          text = string.format("%d device%s confirmed (--auto-confirm)", n, n == 1 and "" or "s") }
+      end
+    end
+  end
+end
+
+-- Leaves out of the FAILED count what is not the firmware's failure (otarun.run.failures).
+function Sched:firmware_failures(r, w, job_id, counts)
+  self.failed_prev = self.failed_prev or {}
+  local key = r.name .. "/" .. w.name
+  local out, err, calls = failures.adjust(self.client, job_id, counts, w, self.failed_prev[key],
+    { now = self.now, instance = r.instance })
+  if out then calls, err = err, nil end
+  self.calls = self.calls + (calls or 0)
+  if out then self.failed_prev[key] = out end
+  return out, err
+end
+
 function Sched:judge(r, w, row)
   local st = self.state
   if not w.gate then
@@ -242,6 +278,7 @@ function Sched:judge(r, w, row)
   local counts, err, calls = gate.read(self.client, row.job_id, { instance = r.instance })
   if counts then calls = err end
   self.calls = self.calls + (calls or 0)
+  if counts then counts, err = self:firmware_failures(r, w, row.job_id, counts) end
   if not counts then
     self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "reading the gate: " .. tostring(err) }
     return
@@ -251,6 +288,8 @@ function Sched:judge(r, w, row)
   local history = w.gate.check and self:readings(r, w) or {}
   local verdict, reason = gate.evaluate(counts, w.gate, { now = self.now, started_at = started,
     history = history, rollout = r.name, wave = w.name, check_limits = self.env.check_limits })
+  local note = failures.note(counts)
+  if note then reason = reason .. " (" .. note .. ")" end
   st:gate(r.name, w.name, counts, verdict, reason)
   if w.gate.check then history[#history + 1] = { at = self.now, verdict = verdict, reason = reason, counts = counts } end
   self:emit{ kind = "gate", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
@@ -453,6 +492,7 @@ function Sched:tick_locked()
         if st:rollout(r.name).halted then break end
       end
     end
+    if self.env.auto_confirm then self:confirm_waiting(r) end
     self:start_due(r)
     rec = st:rollout(r.name)
     local waves = self:plan(r, rec)
