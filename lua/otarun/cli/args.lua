@@ -1,4 +1,4 @@
--- Command-line parsing for every command: common options (SPEC §1), per-command options, option
+-- Command-line parsing for every command: common options (docs/commands.md), per-command options, option
 -- values as `--name VALUE` or `--name=VALUE`, and usage errors that suggest the closest option.
 local util = require("otarun.util")
 

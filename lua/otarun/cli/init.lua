@@ -1,5 +1,5 @@
 -- otarun's command line: dispatches `otarun COMMAND ...` to lua/otarun/cmd/COMMAND.lua, turns usage
--- errors into exit 64 and every other failure into a clear message and exit 1. Exit codes: SPEC §1.
+-- errors into exit 64 and every other failure into a clear message and exit 1. Exit codes: docs/commands.md.
 local args = require("otarun.cli.args")
 
 local M = {}
@@ -20,9 +20,15 @@ local COMMANDS = {
   { "policy", "policy test [DIR]: run policy test cases" },
   { "call", "one signed API call; prints the JSON response" },
   { "emulator", "a local IoT Platform OTA endpoint with a simulated fleet" },
+  { "show", "render a saved plan (text, markdown or json)" },
+  { "init", "scaffold a rollout repository: example, policies, editor and CI set-up" },
+  { "completion", "print a bash, zsh or fish completion script" },
+  { "docs", "write the generated reference, man page or editor definitions" },
   { "lua", "trusted Lua interpreter with otarun's modules (runs the specs)" },
   { "version", "print the version" },
 }
+
+M.COMMANDS = COMMANDS
 
 local function usage_text()
   local lines = { "usage: otarun COMMAND [OPTIONS] [ARGS]", "", "commands:" }

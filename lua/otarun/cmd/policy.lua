@@ -4,7 +4,7 @@ local args = require("otarun.cli.args")
 
 local M = {}
 
-local USAGE = [[
+M.HELP = [[
 usage: otarun policy test [DIR] [-v]
 
 Runs the test cases beside the policies of DIR (DIR/tests/*.lua and DIR/*_test.lua) against the
@@ -15,7 +15,7 @@ policies of DIR; without DIR, the built-in policies and their tests. Prints each
 function M.main(argv)
   local opts, pos = args.parse(argv, {})
   if opts.help then
-    io.stdout:write(USAGE)
+    io.stdout:write(M.HELP)
     return 0
   end
   local sub = pos[1]
