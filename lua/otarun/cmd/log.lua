@@ -15,7 +15,7 @@ Prints the audit log of the rollouts in FILE, oldest first: API calls that chang
 gate readings, approvals, halts, resumes, aborts and decisions, with who (user@host) and why.
 
 options:
-  --format text|json      text lines (default) or a JSON array
+  --format text|json      text lines (default) or JSON (docs/json.md)
   --rollout NAME, --wave W  only these
   --kind KIND             only entries of this kind: call, decision, gate, approval, override,
                           halt, resume, abort (repeatable)
@@ -55,13 +55,15 @@ local function run(argv)
       local params = row.params
       if params then
         local ok, t = pcall(cjson.decode, params)
-        params = ok and t or params
+        params = ok and type(t) == "table" and require("otarun.json").object(t) or params
       end
       out[i] = { at = util.format_time(row.at, ctx.offset), who = row.who, command = row.command,
         kind = row.kind, rollout = row.rollout, wave = row.wave, action = row.action, params = params,
         result = row.result, request_id = row.request_id }
     end
-    io.stdout:write(#out == 0 and "[]\n" or (cjson.encode(out) .. "\n"))
+    -- docs/schema/log.schema.json
+    local json = require("otarun.json")
+    io.stdout:write(json.encode({ format_version = "1.0", entries = json.array(out) }), "\n")
     return 0
   end
   for _, row in ipairs(rows) do

@@ -53,7 +53,7 @@ local function printer(format, offset)
     end
     local at = util.format_time(ev.t, offset)
     if format == "json" then
-      io.stdout:write(cjson.encode({ at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
+      io.stdout:write(cjson.encode({ format_version = "1.0", at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
         job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }), "\n")
     else
       io.stdout:write(string.format("%s %s%s %s: %s\n", at, ev.rollout or "", ev.wave and ("/" .. ev.wave) or "",
