@@ -70,7 +70,7 @@ function M.bash()
     "  case $cmd in",
     table.concat(cases, "\n"),
     "  esac",
-    "  if [[ $cmd == completion && $COMP_CWORD == 2 ]]; then",
+    "  if [[ $cmd == completion && $COMP_CWORD == 2 && $cur != -* ]]; then",
     "    COMPREPLY=( $(compgen -W \"bash zsh fish rollouts waves\" -- \"$cur\") ); return",
     "  fi",
     "  case $prev in",
