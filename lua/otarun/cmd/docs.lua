@@ -7,19 +7,32 @@ local control = require("otarun.control")
 
 local M = {}
 
-M.OPTIONS = { ["--write"] = "string", ["--man"] = "bool", ["--definitions"] = "bool", ["--check"] = "string" }
+M.OPTIONS = { ["--write"] = "string", ["--man"] = "bool", ["--definitions"] = "bool", ["--check"] = "string",
+              ["--stage"] = "string" }
+
+-- What `--stage DIR` writes, relative to DIR, as `cmake --install` puts it under the prefix
+-- (docs/install.md): the man page, the completions and the editor definitions.
+M.STAGED = {
+  { "share/man/man1/otarun.1", function() return require("otarun.docs.man").text() end },
+  { "share/bash-completion/completions/otarun", function() return require("otarun.docs.completion").bash() end },
+  { "share/zsh/vendor-completions/_otarun", function() return require("otarun.docs.completion").zsh() end },
+  { "share/fish/vendor_completions.d/otarun.fish", function() return require("otarun.docs.completion").fish() end },
+  { "share/otarun/definitions/otarun.lua", function() return require("otarun.docs.definitions").text() end },
+}
 
 M.HELP = [[
 usage: otarun docs --write ROOT      write docs/rollout.md, docs/commands.md, docs/fleet.md under ROOT
        otarun docs --check ROOT      exit 1 when those files differ from what would be written
        otarun docs --man             print the man page (otarun.1, roff)
        otarun docs --definitions     print the LuaLS definitions (---@meta)
+       otarun docs --stage DIR       write the man page, completions and definitions under DIR
+                                     (share/man/man1/otarun.1, ...), as the build does for install
 
 The reference is generated from the validator's field list, the argument parser's option
 tables and each command's --help text, so it follows the code.
 
 options:
-  --write ROOT, --check ROOT, --man, --definitions
+  --write ROOT, --check ROOT, --man, --definitions, --stage DIR
 
 exit: 0 done (or up to date), 1 a file could not be written (or is out of date), 64 usage error
 ]]
@@ -36,7 +49,21 @@ function M.main(argv)
   local opts, pos = control.parse(argv, M)
   if not opts then return 0 end
   if #pos > 0 then args.usage_error("docs takes no arguments (got %q)", pos[1]) end
-  if opts.man then
+  if opts.stage then
+    local store = require("otarun.core.store")
+    for _, f in ipairs(M.STAGED) do
+      local path = opts.stage .. "/" .. f[1]
+      local ok, err = store.mkdirs(path:match("^(.*)/[^/]+$"))
+      local fh
+      if ok then fh, err = io.open(path, "wb") end
+      if not fh then
+        io.stderr:write("otarun docs: cannot write ", path, ": ", tostring(err), "\n")
+        return 1
+      end
+      fh:write(f[2]())
+      fh:close()
+    end
+  elseif opts.man then
     io.stdout:write(require("otarun.docs.man").text())
   elseif opts.definitions then
     io.stdout:write(require("otarun.docs.definitions").text())
