@@ -156,7 +156,9 @@ M.GITLAB = [[
 # a pipeline schedule runs one tick of the staged rollouts. CI/CD variables:
 # ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET (masked), OTARUN_STATE (a
 # postgres:// URL; docs/state.md), OTARUN_GITLAB_TOKEN (a project access token with api scope).
-image: ${OTARUN_IMAGE}
+image:
+  name: ${OTARUN_IMAGE}
+  entrypoint: [""]          # the image's entrypoint is otarun; GitLab needs a shell
 variables:
   OTARUN_IMAGE: otarun:latest
 
