@@ -113,6 +113,11 @@ function M.main(argv)
   local opts, files = control.parse(argv, M)
   if not opts then return 0 end
   if #files == 0 then args.usage_error("plan needs at least one FILE") end
+  for _, f in ipairs(files) do
+    if require("otarun.apply.saved").is_plan(f) then
+      args.usage_error("%s is a saved plan, not a rollout script: show it with otarun show %s, apply it with otarun apply %s", f, f, f)
+    end
+  end
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)

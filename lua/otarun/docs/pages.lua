@@ -112,7 +112,7 @@ end
 local function option_line(name, kind)
   local h = commands.COMMON_HELP[name] or {}
   local arg = h[1] or (kind ~= "bool" and kind:upper() or nil)
-  return string.format("| `%s%s` | %s | %s |", name, arg and (" " .. arg) or "", kind, cell(h[2] or ""))
+  return string.format("| `%s` | %s | %s |", cell(name .. (arg and (" " .. arg) or "")), kind, cell(h[2] or ""))
 end
 
 function M.commands_md()
