@@ -42,7 +42,7 @@ function M.text()
   for _, t in ipairs(fields.TABLES) do
     local class = M.CLASS[t[1]]
     L[#L + 1] = "---" .. t[3]
-    L[#L + 1] = "---@class " .. class .. (t[1] == "rollout" and ": { [integer]: otarun.Wave }" or "")
+    L[#L + 1] = "---@class " .. class .. (t[1] == "rollout" and ": table<integer, otarun.Wave>" or "")
     field_lines(L, t[1], t[1] ~= "wave")
     L[#L + 1] = ""
   end
@@ -102,6 +102,11 @@ var = {}
   L[#L + 1] = "---@param name string"
   L[#L + 1] = "---@return fun(body: otarun.Policy)"
   L[#L + 1] = "function policy(name) end"
+  L[#L + 1] = ""
+  L[#L + 1] = "---Declares a policy test case (policies/README.md, Tests): plan or script, expect, denied."
+  L[#L + 1] = "---@param name string"
+  L[#L + 1] = "---@return fun(body: { now?: string|integer, plan?: table, script?: string, overrides?: table<string, string>, expect?: table<string, \"pass\"|\"fail\"|\"skip\">, denied?: boolean, vars?: table<string, string> })"
+  L[#L + 1] = "function case(name) end"
   L[#L + 1] = ""
   local fleet = require("otarun.emulator.fleet")
   L[#L + 1] = "---A simulated product of the emulator (docs/fleet.md)."
