@@ -80,6 +80,56 @@ describe("otarun completion", function()
   end)
 end)
 
+-- Runs a shell program with otarun's directory first on PATH. -> output
+local function shell(cmd)
+  local p = io.popen(string.format('PATH=%s:"$PATH" %s 2>&1', h.shell_quote(h.bin:match("^(.*)/[^/]+$") or "."), cmd))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+describe("otarun completion in zsh and fish (scripts/install-deps --test installs both)", function()
+  it("completes commands, options and wave names in zsh", function()
+    local _, text = h.run({ "completion", "zsh" })
+    local script = h.write(os.tmpname(), text)
+    -- zsh's completion builtins replaced by stubs that print what they are given
+    local function complete(words, current, prefix)
+      local prog = h.write(os.tmpname(), table.concat({
+        "compdef() { : }",
+        "compadd() { local a; for a in \"$@\"; do [[ $a == -- ]] && continue; print -r -- \"$a\"; done }",
+        "_describe() { print -l -- \"${(@P)2}\" }",
+        "_files() { print FILES }",
+        "source " .. h.shell_quote(script),
+        "words=(" .. words .. "); CURRENT=" .. current .. "; PREFIX=" .. h.shell_quote(prefix) .. "; _otarun",
+      }, "\n"))
+      local out = shell("zsh " .. h.shell_quote(prog))
+      os.remove(prog)
+      return out
+    end
+    assert.matches("plan:validate, check policies", complete("otarun pl", 2, "pl"), 1, true)
+    -- zsh filters by the prefix itself: the script offers every option of the command
+    local offered = "\n" .. complete("otarun plan --de", 3, "--de")
+    for _, o in ipairs({ "--detailed-exitcode", "--out", "--override", "--format", "--help" }) do
+      assert.is_truthy(offered:find("\n" .. o .. "\n", 1, true), o)
+    end
+    assert.are.equal("canary\nearly\nall\n", complete("otarun abort " .. h.shell_quote(EXAMPLE) .. " --wave ''", 5, ""))
+    os.remove(script)
+  end)
+
+  it("completes commands, options, values and wave names in fish", function()
+    local _, text = h.run({ "completion", "fish" })
+    local script = h.write(os.tmpname(), text)
+    local function complete(line)
+      return shell("fish --no-config -c " .. h.shell_quote("source " .. script .. "; complete -C '" .. line .. "'"))
+    end
+    assert.matches("^plan\t", complete("otarun pl"))
+    assert.are.equal("--detailed-exitcode\n", complete("otarun plan --det"))
+    assert.are.equal("json\nmarkdown\ntext\n", complete("otarun plan --format "))
+    assert.are.equal("all\ncanary\nearly\n", complete("otarun abort " .. EXAMPLE .. " --wave "))
+    os.remove(script)
+  end)
+end)
+
 describe("otarun show", function()
   it("renders a saved plan as text, markdown and json, and refuses what is not one", function()
     local dir = h.tmpdir()

@@ -163,6 +163,34 @@ describe("docs: the command line", function()
   end)
 end)
 
+describe("docs: validation rules", function()
+  -- Rule ids as the code reports them: the validator's vx_diag calls, the platform checks'
+  -- diag calls, the script loader's diagnostics.
+  local function code_rules()
+    local rules = {}
+    local function scan(path, pattern)
+      for rule in h.slurp(h.src .. "/" .. path):gmatch(pattern) do rules[rule] = path end
+    end
+    local p = io.popen("cd " .. h.shell_quote(h.src) .. " && ls src/validate*.c")
+    for path in p:read("a"):gmatch("[^\n]+") do scan(path, 'vx_diag%(c,%s*VALIDATE_%u+,%s*"([%w%-]+)"') end
+    p:close()
+    scan("lua/otarun/plan/platform_checks.lua", 'diag%(out,%s*[%w_]+,%s*[%w_]+,%s*"([%w%-]+)"')
+    scan("lua/otarun/lang/script.lua", 'diagnostic%("([%w%-]+)"')
+    scan("lua/otarun/lang/script.lua", 'rule = "([%w%-]+)"')
+    return rules
+  end
+
+  it("lists every rule id the code reports in docs/validation.md", function()
+    local doc = read("docs/validation.md")
+    local n = 0
+    for rule, path in pairs(code_rules()) do
+      n = n + 1
+      assert.is_truthy(doc:find("`" .. rule .. "`", 1, true), rule .. " (reported in " .. path .. ") is missing from docs/validation.md")
+    end
+    assert.is_true(n >= 30, "found only " .. n .. " rule ids in the code")
+  end)
+end)
+
 describe("docs: policies and fleets", function()
   it("documents every rule kind and policy field in policies/README.md", function()
     local doc = read("policies/README.md")
