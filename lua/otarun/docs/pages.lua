@@ -75,6 +75,7 @@ function M.rollout_md()
     "",
     "Durations: `90s`, `30m`, `24h`, `2d`, `1h30m`. Times: RFC 3339 (`2026-12-01T02:00:00+08:00`).",
     "`otarun init` writes editor definitions (LuaLS) with these descriptions: see docs/editor.md.",
+    "Every finding the validator can report is listed with its rule id in docs/validation.md.",
     "",
     "Field lists come from the validator (src/validate_fields.c, src/validate_rollout.c), the",
     "descriptions from lua/otarun/docs/fields.lua.", "" }
