@@ -652,3 +652,24 @@ void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, cons
 		parse_field(c, f, &t->fields[i].value, vx_printf(c, "%s%s", prefix, k), out);
 	}
 }
+
+/* ---- the field lists, for the generated reference (docs/rollout.md) ------------------------- */
+
+const char *const *validate_field_names(const char *table, size_t *n)
+{
+	*n = 0;
+	if (strcmp(table, "wave") == 0)
+		return *n = VF_COUNT, vx_wave_field_names;
+	if (strcmp(table, "retry") == 0)
+		return *n = COUNT(retry_fields), retry_fields;
+	if (strcmp(table, "gate") == 0)
+		return *n = COUNT(gate_fields), gate_fields;
+	if (strcmp(table, "window") == 0)
+		return *n = COUNT(window_fields), window_fields;
+	return vx_rollout_field_names(table, n);
+}
+
+const char *validate_wave_field_param(size_t i)
+{
+	return i < VF_COUNT ? vx_wave_field_params[i] : NULL;
+}

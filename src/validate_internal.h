@@ -73,6 +73,8 @@ void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct
 void vx_global_rules(struct vx_ctx *c, const struct validate_rollout *rs, size_t n);
 
 int vx_name_valid(const char *s);
+/* validate_field_names for "rollout" and "firmware" (their lists live in validate_rollout.c). */
+const char *const *vx_rollout_field_names(const char *table, size_t *n);
 /* 1 and the value when v is a number with an integer value (10 or 10.0). */
 int vx_integer(const struct validate_value *v, long long *out);
 int vx_strcmp_ptr(const void *a, const void *b);

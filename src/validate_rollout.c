@@ -301,3 +301,12 @@ void vx_merge_wave(struct vx_ctx *c, const struct vx_wave_part *own, const struc
 	if (!out->on_fail)
 		out->on_fail = "halt";
 }
+
+const char *const *vx_rollout_field_names(const char *table, size_t *n)
+{
+	if (strcmp(table, "rollout") == 0)
+		return *n = COUNT(rollout_fields), rollout_fields;
+	if (strcmp(table, "firmware") == 0)
+		return *n = COUNT(firmware_fields), firmware_fields;
+	return NULL;
+}

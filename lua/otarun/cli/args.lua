@@ -1,4 +1,4 @@
--- Command-line parsing for every command: common options, per-command options, option values as
+-- Command-line parsing for every command: common options (docs/commands.md), per-command options, option values as
 -- `--name VALUE` or `--name=VALUE`, and usage failures (otarun.failure "usage") that suggest the
 -- closest option.
 local failure = require("otarun.failure")

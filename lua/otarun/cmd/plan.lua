@@ -121,6 +121,11 @@ end
 
 function M.main(argv)
   local opts, files = command.parse(argv, M, "some")
+  for _, f in ipairs(files) do
+    if require("otarun.apply.saved").is_plan(f) then
+      failure.raise("usage", "%s is a saved plan, not a rollout script: show it with otarun show %s, apply it with otarun apply %s", f, f, f)
+    end
+  end
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)
