@@ -1,7 +1,7 @@
 /* The Lua host. Owns the lua_State, its budgeted allocator, the searcher that serves the Lua half
  * of otarun (compiled in by cmake/embed.cmake, or read from --lua-dir), and the one protected entry
  * into Lua: main -> host_main -> lua_pcall(host_entry) with a traceback handler. The commands
- * themselves live in lua/otarun/cli.lua. Uses: embedded.h, modules.c. */
+ * themselves live in lua/otarun/cli/init.lua. Uses: embedded.h, modules.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -442,6 +442,25 @@ static int l_evaluate(lua_State *L)
 	return 2;
 }
 
+/* fields() -> the schema's field names: { policy =, applies =, period =, window =, approval =,
+ * limits = } (lists in their documented order), for the generated editor definitions. */
+static int l_fields(lua_State *L)
+{
+	static const char *const names[] = {"policy", "applies", "period", "window", "approval", "limits"};
+	const char *const *lists[] = {policy_fields, policy_applies_fields, policy_period_fields,
+	                              policy_window_fields, policy_approval_fields, policy_limits_fields};
+	lua_createtable(L, 0, 6);
+	for (int i = 0; i < 6; i++) {
+		lua_newtable(L);
+		for (int j = 0; lists[i][j]; j++) {
+			lua_pushstring(L, lists[i][j]);
+			lua_rawseti(L, -2, j + 1);
+		}
+		lua_setfield(L, -2, names[i]);
+	}
+	return 1;
+}
+
 /* kinds() -> the built-in rule kind names */
 static int l_kinds(lua_State *L)
 {
@@ -458,6 +477,7 @@ int luaopen_otarun_core_policy(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{"compile", l_compile},
 		{"evaluate", l_evaluate},
+		{"fields", l_fields},
 		{"kinds", l_kinds},
 		{NULL, NULL},
 	};

@@ -3,7 +3,7 @@
  * trips, the hook re-arms on every instruction and raises again (as Redis does), so a script that
  * catches the error is stopped at its next instruction. The memory budget is enforced by the
  * host's allocator (host.c), counted exactly. The environment itself is built in
- * lua/otarun/sandbox.lua. */
+ * lua/otarun/lang/sandbox.lua. */
 #include <string.h>
 #include <lauxlib.h>
 #include "host.h"
@@ -149,7 +149,7 @@ static int sandbox_run(lua_State *L)
 }
 
 /* tripped() -> true once the running script has exceeded a budget. The hook raises its error with
- * hooks disabled, so a script's xpcall message handler must not run then (lua/otarun/sandbox.lua
+ * hooks disabled, so a script's xpcall message handler must not run then (lua/otarun/lang/sandbox.lua
  * wraps xpcall with this): it would loop unwatched. */
 static int sandbox_tripped(lua_State *L)
 {

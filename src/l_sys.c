@@ -78,6 +78,14 @@ static int sys_l_result(lua_State *L, enum sys_rc rc, const char *err)
 	return lutil_fail(L, err);
 }
 
+/* user() -> the name of the process's user in the password database, or its uid as text. */
+static int sys_l_user(lua_State *L)
+{
+	char name[256];
+	lua_pushstring(L, sys_user(name, sizeof name));
+	return 1;
+}
+
 /* write_atomic(path, data) -> true | nil, msg: a reader sees the old file or the new, never half. */
 static int sys_l_write_atomic(lua_State *L)
 {
@@ -136,7 +144,7 @@ int luaopen_otarun_core_sys(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{"isatty", sys_l_isatty},       {"now", sys_l_now},
 		{"monotonic", sys_l_monotonic}, {"sleep", sys_l_sleep},
-		{"getpid", sys_l_getpid},       {"hostname", sys_l_hostname},
+		{"getpid", sys_l_getpid},       {"hostname", sys_l_hostname}, {"user", sys_l_user},
 		{"write_atomic", sys_l_write_atomic}, {"mkdirs", sys_l_mkdirs},
 		{"list_files", sys_l_list_files},
 		{"catch_signals", sys_l_catch_signals}, {"signalled", sys_l_signalled},

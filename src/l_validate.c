@@ -6,6 +6,8 @@
  *   format_time(epoch[, offset])  -> "2026-12-01T02:00:00+08:00"
  *   parse_size(s)                 -> bytes | nil, msg
  *   next_window_open(window, t)   -> epoch | nil, msg
+ *   fields()                      -> { rollout = {names}, firmware =, wave =, retry =, gate =,
+ *                                      window =, params = { wave field = API parameter } }
  *
  * Only converts: Lua tables to the tagged values of validate.h (strings are borrowed from the
  * declarations, which stay on the stack), then the C result back to tables. All C memory of a
@@ -13,6 +15,7 @@
 #include "l_util.h"
 #include "timefmt.h"
 #include "validate.h"
+#include "tz.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -200,7 +203,10 @@ static void push_window(lua_State *L, const struct validate_window *w)
 	lua_setfield(L, -2, "days");
 	set_int(L, "from", 1, w->from);
 	set_int(L, "to", 1, w->to);
-	set_int(L, "tz", 1, w->tz);
+	if (w->zone[0])
+		lutil_set_string(L, "tz", w->zone);
+	else
+		set_int(L, "tz", 1, w->tz);
 	lutil_set_string(L, "text", w->text);
 }
 
@@ -252,6 +258,8 @@ static void push_wave(lua_State *L, const void *item, int functions)
 		lua_pushnumber(L, w->percent);
 		lua_setfield(L, -2, "percent");
 		lutil_set_string(L, "percent_text", w->percent_text);
+		if (w->percent_total)
+			lutil_set_boolean(L, "percent_total", 1);
 	}
 	if (w->all) {
 		lua_pushboolean(L, 1);
@@ -295,6 +303,31 @@ static void push_wave(lua_State *L, const void *item, int functions)
 	lutil_set_string(L, "on_fail", w->on_fail);
 }
 
+/* notify = { { url =, url_env =, format =, secret_env =, on = { events in their fixed order } } } */
+static void push_notify(lua_State *L, const struct validate_rollout *r)
+{
+	lua_createtable(L, (int)r->nnotify, 0);
+	for (size_t i = 0; i < r->nnotify; i++) {
+		const struct validate_notify *n = &r->notify[i];
+		lua_createtable(L, 0, 5);
+		lutil_set_string(L, "url", n->url);
+		lutil_set_string(L, "url_env", n->url_env);
+		lutil_set_string(L, "format", n->format);
+		lutil_set_string(L, "secret_env", n->secret_env);
+		lua_createtable(L, VN_COUNT, 0);
+		int k = 0;
+		for (int e = 0; e < VN_COUNT; e++) {
+			if (n->on & (1u << e)) {
+				lua_pushstring(L, validate_notify_events[e]);
+				lua_rawseti(L, -2, ++k);
+			}
+		}
+		lua_setfield(L, -2, "on");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "notify");
+}
+
 static void push_rollout(lua_State *L, const void *item, int functions)
 {
 	const struct validate_rollout *r = item;
@@ -318,6 +351,8 @@ static void push_rollout(lua_State *L, const void *item, int functions)
 	set_bool(L, "verify", fw->verify);
 	lua_setfield(L, -2, "firmware");
 	set_items(L, "waves", r->waves, r->nwaves, sizeof *r->waves, push_wave, functions);
+	if (r->nnotify)
+		push_notify(L, r);
 }
 
 static void push_diagnostic(lua_State *L, const void *item, int functions)
@@ -467,14 +502,17 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 			*dst[i] = (int)lua_tointeger(L, -1);
 		else if (t == LUA_TSTRING && i < 2 && timefmt_parse_clock(lua_tostring(L, -1), dst[i], err, errlen))
 			return err;
-		else if (t == LUA_TSTRING && i == 2 && timefmt_parse_tz(lua_tostring(L, -1), dst[i], err, errlen))
-			return err;
+		else if (t == LUA_TSTRING && i == 2 && timefmt_parse_tz(lua_tostring(L, -1), dst[i], err, errlen)) {
+			if (tz_check(lua_tostring(L, -1), err, errlen) != 0)
+				return err;
+			snprintf(w->zone, sizeof w->zone, "%s", lua_tostring(L, -1));
+		}
 		else if (t != LUA_TNIL && t != LUA_TSTRING && t != LUA_TNUMBER)
 			return "window.from, .to and .tz must be numbers or strings";
 		lua_pop(L, 1);
 	}
 	if (w->from == w->to)
-		w->to = w->from + 1440; /* no from/to: the whole day */
+		w->to = w->from + TIMEFMT_MINUTES_PER_DAY; /* no from/to: the whole day */
 	return NULL;
 }
 
@@ -487,11 +525,29 @@ static int l_next_window_open(lua_State *L)
 	const char *msg = window_from_lua(L, 1, &w, err, sizeof err);
 	if (msg)
 		return luaL_argerror(L, 1, msg);
-	struct timefmt_window tw = {w.days, w.from, w.to, w.tz};
+	struct timefmt_window tw = {w.days, w.from, w.to, w.tz, w.zone};
 	long long open = timefmt_next_window_open(&tw, t);
 	if (open < 0)
 		return lutil_fail(L, "the window has no days");
 	lua_pushinteger(L, (lua_Integer)open);
+	return 1;
+}
+
+static int l_fields(lua_State *L)
+{
+	static const char *const tables[] = { "rollout", "firmware", "wave", "retry", "gate", "window" };
+	lua_createtable(L, 0, 7);
+	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
+		size_t n = 0;
+		const char *const *names = validate_field_names(tables[t], &n);
+		set_list(L, tables[t], names != NULL, (const char **)names, n);
+	}
+	size_t n = 0;
+	const char *const *wave = validate_field_names("wave", &n);
+	lua_createtable(L, 0, (int)n);
+	for (size_t i = 0; i < n; i++)
+		lutil_set_string(L, wave[i], validate_wave_field_param(i));
+	lua_setfield(L, -2, "params");
 	return 1;
 }
 
@@ -504,6 +560,7 @@ int luaopen_otarun_core_validate(lua_State *L)
 		{ "format_time", l_format_time },
 		{ "parse_size", l_parse_size },
 		{ "next_window_open", l_next_window_open },
+		{ "fields", l_fields },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg arena_meta[] = { { "__gc", arena_gc }, { NULL, NULL } };

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,20 @@ const char *sys_signal_name(enum sys_signal sig)
 	case SYS_SIGNAL_TERM: return "SIGTERM";
 	default: return "signal";
 	}
+}
+
+/* ---- process ------------------------------------------------------------------------------ */
+
+const char *sys_user(char *buf, size_t len)
+{
+	uid_t uid = getuid();
+	struct passwd pw, *found = NULL;
+	char scratch[1024];
+	if (getpwuid_r(uid, &pw, scratch, sizeof scratch, &found) == 0 && found && found->pw_name[0])
+		snprintf(buf, len, "%s", found->pw_name);
+	else
+		snprintf(buf, len, "uid %d", (int)uid);
+	return buf;
 }
 
 /* ---- files -------------------------------------------------------------------------------- */

@@ -25,6 +25,9 @@ enum sys_signal sys_caught_signal(void);
 /* "SIGINT", "SIGTERM", "signal" (another one), or NULL for SYS_SIGNAL_NONE. */
 const char *sys_signal_name(enum sys_signal sig);
 
+/* The name of the process's user in the password database, or "uid N"; returns buf. */
+const char *sys_user(char *buf, size_t len);
+
 /* Creates every missing directory of dir, like mkdir -p. */
 enum sys_rc sys_mkdirs(const char *dir, char *err, size_t errlen);
 

@@ -1,5 +1,6 @@
 /* timefmt: the time grammar (see timefmt.h and docs/time.md). Pure C, no allocation. */
 #include "timefmt.h"
+#include "tz.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -253,10 +254,18 @@ int timefmt_parse_tz(const char *s, int *offset, char *err, size_t errlen)
 	return 0;
 }
 
+/* The instant a local wall-clock time happens: by the fixed offset, or by the zone's rules. */
+static long long window_instant(const struct timefmt_window *w, long long local)
+{
+	return w->zone && w->zone[0] ? tz_local_to_utc(w->zone, local) : local - w->tz;
+}
+
 long long timefmt_next_window_open(const struct timefmt_window *w, long long t)
 {
-	long long local = t + w->tz;
-	long long today = floor_div(local, TIMEFMT_DAY);
+	int offset = w->tz;
+	if (w->zone && w->zone[0] && tz_offset_at(w->zone, t, &offset) != 0)
+		return -1;
+	long long today = floor_div(t + offset, TIMEFMT_DAY);
 	long long best = -1;
 	int span = (w->to > w->from ? w->to - w->from : w->to + TIMEFMT_MINUTES_PER_DAY - w->from) * 60;
 	/* Yesterday's window may still be open (it can cross midnight); a week covers every day. */
@@ -264,13 +273,14 @@ long long timefmt_next_window_open(const struct timefmt_window *w, long long t)
 		int wd = (int)(((day + 3) % 7 + 7) % 7) + 1; /* 1970-01-01 was a Thursday */
 		if (!w->days[wd])
 			continue;
-		long long open = day * TIMEFMT_DAY + (long long)w->from * 60;
-		if (local >= open && local < open + span)
+		long long open_local = day * TIMEFMT_DAY + (long long)w->from * 60;
+		long long open = window_instant(w, open_local), close = window_instant(w, open_local + span);
+		if (t >= open && t < close)
 			return t;
-		if (open >= local && (best < 0 || open < best))
+		if (open >= t && (best < 0 || open < best))
 			best = open;
 	}
-	return best < 0 ? -1 : best - w->tz;
+	return best;
 }
 
 const char *timefmt_format_duration(long long secs, char *buf, size_t len)

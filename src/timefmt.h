@@ -34,13 +34,16 @@ int timefmt_month_day(long long t, int offset);
 long long timefmt_days_from_civil(long long y, int m, int d);
 
 /* A weekly window: on days[d] (1 = Monday .. 7 = Sunday) from `from` to `to` minutes after local
- * midnight (to <= from crosses midnight), at tz seconds east of UTC. */
+ * midnight (to <= from crosses midnight), local time being tz seconds east of UTC or, when zone is
+ * a name, the time of that IANA zone (tz.h; daylight saving applies). */
 struct timefmt_window {
 	const int *days; /* 8 entries, [0] unused */
 	int from, to, tz;
+	const char *zone; /* NULL or "": the fixed offset tz */
 };
 
-/* The earliest epoch >= t inside the window (t itself when inside); -1 when it never opens. */
+/* The earliest epoch >= t inside the window (t itself when inside); -1 when it never opens or
+ * the zone is unknown. */
 long long timefmt_next_window_open(const struct timefmt_window *w, long long t);
 
 #endif

@@ -5,10 +5,12 @@
 -- compiles its rules.
 -- A policy from a directory replaces a built-in one of the same name; two in directories clash.
 local core = require("otarun.core.policy")
-local sandbox = require("otarun.sandbox")
+local sandbox = require("otarun.lang.sandbox")
 
 local M = {}
 
+-- The fields of a declaration, as the native schema (src/policy_schema.c) knows them.
+M.FIELDS = core.fields().policy
 -- Budgets for loading one file, and the default budgets of one custom check.
 M.FILE_LIMITS = { memory = 64 * 1024 * 1024, instructions = 100000000 }
 M.CHECK_LIMITS = { memory = 64 * 1024 * 1024, instructions = 50000000 }

@@ -2,7 +2,7 @@
 -- (rollout, wave, kind, status, action, earliest start), a collapsed <details> per wave with its
 -- reason and exact API calls, then policy results and diagnostics.
 local json = require("otarun.json")
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 local text = require("otarun.render.text")
 local util = require("otarun.util")
 

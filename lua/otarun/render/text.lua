@@ -2,7 +2,7 @@
 -- line per wave with its action symbol, the reason, the earliest start, and the exact API calls.
 -- Colour (ANSI) only when the caller says so (a terminal, no NO_COLOR, no --no-color).
 local json = require("otarun.json")
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 local util = require("otarun.util")
 
 local M = {}
