@@ -68,6 +68,10 @@ struct vx_wave_part {
 	uint32_t valid; /* fields that parsed; their values are in w */
 };
 
+/* validate_window.c: the window field of a wave (or of defaults). */
+#define VX_WINDOW_FIELD_COUNT 4
+extern const char *const vx_window_fields[VX_WINDOW_FIELD_COUNT];
+void vx_parse_window(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p);
 void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, const char *prefix,
 			  struct vx_wave_part *out);
 /* Fills the rollout-level fields of `out` and parses its `defaults` into `defaults`. */
