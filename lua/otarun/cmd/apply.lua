@@ -249,6 +249,12 @@ function M.main(argv)
       say("%s", why)
       return done(5)
     end
+    local derived, derr, dcode = saved.rederive(plan, plan_path, st, client_for, ctx)
+    if not derived then
+      if dcode == 5 then say("%s", derr) else fail("%s", derr) end
+      return done(dcode)
+    end
+    plan = derived -- what is sent is the planner's, equal call for call to the reviewed file
   end
   local recover = require("otarun.apply.recover")
   local counts, rerr = recover.resolve(st, client_for, { log = function(line) say("%s", line) end })
