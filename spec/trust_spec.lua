@@ -101,3 +101,67 @@ describe("--max-seconds and the other limits", function()
     end
   end)
 end)
+
+describe("what crosses out of the sandbox is copied raw, inside the budgets", function()
+  local FLEET = h.src .. "/examples/fleets/cameras-100k.lua"
+
+  local function rehearse_with_check(body)
+    local script = h.script(string.format([[
+rollout "ap" {
+  product = "a1CamRehearse", region = "cn-shanghai",
+  firmware = firmware { id = "fwAp", version = "2.4.0", verified = true },
+  wave "canary" { group = "CamCanary", rate = 1000, gate = { soak = "1h", check = function() %s end } },
+  wave "rest"   { versions = { "2.3.0" }, rate = 1000 },
+}
+]], body))
+    local t0 = sys.now()
+    local code, out, err = h.run({ "rehearse", script, "--fleet", FLEET, "--now", "2026-05-01T10:00:00+08:00",
+                                   "--until", "2d", "--max-seconds", "1" })
+    os.remove(script)
+    return code, out .. err, sys.now() - t0
+  end
+
+  it("a gate check's reason with an endless __tostring stops the check, not rehearse", function()
+    local code, out, secs = rehearse_with_check(
+      [[return "pass", setmetatable({}, { __tostring = function() while true do end end })]])
+    assert.are.equal(1, code, out)
+    assert.matches("gate check raised an error: .*limit exceeded", out)
+    assert.is_true(secs < 10, string.format("took %.1f s", secs))
+  end)
+
+  it("a gate check's verdict with __eq and __tostring is never compared or printed by the host", function()
+    local code, out, secs = rehearse_with_check(
+      [[return setmetatable({}, { __tostring = function() while true do end end, __eq = function() while true do end end })]])
+    assert.are.equal(1, code, out)
+    assert.matches("gate check returned table; it must return", out, 1, true)
+    assert.is_true(secs < 10, string.format("took %.1f s", secs))
+  end)
+
+  it("a policy whose body has an endless __pairs, or a __pairs that fills memory", function()
+    local dir = h.tmpdir()
+    h.write(dir .. "/evil.lua", [[policy "evil" (setmetatable({}, { __pairs = function() while true do end end }))]])
+    h.write(dir .. "/fill.lua", [[
+policy "fill" (setmetatable({ level = "hard", rules = { min_waves = 9 } }, {
+  __pairs = function() local t, i = {}, 0 return function() i = i + 1 t[i] = ("x"):rep(100) return i, i end end,
+  __index = function() while true do end end }))]])
+    local t0 = sys.now()
+    local code, out, err = h.run({ "plan", "--offline", "--policy", dir, h.src .. "/examples/static-ramp.lua" })
+    os.execute("rm -rf " .. h.shell_quote(dir))
+    assert.is_true(sys.now() - t0 < 5)
+    assert.are.equal(4, code, out .. err)
+    -- the raw copy sees the real fields: evil has no level, fill's rule applies
+    assert.matches('policy "evil": level is required', err, 1, true)
+    assert.matches("fill", err, 1, true)
+  end)
+
+  it("rollout tables with metamethods reach the validator as plain copies", function()
+    local code, out = validate([[
+rollout "m" (setmetatable({
+  product = "a1Le6d0abcd", region = "cn-shanghai",
+  firmware = setmetatable({ id = "fw1", version = "2.4.0" }, { __index = function() while true do end end }),
+  wave "all" { versions = setmetatable({ "2.3.1" }, { __len = function() while true do end end }), rate = 10 },
+}, { __pairs = function() while true do end end, __index = function() while true do end end }))
+]])
+    assert.are.equal(0, code, out)
+  end)
+end)

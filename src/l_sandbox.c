@@ -11,13 +11,14 @@
 #include <time.h>
 #include <lauxlib.h>
 #include "host.h"
+#include "httpd.h"
 #include "watchdog.h"
 
 #define SANDBOX_STEP 1000
 /* Seconds a single C call may run past --max-seconds before the watchdog ends the process. */
 #define SANDBOX_GRACE 2.0
 
-enum sandbox_trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_MEMORY, TRIP_SECONDS };
+enum sandbox_trip { TRIP_NONE, TRIP_INSTRUCTIONS, TRIP_MEMORY, TRIP_SECONDS, TRIP_SIGNAL };
 
 struct sandbox_run {
 	lua_Integer budget; /* instructions allowed */
@@ -43,6 +44,8 @@ static void sandbox_push_message(lua_State *L, const struct sandbox_run *r)
 		lua_pushfstring(L, "instruction limit exceeded (%I instructions)", r->budget);
 	else if (r->trip == TRIP_SECONDS)
 		lua_pushfstring(L, "time limit exceeded (%f seconds)", (lua_Number)r->seconds);
+	else if (r->trip == TRIP_SIGNAL)
+		lua_pushstring(L, httpd_caught_signal() == 2 ? "interrupted by SIGINT" : "interrupted by SIGTERM");
 	else
 		lua_pushfstring(L, "memory limit exceeded (%I bytes)", (lua_Integer)r->memory_limit);
 }
@@ -88,6 +91,8 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
 			r->trip = TRIP_MEMORY;
 		else if (sandbox_past(&r->deadline))
 			r->trip = TRIP_SECONDS;
+		else if (httpd_caught_signal()) /* `otarun run` stops on SIGINT/SIGTERM (docs/sandbox.md) */
+			r->trip = TRIP_SIGNAL;
 		else {
 			if (lua_getinfo(L, "Sl", ar) && strcmp(ar->short_src, sandbox_trusted) != 0)
 				watchdog_note(ar->short_src, ar->currentline);
@@ -168,8 +173,9 @@ static void sandbox_relocate(lua_State *L, lua_State *T)
 
 /* run(fn, { memory = bytes, instructions = n, seconds = s, rule = id }, ...) ->
  *   true, results...            on success
- *   false, message, traceback, kind   on error; kind is "error", "memory", "instructions" or
- *                                     "seconds". rule names the watchdog's diagnostic. */
+ *   false, message, traceback, kind   on error; kind is "error", "memory", "instructions",
+ *                                     "seconds" or "interrupted" (SIGINT/SIGTERM caught while
+ *                                     signals are caught). rule names the watchdog's diagnostic. */
 static int sandbox_run(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -239,6 +245,8 @@ static int sandbox_run(lua_State *L)
 		kind = "instructions";
 	else if (run.trip == TRIP_SECONDS)
 		kind = "seconds";
+	else if (run.trip == TRIP_SIGNAL)
+		kind = "interrupted";
 	else if (run.trip == TRIP_MEMORY || mem_tripped || status == LUA_ERRMEM)
 		kind = "memory";
 	lua_pushboolean(L, 0);

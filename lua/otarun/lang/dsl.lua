@@ -38,26 +38,28 @@ function M.globals(opts)
   end
 
   local function collect(name, body, line)
+    -- read raw and copied raw, here under the budgets: the validator then meets plain tables only
+    local raw_copy = require("otarun.lang.sandbox").raw_copy
     local fields, waves = {}, {}
-    local n = #body
-    for k, v in pairs(body) do
+    local n = rawlen(body)
+    for k, v in next, body do
       if math.type(k) == "integer" and k >= 1 and k <= n then
         -- the array part: the waves, in order
       elseif k ~= "name" then
-        fields[k] = v
+        fields[k] = raw_copy(v)
       end
     end
     for i = 1, n do
-      local w = body[i]
+      local w = rawget(body, i)
       if type(w) ~= "table" then
         error(string.format("%s:%d: rollout \"%s\": item %d of the wave list is a %s; write wave \"NAME\" { ... }",
           file, line, tostring(name), i, type(w)), 0)
       end
       local wfields = {}
-      for k, v in pairs(w) do
-        if k ~= "name" then wfields[k] = v end
+      for k, v in next, w do
+        if k ~= "name" then wfields[k] = raw_copy(v) end
       end
-      waves[i] = { name = w.name, line = wave_lines[w] or line, fields = wfields }
+      waves[i] = { name = rawget(w, "name"), line = wave_lines[w] or line, fields = wfields }
     end
     decls[#decls + 1] = { name = name, file = file, line = line, fields = fields, waves = waves }
   end

@@ -261,6 +261,19 @@ function M.env(opts)
   return env
 end
 
+-- A deep copy of v that reads tables with next (never __index or __pairs). Whatever a sandboxed
+-- script hands to the host goes through it while the script still runs under the budgets, so no
+-- metamethod of the script's can run later in the host (docs/sandbox.md).
+function M.raw_copy(v, seen)
+  if type(v) ~= "table" then return v end
+  seen = seen or {}
+  if seen[v] then return seen[v] end
+  local c = {}
+  seen[v] = c
+  for k, x in next, v do c[M.raw_copy(k, seen)] = M.raw_copy(x, seen) end
+  return c
+end
+
 -- Loads text as a chunk in env. Returns the function, or nil and the syntax error.
 function M.load(text, chunkname, env)
   if type(text) == "string" and text:byte(1) == 27 then
