@@ -107,4 +107,25 @@ rollout "cam-0001" {
     assert.matches("Apply complete: 1 waves, 1 calls", out, 1, true)
     assert.are.equal(1, #ah.jobs(server))
   end)
+
+  it("plan, status and log work on a read-only state directory", function()
+    -- as root, chmod does not stop writes: run the commands as nobody instead
+    local root = (io.popen("id -u"):read("a") or ""):match("^0") ~= nil
+    os.execute("chmod 755 " .. h.shell_quote(dir) .. "; chmod 644 " .. h.shell_quote(db) .. "* "
+      .. h.shell_quote(script) .. (root and "" or ("; chmod 555 " .. h.shell_quote(dir))))
+    for _, argv in ipairs({ { "status", script }, { "log", script }, { "plan", "--refresh=false", script }, { "plan", script } }) do
+      local full = {}
+      for k, v in pairs(ah.env()) do full[#full + 1] = k .. "=" .. h.shell_quote(v) end
+      if root then full[#full + 1] = "setpriv --reuid=65534 --regid=65534 --clear-groups" end
+      full[#full + 1] = h.shell_quote(h.bin)
+      for _, a in ipairs(argv) do full[#full + 1] = h.shell_quote(a) end
+      for _, a in ipairs({ "--endpoint", server.url, "--state", db }) do full[#full + 1] = h.shell_quote(a) end
+      local p = io.popen(table.concat(full, " ") .. " 2>&1; echo \"rc=$?\"")
+      local out = p:read("a")
+      p:close()
+      assert.matches("rc=0\n$", out, nil, false)
+      assert.is_nil(out:find("readonly database", 1, true), out)
+    end
+    os.execute("chmod 755 " .. h.shell_quote(dir))
+  end)
 end)

@@ -165,3 +165,58 @@ rollout "m" (setmetatable({
     assert.are.equal(0, code, out)
   end)
 end)
+
+describe("files and memory outside the budgets", function()
+  it("refuses a script that is a device, or larger than its share of --max-memory", function()
+    local code, out = h.run({ "validate", "/dev/zero" })
+    assert.are.equal(3, code, out)
+    local _, _, err = h.run({ "validate", "/dev/zero" })
+    assert.matches("script%-read%] cannot read the script: /dev/zero is not a regular file", out .. err)
+    local big = h.script(string.rep(" ", 70000) .. "x = 1")
+    local c2, o2, e2 = h.run({ "validate", "--max-memory", "1000000", big })
+    os.remove(big)
+    assert.are.equal(3, c2, o2 .. e2)
+    assert.matches("is larger than 62500 bytes, the limit for one Lua file %(1/16 of %-%-max%-memory%); raise %-%-max%-memory", o2 .. e2)
+  end)
+
+  it("require does not follow a symbolic link out of the script's directory", function()
+    local dir = h.tmpdir()
+    os.execute("ln -s /etc/hostname " .. h.shell_quote(dir .. "/evil.lua"))
+    h.write(dir .. "/ok.lua", "return { n = 5 }")
+    local main = h.write(dir .. "/main.lua", 'assert(require("ok").n == 5)\nlocal x = require("evil")\n')
+    local code, out, err = h.run({ "validate", main })
+    os.execute("rm -rf " .. h.shell_quote(dir))
+    assert.are.equal(3, code, out .. err)
+    assert.matches("main%.lua:2: error%[script%-error%] require: .*evil%.lua leads outside the script's directory", out .. err)
+  end)
+
+  it("bounds the host's own memory with a clear error", function()
+    local lines = { 'rollout "big" { product = "a1Le6d0abcd", region = "cn-shanghai",',
+                    '  firmware = firmware { id = "fw1", version = "2.4.0" },' }
+    for i = 1, 20000 do lines[#lines + 1] = string.format('  wave "w%d" { versions = { "2.3.1" }, rate = 10 },', i) end
+    lines[#lines + 1] = "}"
+    local path = h.script(table.concat(lines, "\n"))
+    local code, out, err = h.run({ "plan", "--offline", "--max-host-memory", "30000000", path })
+    assert.are.equal(1, code, out .. err)
+    assert.matches("needed more than 30000000 bytes of memory, the host's limit; raise it with %-%-max%-host%-memory", err)
+    assert.is_nil(err:find("internal error", 1, true), err)
+    code, out, err = h.run({ "validate", "--max-host-memory", "-1", path })
+    assert.are.equal(64, code, err)
+    code, out, err = h.run({ "validate", path })
+    os.remove(path)
+    assert.are.equal(0, code, out .. err)
+  end)
+
+  it("plan --out refuses a device, a directory and a symbolic link", function()
+    local dir = h.tmpdir()
+    os.execute("ln -s " .. h.shell_quote(dir .. "/target.json") .. " " .. h.shell_quote(dir .. "/link.json"))
+    for target, why in pairs({ ["/dev/full"] = "not a regular file %(it is a device", [dir] = "it is a directory",
+                               [dir .. "/link.json"] = "it is a symbolic link" }) do
+      local code, out, err = h.run({ "plan", "--offline", "--out", target, h.src .. "/examples/static-ramp.lua" })
+      assert.are.equal(1, code, out .. err)
+      assert.matches("cannot save the plan to .*" .. why, err)
+    end
+    assert.is_nil(io.open(dir .. "/target.json", "rb"))
+    os.execute("rm -rf " .. h.shell_quote(dir))
+  end)
+end)

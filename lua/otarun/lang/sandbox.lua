@@ -243,12 +243,17 @@ function M.env(opts)
     if loaded[name] ~= nil then return loaded[name] end
     if not opts.dir then error("require \"" .. name .. "\" is blocked here", 2) end
     local path = opts.dir .. "/" .. name:gsub("%.", "/") .. ".lua"
-    local fh = io.open(path, "r")
-    if not fh then
+    local paths = require("otarun.core.path")
+    local real, dir = paths.resolve(path), paths.resolve(opts.dir)
+    if not real then
       error("require: no Lua file " .. path .. " (only Lua files beside the script can be required)", 2)
     end
-    local text = fh:read("a")
-    fh:close()
+    if not dir or real:sub(1, #dir + 1) ~= dir .. "/" then
+      error("require: " .. path .. " leads outside the script's directory (a symbolic link to " .. real
+        .. "); only Lua files beside the script can be required", 2)
+    end
+    local text, rerr = M.read_source(real, opts.memory)
+    if not text then error("require: " .. rerr, 2) end
     local fn, err = load(text, "@" .. path, "t", env)
     if not fn then error(err, 0) end
     local result = fn(name)
@@ -259,6 +264,29 @@ function M.env(opts)
   for k, v in pairs(opts.globals or {}) do env[k] = v end
   env._G = env
   return env
+end
+
+-- Reads a Lua source file for the sandbox: a regular file of at most `limit` bytes (default: 1/16
+-- of the memory budget), so /dev/zero or a huge file is refused before it is read (docs/sandbox.md).
+-- -> text | nil, message
+function M.read_source(path, memory)
+  local limit = (memory or M.DEFAULT_MEMORY) // 16
+  local kind = require("otarun.core.path").kind(path, true)
+  if kind and kind ~= "file" then
+    return nil, string.format("%s is not a regular file (it is %s); give the path of a Lua file", path,
+      kind == "directory" and "a directory" or "a device, pipe or socket")
+  end
+  local fh, err = io.open(path, "rb")
+  if not fh then return nil, tostring(err) end
+  local text, rerr = fh:read(limit + 1)
+  fh:close()
+  if text == nil and rerr then return nil, tostring(rerr) end
+  text = text or ""
+  if #text > limit then
+    return nil, string.format("%s is larger than %d bytes, the limit for one Lua file (1/16 of --max-memory); "
+      .. "raise --max-memory, or split the file", path, limit)
+  end
+  return text
 end
 
 -- A deep copy of v that reads tables with next (never __index or __pairs). Whatever a sandboxed
