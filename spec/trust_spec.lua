@@ -220,3 +220,35 @@ describe("files and memory outside the budgets", function()
     os.execute("rm -rf " .. h.shell_quote(dir))
   end)
 end)
+
+describe("output a script can reach", function()
+  it("the validator refuses control characters, escapes and NUL in identifiers and versions", function()
+    local code, out, err = h.run({ "validate", h.script([[
+rollout "cc" {
+  product = "a1Le6d0abcd\n+ fake line", region = "cn-shanghai\27[2J", instance = "iot\0x",
+  firmware = firmware { id = "fw\r1", version = "2.4.0\7" },
+  wave "w" { versions = { "2.3.1\n" }, group = "g\27", rate = 10 },
+}
+]]) })
+    assert.are.equal(3, code, out .. err)
+    for _, field in ipairs({ "product", "region", "instance", "firmware%.id", "firmware%.version", "versions", "group" }) do
+      assert.matches("error%[control%-character%] cc[/w]*: " .. field .. " contains a control character", out)
+    end
+    assert.is_nil(out:find("\27", 1, true), out)
+    assert.is_nil(out:find("\n+ fake", 1, true), out)
+    code, out = h.run({ "validate", h.script('rollout "x\\0\\27[31m" { product = "p", region = "r", firmware = "f" }') })
+    assert.are.equal(3, code, out)
+    assert.matches(':1: error%[script%-error%] rollout name "x\\0\\27%[31m" contains a control character', out)
+  end)
+
+  it("every renderer escapes what a script wrote", function()
+    local path = h.script('error("boom\\27[2J\\n+ fake line")')
+    for _, format in ipairs({ "text", "markdown", "json" }) do
+      local _, out = h.run({ "validate", "--format", format, path })
+      assert.is_nil(out:find("\27", 1, true), format .. ": " .. out)
+      assert.is_nil(out:find("\n+ fake", 1, true), format .. ": " .. out)
+      assert.matches("boom", out, 1, true)
+    end
+    os.remove(path)
+  end)
+end)

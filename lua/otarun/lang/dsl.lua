@@ -11,6 +11,16 @@ end
 
 local function fail(msg) error(msg, 3) end
 
+-- Names are printed in plans and logs: a control character (or a NUL, which C would cut the name
+-- at) could fake output lines or terminal escapes (docs/trust.md).
+local function plain_name(what, name)
+  local at = name:find("%c")
+  if at then
+    error(string.format("%s name %q contains a control character (byte %d at offset %d); use letters, digits, '.', '_' and '-'",
+      what, name, name:byte(at), at - 1), 3)
+  end
+end
+
 -- Returns the globals for one script and the list that will receive its rollouts.
 -- opts: file (script path), vars (table NAME -> string)
 function M.globals(opts)
@@ -27,6 +37,7 @@ function M.globals(opts)
     if type(name) ~= "string" then
       fail("wave expects a name: wave \"NAME\" { ... }, got " .. type(name))
     end
+    plain_name("wave", name)
     return function(body)
       if type(body) ~= "table" then
         fail("wave \"" .. name .. "\" expects a table: wave \"" .. name .. "\" { ... }")
@@ -73,6 +84,7 @@ function M.globals(opts)
     if type(name) ~= "string" then
       fail("rollout expects a name: rollout \"NAME\" { ... }, got " .. type(name))
     end
+    plain_name("rollout", name)
     return function(body)
       if type(body) ~= "table" then
         fail("rollout \"" .. name .. "\" expects a table: rollout \"" .. name .. "\" { ... }")

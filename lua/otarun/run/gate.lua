@@ -104,6 +104,12 @@ local function run_check(fn, counts, ctx)
     if type(r) ~= "string" then r = nil end
     return v, r, text
   end, ctx.check_limits or M.CHECK_LIMITS, copy(counts), history, info)
+  -- the check's words reach logs, the store and terminals: control characters shown as \xNN
+  local function plain(v)
+    return v and (tostring(v):gsub("[%c\127]", function(ch) return string.format("\\x%02x", ch:byte()) end))
+  end
+  verdict, reason = type(verdict) == "string" and verdict or nil, plain(reason)
+  if not ok then verdict = plain(verdict) else shown = plain(shown) end
   if not ok and shown == "interrupted" then -- `run` is stopping: no verdict, so no action
     return "wait", "the check was " .. tostring(verdict):gsub("^.-: ", "")
   end
