@@ -252,3 +252,30 @@ rollout "cc" {
     os.remove(path)
   end)
 end)
+
+describe("clear errors, never tracebacks", function()
+  it("for a ~/.aliyun/config.json whose profiles are not a list", function()
+    local home = h.tmpdir()
+    assert(require("otarun.core.store").mkdirs(home .. "/.aliyun"))
+    for _, v in ipairs({ "null", "true", "1", '"x"' }) do
+      h.write(home .. "/.aliyun/config.json", '{"current": "default", "profiles": ' .. v .. '}')
+      local code, out, err = h.run({ "plan", h.src .. "/examples/static-ramp.lua" }, { env = { HOME = home } })
+      assert.are.equal(0, code, v .. ": " .. out .. err)
+      assert.matches('no profile default in .*profiles: none', err)
+      assert.is_nil(err:find("traceback", 1, true), err)
+    end
+    os.execute("rm -rf " .. h.shell_quote(home))
+  end)
+
+  it("a library function's error names the script's line, not the sandbox's", function()
+    local code, out = validate('local x = 1\nlocal y = string.rep()\n')
+    assert.are.equal(3, code, out)
+    assert.matches(":2: error%[script%-error%] bad argument #1 to 'rep'", out)
+    assert.is_nil(out:find("sandbox.lua", 1, true), out)
+  end)
+
+  it("a budget trip is not caught by xpcall, nor its handler run", function()
+    stopped([[local n = 0 xpcall(function() while true do end end, function() while true do n = n + 1 end end)]],
+      "script-seconds-limit")
+  end)
+end)

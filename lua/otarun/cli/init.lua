@@ -61,11 +61,16 @@ function M.main(argv)
     return M.EXIT.usage
   end
   local cmd = require("otarun.cmd." .. name)
+  local Failure = require("otarun.control").Failure
   local ok, code = xpcall(cmd.main, function(e)
-    if getmetatable(e) == args.UsageError then return e end
+    if getmetatable(e) == args.UsageError or getmetatable(e) == Failure then return e end
     return debug.traceback(tostring(e), 2)
   end, list)
   if ok then return code or M.EXIT.ok end
+  if getmetatable(code) == Failure then -- a failure a person reads, raised anywhere below
+    io.stderr:write(string.format("otarun %s: %s\n", name, code.message))
+    return code.code
+  end
   if getmetatable(code) == args.UsageError then
     io.stderr:write(string.format("otarun %s: %s\nRun 'otarun %s --help' for usage.\n", name, code.message, name))
     return M.EXIT.usage
