@@ -52,14 +52,32 @@ function M.check_shape(doc)
   if not opt(doc.mode, "string") then return nil, "mode must be a string" end
   if not opt(doc.generated_at, "string") then return nil, "generated_at must be a time string" end
   if not is_array(doc.rollouts) then return nil, "rollouts must be an array" end
+  for _, k in ipairs({ "diagnostics", "policies" }) do
+    if not (doc[k] == nil or is_array(doc[k])) then return nil, k .. " must be an array" end
+    for i, d in ipairs(doc[k] or {}) do
+      if type(d) ~= "table" then return nil, string.format("%s[%d] must be an object", k, i) end
+    end
+  end
+  if doc.summary ~= nil then
+    if type(doc.summary) ~= "table" then return nil, "summary must be an object" end
+    for _, k in ipairs({ "create", "update", "replace", "cancel", "wait" }) do
+      if math.type(doc.summary[k]) ~= "integer" then return nil, "summary." .. k .. " must be a whole number" end
+    end
+  end
   for i, r in ipairs(doc.rollouts) do
     local where = string.format("rollouts[%d]", i)
     if type(r) ~= "table" or type(r.name) ~= "string" then return nil, where .. " must be an object with a name" end
     if not (r.waves == nil or is_array(r.waves)) then return nil, where .. ".waves must be an array" end
+    if not (r.firmware == nil or r.firmware == cjson.null or type(r.firmware) == "table") then
+      return nil, where .. ".firmware must be an object"
+    end
     for j, w in ipairs(r.waves or {}) do
       local ww = string.format("%s.waves[%d]", where, j)
       if type(w) ~= "table" or type(w.name) ~= "string" then return nil, ww .. " must be an object with a name" end
       if not opt(w.action, "string") then return nil, ww .. ".action must be a string" end
+      if not (opt(w.earliest_start, "string") or type(w.earliest_start) == "number") then
+        return nil, ww .. ".earliest_start must be a time"
+      end
       if not (w.calls == nil or is_array(w.calls)) then return nil, ww .. ".calls must be an array" end
       for k, c in ipairs(w.calls or {}) do
         local cw = string.format("%s.calls[%d]", ww, k)
