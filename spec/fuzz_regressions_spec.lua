@@ -31,6 +31,13 @@ describe("fuzz findings", function()
       assert.is_nil(plan)
       assert.matches("is not a valid saved plan: ", err)
     end
+    -- a rollout without waves and no summary: loaded, not a traceback
+    local copy = cjson.decode(cjson.encode(doc))
+    copy.rollouts[1].waves, copy.summary = nil, nil
+    h.write(path, cjson.encode(copy))
+    local ok, plan = pcall(saved.load, path)
+    assert.is_true(ok, tostring(plan))
+    assert.are.same({}, plan.rollouts[1].waves)
     os.remove(path)
   end)
 

@@ -61,7 +61,10 @@ function M.check_shape(doc)
   if doc.summary ~= nil then
     if type(doc.summary) ~= "table" then return nil, "summary must be an object" end
     for _, k in ipairs({ "create", "update", "replace", "cancel", "wait" }) do
-      if math.type(doc.summary[k]) ~= "integer" then return nil, "summary." .. k .. " must be a whole number" end
+      local n = doc.summary[k]
+      if type(n) ~= "number" or n ~= math.floor(n) or n < 0 or n > 2^53 then
+        return nil, "summary." .. k .. " must be a whole number"
+      end
     end
   end
   for i, r in ipairs(doc.rollouts) do
@@ -130,7 +133,8 @@ function M.load(path)
   plan.offset = 0
   for _, r in ipairs(plan.rollouts) do
     r.firmware = r.firmware or {}
-    for _, w in ipairs(r.waves or {}) do
+    r.waves = r.waves or {}
+    for _, w in ipairs(r.waves) do
       if type(w.earliest_start) == "string" then w.earliest_start = util.parse_time(w.earliest_start) end
       w.calls = w.calls or {}
       for _, c in ipairs(w.calls) do

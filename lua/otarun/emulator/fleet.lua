@@ -217,14 +217,12 @@ end
 
 -- Runs a fleet file in the sandbox. Returns the list of fleet tables it declared, or nil, message.
 function M.load_file(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, "cannot read the fleet file: " .. tostring(err) end
-  local text = fh:read("a")
-  fh:close()
+  local text, err = sandbox.read_source(path)
+  if not text then return nil, "cannot read the fleet file: " .. tostring(err) end
   local fleets = {}
   local function fleet(t)
     if type(t) ~= "table" then error("fleet expects a table: fleet { product = ..., devices = { ... } }", 2) end
-    fleets[#fleets + 1] = t
+    fleets[#fleets + 1] = sandbox.raw_copy(t) -- copied raw under the budgets (docs/sandbox.md)
   end
   local env = sandbox.env({ dir = path:match("^(.*)/[^/]*$") or ".", globals = { fleet = fleet } })
   local fn, serr = sandbox.load(text, "@" .. path, env)
