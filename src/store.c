@@ -295,6 +295,28 @@ int store_migrate(struct store *s, int target)
 }
 
 /* Is this file an otarun store we may use? Empty files and new files are. */
+/* A current store has every table of store_schema.c; one dropped by hand (or lost) would read as
+ * "nothing recorded" and make a plan create again what exists (docs/trust.md). */
+static int check_tables(struct store *s)
+{
+	static const char *const tables[] = {"rollouts", "waves", "wave_transitions", "jobs", "intents",
+	                                     "audit", "gate_readings", "approvals", "overrides", "lock"};
+	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+		char sql[128];
+		int64_t n = 0;
+		snprintf(sql, sizeof sql,
+		         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'", tables[i]);
+		int rc = pragma_int(s, sql, &n);
+		if (rc)
+			return rc;
+		if (n != 1)
+			return store_fail(s, STORE_ERROR,
+			                  "the state store is damaged: table %s is missing; restore the file "
+			                  "from a backup, or point --state at a new one", tables[i]);
+	}
+	return STORE_OK;
+}
+
 static int check_identity(struct store *s)
 {
 	int64_t app = 0, tables = 0;
@@ -322,6 +344,8 @@ static int check_identity(struct store *s)
 		                  version == 0 ? "empty: no state recorded yet"
 		                               : "state schema version is older than this otarun's; a "
 		                                 "command that writes (plan, apply) will migrate it");
+	if (version == STORE_SCHEMA_VERSION)
+		return check_tables(s);
 	return STORE_OK;
 }
 

@@ -63,6 +63,12 @@ int main(void)
 	CHECK(strstr(store_errmsg(s), "holds binary data where text belongs") != NULL, "message: %s", store_errmsg(s));
 	store_close(s);
 
+	damage(path, "UPDATE rollouts SET product = 'pk'; DROP TABLE jobs");
+	CHECK(store_open(&s, path, &ro, err, sizeof err) != STORE_OK, "a store without its jobs table was opened");
+	CHECK(strstr(err, "damaged: table jobs is missing") != NULL, "message: %s", err);
+	CHECK(store_open(&s, path, NULL, err, sizeof err) != STORE_OK, "opened for writing");
+	CHECK(strstr(err, "damaged: table jobs is missing") != NULL, "message: %s", err);
+
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0, "cleanup");
