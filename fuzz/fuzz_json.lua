@@ -2,7 +2,10 @@
 -- (otarun.apply.saved.load, byte- and structure-level mutations of a real saved plan) and the
 -- platform's answers as the client reads them (otarun.platform.client.classify, then
 -- otarun.plan.refresh.read through a client that answers every call with a generated tree).
--- Each input must give a result or a clean nil, message: any Lua error is a finding.
+-- It also feeds the emulator: raw requests (query, form body, headers: the Lua half of its request
+-- parsing) through its gateway, and random parameters of every action straight to its model.
+-- Each input must give a result or a clean nil, message (an HTTP answer for the emulator): any
+-- Lua error is a finding.
 -- Usage: otarun lua fuzz/fuzz_json.lua SECONDS [SEED] -> prints totals; exit 1 on a finding.
 local cjson = require("cjson")
 local sys = require("otarun.core.sys")
@@ -76,7 +79,7 @@ local function random_tree(depth)
   return t
 end
 
-local findings, runs = {}, { plans = 0, answers = 0 }
+local findings, runs = {}, { plans = 0, answers = 0, requests = 0 }
 local function finding(kind, input, err)
   findings[#findings + 1] = { kind = kind, err = tostring(err) }
   local out = io.open(string.format("%s.finding%d.json", tmp, #findings), "wb")
@@ -89,6 +92,31 @@ local refresh = require("otarun.plan.refresh")
 local res = require("otarun.plan.pipeline").check({ src .. "/examples/version-waves.lua" },
   { vars = {}, now = 1777600800, limits = {} })
 local rollouts = res.rollouts
+
+local emulator = require("otarun.emulator")
+local gateway = require("otarun.emulator.gateway")
+local emu = emulator.new({ clock = "manual", seed = 3 })
+assert(emu:load_fleet(require("otarun.emulator.fleet").load_file(src .. "/examples/fleets/camera.lua")[1]))
+local gw = gateway.new({ model = emu, keys = { fuzzkey = { secret = "fuzzsecret" } },
+  encode = gateway.fast_json(emulator.ARRAY_MT, emulator.RAW_MT), raw_json = true, host_id = "iot.fuzz" })
+local PARAM_NAMES = { "Action", "Version", "Signature", "AccessKeyId", "SignatureNonce", "Timestamp",
+  "SignatureMethod", "SignatureVersion", "Format", "ProductKey", "FirmwareId", "JobId", "SrcVersion.1",
+  "SrcVersion.999999999999", "Tag.1.Key", "Tag.1.Value", "MaximumPerMinute", "TimeoutInMinutes",
+  "GroupId", "TargetSelection", "TargetDeviceName.1", "PageSize", "CurrentPage", "TaskStatus",
+  "DeviceName.1", "IotInstanceId", "DestVersion", "RetryInterval", "RetryCount", "GrayPercent" }
+local VALUES = { "", "1", "0", "-1", "10000000000", "1e309", "nan", "%", "%zz", "+", "a b", "\0",
+  "QueryProductList", "2018-01-20", "HMAC-SHA1", "2026-05-01T10:00:00Z", "DYNAMIC", "STATIC", "IN_PROGRESS",
+  "fwCam240", "a1CamRehearse", "2.3.1", "2.4.0", "CamCanary", string.rep("9", 40), "ACS3-HMAC-SHA256 Credential=x,SignedHeaders=y,Signature=z" }
+
+local function random_query()
+  local parts = {}
+  for _ = 1, math.random(0, 12) do
+    parts[#parts + 1] = pick(PARAM_NAMES) .. (math.random() < 0.9 and ("=" .. pick(VALUES)) or "")
+  end
+  local q = table.concat(parts, "&")
+  if math.random() < 0.3 then q = mutate_bytes(q .. " ") end
+  return q
+end
 
 local deadline = sys.monotonic() + seconds
 local t0 = sys.monotonic()
@@ -123,13 +151,28 @@ while sys.monotonic() < deadline do
   local rok, rerr = pcall(refresh.read, fake, rollouts, {})
   if not rok then finding("platform answer", table.concat(answers, "\n"), rerr) end
   runs.answers = runs.answers + 1
+  -- the emulator: a raw request through the gateway, and an action's parameters to the model
+  local headers = {}
+  if math.random() < 0.5 then headers["content-type"] = "application/x-www-form-urlencoded" end
+  if math.random() < 0.3 then headers["authorization"] = pick(VALUES) end
+  if math.random() < 0.3 then headers["x-acs-action"] = pick(emulator.ACTIONS) end
+  local req = { method = pick({ "GET", "POST" }), path = math.random() < 0.95 and "/" or "/x",
+                query = random_query(), headers = headers, body = random_query(), remote = "127.0.0.1" }
+  local gok, gerr = pcall(gw.handle, gw, req)
+  if not gok then finding("emulator request", cjson.encode(req), gerr) end
+  local params = {}
+  for _ = 1, math.random(0, 8) do params[pick(PARAM_NAMES)] = pick(VALUES) end
+  local action = pick(emulator.ACTIONS)
+  local mok, merr = pcall(emu.call, emu, action, params, { region = "cn-shanghai" })
+  if not mok then finding("emulator " .. action, cjson.encode(params), merr) end
+  runs.requests = runs.requests + 1
 end
 local secs = sys.monotonic() - t0
 os.remove(base_path)
 os.remove(tmp .. ".mutant.json")
 os.remove(tmp)
-print(string.format("fuzz_json: %d saved plans, %d platform reads in %.1f s (%.0f exec/s), %d findings",
-  runs.plans, runs.answers, secs, (runs.plans + runs.answers) / secs, #findings))
+print(string.format("fuzz_json: %d saved plans, %d platform reads, %d emulator requests in %.1f s (%.0f exec/s), %d findings",
+  runs.plans, runs.answers, runs.requests, secs, (runs.plans + runs.answers + runs.requests) / secs, #findings))
 for i, f in ipairs(findings) do
   if i > 5 then break end
   print(string.format("  %s: %s (input in %s.finding%d.json)", f.kind, f.err, tmp, i))
