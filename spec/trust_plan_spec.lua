@@ -111,12 +111,17 @@ rollout "cam-0001" {
   it("plan, status and log work on a read-only state directory", function()
     -- as root, chmod does not stop writes: run the commands as nobody instead
     local root = (io.popen("id -u"):read("a") or ""):match("^0") ~= nil
+    local as_nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+    if root and not os.execute(as_nobody .. " " .. h.shell_quote(h.bin) .. " version >/dev/null 2>&1") then
+      pending("the binary cannot be run as nobody here (a private build directory)")
+      return
+    end
     os.execute("chmod 755 " .. h.shell_quote(dir) .. "; chmod 644 " .. h.shell_quote(db) .. "* "
       .. h.shell_quote(script) .. (root and "" or ("; chmod 555 " .. h.shell_quote(dir))))
     for _, argv in ipairs({ { "status", script }, { "log", script }, { "plan", "--refresh=false", script }, { "plan", script } }) do
       local full = {}
       for k, v in pairs(ah.env()) do full[#full + 1] = k .. "=" .. h.shell_quote(v) end
-      if root then full[#full + 1] = "setpriv --reuid=65534 --regid=65534 --clear-groups" end
+      if root then full[#full + 1] = as_nobody end
       full[#full + 1] = h.shell_quote(h.bin)
       for _, a in ipairs(argv) do full[#full + 1] = h.shell_quote(a) end
       for _, a in ipairs({ "--endpoint", server.url, "--state", db }) do full[#full + 1] = h.shell_quote(a) end
