@@ -29,6 +29,8 @@ void vx_diag(struct vx_ctx *c, enum validate_severity sev, const char *rule, con
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* `string "fast"`, `number 1.5`, `table`: for "got ..." in messages. */
 const char *vx_describe(struct vx_ctx *c, const struct validate_value *v);
+/* 0 (and an error diagnostic) when a string value holds a control character or NUL */
+int vx_text_valid(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param);
 const struct validate_value *vx_get(const struct validate_value *table, const char *key);
 /* Reports unknown keys of a nested table (`retry`, `gate`, `window`, `firmware`). */
 void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char *prefix,

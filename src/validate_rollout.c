@@ -15,7 +15,7 @@ static const char *opt_string(struct vx_ctx *c, const struct validate_value *v, 
 	if (!v)
 		return NULL;
 	if (v->type == VALIDATE_STRING)
-		return v->string;
+		return vx_text_valid(c, v, label, param) ? v->string : NULL;
 	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a string, got %s", label, vx_describe(c, v));
 	return NULL;
 }
