@@ -72,6 +72,9 @@ static int get_string_list(struct vx_ctx *c, const struct validate_value *v, con
 	int ok = v->type == VALIDATE_TABLE && v->nfields == 0 && v->nother == 0;
 	for (size_t i = 0; ok && i < v->nitems; i++)
 		ok = v->items[i].type == VALIDATE_STRING;
+	for (size_t i = 0; ok && i < v->nitems; i++)
+		if (!vx_text_valid(c, &v->items[i], label, param))
+			return -1;
 	if (!ok) {
 		const char *hint = v->type == VALIDATE_STRING ? vx_printf(c, " (write { \"%s\" })", v->string) : "";
 		vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a list of strings, got %s%s", label,
@@ -461,8 +464,11 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 		break;
 	case VF_VERSIONS: parse_versions(c, v, label, p); return;
 	case VF_GROUP:
-		if ((ok = !vx_want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0))
+		if ((ok = !vx_want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0)) {
+			if (!vx_text_valid(c, v, label, param))
+				return;
 			w->group = v->string;
+		}
 		else if (v->type == VALIDATE_STRING)
 			vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must not be empty", label);
 		break;

@@ -42,6 +42,8 @@ int vx_want(struct vx_ctx *c, const struct validate_value *v, enum validate_type
 	    const char *param, const char *what);
 /* `string "fast"`, `number 1.5`, `table`: for "got ..." in messages. */
 const char *vx_describe(struct vx_ctx *c, const struct validate_value *v);
+/* 0 (and an error diagnostic) when a string value holds a control character or NUL */
+int vx_text_valid(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param);
 const struct validate_value *vx_get(const struct validate_value *table, const char *key);
 /* Reports unknown keys of a nested table (`retry`, `gate`, `window`, `firmware`). */
 void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char *prefix,

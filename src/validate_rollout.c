@@ -12,7 +12,9 @@ static const char *const firmware_fields[] = { "id", "version", "type", "src_ver
 
 static const char *opt_string(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param)
 {
-	return v && !vx_want(c, v, VALIDATE_STRING, label, param, "a string") ? v->string : NULL;
+	if (!v || vx_want(c, v, VALIDATE_STRING, label, param, "a string"))
+		return NULL;
+	return vx_text_valid(c, v, label, param) ? v->string : NULL;
 }
 
 static int opt_bool(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param)

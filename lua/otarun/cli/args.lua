@@ -13,7 +13,7 @@ M.COMMON = {
   ["--format"] = "string", ["--var"] = "list", ["--now"] = "string", ["--state"] = "string",
   ["--endpoint"] = "string", ["--region"] = "string", ["--profile"] = "string",
   ["--policy"] = "list", ["--offline"] = "bool", ["--verbose"] = "bool", ["--help"] = "bool",
-  ["--max-memory"] = "int", ["--max-instructions"] = "int", ["--no-color"] = "bool",
+  ["--max-memory"] = "int", ["--max-instructions"] = "int", ["--max-seconds"] = "number", ["--no-color"] = "bool",
 }
 local SHORT = { ["-v"] = "--verbose", ["-h"] = "--help" }
 

@@ -150,7 +150,22 @@ local function build(opts, keys)
     local list, err = emulator.load_fleet_file(path)
     return list, err
   end
-  local adm = admin_mod.new({ gateway = gw, model = model, encode = emulator.to_json, load_fleet_file = load_file })
+  -- the admin API loads fleet files only from the directories of the --fleet files (docs/trust.md):
+  -- a request must not read an arbitrary file of the host
+  local paths, allowed = require("otarun.core.path"), {}
+  for _, f in ipairs(opts.fleet or {}) do
+    local real = paths.resolve(f)
+    if real then allowed[#allowed + 1] = real:match("^(.*)/[^/]*$") end
+  end
+  local function admin_load(path)
+    local real = type(path) == "string" and paths.resolve(path)
+    for _, dir in ipairs(real and allowed or {}) do
+      if real:sub(1, #dir + 1) == dir .. "/" then return load_file(real) end
+    end
+    return nil, "fleet files are loaded only from the directory of the emulator's --fleet files; "
+      .. "send the fleet itself as the request body"
+  end
+  local adm = admin_mod.new({ gateway = gw, model = model, encode = emulator.to_json, load_fleet_file = admin_load })
   return model, gw, adm, load_file
 end
 

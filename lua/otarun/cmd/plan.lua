@@ -42,7 +42,7 @@ options:
   --now TIME                    evaluate as if it were TIME (RFC 3339)
   --var NAME=VALUE              set var.NAME for the scripts (repeatable)
   --region REGION               region for rollouts that do not name one
-  --max-memory BYTES, --max-instructions N   script limits
+  --max-memory BYTES, --max-instructions N, --max-seconds S   script limits
   --no-color                    never colour the output
 
 exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,

@@ -23,16 +23,19 @@ M.COMMON_HELP = {
   ["--help"] = { nil, "-h: the command's help" },
   ["--max-memory"] = { "BYTES", "memory limit of each script (256 MB)" },
   ["--max-instructions"] = { "N", "instruction limit of each script (10^9)" },
+  ["--max-seconds"] = { "SECONDS", "wall-clock limit of each script, policy and gate check (5; docs/sandbox.md)" },
+  ["--max-host-memory"] = { "BYTES", "memory limit of the whole command's Lua state (2 GiB; docs/sandbox.md)" },
   ["--no-color"] = { nil, "never colour the output" },
 }
 
 M.EXIT = {
   { 0, "success (with --detailed-exitcode: no changes)" },
-  { 1, "error: I/O, platform, internal; a rollout halted (run)" },
+  { 1, "error: I/O, platform, internal; run --once could not read or act; a rehearsal that will not finish" },
   { 2, "the plan has changes (only with --detailed-exitcode)" },
   { 3, "a script is invalid (any error diagnostic)" },
   { 4, "denied by policy" },
-  { 5, "a saved plan is stale (the state changed since it was computed)" },
+  { 5, "a saved plan is stale (the state changed since it was computed) or was edited" },
+  { 6, "run: a rollout is halted and needs a human (docs/run.md)" },
   { 64, "usage error" },
 }
 
