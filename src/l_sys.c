@@ -2,6 +2,7 @@
  * half needs and standard Lua lacks: terminals, clocks, sleeping, process identity, signals,
  * directories, atomic file replacement. Converts only; docs/architecture-c.md lists the cores. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <lauxlib.h>
 #include "l_util.h"
@@ -86,6 +87,32 @@ static int sys_l_user(lua_State *L)
 	return 1;
 }
 
+/* kind(path [, follow]) -> "file"|"directory"|"link"|"other", size | nil, message, errno: what the
+ * trust boundary needs to know before reading or writing a path (docs/sandbox.md). */
+static int sys_l_kind(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	enum sys_kind kind;
+	long long size;
+	if (sys_path_kind(path, lua_toboolean(L, 2), &kind, &size) != 0)
+		return luaL_fileresult(L, 0, path);
+	lua_pushstring(L, sys_kind_name(kind));
+	lua_pushinteger(L, (lua_Integer)size);
+	return 2;
+}
+
+/* resolve(path) -> the absolute path with every symbolic link resolved | nil, message, errno */
+static int sys_l_resolve(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char *r = sys_resolve(path);
+	if (!r)
+		return luaL_fileresult(L, 0, path);
+	lua_pushstring(L, r);
+	free(r);
+	return 1;
+}
+
 /* write_atomic(path, data) -> true | nil, msg: a reader sees the old file or the new, never half. */
 static int sys_l_write_atomic(lua_State *L)
 {
@@ -146,7 +173,7 @@ int luaopen_otarun_core_sys(lua_State *L)
 		{"monotonic", sys_l_monotonic}, {"sleep", sys_l_sleep},
 		{"getpid", sys_l_getpid},       {"hostname", sys_l_hostname}, {"user", sys_l_user},
 		{"write_atomic", sys_l_write_atomic}, {"mkdirs", sys_l_mkdirs},
-		{"list_files", sys_l_list_files},
+		{"list_files", sys_l_list_files}, {"kind", sys_l_kind}, {"resolve", sys_l_resolve},
 		{"catch_signals", sys_l_catch_signals}, {"signalled", sys_l_signalled},
 		{NULL, NULL},
 	};

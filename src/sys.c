@@ -93,6 +93,28 @@ const char *sys_user(char *buf, size_t len)
 
 /* ---- files -------------------------------------------------------------------------------- */
 
+int sys_path_kind(const char *path, int follow, enum sys_kind *kind, long long *size)
+{
+	struct stat st;
+	if ((follow ? stat(path, &st) : lstat(path, &st)) != 0)
+		return -1;
+	*kind = S_ISREG(st.st_mode) ? SYS_KIND_FILE : S_ISDIR(st.st_mode) ? SYS_KIND_DIRECTORY
+	        : S_ISLNK(st.st_mode) ? SYS_KIND_LINK : SYS_KIND_OTHER;
+	*size = (long long)st.st_size;
+	return 0;
+}
+
+const char *sys_kind_name(enum sys_kind kind)
+{
+	static const char *const names[] = {"file", "directory", "link", "other"};
+	return (unsigned)kind <= SYS_KIND_OTHER ? names[kind] : "other";
+}
+
+char *sys_resolve(const char *path)
+{
+	return realpath(path, NULL);
+}
+
 enum sys_rc sys_mkdirs(const char *dir, char *err, size_t errlen)
 {
 	char buf[4096];

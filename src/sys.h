@@ -28,6 +28,17 @@ const char *sys_signal_name(enum sys_signal sig);
 /* The name of the process's user in the password database, or "uid N"; returns buf. */
 const char *sys_user(char *buf, size_t len);
 
+/* What a path is, for the trust boundary (docs/sandbox.md) before it reads or writes one. */
+enum sys_kind { SYS_KIND_FILE, SYS_KIND_DIRECTORY, SYS_KIND_LINK, SYS_KIND_OTHER };
+/* The kind and size of path, without following a final symbolic link unless follow; -1 with
+ * errno set when it cannot be examined. */
+int sys_path_kind(const char *path, int follow, enum sys_kind *kind, long long *size);
+/* "file", "directory", "link" or "other". */
+const char *sys_kind_name(enum sys_kind kind);
+/* The absolute path with every symbolic link resolved (malloc'd; the caller frees it), or NULL
+ * with errno set. */
+char *sys_resolve(const char *path);
+
 /* Creates every missing directory of dir, like mkdir -p. */
 enum sys_rc sys_mkdirs(const char *dir, char *err, size_t errlen);
 

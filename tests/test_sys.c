@@ -1,5 +1,5 @@
 /* test_sys: unit tests of the OS-services core (src/sys.c): mkdirs, directory listing, atomic
- * replacement, the signal flag and the clocks, on a scratch directory under /tmp.
+ * replacement, path kinds, the signal flag and the clocks, on a scratch directory under /tmp.
  * Harness: tests/harness.h. */
 #include "sys.h"
 
@@ -84,6 +84,27 @@ static void test_write_atomic(void)
 	      "missing directory: %s", err);
 }
 
+static void test_path_kind(void)
+{
+	enum sys_kind kind;
+	long long size = -1;
+	touch("k.txt", "four");
+	CHECK(sys_path_kind(tpath("k.txt"), 0, &kind, &size) == 0 && kind == SYS_KIND_FILE && size == 4,
+	      "a file of 4 bytes");
+	CHECK(sys_path_kind(tmpdir, 0, &kind, &size) == 0 && kind == SYS_KIND_DIRECTORY, "a directory");
+	CHECK(symlink(tpath("k.txt"), tpath("k.link")) == 0, "symlink");
+	CHECK(sys_path_kind(tpath("k.link"), 0, &kind, &size) == 0 && kind == SYS_KIND_LINK, "a link, not followed");
+	CHECK(sys_path_kind(tpath("k.link"), 1, &kind, &size) == 0 && kind == SYS_KIND_FILE, "followed: the file");
+	CHECK(sys_path_kind(tpath("none"), 0, &kind, &size) == -1, "missing");
+	CHECK_STR(sys_kind_name(SYS_KIND_OTHER), "other");
+	char *r = sys_resolve(tpath("k.link"));
+	char *want = sys_resolve(tpath("k.txt"));
+	CHECK(r && want && strcmp(r, want) == 0 && r[0] == '/', "resolve follows the link: %s", r ? r : "(null)");
+	free(r);
+	free(want);
+	CHECK(sys_resolve(tpath("none")) == NULL, "resolve of a missing path");
+}
+
 static void test_signals(void)
 {
 	CHECK(sys_signal_name(SYS_SIGNAL_NONE) == NULL, "no name for none");
@@ -119,6 +140,7 @@ int main(void)
 	test_mkdirs();
 	test_list_files();
 	test_write_atomic();
+	test_path_kind();
 	test_signals();
 	test_clocks();
 	char cmd[128];
