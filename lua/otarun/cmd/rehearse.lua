@@ -1,6 +1,8 @@
 -- otarun rehearse FILE --fleet FLEET: the whole rollout against a simulated fleet in simulated time
 -- (SPEC §1), through the same scheduler as `otarun run` (otarun.run.rehearsal). Prints the timeline
--- (text or JSON) and, with --svg, writes the picture.
+-- (text or JSON) and, with --svg, writes the picture. With --runs N, rehearses N times with the
+-- fleet's seed varied and reports how often each rollout halts (otarun.run.rehearsal_runs;
+-- docs/rehearse.md).
 local args = require("otarun.cli.args")
 local control = require("otarun.control")
 local util = require("otarun.util")
@@ -8,7 +10,10 @@ local util = require("otarun.util")
 local M = {}
 
 M.OPTIONS = { ["--fleet"] = "string", ["--set"] = "list", ["--until"] = "string", ["--svg"] = "string",
-              ["--interval"] = "string", ["--approve"] = "list", ["--rollout"] = "string" }
+              ["--interval"] = "string", ["--approve"] = "list", ["--rollout"] = "string", ["--runs"] = "int",
+              ["--seed"] = "int" }
+
+M.MAX_RUNS = 10000
 
 M.HELP = [[
 usage: otarun rehearse FILE... --fleet FLEET [OPTIONS]
@@ -26,12 +31,18 @@ options:
   --approve WAVE|all|none      waves approved in advance (default all; repeatable)
   --rollout NAME               rehearse only this rollout
   --svg FILE                   also write the picture of the rehearsal (SVG)
+  --runs N                     rehearse N times, the fleet's seed varied (seeds S..S+N-1), each run
+                               until every rollout completed or halted; report how often each
+                               rollout halts (95% CI), at which wave, after how many failed devices
+  --seed S                     the run seed: one reproducible run with other devices online, other
+                               durations and failures than the fleet's own seed (default for
+                               --runs: 1)
   --format text|json           output format (text)
   --now TIME                   when the simulation starts (default: now, or an hour before the
                                first wave's start when that is later)
   --var NAME=VALUE             set var.NAME for the scripts (repeatable)
 
-exit: 0 the rollouts completed, 1 error or a rollout halted, 3 invalid script, 64 usage error
+exit: 0 the rollouts completed, 1 error or a rollout halted (in any run), 3 invalid script, 64 usage error
 ]]
 
 local function parse_set(list)
@@ -56,6 +67,24 @@ local function start_of(rollouts, ctx, given)
   end
   if first and first - 3600 > ctx.now then return first - 3600 end
   return ctx.now
+end
+
+local function monte_carlo(o, opts, format)
+  if opts.runs < 1 or opts.runs > M.MAX_RUNS then
+    args.usage_error("--runs must be between 1 and %d, got %d", M.MAX_RUNS, opts.runs)
+  end
+  if opts.svg then args.usage_error("--svg draws one rehearsal; leave it out with --runs, or replay one run with --seed") end
+  local runs = require("otarun.run.rehearsal_runs")
+  local sys = require("otarun.core.sys")
+  local wall0 = sys.monotonic()
+  local results, err = runs.run(o, opts.runs, opts.seed or 1)
+  if not results then control.fail(1, "%s", err) end
+  local wall = sys.monotonic() - wall0
+  io.stdout:write(format == "json" and runs.json(results, o, wall) or runs.text(results, o, wall))
+  for _, r in ipairs(results) do
+    for _, oc in ipairs(r.outcomes) do if oc.outcome == "halted" then return 1 end end
+  end
+  return 0
 end
 
 local function run(argv)
@@ -83,7 +112,8 @@ local function run(argv)
     if stop <= start then args.usage_error("--until must be after the start (%s)", util.format_time(start, ctx.offset)) end
   end
   local o = { rollouts = rollouts, fleet = opts.fleet, set = set, start = start, stop = stop, interval = interval,
-    approve = approve, offset = ctx.offset, region = opts.region, files = files }
+    approve = approve, offset = ctx.offset, region = opts.region, files = files, seed = opts.seed }
+  if opts.runs then return monte_carlo(o, opts, format) end
   local rehearsal = require("otarun.run.rehearsal")
   local res, err = rehearsal.run(o)
   if not res then control.fail(1, "%s", err) end
