@@ -1,7 +1,8 @@
 -- A rehearsal: the whole rollout driven by the same scheduler as `otarun run`, against an
 -- in-process emulator on a manual clock (days pass in seconds), through the real client over
--- otarun.platform.transport_local and a throw-away state store. It collects the timeline (wave starts,
--- gate readings, halts), samples devices upgraded per wave, and renders it as text, JSON or SVG.
+-- otarun.platform.transport_local and a throw-away state store (SQLite in memory). It collects the
+-- timeline (wave starts, gate readings, halts), samples devices upgraded per wave, and renders it
+-- as text, JSON or SVG.
 -- Uses otarun.emulator, otarun.run.scheduler, otarun.platform.transport_local, otarun.state, otarun.render.svg.
 local emulator = require("otarun.emulator")
 local scheduler = require("otarun.run.scheduler")
@@ -14,24 +15,6 @@ local M = {}
 M.DEFAULT_DAYS = 14
 M.DEFAULT_INTERVAL = 600 -- simulated seconds between gate readings
 M.MAX_POINTS = 300       -- samples kept for the picture
-
--- A directory for the throw-away store: memory-backed when the machine has one.
-local function scratch_dir()
-  local sys = require("otarun.core.sys")
-  local bases = { "/dev/shm", os.getenv("TMPDIR") or "/tmp" }
-  for _, base in ipairs(bases) do
-    local dir = string.format("%s/otarun-rehearsal-%d-%d", base, sys.getpid(), math.random(1, 1 << 30))
-    if require("otarun.core.store").mkdirs(dir) then return dir end
-  end
-  return nil, "cannot create a scratch directory for the rehearsal's state store"
-end
-
-local function rm_rf(dir)
-  for _, f in ipairs({ "state.db", "state.db-wal", "state.db-shm", "state.db.lock", "state.db-journal" }) do
-    os.remove(dir .. "/" .. f)
-  end
-  os.remove(dir)
-end
 
 -- The seed a fleet's devices use in run `seed` (--seed, --runs; docs/rehearse.md): derived from
 -- the fleet's own seed (the emulator's default 7 when it has none) and the run's, so each run draws
@@ -112,15 +95,12 @@ function M.run(o)
   local wall0 = sys.monotonic()
   local emu, err = M.emulator(o.rollouts, o.fleet, o.set, o.start, o.region, o.seed, o.fleets)
   if not emu then return nil, err end
-  local dir, derr = scratch_dir()
-  if not dir then return nil, derr end
   local now = function() return emu:now() end
-  local st, serr = require("otarun.state").open{ state = dir .. "/state.db", command = "rehearse", now = now,
+  local st, serr = require("otarun.state").open{ state = ":memory:", command = "rehearse", now = now,
     who = "rehearsal@otarun" }
-  if not st then rm_rf(dir) return nil, serr end
+  if not st then return nil, serr end
   local ok, res = pcall(M.drive, o, emu, st, now)
   st:close()
-  rm_rf(dir)
   if not ok then error(res, 0) end
   res.wall = sys.monotonic() - wall0
   res.seed = o.seed
