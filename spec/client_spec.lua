@@ -51,7 +51,7 @@ local THROTTLED = { status = 400, headers = { ["x-acs-retry-after"] = "1500" },
   body = '{"RequestId":"r2","Code":"Throttling.User","Message":"Request was denied due to user flow control."}' }
 
 describe("otarun.platform.client request building", function()
-  it("signs V3 exactly as reference §2 and sends the query it signed", function()
+  it("signs V3 exactly as the platform documents it and sends the query it signed", function()
     local c = new_client()
     local req = c:prepare("CreateOTADynamicUpgradeJob", { FirmwareId = "fw1", ProductKey = "pk",
       SrcVersion = { "1.0.0", "V1.0.1" }, Tag = { { Key = "env", Value = "canary run/*~" } },

@@ -1,4 +1,4 @@
--- Credentials (SPEC §9): environment first, then ~/.aliyun/config.json under a temporary HOME;
+-- Credentials: environment first, then ~/.aliyun/config.json under a temporary HOME;
 -- profile choice, modes AK and StsToken, clear errors, and a secret no printing can reach.
 local credentials = require("otarun.platform.credentials")
 local cjson = require("cjson")

@@ -226,7 +226,9 @@ describe("otarun plan against the emulator", function()
     -- offline, the same scripts are valid and the plan says the checks were skipped
     code, doc, out, err = plan(files, { "--offline" })
     assert.are.equal(0, code, err)
-    assert.are.equal("offline", doc.mode)
+    -- with a state store, --offline plans from its records (never from nothing), unappliable
+    assert.are.equal("state", doc.mode)
+    assert.are.equal(require("cjson").null, doc.state_fingerprint)
     assert.matches("were skipped", err, 1, true)
   end)
 

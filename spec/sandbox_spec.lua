@@ -1,4 +1,4 @@
--- The sandbox (SPEC §6), written as a list of attacks: each must fail with its own error, none may
+-- The sandbox, written as a list of attacks: each must fail with its own error, none may
 -- crash the host or leak into it. Runs through the real sandbox (otarun.lang.sandbox + l_sandbox.c).
 local sandbox = require("otarun.lang.sandbox")
 

@@ -31,11 +31,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" idx = excluded.idx, kind = coalesce(excluded.kind, kind)",
 	[ST_WAVE_GET] = "SELECT state, job_id FROM waves WHERE rollout = ?1 AND name = ?2",
 	[ST_WAVE_SET] =
-		"UPDATE waves SET state = ?3, job_id = coalesce(?4, job_id), updated_at = ?5,"
-		" started_at = CASE WHEN ?3 = 'running' AND started_at IS NULL THEN ?5 ELSE started_at END,"
-		" passed_at = CASE WHEN ?3 = 'passed' THEN ?5 ELSE passed_at END,"
+		/* back to 'waiting' (resume --retry): the wave starts afresh, with a new job */
+		"UPDATE waves SET state = ?3, updated_at = ?5,"
+		" job_id = CASE WHEN ?3 = 'waiting' THEN ?4 ELSE coalesce(?4, job_id) END,"
+		" started_at = CASE WHEN ?3 = 'waiting' THEN NULL"
+		"   WHEN ?3 = 'running' AND started_at IS NULL THEN ?5 ELSE started_at END,"
+		" passed_at = CASE WHEN ?3 = 'passed' THEN ?5 WHEN ?3 = 'waiting' THEN NULL ELSE passed_at END,"
 		" finished_at = CASE WHEN ?3 IN ('done','superseded','failed','cancelled') THEN ?5"
-		"   ELSE finished_at END"
+		"   WHEN ?3 = 'waiting' THEN NULL ELSE finished_at END"
 		" WHERE rollout = ?1 AND name = ?2",
 	[ST_TRANSITION_ADD] = "INSERT INTO wave_transitions(rollout, wave, from_state, to_state, at,"
 	                      " why, job_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

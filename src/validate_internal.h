@@ -64,6 +64,9 @@ void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout
 void vx_merge_wave(struct vx_ctx *c, const struct vx_wave_part *own, const struct vx_wave_part *defaults,
 		   struct validate_wave *out, uint32_t *from_defaults);
 
+/* The rollout's `notify` (one target table or a list of them) into r->notify (validate_notify.c). */
+void vx_parse_notify(struct vx_ctx *c, const struct validate_value *v, struct validate_rollout *r);
+
 void vx_wave_rules(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w,
 		   uint32_t from_defaults, uint32_t *reported_once);
 void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct validate_raw_rollout *raw);
@@ -73,5 +76,9 @@ int vx_name_valid(const char *s);
 /* 1 and the value when v is a number with an integer value (10 or 10.0). */
 int vx_integer(const struct validate_value *v, long long *out);
 int vx_strcmp_ptr(const void *a, const void *b);
+
+/* Is this name one letter or two away from a region where IoT Platform serves instances? Rules
+ * that depend on the region stay silent then: the typo is the error. (validate_rollout.c) */
+int vx_region_misspelt(const char *region);
 
 #endif

@@ -1,32 +1,19 @@
--- The executor of `otarun apply` (SPEC §4, notes/contracts.md "Issue 5"): performs the due waves
--- of a plan table, call by call in the order the planner gave (cancel before the create that
--- supersedes it), through the clients' shared rate limiter, and journals every changing call:
--- an intent in the store before it leaves, record_call after (intent settled + job + wave
--- transition + audit in one transaction). A create whose outcome is unknown (a 5xx, a dropped
--- connection, a timeout after sending) is looked up by its identity tag at once: adopted if
--- found, sent again only if certainly absent, and the run stops if the platform cannot tell.
--- Resolving what a crash left open: otarun.apply.recover. Display: otarun.render.progress.
--- Uses: otarun.state (via the handle given), otarun.apply.recover, otarun.plan.refresh
--- (find_by_identity), otarun.core.sign.
-local recover = require("otarun.apply.recover")
-local refresh = require("otarun.plan.refresh")
+-- The executor of `otarun apply` (docs/architecture.md, "The journal"): performs the due waves of
+-- a plan table, call by call in the order the planner gave (cancel before the create that
+-- supersedes it), through the clients' shared rate limiter. Every changing call goes through the
+-- intent journal (otarun.journal: intent, call, unknown outcome resolved, outcome recorded in one
+-- transaction); this module says what a success records (the job, the wave's transition).
+-- Resolving what a crash left open: otarun.journal.recover. Display: otarun.render.progress.
+-- Uses: otarun.journal, otarun.state (via the handle given).
+local journal = require("otarun.journal")
 
 local M = {}
 
 M.ACTIONS = { create = true, update = true, replace = true, cancel = true }
--- How often one create is tried when the platform certainly did not get it (throttled after every
--- client retry, dropped before the gateway): each try has its own intent.
-M.MAX_SENDS = 4
-M.RESEND_PAUSE = 1 -- seconds, times the attempt, before a create refused by flow control is resent
 
--- Client error kinds that mean the request was certainly not processed.
-local NOT_SENT = { throttled = true, transport = true }
-
-local CREATES = { CreateOTADynamicUpgradeJob = true, CreateOTAStaticUpgradeJob = true }
+local CREATES, CANCELS = journal.CREATES, journal.CANCELS
 M.CREATES = CREATES
-local CANCELS = { CancelOTAStrategyByJob = true, CancelOTATaskByJob = true }
-
-M.identity_of = recover.identity_of
+M.identity_of = journal.identity_of
 
 -- The waves a plan wants changed now, in plan order: { { rollout = r, wave = w, index = i } }.
 function M.steps(plan)
@@ -64,16 +51,6 @@ function M.record_rollouts(st, plan)
   return true
 end
 
-local function request_note(res_or_err)
-  local rid = res_or_err and res_or_err.RequestId or res_or_err and res_or_err.request_id
-  return rid and ("RequestId " .. rid) or nil
-end
-
-local function params_fingerprint(params)
-  local sign = require("otarun.core.sign")
-  return sign.sha256_hex(require("otarun.state").json(params))
-end
-
 local PLACEHOLDER = '^%(job of wave "(.-)"%)$'
 
 -- The call with placeholders ("(job of wave X)") replaced by jobs created earlier in this run.
@@ -94,6 +71,24 @@ local function concrete(call, created, where)
   return { action = call.action, params = params }
 end
 
+-- GenerateDeviceNameListURL of a wave with more than 200 devices: the URL, then the upload of the
+-- wave's names (otarun.platform.device_list); the create that follows takes the FileUrl. Nothing
+-- on the platform's jobs changes, so no intent is written. -> FileUrl | nil, message
+local function device_list(self, step, call)
+  local r, w = step.rollout, step.wave
+  local where = r.name .. "/" .. w.name
+  local names = call.names
+  if type(names) ~= "table" or #names == 0 then
+    return nil, where .. ": the device list is not in this plan (a saved plan carries no names): run otarun apply with the script"
+  end
+  local client, cerr = self.client_for(r)
+  if not client then return nil, where .. ": " .. tostring(cerr) end
+  local url, err = require("otarun.platform.device_list").upload(client, names, call.params.IotInstanceId)
+  self.stats.requests = self.stats.requests + 2
+  if not url then return nil, string.format("%s: device list of %d names: %s", where, #names, tostring(err.message or err)) end
+  return url
+end
+
 -- The store's job rows of a rollout by job id (to name the wave a cancel supersedes).
 local function job_owner(st, rollout, job_id)
   for _, j in ipairs(st:jobs(rollout) or {}) do
@@ -105,20 +100,20 @@ end
 local Run = {}
 Run.__index = Run
 
--- The outcome to record for a call that succeeded.
+-- What a success of `call` records besides the intent (the journal adds the audit row):
+-- the job a create made and the wave's transition, the job a cancel stopped.
 function Run:success(step, call, res, identity)
   local r, w = step.rollout, step.wave
-  local out = { state = "settled", result = request_note(res), request_id = res.RequestId,
-    audit = { action = call.action, rollout = r.name, wave = w.name, params = call.params } }
+  local out = {}
   if CREATES[call.action] then
     local job_id = type(res.Data) == "table" and res.Data.JobId
     if type(job_id) ~= "string" then
       return nil, string.format("%s answered without Data.JobId (%s)", call.action,
-        tostring(out.result))
+        res.RequestId and ("RequestId " .. res.RequestId) or "no RequestId")
     end
     out.job_id = job_id
     out.job = { job_id = job_id, rollout = r.name, wave = w.name, firmware = r.firmware and r.firmware.id,
-      kind = w.kind, identity = identity, params_fingerprint = params_fingerprint(call.params),
+      kind = w.kind, identity = identity, params_fingerprint = journal.params_fingerprint(call.params),
       status = "IN_PROGRESS" }
     out.transition = { rollout = r.name, wave = w.name, to = "running", job_id = job_id,
       why = "created by otarun apply" }
@@ -138,10 +133,10 @@ function Run:success(step, call, res, identity)
   return out
 end
 
--- Sends one changing call with its intent and records the outcome.
+-- Sends one changing call through the journal.
 -- -> job_id|true | nil, message, fatal (true: stop the whole run, an outcome is unknown)
 function Run:send(step, call)
-  local st, r, w = self.st, step.rollout, step.wave
+  local r, w = step.rollout, step.wave
   local where = r.name .. "/" .. w.name
   local identity = CREATES[call.action] and M.identity_of(call.params) or nil
   -- the cancel of a replace names the identity of the create that follows it, so a plan made
@@ -149,86 +144,14 @@ function Run:send(step, call)
   if CANCELS[call.action] and w.action == "replace" then identity = r.name .. "/" .. w.name end
   local client, cerr = self.client_for(r)
   if not client then return nil, where .. ": " .. tostring(cerr) end
-  for attempt = 1, M.MAX_SENDS do
-    local id, ierr = st:intent{ rollout = r.name, wave = w.name, action = call.action,
-      params = call.params, identity = identity }
-    if not id then return nil, where .. ": cannot record the intent: " .. tostring(ierr), true end
-    if self.before_call then self.before_call(step, call) end
-    local res, err = client:call(call.action, call.params)
-    self.stats.requests = self.stats.requests + 1
-    local audit = { action = call.action, rollout = r.name, wave = w.name, params = call.params }
-    if res then
-      local out, why = self:success(step, call, res, identity)
-      if not out then
-        st:record_call(id, { state = "unknown", result = why, audit = audit })
-        return nil, where .. ": " .. why, true
-      end
-      local ok, rerr = st:record_call(id, out)
-      if not ok then return nil, where .. ": the call succeeded but recording it failed: " .. tostring(rerr), true end
-      return out.job_id or true
-    end
-    if NOT_SENT[err.kind] and attempt < M.MAX_SENDS then
-      -- refused by flow control or never connected, after the client's own retries: the
-      -- platform certainly did nothing, so a fresh intent and another try are safe
-      st:record_call(id, { state = "failed", result = tostring(err) .. "; not processed, sent again",
-        request_id = err.request_id, audit = audit })
-      if self.log then self.log(string.format("%s: %s: %s; sending again (%d/%d)", where, call.action,
-        tostring(err), attempt, M.MAX_SENDS)) end
-      require("otarun.core.sys").sleep(M.RESEND_PAUSE * attempt)
-      goto next_attempt
-    end
-    if err.kind ~= "unknown_outcome" then
-      st:record_call(id, { state = "failed", result = tostring(err), request_id = err.request_id,
-        audit = audit })
-      return nil, string.format("%s: %s failed: %s", where, call.action, tostring(err))
-    end
-    -- the platform may or may not have acted
-    self.stats.unknown = self.stats.unknown + 1
-    if CREATES[call.action] then
-      local job, lerr = refresh.find_by_identity(client, r.firmware and r.firmware.id, identity,
-        { instance = r.instance, known = self.known, log = self.log })
-      if job == nil then
-        st:record_call(id, { state = "unknown", result = tostring(err) .. "; lookup failed: " .. tostring(lerr),
-          request_id = err.request_id, audit = audit })
-        return nil, string.format("%s: %s: the outcome is unknown (%s) and looking the job up by its "
-          .. "identity tag failed (%s); nothing more was sent. Run otarun apply again once the platform "
-          .. "answers: it resolves this intent before doing anything else", where, call.action,
-          tostring(err), tostring(lerr)), true
-      end
-      if job then
-        self.stats.adopted = self.stats.adopted + 1
-        local out = self:success(step, call, { Data = { JobId = job.job_id } }, identity)
-        out.result = string.format("outcome unknown (%s); adopted job %s found by its identity tag",
-          tostring(err), job.job_id)
-        out.request_id = err.request_id
-        local ok, rerr = st:record_call(id, out)
-        if not ok then return nil, where .. ": recording the adopted job failed: " .. tostring(rerr), true end
-        self.known[job.job_id] = true
-        return job.job_id
-      end
-      st:record_call(id, { state = "failed", request_id = err.request_id, audit = audit,
-        result = tostring(err) .. "; certainly not created (no job carries its identity tag)" })
-    elseif call.action == "CancelOTAStrategyByJob" then
-      local status = recover.job_status(client, call.params.JobId, r.instance)
-      if status == "CANCELED" or status == "COMPLETED" or status == "COMPLETE" then
-        local out = self:success(step, call, {}, nil)
-        out.result = "outcome unknown (" .. tostring(err) .. "); the job is " .. status
-        local ok, rerr = st:record_call(id, out)
-        if not ok then return nil, where .. ": " .. tostring(rerr), true end
-        return true
-      end
-      st:record_call(id, { state = "failed", result = tostring(err) .. "; job still " .. tostring(status),
-        request_id = err.request_id, audit = audit })
-    else
-      -- updates and task cancellations say the same thing twice: sending again is safe
-      st:record_call(id, { state = "failed", result = tostring(err) .. "; sent again",
-        request_id = err.request_id, audit = audit })
-    end
-    if self.log then self.log(string.format("%s: %s: %s; sending again (%d/%d)", where, call.action,
-      tostring(err), attempt, M.MAX_SENDS)) end
-    ::next_attempt::
-  end
-  return nil, string.format("%s: %s: no answer after %d tries", where, call.action, M.MAX_SENDS)
+  local out, err, fatal = journal.send(self.st, client, { rollout = r.name, wave = w.name,
+    action = call.action, params = call.params, identity = identity }, {
+    settle = function(res) return self:success(step, call, res, identity) end,
+    firmware = r.firmware and r.firmware.id, stats = self.stats,
+    before_send = self.before_call and function() self.before_call(step, call) end,
+    log = self.log and function(line) self.log(where .. ": " .. line) end })
+  if not out then return nil, where .. ": " .. err, fatal end
+  return out.job_id or true
 end
 
 -- execute(st, plan, opts) -> report
@@ -242,9 +165,7 @@ end
 -- outcome that cannot be resolved stops everything.
 function M.execute(st, plan, opts)
   local run = setmetatable({ st = st, client_for = assert(opts.client_for), log = opts.log,
-    before_call = opts.before_call, known = {},
-    stats = { requests = 0, unknown = 0, adopted = 0 } }, Run)
-  for _, j in ipairs(st:jobs() or {}) do run.known[j.job_id] = true end
+    before_call = opts.before_call, stats = { requests = 0, unknown = 0, adopted = 0 } }, Run)
   local report = { waves = 0, calls = 0, created = 0, errors = {}, jobs = {}, fatal = false, steps = {} }
   local progress = opts.progress
   local stopped = {}
@@ -267,11 +188,18 @@ function M.execute(st, plan, opts)
       if rn == r.name then created[wn] = v end
     end
     local failed = false
+    local file_url
     for ci, call in ipairs(w.calls) do
       local c, cerr = concrete(call, created, where)
       local res, err, fatal
       local adopted = run.stats.adopted
-      if c then res, err, fatal = run:send(step, c) else err = cerr end
+      if c and c.params.DnListFileUrl and tostring(c.params.DnListFileUrl):match(require("otarun.plan.calls").DEVICE_LIST) then
+        c.params.DnListFileUrl = file_url
+      end
+      if c and call.action == "GenerateDeviceNameListURL" then
+        file_url, err = device_list(run, step, call)
+        res = file_url and true or nil
+      elseif c then res, err, fatal = run:send(step, c) else err = cerr end
       report.calls = report.calls + 1
       outcome.calls[#outcome.calls + 1] = { action = call.action, ok = res ~= nil, error = err,
         job_id = (res ~= nil and res ~= true) and res or (c and c.params.JobId) or nil,

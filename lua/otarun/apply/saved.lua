@@ -1,4 +1,4 @@
--- Saved plans (`otarun plan --out FILE`, SPEC §7a JSON) read back for `otarun apply PLAN`: told
+-- Saved plans (`otarun plan --out FILE`, the plan's JSON) read back for `otarun apply PLAN`: told
 -- apart from rollout scripts, decoded into the plan table the executor and the text renderer
 -- take (nulls gone, times as epochs), and checked against the store's fingerprint.
 -- Uses: otarun.plan.saved (the file format), cjson, otarun.util.
@@ -7,13 +7,7 @@ local util = require("otarun.util")
 
 local M = {}
 
-local function read(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, err end
-  local text = fh:read("a")
-  fh:close()
-  return text
-end
+local read = util.read_file
 
 local function denull(v)
   if v == cjson.null then return nil end
@@ -30,7 +24,7 @@ function M.is_plan(path)
   return text ~= nil and text:match("^%s*{") ~= nil and text:find('"format_version"', 1, true) ~= nil
 end
 
--- load(path) -> plan | nil, message. The file's format is otarun.plan.saved's (SPEC §7a plus a
+-- load(path) -> plan | nil, message. The file's format is otarun.plan.saved's (the plan's JSON plus a
 -- `saved` section: the rollouts the fingerprint covers, the scripts' hashes, endpoint, store).
 function M.load(path)
   local plan, err = require("otarun.plan.saved").read(path)

@@ -1,17 +1,12 @@
--- Command-line parsing for every command: common options (SPEC §1), per-command options, option
--- values as `--name VALUE` or `--name=VALUE`, and usage errors that suggest the closest option.
+-- Command-line parsing for every command: common options, per-command options, option values as
+-- `--name VALUE` or `--name=VALUE`, and usage failures (otarun.failure "usage") that suggest the
+-- closest option.
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
 
-M.UsageError = {}
-M.UsageError.__index = M.UsageError
-M.UsageError.__tostring = function(e) return e.message end
-
-local function usage_error(fmt, ...)
-  error(setmetatable({ message = string.format(fmt, ...) }, M.UsageError), 0)
-end
-M.usage_error = usage_error
+local function usage_error(fmt, ...) failure.raise("usage", fmt, ...) end
 
 -- kinds: "string", "bool", "list" (repeatable string), "int", "number"
 M.COMMON = {
@@ -48,6 +43,11 @@ function M.parse(argv, extra)
       end
       local key = name:gsub("^%-%-", ""):gsub("%-", "_")
       if kind == "bool" then
+        -- `--refresh false` as well as `--refresh=false`
+        if value == nil and (argv[i + 1] == "true" or argv[i + 1] == "false") then
+          i = i + 1
+          value = argv[i]
+        end
         if value == nil or value == "true" then opts[key] = true
         elseif value == "false" then opts[key] = false
         else usage_error("%s takes no value, or =true / =false", name) end
@@ -75,6 +75,12 @@ function M.parse(argv, extra)
       positional[#positional + 1] = a
     end
     i = i + 1
+  end
+  for _, dir in ipairs(opts.policy or {}) do
+    -- "dir/." opens only when dir is a directory
+    local fh = io.open(dir .. "/.", "r")
+    if not fh then usage_error("--policy %s is not a directory: give a folder of policy files", dir) end
+    fh:close()
   end
   return opts, positional
 end

@@ -1,10 +1,12 @@
--- otarun's command line: dispatches `otarun COMMAND ...` to lua/otarun/cmd/COMMAND.lua, turns usage
--- errors into exit 64 and every other failure into a clear message and exit 1. Exit codes: SPEC §1.
-local args = require("otarun.cli.args")
+-- otarun's command line: dispatches `otarun COMMAND ...` to lua/otarun/cmd/COMMAND.lua and is the
+-- one place that renders a failure (otarun.failure): "otarun COMMAND: message" on stderr (a usage
+-- failure adds where to find the usage) and the failure's exit code. The exit codes by name:
+-- docs/architecture.md ("Failing").
+local failure = require("otarun.failure")
 
 local M = {}
 
-M.EXIT = { ok = 0, error = 1, changes = 2, invalid = 3, denied = 4, stale = 5, usage = 64 }
+M.EXIT = failure.CODES
 
 local COMMANDS = {
   { "validate", "check scripts offline: syntax, DSL, every API constraint" },
@@ -14,6 +16,8 @@ local COMMANDS = {
   { "status", "per-wave state, job ids, device counts, next step" },
   { "approve", "record an approval for a wave that has approve = true" },
   { "abort", "stop a rollout: cancel dynamic strategies and pending tasks" },
+  { "retry", "upgrade a wave's failed devices again (ReupgradeOTATask)" },
+  { "confirm", "confirm a wave's devices waiting for confirmation (ConfirmOTATask)" },
   { "resume", "clear a halt after a human decision" },
   { "log", "the audit log: every decision, gate reading, approval, API call" },
   { "rehearse", "run the whole rollout against a simulated fleet in simulated time" },
@@ -42,6 +46,17 @@ local function is_command(name)
   return false
 end
 
+-- Writes a failure of command `name` to stderr. -> its exit code
+function M.render(name, e)
+  if e.message then
+    io.stderr:write("otarun ", name, ": ", e.message, "\n")
+    if e.name == "usage" then
+      io.stderr:write("Run 'otarun ", name, " --help' for usage.\n")
+    end
+  end
+  return e.code
+end
+
 -- Returns the process exit code. argv is the `arg` table (argv[0] is the program).
 function M.main(argv)
   local list = {}
@@ -62,14 +77,11 @@ function M.main(argv)
   end
   local cmd = require("otarun.cmd." .. name)
   local ok, code = xpcall(cmd.main, function(e)
-    if getmetatable(e) == args.UsageError then return e end
+    if failure.is(e) then return e end
     return debug.traceback(tostring(e), 2)
   end, list)
   if ok then return code or M.EXIT.ok end
-  if getmetatable(code) == args.UsageError then
-    io.stderr:write(string.format("otarun %s: %s\nRun 'otarun %s --help' for usage.\n", name, code.message, name))
-    return M.EXIT.usage
-  end
+  if failure.is(code) then return M.render(name, code) end
   error(code, 0)
 end
 

@@ -285,11 +285,15 @@ function Admin:handle(req)
     req.method, M.PREFIX, rest, table.concat(known, ", ")))
 end
 
--- One handler for the server: /_emulator/... to the admin API, everything else to the gateway.
+-- One handler for the server: /_emulator/... to the admin API, /_oss/... to the emulated object
+-- storage (device list uploads, ops_device_list.lua), everything else to the gateway.
 function M.router(gw, admin)
   local prefix, n = M.PREFIX, #M.PREFIX
+  local device_list = require("otarun.emulator.ops_device_list")
+  local oss, no = device_list.PREFIX, #device_list.PREFIX
   return function(req)
     if req.path:sub(1, n) == prefix then return admin:handle(req) end
+    if req.path:sub(1, no) == oss then return device_list.upload(gw.model, req) end
     return gw:handle(req)
   end
 end

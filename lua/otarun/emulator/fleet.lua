@@ -1,4 +1,4 @@
--- Fleet files and tables (SPEC §8): checking a fleet table and turning it into products, groups,
+-- Fleet files and tables: checking a fleet table and turning it into products, groups,
 -- firmware and devices in the store, and running a fleet file (`fleet { ... }`, possibly several)
 -- in otarun's sandbox. What a fleet table accepts is documented at M.FIELDS.
 local sandbox = require("otarun.lang.sandbox")
@@ -142,11 +142,14 @@ function M.check(t)
     end
     return list
   end)
-  if not ok then
-    if type(res) == "table" and res.fleet_error then return nil, res.fleet_error end
-    error(res, 0)
-  end
-  return res
+  return M.settled(ok, res)
+end
+
+-- What pcall gave around fleet code: a fleet error as nil, message; any other error raised again.
+function M.settled(ok, res)
+  if ok then return res end
+  if type(res) == "table" and res.fleet_error then return nil, res.fleet_error end
+  error(res, 0)
 end
 
 -- Adds one normalised product to the emulator (emu.store, emu.sim). Returns the device count.
@@ -210,10 +213,8 @@ end
 
 -- Runs a fleet file in the sandbox. Returns the list of fleet tables it declared, or nil, message.
 function M.load_file(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, "cannot read the fleet file: " .. tostring(err) end
-  local text = fh:read("a")
-  fh:close()
+  local text, err = require("otarun.util").read_file(path)
+  if not text then return nil, "cannot read the fleet file: " .. tostring(err) end
   local fleets = {}
   local function fleet(t)
     if type(t) ~= "table" then error("fleet expects a table: fleet { product = ..., devices = { ... } }", 2) end

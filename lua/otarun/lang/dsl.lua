@@ -1,4 +1,4 @@
--- The rollout language (SPEC §2): `rollout`, `wave`, `firmware` and `var`, as globals of a script's
+-- The rollout language: `rollout`, `wave`, `firmware` and `var`, as globals of a script's
 -- sandbox. They only collect what the script declares, with the line of each declaration; the
 -- native validator (otarun.core.validate) judges and normalises it.
 local M = {}

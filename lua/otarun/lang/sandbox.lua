@@ -1,4 +1,4 @@
--- The sandbox in which rollout scripts and policies run (SPEC §6): an allow-listed environment
+-- The sandbox in which rollout scripts and policies run: an allow-listed environment
 -- built fresh for each script, blocked functions that name themselves when called, text-only
 -- loading, and the memory and instruction budgets enforced natively by otarun.core.sandbox.
 local core = require("otarun.core.sandbox")

@@ -1,4 +1,4 @@
--- The diff (SPEC §3, §4): desired waves (normalised rollouts) against what exists: the platform
+-- The diff: desired waves (normalised rollouts) against what exists: the platform
 -- snapshot (otarun.plan.refresh) in "live" mode, the state store alone in "state" mode. It gives the
 -- planner (otarun.plan) what each wave observed (its job: running, done, superseded, cancelled)
 -- and then turns each wave's entry into its action: `~` update in place (UpdateOTAJob: rate, tags
@@ -21,7 +21,7 @@ local M = {}
 
 -- ---- comparing parameters ----------------------------------------------------------------------
 
--- What the platform assumes when a create call leaves a field out (reference §4.2).
+-- What the platform assumes when a create call leaves a field out.
 M.DEFAULTS = { MaximumPerMinute = "10000", OverwriteMode = "1", DynamicMode = "1", NeedPush = "true",
   NeedConfirm = "false", MultiModuleMode = "false", DownloadProtocol = "HTTPS" }
 
@@ -155,6 +155,23 @@ function M.update_call(rollout, job, desired, kind)
   return { action = "UpdateOTAJob", params = flat }
 end
 
+-- What an UpdateOTAJob reaches, per changed parameter (docs/platform-assumptions.md, "UpdateOTAJob"):
+-- a new timeout only devices that join the job after the change, a new rate the devices not yet
+-- notified, new source versions the devices on an added version (continuous dynamic jobs).
+local REACH = {
+  TimeoutInMinutes = "the new timeout applies only to devices added to the job after the change; tasks already created keep theirs",
+  MaximumPerMinute = "the new rate paces devices not yet notified",
+  SrcVersion = "devices on an added version join the job; tasks already created stay",
+}
+function M.update_reach(changes)
+  local out = {}
+  for _, c in ipairs(changes) do
+    if REACH[c.param] then out[#out + 1] = REACH[c.param] end
+  end
+  if #out == 0 then return "" end
+  return " (" .. table.concat(out, "; ") .. ")"
+end
+
 -- What a wave's create call sends now (for a static wave, created now).
 local function desired_call(rollout, wave, now)
   if wave.kind == "static" then return calls.static_create(rollout, wave, now) end
@@ -280,12 +297,24 @@ function M.known_jobs(state, rollouts)
   return out
 end
 
-local function stored_job_id(view, wave_name)
+-- Jobs a human set aside with `otarun resume --retry` (status "retired"): their wave starts
+-- again with a new job, and the old one is never taken for it again.
+local function retired_jobs(view)
+  local out = {}
+  for _, j in ipairs(view.jobs) do
+    if j.status == M.RETIRED then out[j.job_id] = true end
+  end
+  return out
+end
+M.RETIRED = "retired"
+
+local function stored_job_id(view, wave_name, retired)
   local row = view.waves[wave_name]
-  if row and row.job_id then return row.job_id end
+  if row and row.job_id and not retired[row.job_id] then return row.job_id end
   local best
   for _, j in ipairs(view.jobs) do
-    if j.wave == wave_name then best = j.job_id end -- ordered by created_at: the newest wins
+    -- ordered by created_at: the newest wins
+    if j.wave == wave_name and not retired[j.job_id] then best = j.job_id end
   end
   return best
 end
@@ -294,12 +323,14 @@ function Diff:match_rollout(r)
   local view = store_rows(self.state, r)
   local snap = self.snapshot
   local m = { view = view, jobs = {}, wave_names = {}, replacing = {} }
+  local retired = retired_jobs(view)
   for _, w in ipairs(r.waves or {}) do
     m.wave_names[w.name] = true
-    local sid = stored_job_id(view, w.name)
+    local sid = stored_job_id(view, w.name, retired)
     local job
     if snap then
       local by_tag = w.identity_tag and snap.by_identity[w.identity_tag.value]
+      if by_tag and retired[by_tag.job_id] then by_tag = nil end
       local by_store = sid and snap.jobs[sid]
       if by_store and by_store.missing then by_store = nil end
       if by_tag and by_store then
@@ -413,7 +444,7 @@ function Diff:reconcile(rollout, entry, job)
   else
     entry.action = "update"
     entry.calls = { M.update_call(rollout, job, desired.params, wave.kind) }
-    closes = "UpdateOTAJob changes it in place"
+    closes = "UpdateOTAJob changes it in place" .. M.update_reach(changes)
   end
   entry.reason = string.format("%s%s; %s", entry.drift and "changed outside otarun: " or "",
     table.concat(texts, "; "), closes)
@@ -450,8 +481,7 @@ function Diff:removed(rollout)
       end
     end
   end
-  table.sort(out, function(a, b) return a.name < b.name end)
-  return out
+  return util.sort_by(out, "name")
 end
 
 -- For otarun.plan: the timeline's entries of one rollout -> the final entries.

@@ -1,5 +1,5 @@
--- The planner: normalised rollouts (from otarun.core.validate) -> the plan table of
--- notes/contracts.md, which policies read and the renderers print (SPEC §4, §7a). Timeline and
+-- The planner: normalised rollouts (from otarun.core.validate) -> the plan table
+-- (docs/architecture.md, "The plan table"), which policies read and the renderers print. Timeline and
 -- statuses: otarun.plan.timeline; exact API calls: otarun.plan.calls.
 local timeline = require("otarun.plan.timeline")
 local util = require("otarun.util")
@@ -60,6 +60,8 @@ end
 -- ctx: now (epoch, required), offset (seconds east of UTC for displayed times; default 0),
 --      mode ("offline" default), state_fingerprint, diagnostics (list),
 --      observed(rollout, wave) -> { status, job_id, started_at, passed_at, reason } | nil,
+--      approval(rollout, wave) -> { who, at, why } | nil: a recorded approval (default: the newest
+--      in the diff's state store),
 --      diff: an otarun.plan.diff object (live and state modes): its observed() is used when
 --      ctx.observed is not given, and its finish(rollout, entries) turns the timeline's entries
 --      into update / replace / cancel actions against what exists
@@ -68,7 +70,12 @@ function M.build(rollouts, ctx)
   local now = math.floor(ctx.now)
   local d = ctx.diff
   local observed = ctx.observed or (d and function(r, w) return d:observed(r, w) end)
-  local tctx = { now = now, offset = ctx.offset or 0, observed = observed }
+  -- the newest recorded approval of a wave, from the store the diff reads (live and state modes)
+  local approval = ctx.approval or (d and d.state and function(r, w)
+    local list = d.state:approvals(r.name, w.name) or {}
+    return list[#list]
+  end)
+  local tctx = { now = now, offset = ctx.offset or 0, observed = observed, approval = approval }
   local out = {}
   for i, r in ipairs(rollouts) do
     local waves = timeline.rollout_waves(tctx, r)

@@ -1,31 +1,31 @@
--- The shared front half of validate / plan / apply / run (notes/contracts.md): common options ->
+-- The shared front half of validate / plan / apply / run: common options ->
 -- evaluation context; each script loaded in its sandbox (otarun.lang.script); all declarations checked
 -- and normalised together (otarun.core.validate, so cross-rollout rules see every file); the plan
 -- built (otarun.plan). Diagnostics come back sorted by file, line, rollout, wave and rule.
-local args = require("otarun.cli.args")
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
 
 M.FORMATS = { text = true, json = true, markdown = true }
 
--- Common options (from otarun.cli.args.parse) -> ctx: now, offset, vars, region, limits, format, color.
+-- Common options (as parsed from the command line) -> ctx: now, offset, vars, region, limits, format, color.
 -- Raises a usage error (exit 64) for a bad value.
 function M.context(opts)
   local ctx = { format = opts.format or "text", region = opts.region, vars = {}, offline = opts.offline == true }
   if not M.FORMATS[ctx.format] then
-    args.usage_error("--format must be text, json or markdown, got %q", ctx.format)
+    failure.raise("usage", "--format must be text, json or markdown, got %q", ctx.format)
   end
   if opts.now then
     local epoch, offset = util.parse_time(opts.now)
-    if not epoch then args.usage_error("--now: %s", offset) end
+    if not epoch then failure.raise("usage", "--now: %s", offset) end
     ctx.now, ctx.offset = epoch, offset
   else
     ctx.now, ctx.offset = math.floor(require("otarun.core.sys").now()), 0
   end
   for _, v in ipairs(opts.var or {}) do
     local name, value = v:match("^([%a_][%w_]*)=(.*)$")
-    if not name then args.usage_error("--var needs NAME=VALUE, got %q", v) end
+    if not name then failure.raise("usage", "--var needs NAME=VALUE, got %q", v) end
     ctx.vars[name] = value
   end
   ctx.limits = { memory = opts.max_memory, instructions = opts.max_instructions }
@@ -65,12 +65,6 @@ local function summary_of(diagnostics)
   return s
 end
 
--- The native validator, or nil and why not.
-local function validator()
-  local ok, v = pcall(require, "otarun.core.validate")
-  if ok and type(v) == "table" and v.check then return v end
-  return nil, "the validator (otarun.core.validate) is not in this build"
-end
 
 -- check(files, ctx [, validate]) -> result | nil, message (the validator is missing):
 --   { diagnostics (sorted), rollouts (normalised), counts = { files, rollouts, waves },
@@ -92,9 +86,7 @@ function M.check(files, ctx, validate)
   M.collect()
   local rollouts, ndecls = {}, #all
   if ndecls > 0 then
-    local v, why = validate, nil
-    if not v then v, why = validator() end
-    if not v then return nil, why end
+    local v = validate or require("otarun.core.validate")
     local res = v.check(all, { region = ctx.region, now = ctx.now })
     for _, d in ipairs(res.diagnostics or {}) do diagnostics[#diagnostics + 1] = d end
     rollouts = res.rollouts or {}
@@ -157,8 +149,8 @@ end
 -- ctx.mode "live" (ctx.client_for(rollout) -> client, key, or one ctx.client for every rollout)
 -- or "state" also needs ctx.state (an
 -- otarun.state handle, or nil when there is no store yet): the plan is then the diff against the
--- platform (live) or the recorded state, with state_fingerprint set. -> nil, message when the
--- platform cannot be read.
+-- platform (live) or the recorded state, with state_fingerprint set (unless ctx.no_fingerprint:
+-- `plan --offline` over a store's records). -> nil, message when the platform cannot be read.
 function M.plan(files, ctx, validate)
   local res, err = M.check(files, ctx, validate)
   if not res or not res.ok then return res, err end
@@ -171,9 +163,23 @@ function M.plan(files, ctx, validate)
   res.plan = require("otarun.plan").build(res.rollouts, {
     now = ctx.now, offset = ctx.offset, mode = ctx.mode or "offline",
     diagnostics = res.diagnostics, observed = ctx.observed, diff = d,
-    state_fingerprint = d and d:fingerprint(res.rollouts) or nil,
+    state_fingerprint = d and not ctx.no_fingerprint and d:fingerprint(res.rollouts) or nil,
   })
-  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED } end
+  if not d or d.mode ~= "live" then res.plan.notes = { require("otarun.plan.platform_checks").SKIPPED }
+  else
+    -- how many devices each percent wave reaches, from the platform's counts (otarun.plan.reach)
+    local client_for = ctx.client_for or function() return ctx.client end
+    res.refresh_calls = (res.refresh_calls or 0) + require("otarun.plan.reach").annotate(res.plan, res.rollouts, client_for)
+    -- static waves due now over devices still pending in an earlier wave (otarun.plan.overlap)
+    local found, calls = require("otarun.plan.overlap").check(res.plan, res.rollouts, client_for)
+    res.refresh_calls = res.refresh_calls + calls
+    if #found > 0 then
+      for _, f in ipairs(found) do res.diagnostics[#res.diagnostics + 1] = f end
+      M.sort_diagnostics(res.diagnostics)
+      res.summary = summary_of(res.diagnostics)
+      res.plan.summary = require("otarun.plan").summarize(res.plan.rollouts, res.diagnostics)
+    end
+  end
   res.plan.refresh_calls = res.refresh_calls
   return res
 end

@@ -1,11 +1,14 @@
--- The validation rules that need the platform (SPEC §7, last paragraph), judged on a refresh
+-- The validation rules that need the platform, judged on a refresh
 -- snapshot (otarun.plan.refresh) for the waves that are still to be created: the firmware exists and
 -- is verified (`required-firmware`, `firmware-unverified`, from QueryOTAFirmware's Status), a
 -- differential package's waves target exactly its real source version
 -- (`src-version-diff-package`), MQTT takes one file of at most 16 MB (`mqtt-package`, from the
 -- firmware's real files), no other dynamic job of the firmware runs, whoever created it
 -- (`one-dynamic-per-firmware`), and each wave's group exists with the right type (`group-type`,
--- from QueryDeviceGroupList). Diagnostics have the shape of otarun.core.validate's.
+-- from QueryDeviceGroupList), and a dynamic group wave's MultiModuleMode and OverwriteMode equal
+-- those of the group's running dynamic batch (`group-mode`). A differential package's static wave
+-- without versions is a warning: the platform skips the devices on other versions. Diagnostics
+-- have the shape of otarun.core.validate's.
 -- Uses otarun.plan.refresh (identity parsing, running statuses).
 local refresh = require("otarun.plan.refresh")
 
@@ -23,6 +26,7 @@ local function diag(out, rollout, wave, rule, param, fmt, ...)
   out[#out + 1] = { severity = "error", rule = rule, param = param, message = string.format(fmt, ...),
     file = rollout.file, line = wave and wave.line or rollout.line, rollout = rollout.name,
     wave = wave and wave.name or nil }
+  return out[#out]
 end
 
 local function firmware_rules(out, r, fw, pending)
@@ -44,9 +48,11 @@ local function firmware_rules(out, r, fw, pending)
           "firmware %s is a differential package from %s on the platform: versions must be exactly { \"%s\" }",
           r.firmware.id, fw.src_version, fw.src_version)
       elseif not v and w.kind == "static" and (w.percent or w.percent_text or w.all) then
+        -- the platform skips devices on other versions (docs/platform-assumptions.md)
         diag(out, r, w, "src-version-diff-package", "SrcVersion.N",
-          "firmware %s is a differential package from %s on the platform: narrow this wave with versions = { \"%s\" }",
-          r.firmware.id, fw.src_version, fw.src_version)
+          "firmware %s is a differential package from %s on the platform: it skips every device of this "
+          .. "wave that is not on %s (they get no task); narrow the wave with versions = { \"%s\" } to say so",
+          r.firmware.id, fw.src_version, fw.src_version, fw.src_version).severity = "warning"
       end
     end
     if w.protocol == "MQTT" then
@@ -105,17 +111,53 @@ local function group_rule(out, r, groups, pending)
   end
 end
 
+-- MultiModuleMode / OverwriteMode of a dynamic group wave must equal those of the group's running
+-- dynamic batch (of another firmware: a batch of the same firmware is cancelled first), whether it
+-- runs on the platform or is another pending wave of this plan (`group-mode`).
+local function modes_of_wave(w)
+  return tostring(w.multi_module == true), w.overwrite == "replace" and "2" or "1"
+end
+
+local function group_mode_rule(out, rollouts, snap, pending_of)
+  local running = {}        -- [product .. "/" .. group] = { multi, overwrite, what, firmware }
+  for _, job in pairs(snap.jobs or {}) do
+    local p = job.params
+    if job.kind == "dynamic" and refresh.RUNNING[job.status] and p and p.GroupId then
+      running[(p.ProductKey or "") .. "/" .. p.GroupId] = { p.MultiModuleMode or "false", p.OverwriteMode or "1",
+        "its running dynamic job " .. tostring(job.job_id), p.FirmwareId }
+    end
+  end
+  for _, r in ipairs(rollouts) do
+    for _, w in ipairs(pending_of[r] or {}) do
+      if w.kind == "dynamic" and w.group then
+        local key = (r.product or "") .. "/" .. w.group
+        local m, o = modes_of_wave(w)
+        local have = running[key]
+        if have and have[4] ~= (r.firmware and r.firmware.id) and (have[1] ~= m or have[2] ~= o) then
+          diag(out, r, w, "group-mode", "MultiModuleMode",
+            "group %s already has a dynamic batch (%s) with MultiModuleMode=%s and OverwriteMode=%s; this wave "
+            .. "sends MultiModuleMode=%s and OverwriteMode=%s, which the platform refuses: set multi_module and "
+            .. "overwrite to match", w.group, have[3], have[1], have[2], m, o)
+        elseif not have then
+          running[key] = { m, o, string.format("wave %q of rollout %q", w.name, r.name), r.firmware and r.firmware.id }
+        end
+      end
+    end
+  end
+end
+
 -- run(rollouts, snapshot, has_job [, owned]) -> diagnostics
 -- has_job(rollout, wave) -> true when the wave's job already exists (it is not judged again).
 -- owned(rollout, job) -> true when the state store recorded the job for this rollout (a job
 -- without the identity tag that the plan itself cancels or keeps).
 function M.run(rollouts, snap, has_job, owned)
-  local out = {}
+  local out, pending_of = {}, {}
   for _, r in ipairs(rollouts) do
     local pending = {}
     for _, w in ipairs(r.waves or {}) do
       if not (has_job and has_job(r, w)) then pending[#pending + 1] = w end
     end
+    pending_of[r] = pending
     local fw = r.firmware and r.firmware.id and snap.firmware[r.firmware.id]
     if fw then
       firmware_rules(out, r, fw, pending)
@@ -123,6 +165,7 @@ function M.run(rollouts, snap, has_job, owned)
     end
     group_rule(out, r, snap.groups, pending)
   end
+  group_mode_rule(out, rollouts, snap, pending_of)
   return out
 end
 

@@ -1,4 +1,4 @@
--- Reading the platform for a plan (SPEC §4, §7; notes/contracts.md "Issue 5"): the firmware of
+-- Reading the platform for a plan: the firmware of
 -- each rollout (QueryOTAFirmware), every page of its jobs (ListOTAJobByFirmware), QueryOTAJob for
 -- the jobs whose parameters the diff compares (running or planned ones that carry one of our
 -- rollouts' identity tags or that the store recorded), and the device groups the waves name
@@ -10,14 +10,14 @@ local params = require("otarun.platform.params")
 local M = {}
 
 M.IDENTITY_KEY = "otarun"
-M.JOB_PAGE = 200         -- ListOTAJobByFirmware: PageSize at most 200 (reference §4.7)
-M.GROUP_PAGE = 200       -- QueryDeviceGroupList: PageSize at most 200 (reference §4.13)
+M.JOB_PAGE = 200         -- ListOTAJobByFirmware: PageSize at most 200
+M.GROUP_PAGE = 200       -- QueryDeviceGroupList: PageSize at most 200
 M.MAX_PAGES = 10000      -- a guard against a platform that never reports its last page
 
 local RUNNING = { IN_PROGRESS = true, PLANNED = true }
 M.RUNNING = RUNNING
 
--- "COMPLETE" (EN list doc) and "COMPLETED" are one status (reference §4.1).
+-- "COMPLETE" (EN list doc) and "COMPLETED" are one status.
 local function job_status(s)
   if s == "COMPLETE" then return "COMPLETED" end
   return s

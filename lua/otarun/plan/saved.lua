@@ -1,4 +1,4 @@
--- Saved plans (`otarun plan --out FILE`, SPEC §1, §4): the plan's JSON (SPEC §7a) plus a `saved`
+-- Saved plans (`otarun plan --out FILE`): the plan's JSON plus a `saved`
 -- section with what `otarun apply FILE` needs to perform exactly that plan or refuse it as stale.
 -- Written atomically (temp file + rename). Uses otarun.render.json, otarun.json,
 -- otarun.core.sys (write_atomic), otarun.core.sign (sha256_hex), cjson (reading back).
@@ -67,10 +67,8 @@ end
 
 -- Reads a saved plan. -> doc | nil, message
 function M.read(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, "cannot read the saved plan: " .. tostring(err) end
-  local text = fh:read("a")
-  fh:close()
+  local text, err = require("otarun.util").read_file(path)
+  if not text then return nil, "cannot read the saved plan: " .. tostring(err) end
   local ok, doc = pcall(require("cjson").decode, text)
   if not ok or type(doc) ~= "table" then return nil, path .. " is not a saved plan (not JSON)" end
   if type(doc.saved) ~= "table" or doc.saved.format ~= M.FORMAT then

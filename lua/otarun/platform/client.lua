@@ -1,7 +1,7 @@
 -- The signed API client for the IoT Platform (version 2018-01-20, RPC style) that plan refresh,
 -- apply and the scheduler use. Owns: endpoints, request building and signing (V3 by default,
--- v1 on request; reference §1-2), the wire encoding (exactly what was signed), response and error
--- classification (reference §3), retries with backoff and jitter, and pacing through the shared
+-- v1 on request), the wire encoding (exactly what was signed), response and error
+-- classification, retries with backoff and jitter, and pacing through the shared
 -- rate limiter. A changing action (Create*, Update*, Cancel*, ...) is sent again only when the
 -- platform certainly did not process it; otherwise the caller gets kind "unknown_outcome".
 -- Uses: otarun.core.sign, otarun.core.http, otarun.core.sys, otarun.platform.ratelimit, cjson.
@@ -112,7 +112,7 @@ function M.new(opts)
     clock = opts.clock or sys.monotonic, sleep = opts.sleep or sys.sleep,
     now = opts.now or sys.now, limiter = limiter, transport = opts.transport,
     log = opts.log, random = opts.random or math.random,
-    stats = { requests = 0, throttled = 0, retries = 0 },
+    stats = { requests = 0, throttled = 0, retries = 0, by_action = {} }, -- by_action: docs/metrics.md
   }, Client)
 end
 
@@ -297,6 +297,8 @@ function Client:call(action, params)
     local req = self:prepare(action, params) -- a fresh nonce and date for every attempt
     local t0 = self.clock()
     self.stats.requests = self.stats.requests + 1
+    local per = self.stats.by_action[action] or { requests = 0, throttled = 0 }
+    self.stats.by_action[action], per.requests = per, per.requests + 1
     local resp, msg, kind = self:send(req)
     local decoded, err
     if resp then
@@ -311,7 +313,7 @@ function Client:call(action, params)
     end
     if decoded then return decoded end
     err.attempts = attempt
-    if err.kind == "throttled" then self.stats.throttled = self.stats.throttled + 1 end
+    if err.kind == "throttled" then self.stats.throttled, per.throttled = self.stats.throttled + 1, per.throttled + 1 end
     if attempt > self.retries.max or not retryable(action, err) then return nil, err end
     local retry_after = resp and tonumber(resp.headers["x-acs-retry-after"]) -- milliseconds
     if retry_after and retry_after <= 0 then retry_after = nil end

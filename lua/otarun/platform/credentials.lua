@@ -1,4 +1,4 @@
--- Credentials for signed calls (SPEC §9): the ALIBABA_CLOUD_* environment variables first, then
+-- Credentials for signed calls: the ALIBABA_CLOUD_* environment variables first, then
 -- the aliyun CLI's ~/.aliyun/config.json (profile from --profile, ALIBABA_CLOUD_PROFILE or the
 -- file's `current`; modes AK and StsToken). The secret and the token live in a weak table keyed by
 -- the credentials object, so tostring, cjson.encode or a stray dump of the object never show them.

@@ -1,7 +1,7 @@
--- Flattening nested request parameters into the string map that is sent (alibaba-api.md §1.5, the
--- SDK's OpenApiUtil.query()): lists become Key.1, Key.2, ...; objects Key.Sub; booleans "true" /
--- "false"; integers their decimal text. Uses otarun.core.sign.flatten when the native signer
--- provides it; the Lua version below is the reference the planner's specs pin down.
+-- Flattening nested request parameters into the string map that is sent (as the SDK's
+-- OpenApiUtil.query() does): lists become Key.1, Key.2, ...; objects Key.Sub;
+-- booleans "true" / "false"; integers their decimal text. The flattening is the native signer's
+-- (otarun.core.sign.flatten); scalar_text is the same rule for one value.
 local M = {}
 
 local function scalar_text(v)
@@ -17,52 +17,9 @@ local function scalar_text(v)
 end
 M.text = scalar_text
 
--- NAME[prefix][key] = prefix .. "." .. key, made once: the planner flattens the same few names
--- (SrcVersion.1, Tag.2.Key, ...) for every wave.
-local NAME = setmetatable({}, { __index = function(cache, prefix)
-  local sub = setmetatable({}, { __index = function(t, key)
-    local s = prefix .. "." .. key
-    t[key] = s
-    return s
-  end })
-  cache[prefix] = sub
-  return sub
-end })
-
-local function flatten_into(out, prefix, v)
-  local t = type(v)
-  if t == "string" then
-    out[prefix] = v
-  elseif t ~= "table" then
-    out[prefix] = scalar_text(v)
-  else
-    local names = NAME[prefix]
-    local n = #v
-    if n > 0 then
-      for i = 1, n do
-        local item = v[i]
-        if item ~= nil then flatten_into(out, names[i], item) end
-      end
-    else
-      for k, sub in pairs(v) do flatten_into(out, names[k], sub) end
-    end
-  end
-end
-
 -- { FirmwareId = "x", SrcVersion = { "1", "2" }, Tag = { { Key = "k", Value = "v" } } }
 --   -> { FirmwareId = "x", ["SrcVersion.1"] = "1", ["SrcVersion.2"] = "2", ["Tag.1.Key"] = "k", ... }
-function M.flatten_lua(request)
-  local out = {}
-  for k, v in pairs(request) do
-    if type(v) == "string" then out[k] = v else flatten_into(out, k, v) end
-  end
-  return out
-end
-
-do
-  local ok, sign = pcall(require, "otarun.core.sign")
-  M.flatten = ok and type(sign) == "table" and sign.flatten or M.flatten_lua
-end
+M.flatten = require("otarun.core.sign").flatten
 
 -- Parameter names in reading order: "Tag.2.Key" before "Tag.10.Key" (numeric parts compare as
 -- numbers). The wire order (plain bytes) is the signer's business.

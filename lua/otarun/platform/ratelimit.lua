@@ -1,4 +1,4 @@
--- The client-side rate limiter: per-action rates (the platform's per-account QPS, reference §4)
+-- The client-side rate limiter: per-action rates (the platform's per-account QPS)
 -- and an optional overall ceiling. Requests are paced, not bursted: each action owns a "next free
 -- slot" that advances by interval = 1 / rate * (1 + margin) per request, so no sliding one-second
 -- window on the server ever sees more than `rate` requests, even with a little network jitter.
@@ -6,13 +6,15 @@
 -- with an injected clock. Uses: otarun.core.sys (monotonic clock, sleep) by default.
 local M = {}
 
--- Per-account QPS of the IoT OTA operations (reference §4); unknown actions get DEFAULT_RATE.
+-- Per-account QPS of the IoT OTA operations; unknown actions get DEFAULT_RATE.
 M.DEFAULT_LIMITS = {
   CreateOTADynamicUpgradeJob = 20, CreateOTAStaticUpgradeJob = 20,
   CancelOTAStrategyByJob = 10, CancelOTATaskByJob = 5,
   QueryOTAJob = 10, ListOTAJobByFirmware = 10, ListOTATaskByJob = 10,
   QueryOTAFirmware = 20, ListOTAFirmware = 10, CreateOTAVerifyJob = 10, CreateOTAFirmware = 10,
   QueryDeviceGroupList = 100, QueryDeviceDetail = 50,
+  -- docs/platform-assumptions.md, "Task operations" and "Device operations"
+  ReupgradeOTATask = 20, ConfirmOTATask = 20, CancelOTATaskByDevice = 10,
 }
 M.DEFAULT_RATE = 10
 -- 1.5% slower than the nominal rate: one request per 50.75 ms at 20/s keeps 20 requests strictly

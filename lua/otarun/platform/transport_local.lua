@@ -63,6 +63,13 @@ function Transport:request(req)
   return { status = status, headers = {}, body = self.encode(body) }
 end
 
+-- An upload to the emulated object storage (a device list, otarun.platform.device_list).
+function Transport:upload(req)
+  local status, headers, body = require("otarun.emulator.ops_device_list").upload(self.emu,
+    { method = req.method, headers = req.headers, body = req.body })
+  return { status = status, headers = headers or {}, body = body or "" }
+end
+
 function Transport:close() end
 
 -- An unsigned request: the flat parameters in the query, the action in a header (what the model

@@ -1,8 +1,8 @@
--- Policies against a plan (SPEC §5): loads the policy files (otarun.policy.loader), judges the
+-- Policies against a plan: loads the policy files (otarun.policy.loader), judges the
 -- built-in rule kinds natively (otarun.core.policy), runs the custom checks in the sandbox
 -- (otarun.policy.custom), then applies the levels: advisory warns; soft denies unless overridden
 -- with `--override POLICY.RULE --reason TEXT`; hard always denies. The results go into
--- plan.policies (SPEC §7a) with `overridden` and `reason`, for the renderers and the audit log.
+-- plan.policies with `overridden` and `reason`, for the renderers and the audit log.
 local core = require("otarun.core.policy")
 local custom = require("otarun.policy.custom")
 local loader = require("otarun.policy.loader")

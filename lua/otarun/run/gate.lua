@@ -1,4 +1,4 @@
--- Health gates (SPEC §3): reading a wave's device counts from the platform, judging them against
+-- Health gates: reading a wave's device counts from the platform, judging them against
 -- the wave's gate, and describing a reading against its thresholds for `status`.
 --
 -- Reading costs one ListOTATaskByJob per task status (TaskStatus filter, PageSize=1, its Total):
@@ -25,6 +25,8 @@
 -- It passes when soak has elapsed since the job started, at least min_devices finished, no
 -- threshold trips and `check` (if any) says "pass". Otherwise: wait.
 -- Uses otarun.lang.sandbox (check functions run under budgets).
+local util = require("otarun.util")
+
 local M = {}
 
 -- Wire spelling -> key in a counts table.
@@ -284,17 +286,8 @@ function M.evaluate(counts, gate, ctx)
   return "pass", #parts > 0 and table.concat(parts, ", ") or "gate holds", checks
 end
 
--- "6h", "1d12h", "45m", "30s"
-function M.duration(secs)
-  secs = math.floor(secs)
-  if secs < 60 then return secs .. "s" end
-  local d, h, m = secs // 86400, secs % 86400 // 3600, secs % 3600 // 60
-  local out = ""
-  if d > 0 then out = out .. d .. "d" end
-  if h > 0 then out = out .. h .. "h" end
-  if m > 0 and d == 0 then out = out .. m .. "m" end
-  return out
-end
+-- "6h", "1d12h", "45m", "30s" (otarun.util.format_duration)
+M.duration = util.format_duration
 
 -- A one-line summary of counts: "312 succeeded, 4 failed, 80 pending, 0 cancelled (of 396)".
 function M.counts_text(c)

@@ -1,8 +1,9 @@
 -- A rehearsal: the whole rollout driven by the same scheduler as `otarun run`, against an
 -- in-process emulator on a manual clock (days pass in seconds), through the real client over
 -- otarun.platform.transport_local and a throw-away state store (SQLite in memory). It collects the
--- timeline (wave starts, gate readings, halts), samples devices upgraded per wave, and renders it
--- as text, JSON or SVG.
+-- timeline (wave starts, gate readings, halts), samples devices upgraded per wave, lists the
+-- notifications the rollouts' `notify` targets would get (recorded, never sent: otarun.notify), and
+-- renders it as text, JSON or SVG.
 -- Uses otarun.emulator, otarun.run.scheduler, otarun.platform.transport_local, otarun.state, otarun.render.svg.
 local emulator = require("otarun.emulator")
 local scheduler = require("otarun.run.scheduler")
@@ -99,11 +100,17 @@ function M.run(o)
   local st, serr = require("otarun.state").open{ state = ":memory:", command = "rehearse", now = now,
     who = "rehearsal@otarun" }
   if not st then return nil, serr end
+  local checks = require("otarun.run.rehearsal_checks")
+  local problems = checks.before(o.rollouts, emu)
   local ok, res = pcall(M.drive, o, emu, st, now)
   st:close()
   if not ok then error(res, 0) end
   res.wall = sys.monotonic() - wall0
   res.seed = o.seed
+  for _, line in ipairs(checks.after(res.report, util.format_time(res.ended, o.offset or 0))) do
+    problems[#problems + 1] = line
+  end
+  res.problems = problems
   return res
 end
 
@@ -142,8 +149,10 @@ function M.drive(o, emu, st, now)
     events[#events + 1] = ev
     if o.on_event then o.on_event(ev) end
   end
+  local notify = require("otarun.notify")
   local sched = scheduler.new{ state = st, client = client, rollouts = o.rollouts, now = now,
-    interval = o.interval or M.DEFAULT_INTERVAL, on_event = on_event, offset = o.offset }
+    interval = o.interval or M.DEFAULT_INTERVAL, on_event = on_event, offset = o.offset,
+    notifier = notify.new{ send = false } }
   local times, series, failed = {}, {}, {}
   for _, n in ipairs(names) do series[n] = {} end
   local report
@@ -191,7 +200,8 @@ function M.drive(o, emu, st, now)
   if o.decided and #failed == 0 then failed[1] = 0 end
   return { start = o.start, stop = stop, ended = emu:now(), events = events, times = times, series = series,
     names = names, failed = failed, calls = total, calls_by_action = counters.calls, devices = counters.devices,
-    report = report, gate_calls = sched.calls, refresh_calls = sched.refresh_calls, outcomes = outcomes }
+    report = report, gate_calls = sched.calls, refresh_calls = sched.refresh_calls, outcomes = outcomes,
+    notifications = notify.would_send(st, o.rollouts) }
 end
 
 -- ---- rendering ---------------------------------------------------------------------------------
@@ -244,12 +254,29 @@ function M.text(res, o)
   lines[#lines + 1] = string.format("rehearsal of %s against %s: %d devices, from %s, %.1f simulated days",
     table.concat(o.files or {}, " "), o.fleet, res.devices, util.format_time(res.start, offset), days)
   lines[#lines + 1] = ""
+  local timeline = {}
+  local function where(ev)
+    return ev.wave and (ev.rollout and #res.report.rollouts > 1 and (ev.rollout .. "/" .. ev.wave) or ev.wave) or (ev.rollout or "")
+  end
   for _, ev in ipairs(M.timeline_events(res)) do
-    local where = ev.wave and (ev.rollout and #res.report.rollouts > 1 and (ev.rollout .. "/" .. ev.wave) or ev.wave) or (ev.rollout or "")
     local text = ev.text
     if ev.kind == "gate" then text = string.format("gate %s: %s", ev.verdict, gate.counts_text(ev.counts)) end
-    lines[#lines + 1] = string.format("  %-13s %-10s %-9s %s", clock(res, ev.t, offset), where, ev.kind, text)
+    timeline[#timeline + 1] = { t = ev.t,
+      line = string.format("  %-13s %-10s %-9s %s", clock(res, ev.t, offset), where(ev), ev.kind, text) }
   end
+  for _, n in ipairs(res.notifications or {}) do -- after the events of their tick
+    local to = {}
+    for _, t in ipairs(n.targets) do to[#to + 1] = t.format .. " " .. t.url end
+    timeline[#timeline + 1] = { t = n.at, late = true, line = string.format("  %-13s %-10s %-9s would send %s to %s",
+      clock(res, n.at, offset), where(n), "notify", n.event, table.concat(to, ", ")) }
+  end
+  for i, e in ipairs(timeline) do e.i = i end
+  table.sort(timeline, function(a, b)
+    if a.t ~= b.t then return a.t < b.t end
+    if (a.late or false) ~= (b.late or false) then return not a.late end
+    return a.i < b.i
+  end)
+  for _, e in ipairs(timeline) do lines[#lines + 1] = e.line end
   lines[#lines + 1] = ""
   lines[#lines + 1] = "waves:"
   for _, w in ipairs(M.summary(res)) do
@@ -269,8 +296,8 @@ function M.text(res, o)
 end
 
 function M.json(res, o)
-  local cjson = require("cjson")
-  local evs = {}
+  local json = require("otarun.json")
+  local evs = json.array{}
   for _, ev in ipairs(M.timeline_events(res)) do
     evs[#evs + 1] = { at = util.format_time(ev.t, o.offset or 0), kind = ev.kind, rollout = ev.rollout,
       wave = ev.wave, job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }
@@ -280,13 +307,24 @@ function M.json(res, o)
     w.started_at = w.started_at and util.format_time(w.started_at, o.offset or 0)
     w.passed_at = w.passed_at and util.format_time(w.passed_at, o.offset or 0)
   end
-  local halted = {}
+  local halted = json.array{}
   for _, r in ipairs(res.report.rollouts) do if r.halted then halted[#halted + 1] = { rollout = r.name, reason = r.halt_reason } end end
-  return cjson.encode({ start = util.format_time(res.start, o.offset or 0), ended = util.format_time(res.ended, o.offset or 0),
+  return json.line({ start = util.format_time(res.start, o.offset or 0), ended = util.format_time(res.ended, o.offset or 0),
     simulated_days = (res.ended - res.start) / 86400, devices = res.devices, events = evs, waves = waves,
     halted = halted, failed = res.failed[#res.failed] or 0, api_calls = res.calls, gate_calls = res.gate_calls,
     refresh_calls = res.refresh_calls,
-    calls_by_action = res.calls_by_action, wall_seconds = res.wall }) .. "\n"
+    calls_by_action = json.object(res.calls_by_action or {}), wall_seconds = res.wall,
+    notifications = M.notifications_json(res, o) })
+end
+
+-- The notifications the rehearsal would have sent (docs/notifications.md), as JSON values.
+function M.notifications_json(res, o)
+  local out = require("otarun.json").array({})
+  for _, n in ipairs(res.notifications or {}) do
+    out[#out + 1] = { at = util.format_time(n.at, o.offset or 0), event = n.event, rollout = n.rollout,
+      wave = n.wave, job_id = n.job_id, text = n.text, targets = n.targets, sent = false }
+  end
+  return out
 end
 
 -- Evenly thinned samples (always keeping the last) for the picture.

@@ -46,7 +46,8 @@ function M.run(o, n, first_seed, on_run)
     local ro = setmetatable({ seed = first_seed + i - 1, fleets = fleets, decided = true }, { __index = o })
     local res, rerr = rehearsal.run(ro)
     if not res then return nil, rerr end
-    results[i] = { seed = ro.seed, outcomes = res.outcomes, wall = res.wall, devices = res.devices }
+    results[i] = { seed = ro.seed, outcomes = res.outcomes, wall = res.wall, devices = res.devices,
+      problems = res.problems or {} }
     if on_run then on_run(i, results[i]) end
     res = nil -- luacheck: ignore (the emulator of one run is garbage before the next is built)
     collectgarbage()

@@ -1,5 +1,5 @@
 -- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
---   1. settle what a crash left open (otarun.apply.recover: a create is adopted by its identity
+--   1. settle what a crash left open (otarun.journal.recover: a create is adopted by its identity
 --      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
 --   1b. read the platform (otarun.plan.refresh: the firmware, one walk of its job pages, QueryOTAJob
 --      for its running jobs; skipped for a rollout that is done or halted) and plan through the
@@ -11,7 +11,8 @@
 --      then otarun resume). A failed read starts and changes nothing this tick;
 --   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
 --      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
---   3. judge the gates of running waves (otarun.run.gate; every reading recorded): pass -> `passed`,
+--   3. judge the gates of running waves (otarun.run.gate; FAILED tasks that are not the firmware's
+--      left out by otarun.run.failures; every reading recorded): pass -> `passed`,
 --      trip -> `failed`, rollout halted, strategy cancelled (tasks too with "abort");
 --   4. start the waves that are due, one at a time, re-planning after each (otarun.plan's timeline
 --      decides due-ness: time, after, delay from the predecessor's passed_at, window, approval);
@@ -20,13 +21,18 @@
 --   5. work out when the next thing can happen.
 -- The waves are planned from that tick's snapshot, updated with the calls the tick made, so a
 -- tick reads the platform once per rollout. Every changing call goes through the intent journal
--- (otarun.apply / otarun.control.call), and every decision is a wave transition in the store, so
+-- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
 -- lock is released at the end of each tick.
--- Uses otarun.run.gate, otarun.plan, otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.apply.recover,
--- otarun.control, otarun.util, otarun.state (through the handle it is given).
+-- Uses otarun.run.gate, otarun.run.stop, otarun.run.failures, otarun.run.auto_confirm, otarun.plan,
+-- otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.journal, otarun.util, otarun.state
+-- (through the handle it is given), otarun.notify (events recorded with their decisions;
+-- env.notifier delivers them at each tick's end).
 local gate = require("otarun.run.gate")
-local control = require("otarun.control")
+local stop = require("otarun.run.stop")
+local notify = require("otarun.notify")
+local failures = require("otarun.run.failures")
+local auto_confirm = require("otarun.run.auto_confirm")
 local util = require("otarun.util")
 
 local M = {}
@@ -43,7 +49,8 @@ Sched.__index = Sched
 --      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
 --      lock_timeout =, check_limits = }
 -- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
---           "update"|"cancel"|"cancelled", rollout, wave, job_id, text, counts, verdict }
+--           "update"|"cancel"|"cancelled"|"confirm", rollout, wave, job_id, text, counts, verdict }
+-- env.auto_confirm: confirm waiting devices of confirm = true waves in their window (run --auto-confirm).
 -- s.calls counts gate readings' calls; s.refresh_calls the platform reads of the ticks' plans.
 function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
@@ -55,17 +62,19 @@ end
 
 function Sched:emit(ev)
   ev.t = ev.t or self.now
+  notify.record(self.state, ev) -- a notification event, in the decision's transaction when one is open
+  -- what this tick could not read or do: `run --once` exits 1 with these (docs/run.md)
+  if ev.kind == "error" and self.errors then self.errors[#self.errors + 1] = ev end
   if self.env.on_event then self.env.on_event(ev) end
 end
 
 -- ---- 1. what a crash left open ---------------------------------------------------------------
 
--- What a crash left open, through apply's recovery (otarun.apply.recover): a create is adopted
+-- What a crash left open, through the journal's recovery (otarun.journal.recover): a create is adopted
 -- by its identity tag or marked absent, a cancel settled by the job's status. When the platform
 -- cannot tell, nothing starts this tick (never risk a duplicate job).
 function Sched:resolve()
-  local recover = require("otarun.apply.recover")
-  local counts, err = recover.resolve(self.state, function() return self.client end)
+  local counts, err = require("otarun.journal").recover(self.state, function() return self.client end)
   if not counts then
     self.blocked = true
     self:emit{ kind = "error", text = "cannot settle what an earlier run left open: " .. tostring(err) }
@@ -150,8 +159,10 @@ end
 function Sched:halt_for(r, wave, why)
   self:changed(r)
   local st = self.state
-  st:halt(r.name, why)
-  self:emit{ kind = "halt", rollout = r.name, wave = wave, text = "rollout " .. r.name .. " halted: " .. why }
+  notify.decide(st, function()
+    st:halt(r.name, why)
+    self:emit{ kind = "halt", rollout = r.name, wave = wave, text = "rollout " .. r.name .. " halted: " .. why }
+  end)
 end
 
 -- Closes what the tick's plan shows for waves that already have jobs (see the header, 1b).
@@ -178,8 +189,10 @@ function Sched:reconcile(r, rec)
       return
     elseif pw.action == "update" or pw.action == "cancel" then
       local kind = pw.drift and "drift" or pw.action
-      st:audit{ kind = "decision", action = kind, rollout = r.name, wave = pw.name, result = pw.reason }
-      self:emit{ kind = kind, rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      notify.decide(st, function()
+        st:audit{ kind = "decision", action = kind, rollout = r.name, wave = pw.name, result = pw.reason }
+        self:emit{ kind = kind, rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      end)
       local report = self:execute(r, pw)
       if #report.errors > 0 then
         self:emit{ kind = "error", rollout = r.name, wave = pw.name, text = table.concat(report.errors, "; ") }
@@ -196,19 +209,10 @@ end
 -- The calls a tripped gate owes: cancel the strategy (dynamic), and the pending tasks ("abort").
 function Sched:follow_up(r, w, job_id)
   self:changed(r)
-  local st = self.state
-  if w.kind == "dynamic" then
-    local ok, err = control.cancel_strategy(st, self.client, r, w.name, job_id)
-    if not ok then
-      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling the strategy: " .. tostring(err.message or err) }
-      return
-    end
-  end
-  if w.on_fail == "abort" then
-    local ok, err = control.cancel_pending(st, self.client, r, w.name, job_id)
-    if not ok then
-      self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling pending tasks: " .. tostring(err.message or err) }
-    end
+  local failures = stop.job(self.state, self.client, r, w.name, job_id, { strategy = w.kind == "dynamic",
+    pending = w.on_fail == "abort", first_failure = true })
+  for _, f in ipairs(failures) do
+    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling " .. f.what .. ": " .. tostring(f.err) }
   end
 end
 
@@ -228,18 +232,53 @@ function Sched:readings(r, w)
   return h
 end
 
+-- `run --auto-confirm`: confirms the waiting devices of running and passed waves with
+-- confirm = true while their window is open (otarun.run.auto_confirm).
+function Sched:confirm_waiting(r)
+  local rec = self.state:rollout(r.name)
+  if rec.halted then return end
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if w.confirm and row and (row.state == "running" or row.state == "passed") then
+      local n, err = auto_confirm.run(self, r, w, row)
+      if not n then
+        self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "confirming waiting devices: " .. tostring(err.message or err) }
+      elseif n > 0 then
+        self:emit{ kind = "confirm", rollout = r.name, wave = w.name, job_id = row.job_id,
+          text = string.format("%d device%s confirmed (--auto-confirm)", n, n == 1 and "" or "s") }
+      end
+    end
+  end
+end
+
+-- Leaves out of the FAILED count what is not the firmware's failure (otarun.run.failures).
+function Sched:firmware_failures(r, w, job_id, counts)
+  self.failed_prev = self.failed_prev or {}
+  local key = r.name .. "/" .. w.name
+  local out, err, calls = failures.adjust(self.client, job_id, counts, w, self.failed_prev[key],
+    { now = self.now, instance = r.instance })
+  if out then calls, err = err, nil end
+  self.calls = self.calls + (calls or 0)
+  if out then self.failed_prev[key] = out end
+  return out, err
+end
+
 function Sched:judge(r, w, row)
   local st = self.state
   if not w.gate then
     self:changed(r)
-    st:transition(r.name, w.name, "passed", "no gate")
-    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
-    self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed (no gate)", w.name) }
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "passed", "no gate")
+      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
+      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id,
+        text = string.format("wave %q passed (no gate)", w.name) }
+    end)
     return
   end
   local counts, err, calls = gate.read(self.client, row.job_id, { instance = r.instance })
   if counts then calls = err end
   self.calls = self.calls + (calls or 0)
+  if counts then counts, err = self:firmware_failures(r, w, row.job_id, counts) end
   if not counts then
     self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "reading the gate: " .. tostring(err) }
     return
@@ -249,23 +288,31 @@ function Sched:judge(r, w, row)
   local history = w.gate.check and self:readings(r, w) or {}
   local verdict, reason = gate.evaluate(counts, w.gate, { now = self.now, started_at = started,
     history = history, rollout = r.name, wave = w.name, check_limits = self.env.check_limits })
+  local note = failures.note(counts)
+  if note then reason = reason .. " (" .. note .. ")" end
   st:gate(r.name, w.name, counts, verdict, reason)
   if w.gate.check then history[#history + 1] = { at = self.now, verdict = verdict, reason = reason, counts = counts } end
   self:emit{ kind = "gate", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
     verdict = verdict, text = string.format("gate of %q: %s: %s", w.name, verdict, reason) }
   if verdict ~= "wait" then self:changed(r) end -- the wave moves on: plan it again
   if verdict == "pass" then
-    st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
-    st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
-    self:emit{ kind = "pass", rollout = r.name, wave = w.name, text = string.format("wave %q passed its gate", w.name) }
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
+      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
+      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+        text = string.format("wave %q passed its gate: %s", w.name, reason) }
+    end)
   elseif verdict == "fail" then
     -- the decision first, durably; the calls it owes follow (and are finished by a later tick
     -- if this process dies in between)
-    st:transition(r.name, w.name, "failed", "gate tripped: " .. reason)
     local why = string.format("gate of wave %q tripped: %s", w.name, reason)
-    st:halt(r.name, why)
-    self:emit{ kind = "fail", rollout = r.name, wave = w.name, text = why }
-    self:emit{ kind = "halt", rollout = r.name, wave = w.name, text = "rollout " .. r.name .. " halted" }
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "failed", "gate tripped: " .. reason)
+      st:halt(r.name, why)
+      self:emit{ kind = "fail", rollout = r.name, wave = w.name, text = why }
+      self:emit{ kind = "halt", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+        text = "rollout " .. r.name .. " halted: " .. why }
+    end)
     self:follow_up(r, w, row.job_id)
   end
 end
@@ -282,22 +329,6 @@ local function observed_from(rec)
   end
 end
 
--- The rollout as the planner should see it: approved waves no longer wait for approval.
-function Sched:as_planned(r)
-  local copy
-  for i, w in ipairs(r.waves) do
-    if w.approve then
-      local list = self.state:approvals(r.name, w.name) or {}
-      if #list > 0 then
-        copy = copy or setmetatable({ waves = { table.unpack(r.waves) } }, { __index = r })
-        local wc = setmetatable({ approve = false, approved_by = list[#list].who }, { __index = w })
-        copy.waves[i] = wc
-      end
-    end
-  end
-  return copy or r
-end
-
 -- The tick changed the store or the snapshot for r: its diff and plan are made again.
 function Sched:changed(r)
   self.diffs[r.name], self.plans[r.name] = nil, nil
@@ -308,11 +339,13 @@ end
 function Sched:plan(r, rec)
   local snap = self.snaps[r.name]
   if snap and self.plans[r.name] then return self.plans[r.name] end
-  local planned = self:as_planned(r)
   local rollout = {}
   for k, v in pairs(r) do rollout[k] = v end
-  rollout.waves = planned.waves
-  local ctx = { now = self.now, offset = self.env.offset or 0 }
+  -- approved waves no longer wait for approval (otarun.plan.timeline shows who approved)
+  local ctx = { now = self.now, offset = self.env.offset or 0, approval = function(ro, w)
+    local list = self.state:approvals(ro.name, w.name) or {}
+    return list[#list]
+  end }
   if snap then
     ctx.mode = "live"
     -- the diff reads the store once; kept until this tick changes the store or the snapshot
@@ -388,9 +421,11 @@ function Sched:start(r, pw, rec)
   if report.fatal then self.blocked = true return nil end
   self.failures[key] = (self.failures[key] or 0) + 1
   if self.failures[key] >= M.MAX_START_FAILURES then
-    self.state:halt(r.name, string.format("could not start wave %q (%d tries): %s", w.name, self.failures[key], why))
-    self:emit{ kind = "halt", rollout = r.name, wave = w.name,
-      text = string.format("rollout %s halted: wave %s could not be started", r.name, w.name) }
+    notify.decide(self.state, function()
+      self.state:halt(r.name, string.format("could not start wave %q (%d tries): %s", w.name, self.failures[key], why))
+      self:emit{ kind = "halt", rollout = r.name, wave = w.name,
+        text = string.format("rollout %s halted: wave %s could not be started", r.name, w.name) }
+    end)
   end
   return nil
 end
@@ -413,8 +448,9 @@ end
 
 -- ---- the tick --------------------------------------------------------------------------------
 
--- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, waves = { planned waves } } },
---                   next_at, done (every rollout done), finished (every rollout done or halted) }
+-- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
+--                   next_at, done (every rollout done), finished (every rollout done or halted),
+--                   errors = { error events of this tick: what could not be read or done } }
 function Sched:tick()
   local st = self.state
   self.now = math.floor(self.env.now())
@@ -430,8 +466,10 @@ function Sched:tick_locked()
   local st = self.state
   local rollouts = self.env.rollouts or self.env.load()
   self.blocked = false
-  local report = { at = self.now, rollouts = {}, done = true, finished = true }
+  self.errors = {}
+  local report = { at = self.now, rollouts = {}, done = true, finished = true, errors = self.errors }
   for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
+  if self.env.notifier then self.env.notifier:begin(st, rollouts) end
   self:resolve()
   local next_at
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
@@ -454,6 +492,7 @@ function Sched:tick_locked()
         if st:rollout(r.name).halted then break end
       end
     end
+    if self.env.auto_confirm then self:confirm_waiting(r) end
     self:start_due(r)
     rec = st:rollout(r.name)
     local waves = self:plan(r, rec)
@@ -465,12 +504,13 @@ function Sched:tick_locked()
     end
     if running or (not done and not rec.halted) then wake(self.now + self.interval) end
     report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
-      done = done and not rec.halted, waves = waves, rollout = r }
+      done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
     if not done or rec.halted then report.done = false end
     if not (done or rec.halted) then report.finished = false end
   end
   -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
   report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
+  if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
   return report
 end
 

@@ -4,8 +4,9 @@
 -- job + transition + audit in one transaction), halts, approvals, overrides, gate readings, the
 -- audit log with who (user@host) and what, the state fingerprint, and JSON exports written
 -- atomically. Params tables are stored as canonical JSON (sorted keys) without secret keys.
--- Uses otarun.core.store (the C store), otarun.core.sys, cjson.
+-- Uses otarun.core.store (the C store), otarun.core.sys, otarun.json, cjson (decoding).
 local core = require("otarun.core.store")
+local json = require("otarun.json")
 local sys = require("otarun.core.sys")
 local cjson = require("cjson")
 
@@ -35,11 +36,22 @@ function M.path(opts)
   return p
 end
 
--- "user@host" for the audit log.
+-- The CI systems' own names for the person who started a job, in the order they are looked for
+-- (docs/actions.md).
+M.CI_ACTOR_VARIABLES = { "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BITBUCKET_STEP_TRIGGERER_UUID",
+  "CIRCLE_USERNAME", "BUILDKITE_BUILD_CREATOR", "BUILD_USER_ID", "DRONE_COMMIT_AUTHOR" }
+
+-- Who acts, for the audit log and every human action's record: OTARUN_ACTOR, then the CI's own
+-- variable, then $USER / $LOGNAME, then the user in the password database (a container or a CI
+-- job often has no $USER), then the uid. -> "NAME@host"
 function M.who()
-  local user = os.getenv("USER")
-  if user == nil or user == "" then user = os.getenv("LOGNAME") end
-  if user == nil or user == "" then user = "unknown" end
+  local function set(name)
+    local v = os.getenv(name)
+    return v ~= nil and v ~= "" and v or nil
+  end
+  local user = set("OTARUN_ACTOR")
+  for _, name in ipairs(M.CI_ACTOR_VARIABLES) do user = user or set(name) end
+  user = user or set("USER") or set("LOGNAME") or sys.user()
   return user .. "@" .. (sys.hostname() or "unknown")
 end
 
@@ -49,79 +61,14 @@ end
 M.secret_key = core.secret_key
 
 -- Marks a table to encode as a JSON array even when empty.
-M.array_mt = {}
+M.array_mt = json.ARRAY
 
-local function is_array(t)
-  if getmetatable(t) == M.array_mt then return true end
-  local n = #t
-  local count = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
-    count = count + 1
-  end
-  return count == n and n > 0
-end
-
-local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
-  ["\r"] = "\\r", ["\t"] = "\\t" }
-
-local function quote(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return ESCAPES[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
-
-local function encode(v, out, depth)
-  local tv = type(v)
-  if v == nil or v == cjson.null then
-    out[#out + 1] = "null"
-  elseif tv == "boolean" then
-    out[#out + 1] = tostring(v)
-  elseif tv == "number" then
-    if math.type(v) == "integer" then out[#out + 1] = string.format("%d", v)
-    elseif v ~= v or v == math.huge or v == -math.huge then error("cannot store a non-finite number", 0)
-    else out[#out + 1] = string.format("%.17g", v) end
-  elseif tv == "string" then
-    out[#out + 1] = quote(v)
-  elseif tv == "table" then
-    if depth > 32 then error("params nested deeper than 32 levels", 0) end
-    if is_array(v) then
-      out[#out + 1] = "["
-      for i = 1, #v do
-        if i > 1 then out[#out + 1] = "," end
-        encode(v[i], out, depth + 1)
-      end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for k in pairs(v) do
-        local ks = tostring(k)
-        if not core.secret_key(ks) then keys[#keys + 1] = ks end
-      end
-      table.sort(keys)
-      out[#out + 1] = "{"
-      for i, k in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        out[#out + 1] = quote(k)
-        out[#out + 1] = ":"
-        local val = v[k]
-        if val == nil then val = v[tonumber(k)] end
-        encode(val, out, depth + 1)
-      end
-      out[#out + 1] = "}"
-    end
-  else
-    error("cannot store a " .. tv .. " in params", 0)
-  end
-end
-
--- Canonical JSON (sorted keys, no secret keys at any depth); a string is taken as JSON already.
+-- Canonical JSON (sorted keys, no secret keys at any depth; otarun.json); a string is taken as
+-- JSON already.
 function M.json(v)
   if v == nil then return nil end
   if type(v) == "string" then return v end
-  local out = {}
-  encode(v, out, 0)
-  return table.concat(out)
+  return json.encode(v, { sorted = true, empty_object = true, omit = core.secret_key })
 end
 
 -- ---- the handle --------------------------------------------------------------------------------
@@ -187,6 +134,9 @@ end
 
 -- -> true, results... | false, error object (rolled back)
 local function run_tx(self, fn, ...)
+  -- inside an open transaction a grouped write joins it (a decision and its notification event
+  -- commit together, docs/notifications.md); a failure raises to the outer one, which rolls back
+  if self.h:in_transaction() then return true, fn(self, ...) end
   local ok, err = self.h:begin()
   if not ok then return false, setmetatable({ message = err }, EnvError) end
   local res = table.pack(xpcall(fn, keep_env, self, ...))
@@ -217,6 +167,10 @@ local function in_tx(self, fn)
   if getmetatable(e) == EnvError then return nil, e.message end
   error(e, 0)
 end
+
+-- Runs fn(self) as one grouped write (joining an open transaction): true | nil, message for a
+-- store failure (rolled back); a programming error still raises.
+function State:group(fn) return in_tx(self, fn) end
 
 -- ---- rollouts and waves ------------------------------------------------------------------------
 
