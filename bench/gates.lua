@@ -19,7 +19,7 @@ local CASES = {
 
 local function rehearse(c, mode, odds)
   local cmd = string.format("%s rehearse %s/gates-rollout.lua --fleet %s/gates-fleet.lua --now 2027-01-04T09:00:00+08:00 "
-    .. "--runs %d --set 1.0.0=%s --var mode=%s --var field=%s --var limit=%s --format json", bin, here, here, runs,
+    .. "--runs %d --set 1.0.0=%s --var mode=%s --var field=%s --var limit=%s --format json 2>/dev/null", bin, here, here, runs,
     odds, mode, c.field, c.limit)
   local p = assert(io.popen(cmd))
   local out = p:read("a")

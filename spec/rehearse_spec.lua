@@ -157,6 +157,26 @@ describe("otarun rehearse --runs and --seed (docs/rehearse.md)", function()
     assert.matches("failed devices at the halt: ", out, 1, true)
   end)
 
+  it("shares the runs among processes with --jobs, with the same results", function()
+    local function results(extra)
+      local argv = { "--runs", "4", "--seed", "9", "--set", "2.3.1=0.5", "--format", "json" }
+      for _, a in ipairs(extra) do argv[#argv + 1] = a end
+      local code, out, err = waves(argv)
+      assert.are.equal(1, code, err)
+      assert.matches("otarun rehearse: seed 9: rollout camera%-2%.4%.0 halted: gate of wave \"canary\" tripped", err)
+      local doc = cjson.decode(out)
+      for _, r in ipairs(doc.results) do r.wall_seconds = nil end
+      doc.wall_seconds = nil
+      return doc
+    end
+    local one, two = results({}), results({ "--jobs", "2" })
+    assert.are.same({ 9, 10, 11, 12 }, { two.results[1].seed, two.results[2].seed, two.results[3].seed, two.results[4].seed })
+    assert.are.same(one, two)
+    local code, _, err = waves({ "--runs", "2", "--jobs", "0" })
+    assert.are.equal(64, code)
+    assert.matches("--jobs must be between 1 and 64, got 0", err, 1, true)
+  end)
+
   it("replays one run exactly with --seed, and another seed draws another fleet", function()
     local function strip(out)
       local doc = cjson.decode(out)

@@ -11,7 +11,7 @@ local M = {}
 
 M.OPTIONS = { ["--fleet"] = "string", ["--set"] = "list", ["--until"] = "string", ["--svg"] = "string",
               ["--interval"] = "string", ["--approve"] = "list", ["--rollout"] = "string", ["--runs"] = "int",
-              ["--seed"] = "int" }
+              ["--seed"] = "int", ["--jobs"] = "int" }
 
 M.MAX_RUNS = 10000
 
@@ -39,6 +39,7 @@ options:
   --seed S                     the run seed: one reproducible run with other devices online, other
                                durations and failures than the fleet's own seed (default for
                                --runs: 1)
+  --jobs J                     with --runs: share the runs among J processes (default 1)
   --format text|json           output format (text)
   --now TIME                   when the simulation starts (default: now, or an hour before the
                                first wave's start when that is later)
@@ -74,6 +75,26 @@ local function start_of(rollouts, ctx, given)
   return ctx.now
 end
 
+-- This command line for a child of --jobs: the program and its arguments without --runs, --seed,
+-- --jobs and --format, and the start fixed with --now (the children must start where this did).
+local STRIPPED = { ["--runs"] = true, ["--seed"] = true, ["--jobs"] = true, ["--format"] = true }
+local function child_argv(o)
+  local out, i = { arg[0] }, 1
+  while arg[i] do
+    local a = arg[i]
+    local name = a:match("^(%-%-[^=]+)=") or a
+    if STRIPPED[name] then
+      if name == a then i = i + 1 end -- its value is the next word
+    else
+      out[#out + 1] = a
+    end
+    i = i + 1
+  end
+  out[#out + 1] = "--now"
+  out[#out + 1] = util.format_time(o.start, o.offset or 0)
+  return out
+end
+
 -- --runs N: the Monte Carlo summary; exit 1 when any run shows a rollout that will not finish (the
 -- problems of the first such run on stderr, with its seed).
 local function monte_carlo(o, opts, format)
@@ -84,7 +105,14 @@ local function monte_carlo(o, opts, format)
   local runs = require("otarun.run.rehearsal_runs")
   local sys = require("otarun.core.sys")
   local wall0 = sys.monotonic()
-  local results, err = runs.run(o, opts.runs, opts.seed or 1)
+  local jobs = opts.jobs or 1
+  if jobs < 1 or jobs > 64 then failure.raise("usage", "--jobs must be between 1 and 64, got %d", jobs) end
+  local results, err
+  if jobs > 1 and opts.runs > 1 then
+    results, err = runs.run_parallel(opts.runs, opts.seed or 1, math.min(jobs, opts.runs), child_argv(o))
+  else
+    results, err = runs.run(o, opts.runs, opts.seed or 1)
+  end
   if not results then failure.raise("error", "%s", err) end
   local wall = sys.monotonic() - wall0
   io.stdout:write(format == "json" and runs.json(results, o, wall) or runs.text(results, o, wall))

@@ -186,15 +186,15 @@ function M.drive(o, emu, st, now)
     local h = halts[r.name]
     if r.halted and h then
       outcomes[#outcomes + 1] = { rollout = r.name, outcome = "halted", wave = h.wave, failed = h.failed,
-        seconds = h.t - o.start }
+        seconds = math.floor(h.t - o.start) }
     elseif r.halted then -- halted by what the store already said (not by this run's gates)
       outcomes[#outcomes + 1] = { rollout = r.name, outcome = "halted", failed = at_end[r.name] or 0, seconds = 0 }
     elseif completed[r.name] then
       outcomes[#outcomes + 1] = { rollout = r.name, outcome = "completed", failed = at_end[r.name] or 0,
-        seconds = completed[r.name] - o.start }
+        seconds = math.floor(completed[r.name] - o.start) }
     else
       outcomes[#outcomes + 1] = { rollout = r.name, outcome = "running", failed = at_end[r.name] or 0,
-        seconds = emu:now() - o.start }
+        seconds = math.floor(emu:now() - o.start) }
     end
   end
   if o.decided and #failed == 0 then failed[1] = 0 end

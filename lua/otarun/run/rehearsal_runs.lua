@@ -118,7 +118,7 @@ local function spread_text(sp, fmt)
 end
 
 local function dur(secs) return gate.duration(secs) end
-local function num(n) return tostring(n) end
+local function num(n) return string.format("%d", math.floor(n + 0.5)) end
 
 -- The line the issue asks for: "halted in K of N runs (P%, 95% CI a–b%)".
 function M.halt_line(s)
@@ -169,32 +169,77 @@ function M.text(results, o, wall)
 end
 
 function M.json(results, o, wall)
-  local cjson = require("cjson")
-  -- cjson writes an empty table as {}: empty lists go out as a marker replaced by [] below
-  local EMPTY = "\1otarun-empty-list\1"
-  local function list(t) return #t == 0 and EMPTY or t end
-  local rollouts = {}
+  local json = require("otarun.json")
+  local rollouts = json.array{}
   for _, s in ipairs(M.summarize(results)) do
     rollouts[#rollouts + 1] = { rollout = s.rollout, runs = s.runs, halted = s.halted, halted_share = s.share,
-      ci95 = s.ci, summary = M.halt_line(s), halted_at = list(s.halted_at),
-      failed_at_halt = s.failed_at_halt or cjson.null, seconds_to_halt = s.seconds_to_halt or cjson.null,
-      completed = s.completed, seconds_to_complete = s.seconds_to_complete or cjson.null, running = s.running,
-      failed_at_end = s.failed_at_end or cjson.null, halted_seeds = list(s.halted_seeds) }
+      ci95 = s.ci, summary = M.halt_line(s), halted_at = json.array(s.halted_at),
+      failed_at_halt = s.failed_at_halt or json.null, seconds_to_halt = s.seconds_to_halt or json.null,
+      completed = s.completed, seconds_to_complete = s.seconds_to_complete or json.null, running = s.running,
+      failed_at_end = s.failed_at_end or json.null, halted_seeds = json.array(s.halted_seeds) }
   end
-  local runs = {}
+  local runs = json.array{}
   for i, r in ipairs(results) do
-    local oc = {}
+    local oc = json.array{}
     for j, x in ipairs(r.outcomes) do
       oc[j] = { rollout = x.rollout, outcome = x.outcome, wave = x.wave, failed = x.failed, seconds = x.seconds }
     end
-    runs[i] = { seed = r.seed, rollouts = oc, wall_seconds = r.wall }
+    local problems = json.array{}
+    for j, line in ipairs(r.problems or {}) do problems[j] = line end
+    runs[i] = { seed = r.seed, rollouts = oc, problems = problems, wall_seconds = r.wall }
   end
   local set = {}
   for v, odds in pairs(o.set or {}) do set[v] = odds end
-  return cjson.encode({ runs = #results, first_seed = results[1].seed, devices = results[1].devices,
+  return json.line({ runs = #results, first_seed = results[1].seed, devices = results[1].devices,
     start = util.format_time(o.start, o.offset or 0), until_seconds = o.stop - o.start,
-    set = next(set) and set or cjson.null, rollouts = rollouts, results = runs, wall_seconds = wall })
-    :gsub('"\\u0001otarun%-empty%-list\\u0001"', "[]") .. "\n"
+    set = next(set) and json.object(set) or json.null, rollouts = rollouts, results = runs, wall_seconds = wall })
+end
+
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- The same runs in `jobs` child processes of this binary (`otarun rehearse ARGV... --runs K
+-- --seed S --format json`), each a contiguous block of seeds, all started before any is read.
+-- argv: the command line without --runs, --seed, --jobs and --format (arg[0] first).
+-- -> results in seed order (as M.run) | nil, message
+function M.run_parallel(n, first_seed, jobs, argv)
+  local json = require("otarun.json")
+  local children, seed = {}, first_seed
+  for j = 1, jobs do
+    local k = n // jobs + (j <= n % jobs and 1 or 0)
+    if k > 0 then
+      local words = {}
+      for i, a in ipairs(argv) do words[i] = shell_quote(a) end
+      local errfile = os.tmpname()
+      local cmd = string.format("%s --runs %d --seed %d --format json --jobs 1 2>%s", table.concat(words, " "), k,
+        seed, shell_quote(errfile))
+      children[#children + 1] = { p = assert(io.popen(cmd)), err = errfile, seed = seed, k = k }
+      seed = seed + k
+    end
+  end
+  local results, failed = {}, nil
+  for _, c in ipairs(children) do
+    local out = c.p:read("a")
+    c.p:close()
+    local ok, doc = pcall(json.decode, out)
+    if ok and type(doc) == "table" and type(doc.results) == "table" then
+      for _, r in ipairs(doc.results) do
+        for _, x in ipairs(r.rollouts) do
+          x.failed, x.seconds = math.tointeger(x.failed) or x.failed, math.tointeger(x.seconds) or x.seconds
+        end
+        results[#results + 1] = { seed = math.tointeger(r.seed) or r.seed, outcomes = r.rollouts, wall = r.wall_seconds,
+          devices = math.tointeger(doc.devices) or doc.devices, problems = r.problems or {} }
+      end
+    elseif not failed then
+      local fh = io.open(c.err, "rb")
+      local msg = fh and fh:read("a") or ""
+      if fh then fh:close() end
+      failed = string.format("the runs of seeds %d–%d failed: %s", c.seed, c.seed + c.k - 1,
+        msg ~= "" and (msg:gsub("%s+$", "")) or "no output")
+    end
+    os.remove(c.err)
+  end
+  if failed then return nil, failed end
+  return results
 end
 
 return M
