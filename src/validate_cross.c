@@ -1,5 +1,6 @@
 /* validate_cross: rules across the waves of a rollout (`wave-name`, `wave-after`,
- * `superseded-coverage`, `static-overlap`, `gate-canary-unbounded`, `gate-count-unbounded`: docs/gates.md) and across rollouts (unique rollout names, `one-dynamic-per-firmware`,
+ * `superseded-coverage`, `static-overlap`, `gate-canary-unbounded`, `gate-count-unbounded`: docs/gates.md)
+ * and across rollouts (unique rollout names, `one-dynamic-per-firmware`,
  * `later-dynamic-wins`, `device-single-job`). Every check sorts or hashes, never compares all
  * pairs. Uses the context of validate.c. */
 #include "validate_internal.h"

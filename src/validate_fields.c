@@ -26,8 +26,8 @@ const char *const vx_wave_field_params[VF_COUNT] = {
 };
 
 static const char *const retry_fields[] = { "interval", "count" };
-static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio", "check",
-					   "mode", "confidence", "require_evidence" };
+static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio",
+					   "check", "mode", "confidence", "require_evidence" };
 static const char *const gate_modes[] = { "sequential", "literal" };
 static const char *const window_fields[] = { "days", "from", "to", "tz" };
 static const char *const percent_fields[] = { "total" };

@@ -101,7 +101,9 @@ local function monte_carlo(o, opts, format)
   if opts.runs < 1 or opts.runs > M.MAX_RUNS then
     failure.raise("usage", "--runs must be between 1 and %d, got %d", M.MAX_RUNS, opts.runs)
   end
-  if opts.svg then failure.raise("usage", "--svg draws one rehearsal; leave it out with --runs, or replay one run with --seed") end
+  if opts.svg then
+    failure.raise("usage", "--svg draws one rehearsal; leave it out with --runs, or replay one run with --seed")
+  end
   local runs = require("otarun.run.rehearsal_runs")
   local sys = require("otarun.core.sys")
   local wall0 = sys.monotonic()

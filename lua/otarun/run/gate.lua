@@ -193,12 +193,14 @@ local function sequential_ratios(gate, counts, note, fails, waits)
     for _, field in ipairs(t.fields) do
       local v = field == "min_success" and (finished > 0 and succeeded / finished or 1)
         or (finished > 0 and failed / finished or 0)
-      local text = field == "min_success" and string.format("success %s (min %s; %s)", pct(v), pct(gate.min_success), suffix)
+      local text = field == "min_success"
+        and string.format("success %s (min %s; %s)", pct(v), pct(gate.min_success), suffix)
         or string.format("failed %s (max %s; %s)", pct(v), pct(gate.max_failed_ratio), suffix)
       note(field, not r.worse and not unproven, text, v, gate[field])
     end
     if r.worse then
-      fails[#fails + 1] = string.format("%d of %d finished devices failed (%s): at %s the failure rate is above %s (%s)",
+      fails[#fails + 1] = string.format(
+        "%d of %d finished devices failed (%s): at %s the failure rate is above %s (%s)",
         failed, finished, pct(finished > 0 and failed / finished or 0), at, pct(t.p0), limit)
     elseif unproven then
       waits[#waits + 1] = string.format("inconclusive: %d more devices needed (if they all succeed) to show at %s "
@@ -264,7 +266,8 @@ function M.evaluate(counts, gate, ctx)
     local ok = failed <= gate.max_failed
     note("max_failed", ok, string.format("failed %d (max %d)", failed, gate.max_failed), failed, gate.max_failed)
     if not ok then
-      fails[#fails + 1] = string.format("%d devices of this wave failed, more than max_failed = %d (a count, not a ratio)",
+      fails[#fails + 1] = string.format(
+        "%d devices of this wave failed, more than max_failed = %d (a count, not a ratio)",
         failed, gate.max_failed)
     end
   end
