@@ -7,8 +7,9 @@
 --
 -- Counts are devices (one task per device per job), never attempts. `finished` is succeeded +
 -- failed: a cancelled task says nothing about the firmware (an operator or a later wave stopped
--- it), so it is reported but neither helps nor hurts a gate. A task that failed and waits for an
--- automatic retry is FAILED on the platform until the retry, and counts as failed meanwhile.
+-- it), so it is reported but neither helps nor hurts a gate. Which FAILED tasks count as the
+-- firmware's failures (not one refused for a busy device, not one that may still be retried) is
+-- settled before judging, by otarun.run.failures (docs/platform-assumptions.md).
 --
 -- Rules (docs/gates.md has the formulas): the gate trips as soon as failed > max_failed (a count:
 -- observed, not estimated), or a ratio threshold is exceeded, or `check` says "fail" (or raises: a
