@@ -108,7 +108,7 @@ describe("notifications from otarun run", function()
     local code, out = cli({ "log", "--format", "json", "--kind", "notify", file })
     assert.are.equal(0, code, out)
     local rows = {}
-    for _, row in ipairs(cjson.decode(out)) do
+    for _, row in ipairs(cjson.decode(out).entries) do -- docs/schema/log.schema.json
       if row.params.step == "attempt" then rows[#rows + 1] = row end
     end
     return rows

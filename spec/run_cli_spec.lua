@@ -107,7 +107,7 @@ describe("otarun run against the emulator over 127.0.0.1", function()
     assert.matches("cli/canary%s+CreateOTADynamicUpgradeJob RequestId", out)
     assert.matches("cli/early%s+CancelOTAStrategyByJob RequestId", out)
     code, out = cli(server, dir, { "log", "--format", "json", "--kind", "gate", file })
-    local rows = cjson.decode(out)
+    local rows = cjson.decode(out).entries
     assert.is_true(#rows >= 2)
     assert.are.equal("gate", rows[1].kind)
     assert.is_number(rows[1].params.succeeded)

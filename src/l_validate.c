@@ -6,6 +6,8 @@
  *   format_time(epoch[, offset])  -> "2026-12-01T02:00:00+08:00"
  *   parse_size(s)                 -> bytes | nil, msg
  *   next_window_open(window, t)   -> epoch | nil, msg
+ *   fields()                      -> { rollout = {names}, firmware =, wave =, retry =, gate =,
+ *                                      window =, params = { wave field = API parameter } }
  *
  * Only converts: Lua tables to the tagged values of validate.h (strings are borrowed from the
  * declarations, which stay on the stack), then the C result back to tables. All C memory of a
@@ -558,6 +560,24 @@ static int l_next_window_open(lua_State *L)
 	return 1;
 }
 
+static int l_fields(lua_State *L)
+{
+	static const char *const tables[] = { "rollout", "firmware", "wave", "retry", "gate", "window" };
+	lua_createtable(L, 0, 7);
+	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
+		size_t n = 0;
+		const char *const *names = validate_field_names(tables[t], &n);
+		set_list(L, tables[t], names != NULL, (const char **)names, n);
+	}
+	size_t n = 0;
+	const char *const *wave = validate_field_names("wave", &n);
+	lua_createtable(L, 0, (int)n);
+	for (size_t i = 0; i < n; i++)
+		set_str(L, wave[i], validate_wave_field_param(i));
+	lua_setfield(L, -2, "params");
+	return 1;
+}
+
 int luaopen_otarun_core_validate(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
@@ -567,6 +587,7 @@ int luaopen_otarun_core_validate(lua_State *L)
 		{ "format_time", l_format_time },
 		{ "parse_size", l_parse_size },
 		{ "next_window_open", l_next_window_open },
+		{ "fields", l_fields },
 		{ NULL, NULL },
 	};
 	if (luaL_newmetatable(L, ARENA_META)) {

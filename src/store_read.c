@@ -96,7 +96,22 @@ int store_list(struct store *s, enum store_list what, const struct store_filter 
 			struct store_value *v = &cols[i];
 			memset(v, 0, sizeof *v);
 			v->name = sqlite3_column_name(st, i);
-			switch (sqlite3_column_type(st, i)) {
+			int type = sqlite3_column_type(st, i);
+			const char *decl = sqlite3_column_decltype(st, i);
+			if (decl && type != SQLITE_NULL &&
+			    ((strcmp(decl, "INTEGER") == 0 && type != SQLITE_INTEGER) ||
+			     (strcmp(decl, "TEXT") == 0 && type != SQLITE_TEXT))) {
+				/* a damaged or hand-edited store: say so rather than hand on a wrong type */
+				sqlite3_reset(st);
+				return store_fail(s, STORE_ERROR,
+				                  "the state store is damaged: column %s of %s holds %s where %s "
+				                  "belongs; restore the file from a backup, or point --state at a "
+				                  "new one", v->name, lists[what].name,
+				                  type == SQLITE_INTEGER ? "an integer" : type == SQLITE_FLOAT
+				                  ? "a real number" : type == SQLITE_BLOB ? "binary data" : "text",
+				                  decl[0] == 'I' ? "an integer" : "text");
+			}
+			switch (type) {
 			case SQLITE_INTEGER:
 				v->type = STORE_INT;
 				v->i = sqlite3_column_int64(st, i);

@@ -219,5 +219,11 @@ long long validate_next_window_open(const struct validate_window *w, long long t
 int validate_percent_text(double v, char *buf, size_t buflen);
 /* The candidate closest to `word` by edit distance, or NULL when none is close enough. */
 const char *validate_suggest(const char *word, const char *const *candidates, size_t n);
+/* The field names the validator accepts in one table ("rollout", "firmware", "wave", "retry",
+ * "gate", "window"), in their documented order; NULL for another table. The reference in docs/
+ * and the editor definitions are generated from these lists. */
+const char *const *validate_field_names(const char *table, size_t *n);
+/* The API parameter a wave field becomes (the i-th name of validate_field_names("wave")). */
+const char *validate_wave_field_param(size_t i);
 
 #endif

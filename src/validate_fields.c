@@ -85,6 +85,9 @@ static int get_string_list(struct vx_ctx *c, const struct validate_value *v, con
 	int ok = v->type == VALIDATE_TABLE && v->nfields == 0 && v->nother == 0;
 	for (size_t i = 0; ok && i < v->nitems; i++)
 		ok = v->items[i].type == VALIDATE_STRING;
+	for (size_t i = 0; ok && i < v->nitems; i++)
+		if (!vx_text_valid(c, &v->items[i], label, param))
+			return -1;
 	if (!ok) {
 		const char *hint = v->type == VALIDATE_STRING ? vx_printf(c, " (write { \"%s\" })", v->string) : "";
 		vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a list of strings, got %s%s", label,
@@ -585,8 +588,11 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 		break;
 	case VF_VERSIONS: parse_versions(c, v, label, p); return;
 	case VF_GROUP:
-		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0))
+		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0)) {
+			if (!vx_text_valid(c, v, label, param))
+				return;
 			w->group = v->string;
+		}
 		else if (v->type == VALIDATE_STRING)
 			vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must not be empty", label);
 		break;
@@ -670,4 +676,25 @@ void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, cons
 		out->given |= VF_BIT(f);
 		parse_field(c, f, &t->fields[i].value, vx_printf(c, "%s%s", prefix, k), out);
 	}
+}
+
+/* ---- the field lists, for the generated reference (docs/rollout.md) ------------------------- */
+
+const char *const *validate_field_names(const char *table, size_t *n)
+{
+	*n = 0;
+	if (strcmp(table, "wave") == 0)
+		return *n = VF_COUNT, vx_wave_field_names;
+	if (strcmp(table, "retry") == 0)
+		return *n = COUNT(retry_fields), retry_fields;
+	if (strcmp(table, "gate") == 0)
+		return *n = COUNT(gate_fields), gate_fields;
+	if (strcmp(table, "window") == 0)
+		return *n = COUNT(window_fields), window_fields;
+	return vx_rollout_field_names(table, n);
+}
+
+const char *validate_wave_field_param(size_t i)
+{
+	return i < VF_COUNT ? vx_wave_field_params[i] : NULL;
 }

@@ -15,7 +15,7 @@ static const char *opt_string(struct vx_ctx *c, const struct validate_value *v, 
 	if (!v)
 		return NULL;
 	if (v->type == VALIDATE_STRING)
-		return v->string;
+		return vx_text_valid(c, v, label, param) ? v->string : NULL;
 	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a string, got %s", label, vx_describe(c, v));
 	return NULL;
 }
@@ -300,4 +300,13 @@ void vx_merge_wave(struct vx_ctx *c, const struct vx_wave_part *own, const struc
 	merge_tags(c, &own->w, &def->w, out);
 	if (!out->on_fail)
 		out->on_fail = "halt";
+}
+
+const char *const *vx_rollout_field_names(const char *table, size_t *n)
+{
+	if (strcmp(table, "rollout") == 0)
+		return *n = COUNT(rollout_fields), rollout_fields;
+	if (strcmp(table, "firmware") == 0)
+		return *n = COUNT(firmware_fields), firmware_fields;
+	return NULL;
 }

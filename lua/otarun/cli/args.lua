@@ -1,4 +1,4 @@
--- Command-line parsing for every command: common options, per-command options, option values as
+-- Command-line parsing for every command: common options (docs/commands.md), per-command options, option values as
 -- `--name VALUE` or `--name=VALUE`, and usage failures (otarun.failure "usage") that suggest the
 -- closest option.
 local failure = require("otarun.failure")
@@ -13,7 +13,7 @@ M.COMMON = {
   ["--format"] = "string", ["--var"] = "list", ["--now"] = "string", ["--state"] = "string",
   ["--endpoint"] = "string", ["--region"] = "string", ["--profile"] = "string",
   ["--policy"] = "list", ["--offline"] = "bool", ["--verbose"] = "bool", ["--help"] = "bool",
-  ["--max-memory"] = "int", ["--max-instructions"] = "int", ["--no-color"] = "bool",
+  ["--max-memory"] = "int", ["--max-instructions"] = "int", ["--max-seconds"] = "number", ["--no-color"] = "bool",
 }
 local SHORT = { ["-v"] = "--verbose", ["-h"] = "--help" }
 

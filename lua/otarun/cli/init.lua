@@ -1,7 +1,7 @@
 -- otarun's command line: dispatches `otarun COMMAND ...` to lua/otarun/cmd/COMMAND.lua and is the
 -- one place that renders a failure (otarun.failure): "otarun COMMAND: message" on stderr (a usage
 -- failure adds where to find the usage) and the failure's exit code. The exit codes by name:
--- docs/architecture.md ("Failing").
+-- docs/architecture.md ("Failing") and docs/commands.md.
 local failure = require("otarun.failure")
 
 local M = {}
@@ -24,9 +24,15 @@ local COMMANDS = {
   { "policy", "policy test [DIR]: run policy test cases" },
   { "call", "one signed API call; prints the JSON response" },
   { "emulator", "a local IoT Platform OTA endpoint with a simulated fleet" },
+  { "show", "render a saved plan (text, markdown or json)" },
+  { "init", "scaffold a rollout repository: example, policies, editor and CI set-up" },
+  { "completion", "print a bash, zsh or fish completion script" },
+  { "docs", "write the generated reference, man page or editor definitions" },
   { "lua", "trusted Lua interpreter with otarun's modules (runs the specs)" },
   { "version", "print the version" },
 }
+
+M.COMMANDS = COMMANDS
 
 local function usage_text()
   local lines = { "usage: otarun COMMAND [OPTIONS] [ARGS]", "", "commands:" }

@@ -228,6 +228,9 @@ function M.main(argv)
   if plan_path then
     local fresh, why = saved.check(st, plan, plan_path)
     if not fresh then failure.raise("stale", "%s", why) end
+    local derived, derr, dcode = saved.rederive(plan, plan_path, st, client_for, ctx)
+    if not derived then failure.raise(dcode == 5 and "stale" or "error", "%s", derr) end
+    plan = derived -- what is sent is the planner's, equal call for call to the reviewed file
   end
   local counts = failure.check(require("otarun.journal").recover(st, client_for,
     { log = function(line) say("%s", line) end }))

@@ -32,6 +32,7 @@ options:
   --format text|json     dry-run output format
   -v, --verbose          say which credentials and endpoint are used, and each attempt
 ]]
+M.OPTIONS, M.HELP = OPTIONS, HELP
 
 -- ---- stable pretty JSON ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
--- otarun emulator: a local IoT Platform OTA endpoint. Builds the model (otarun.emulator),
+-- otarun emulator: a local IoT Platform OTA endpoint (docs/emulator.md). Builds the model (otarun.emulator),
 -- the gateway and the admin API in front of it, and serves them over HTTP on loopback with
 -- otarun.core.httpd until SIGINT/SIGTERM or POST /_emulator/shutdown. Prints
 -- `listening on http://HOST:PORT` on stdout once ready (tests read the port from it).
@@ -32,7 +32,7 @@ platform's documentation is silent: docs/platform-assumptions.md.
 options:
   --listen HOST:PORT     address to serve on (default 127.0.0.1:8780; port 0 picks a free one).
                          Only loopback addresses unless --allow-remote.
-  --fleet FILE           fleet file to load at start (repeatable; the format: otarun.emulator.fleet)
+  --fleet FILE           fleet file to load at start (repeatable; see docs/emulator.md)
   --key ID:SECRET[:TOKEN]  an accepted AccessKey (repeatable; with TOKEN it is an STS key and
                          requests must carry that security token). Without --key one fresh test
                          key pair is generated and printed: it is this emulator's own key and
@@ -73,6 +73,7 @@ POST /_emulator/counters/reset, GET /_emulator/jobs, GET /_emulator/jobs/JOBID/t
 POST /_emulator/jobs/JOBID, GET /_emulator/devices, POST /_emulator/devices/PK/NAME,
 POST /_emulator/shutdown.
 ]==]
+M.OPTIONS, M.HELP = OPTIONS, HELP
 
 local function parse_listen(text)
   local host, port = text:match("^%[(.+)%]:(%d+)$")
@@ -149,7 +150,22 @@ local function build(opts, keys)
     local list, err = emulator.load_fleet_file(path)
     return list, err
   end
-  local adm = admin_mod.new({ gateway = gw, model = model, encode = emulator.to_json, load_fleet_file = load_file })
+  -- the admin API loads fleet files only from the directories of the --fleet files (docs/trust.md):
+  -- a request must not read an arbitrary file of the host
+  local paths, allowed = require("otarun.core.path"), {}
+  for _, f in ipairs(opts.fleet or {}) do
+    local real = paths.resolve(f)
+    if real then allowed[#allowed + 1] = real:match("^(.*)/[^/]*$") end
+  end
+  local function admin_load(path)
+    local real = type(path) == "string" and paths.resolve(path)
+    for _, dir in ipairs(real and allowed or {}) do
+      if real:sub(1, #dir + 1) == dir .. "/" then return load_file(real) end
+    end
+    return nil, "fleet files are loaded only from the directory of the emulator's --fleet files; "
+      .. "send the fleet itself as the request body"
+  end
+  local adm = admin_mod.new({ gateway = gw, model = model, encode = emulator.to_json, load_fleet_file = admin_load })
   return model, gw, adm, load_file
 end
 

@@ -20,7 +20,7 @@ Prints the audit log of the rollouts in FILE, oldest first: API calls that chang
 gate readings, approvals, halts, resumes, aborts and decisions, with who (user@host) and why.
 
 options:
-  --format text|json      text lines (default) or a JSON array
+  --format text|json      text lines (default) or JSON (docs/json.md)
   --rollout NAME, --wave W  only these
   --kind KIND             only entries of this kind: call, decision, gate, approval, override,
                           halt, resume, abort, event, notify (repeatable; event: a notification
@@ -75,7 +75,8 @@ function M.main(argv)
         kind = row.kind, rollout = row.rollout, wave = row.wave, action = row.action, params = params,
         result = row.result, request_id = row.request_id }
     end
-    io.stdout:write(json.line(out))
+    -- docs/schema/log.schema.json
+    io.stdout:write(json.line(json.object{ format_version = "1.0", entries = out }))
     return 0
   end
   for _, row in ipairs(rows) do

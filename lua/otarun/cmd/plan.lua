@@ -42,7 +42,7 @@ options:
   --now TIME                    evaluate as if it were TIME (RFC 3339)
   --var NAME=VALUE              set var.NAME for the scripts (repeatable)
   --region REGION               region for rollouts that do not name one
-  --max-memory BYTES, --max-instructions N   script limits
+  --max-memory BYTES, --max-instructions N, --max-seconds S   script limits
   --no-color                    never colour the output
 
 exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,
@@ -121,6 +121,11 @@ end
 
 function M.main(argv)
   local opts, files = command.parse(argv, M, "some")
+  for _, f in ipairs(files) do
+    if require("otarun.apply.saved").is_plan(f) then
+      failure.raise("usage", "%s is a saved plan, not a rollout script: show it with otarun show %s, apply it with otarun apply %s", f, f, f)
+    end
+  end
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)

@@ -5,7 +5,7 @@ local failure = require("otarun.failure")
 
 local M = {}
 
-local USAGE = [[
+M.HELP = [[
 usage: otarun policy test [DIR] [-v]
 
 Runs the test cases beside the policies of DIR (DIR/tests/*.lua and DIR/*_test.lua) against the
@@ -16,7 +16,7 @@ policies of DIR; without DIR, the built-in policies and their tests. Prints each
 function M.main(argv)
   local opts, pos = args.parse(argv, {})
   if opts.help then
-    io.stdout:write(USAGE)
+    io.stdout:write(M.HELP)
     return 0
   end
   local sub = pos[1]

@@ -70,7 +70,7 @@ local function printer(format, offset, metrics)
     end
     local at = util.format_time(ev.t, offset)
     if format == "json" then
-      io.stdout:write(json.line(json.object{ at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
+      io.stdout:write(json.line(json.object{ format_version = "1.0", at = at, kind = ev.kind, rollout = ev.rollout, wave = ev.wave,
         job_id = ev.job_id, verdict = ev.verdict, counts = ev.counts, text = ev.text }))
     else
       io.stdout:write(string.format("%s %s%s %s: %s\n", at, ev.rollout or "", ev.wave and ("/" .. ev.wave) or "",

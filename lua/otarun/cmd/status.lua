@@ -257,6 +257,7 @@ local function render_json(doc, offset)
     end
   end
   json.array(doc.rollouts)
+  doc.format_version = "1.0" -- docs/schema/status.schema.json
   return json.encode(doc, { indent = "  " }) .. "\n"
 end
 

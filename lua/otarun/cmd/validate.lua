@@ -17,7 +17,7 @@ options:
   --var NAME=VALUE              set var.NAME for the scripts (repeatable)
   --now TIME                    evaluate as if it were TIME (RFC 3339)
   --region REGION               region for rollouts that do not name one
-  --max-memory BYTES, --max-instructions N   script limits
+  --max-memory BYTES, --max-instructions N, --max-seconds S   script limits
   --no-color                    never colour the output
 
 exit: 0 valid, 3 invalid (any error), 64 usage error

@@ -8,6 +8,8 @@ local sim_mod = require("otarun.emulator.sim")
 
 local M = {}
 
+M.MAX_DEVICES = 1000000 -- per fleet load: a bigger count would only exhaust memory
+
 -- One product per table; `products = { {...}, ... }` declares several, the outer fields acting as
 -- defaults for each (seed, online, duration, failure, poll, reconnect, groups, firmware).
 M.FIELDS = {
@@ -108,6 +110,7 @@ local function normalise(t, where)
                         size = bytes(f.size, fw .. ".size"), files = f.files or 1 }
   end
   if type(t.devices) ~= "table" then fail(where, "devices = { { version =, count = }, ... } is required") end
+  local total = 0
   for i, d in ipairs(t.devices) do
     local dw = where .. ".devices[" .. i .. "]"
     if type(d) ~= "table" then fail(dw, "expected { version =, count = }") end
@@ -115,6 +118,10 @@ local function normalise(t, where)
     if type(d.version) ~= "string" or d.version == "" then fail(dw, "version is required") end
     local count = d.count or (d.names and #d.names) or 1
     if math.type(count) ~= "integer" or count < 0 then fail(dw .. ".count", "expected a whole number") end
+    total = total + count
+    if total > M.MAX_DEVICES then
+      fail(dw .. ".count", string.format("a fleet holds at most %d devices (docs/trust.md)", M.MAX_DEVICES))
+    end
     if d.names and #d.names ~= count then fail(dw, "names must list exactly count names") end
     local prefix = d.prefix or "dev"
     if type(prefix) ~= "string" then fail(dw .. ".prefix", "expected a string") end
@@ -213,12 +220,12 @@ end
 
 -- Runs a fleet file in the sandbox. Returns the list of fleet tables it declared, or nil, message.
 function M.load_file(path)
-  local text, err = require("otarun.util").read_file(path)
+  local text, err = sandbox.read_source(path)
   if not text then return nil, "cannot read the fleet file: " .. tostring(err) end
   local fleets = {}
   local function fleet(t)
     if type(t) ~= "table" then error("fleet expects a table: fleet { product = ..., devices = { ... } }", 2) end
-    fleets[#fleets + 1] = t
+    fleets[#fleets + 1] = sandbox.raw_copy(t) -- copied raw under the budgets (docs/sandbox.md)
   end
   local env = sandbox.env({ dir = path:match("^(.*)/[^/]*$") or ".", globals = { fleet = fleet } })
   local fn, serr = sandbox.load(text, "@" .. path, env)

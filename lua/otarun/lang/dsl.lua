@@ -11,6 +11,16 @@ end
 
 local function fail(msg) error(msg, 3) end
 
+-- Names are printed in plans and logs: a control character (or a NUL, which C would cut the name
+-- at) could fake output lines or terminal escapes (docs/trust.md).
+local function plain_name(what, name)
+  local at = name:find("%c")
+  if at then
+    error(string.format("%s name %q contains a control character (byte %d at offset %d); use letters, digits, '.', '_' and '-'",
+      what, name, name:byte(at), at - 1), 3)
+  end
+end
+
 -- Returns the globals for one script and the list that will receive its rollouts.
 -- opts: file (script path), vars (table NAME -> string)
 function M.globals(opts)
@@ -27,6 +37,7 @@ function M.globals(opts)
     if type(name) ~= "string" then
       fail("wave expects a name: wave \"NAME\" { ... }, got " .. type(name))
     end
+    plain_name("wave", name)
     return function(body)
       if type(body) ~= "table" then
         fail("wave \"" .. name .. "\" expects a table: wave \"" .. name .. "\" { ... }")
@@ -38,26 +49,28 @@ function M.globals(opts)
   end
 
   local function collect(name, body, line)
+    -- read raw and copied raw, here under the budgets: the validator then meets plain tables only
+    local raw_copy = require("otarun.lang.sandbox").raw_copy
     local fields, waves = {}, {}
-    local n = #body
-    for k, v in pairs(body) do
+    local n = rawlen(body)
+    for k, v in next, body do
       if math.type(k) == "integer" and k >= 1 and k <= n then
         -- the array part: the waves, in order
       elseif k ~= "name" then
-        fields[k] = v
+        fields[k] = raw_copy(v)
       end
     end
     for i = 1, n do
-      local w = body[i]
+      local w = rawget(body, i)
       if type(w) ~= "table" then
         error(string.format("%s:%d: rollout \"%s\": item %d of the wave list is a %s; write wave \"NAME\" { ... }",
           file, line, tostring(name), i, type(w)), 0)
       end
       local wfields = {}
-      for k, v in pairs(w) do
-        if k ~= "name" then wfields[k] = v end
+      for k, v in next, w do
+        if k ~= "name" then wfields[k] = raw_copy(v) end
       end
-      waves[i] = { name = w.name, line = wave_lines[w] or line, fields = wfields }
+      waves[i] = { name = rawget(w, "name"), line = wave_lines[w] or line, fields = wfields }
     end
     decls[#decls + 1] = { name = name, file = file, line = line, fields = fields, waves = waves }
   end
@@ -71,6 +84,7 @@ function M.globals(opts)
     if type(name) ~= "string" then
       fail("rollout expects a name: rollout \"NAME\" { ... }, got " .. type(name))
     end
+    plain_name("rollout", name)
     return function(body)
       if type(body) ~= "table" then
         fail("rollout \"" .. name .. "\" expects a table: rollout \"" .. name .. "\" { ... }")

@@ -96,18 +96,13 @@ end
 -- Returns decls, diagnostics (decls is nil when the script failed).
 function M.load(path, opts)
   opts = opts or {}
-  local fh, err = io.open(path, "rb")
-  if not fh then
-    return nil, { diagnostic("script-read", path, "cannot read the script: " .. tostring(err)) }
-  end
-  local text, rerr = fh:read("a")
-  fh:close()
+  local memory = opts.limits and opts.limits.memory
+  local text, err = sandbox.read_source(path, memory)
   if not text then
-    return nil, { diagnostic("script-read", path, "cannot read the script: " .. tostring(rerr or "not a regular file")
-      .. " (give the path of a Lua file)") }
+    return nil, { diagnostic("script-read", path, "cannot read the script: " .. err) }
   end
   local globals, decls = dsl.globals({ file = path, vars = opts.vars })
-  local env = sandbox.env({ now = opts.now, dir = dirname(path), globals = globals })
+  local env = sandbox.env({ now = opts.now, dir = dirname(path), globals = globals, memory = memory })
   local fn, serr = sandbox.load(text, "@" .. path, env)
   if not fn then
     local line, msg = split_location(path, serr)

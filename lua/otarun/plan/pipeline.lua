@@ -28,7 +28,19 @@ function M.context(opts)
     if not name then failure.raise("usage", "--var needs NAME=VALUE, got %q", v) end
     ctx.vars[name] = value
   end
-  ctx.limits = { memory = opts.max_memory, instructions = opts.max_instructions }
+  for _, o in ipairs({ { "max_memory", "--max-memory", "bytes" }, { "max_instructions", "--max-instructions", "instructions" },
+                       { "max_seconds", "--max-seconds", "seconds" } }) do
+    local v = opts[o[1]]
+    if v ~= nil and not (v > 0 and v < math.huge) then
+      failure.raise("usage", "%s must be a positive number of %s, got %s", o[2], o[3], tostring(v))
+    end
+  end
+  if opts.max_seconds and opts.max_seconds > 86400 then
+    failure.raise("usage", "--max-seconds must be at most 86400, got %s", tostring(opts.max_seconds))
+  end
+  -- --max-seconds bounds every sandboxed run of this process: scripts, policies, gate checks
+  if opts.max_seconds then require("otarun.lang.sandbox").DEFAULT_SECONDS = opts.max_seconds end
+  ctx.limits = { memory = opts.max_memory, instructions = opts.max_instructions, seconds = opts.max_seconds }
   ctx.color = ctx.format == "text" and not opts.no_color and os.getenv("NO_COLOR") == nil
               and require("otarun.core.sys").isatty(1)
   return ctx

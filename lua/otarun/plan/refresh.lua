@@ -50,7 +50,8 @@ end
 local function job_from(item)
   local tags, identity = tags_of(item)
   return {
-    job_id = item.JobId, firmware_id = item.FirmwareId, product = item.ProductKey,
+    job_id = type(item.JobId) == "string" and item.JobId or nil, -- an answer without one is skipped
+    firmware_id = item.FirmwareId, product = item.ProductKey,
     status = job_status(item.JobStatus), type = item.JobType,
     kind = item.SelectionType == "DYNAMIC" and "dynamic" or (item.SelectionType == "STATIC" and "static" or nil),
     target = item.TargetSelection, tags = tags, identity = identity,
@@ -241,7 +242,7 @@ function M.read(client, rollouts, opts)
       local ok, lerr = r:each_job(id, instance_of[id], function(item)
         local job = job_from(item)
         job.firmware_id = job.firmware_id or id
-        if not snap.jobs[job.job_id] then
+        if job.job_id and not snap.jobs[job.job_id] then
           snap.jobs[job.job_id] = job
           list[#list + 1] = job
         end

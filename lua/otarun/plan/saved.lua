@@ -60,6 +60,15 @@ function M.write(path, plan, info)
   local saved, err = M.section(plan, info)
   if not saved then return nil, err end
   doc.saved = saved
+  -- the plan replaces a regular file or nothing: never a device (as root, /dev/full would be
+  -- replaced), a directory, or the target of a symbolic link someone left there (docs/trust.md)
+  local kind = require("otarun.core.path").kind(path)
+  if kind == "link" then
+    return nil, string.format("cannot save the plan to %s: it is a symbolic link; give the path of the file itself", path)
+  elseif kind and kind ~= "file" then
+    return nil, string.format("cannot save the plan to %s: it exists and is not a regular file (it is %s)", path,
+      kind == "directory" and "a directory" or "a device, pipe or socket")
+  end
   local ok, werr = require("otarun.core.sys").write_atomic(path, json.encode(doc, { indent = "  " }) .. "\n")
   if not ok then return nil, string.format("cannot save the plan to %s: %s", path, tostring(werr)) end
   return true

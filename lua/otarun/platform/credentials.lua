@@ -74,7 +74,10 @@ end
 
 local function profile_names(config)
   local names = {}
-  for _, p in ipairs(config.profiles or {}) do
+  if type(config.profiles) ~= "table" then
+    return config.profiles == nil and "none" or "none: \"profiles\" is not a list of profiles"
+  end
+  for _, p in ipairs(config.profiles) do
     if type(p) == "table" then names[#names + 1] = tostring(p.name) end
   end
   return #names > 0 and table.concat(names, ", ") or "none"

@@ -107,7 +107,8 @@ function M.load_text(text, path, opts)
       if type(body) ~= "table" then
         error(string.format("policy %q expects a table: policy %q { level = ..., rules = { ... } }", name, name), 2)
       end
-      decls[#decls + 1] = { name = name, body = body, file = path, line = line }
+      -- copied here, inside the budgets, with raw access: the host never meets a metamethod
+      decls[#decls + 1] = { name = name, body = sandbox.raw_copy(body), file = path, line = line }
     end
   end
   local env = sandbox.env({ now = opts.now, globals = { policy = policy } })

@@ -59,9 +59,9 @@ end
 
 -- A plan from a rollout script, through the real pipeline (script -> validate -> plan).
 local function plan_from_script(script, dir, now, vars)
-  local path = script
+  local path, temporary = script, false
   if script:find("\n") or not script:match("%.lua$") then
-    path = os.tmpname() .. ".lua"
+    path, temporary = os.tmpname() .. ".lua", true
     local fh = assert(io.open(path, "wb"))
     fh:write(script)
     fh:close()
@@ -71,7 +71,7 @@ local function plan_from_script(script, dir, now, vars)
   local pipeline = require("otarun.plan.pipeline")
   local res, err = pipeline.plan({ path }, { now = now or math.floor(require("otarun.core.sys").now()),
                                             offset = 0, vars = vars or {}, limits = {}, mode = "offline" })
-  if path ~= script then os.remove(path) end
+  if temporary then os.remove(path) end -- never the user's script beside the test
   if not res then error(err, 0) end
   if not res.ok then
     for _, d in ipairs(res.diagnostics) do

@@ -192,7 +192,7 @@ end
 
 -- `otarun validate --format json` and a plan that stopped at errors.
 function M.diagnostics(list, summary)
-  return json.encode({ diagnostics = M.diagnostics_list(list), summary = summary }, { indent = "  " }) .. "\n"
+  return json.encode({ format_version = "1.0", diagnostics = M.diagnostics_list(list), summary = summary }, { indent = "  " }) .. "\n"
 end
 
 return M

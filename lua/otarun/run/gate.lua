@@ -221,15 +221,33 @@ local function run_check(fn, counts, ctx)
   local info = { now = ctx.now, started_at = ctx.started_at,
                  elapsed = ctx.started_at and ctx.now and (ctx.now - ctx.started_at) or nil,
                  rollout = ctx.rollout, wave = ctx.wave }
-  local ok, verdict, reason = sandbox.run(fn, ctx.check_limits or M.CHECK_LIMITS, copy(counts), history, info)
+  -- What the check returns is turned into plain strings inside the budgets: a __tostring or
+  -- __eq of the script's must not run in the host (docs/sandbox.md).
+  -- on success: true, verdict, reason, shown; on failure: false, message, traceback, kind
+  local ok, verdict, reason, shown = sandbox.run(function(...)
+    local v, r = fn(...)
+    local text = type(v) == "string" and string.format("%q", v) or type(v)
+    if type(v) ~= "string" then v = nil end
+    if r ~= nil and type(r) ~= "string" then r = tostring(r) end
+    if type(r) ~= "string" then r = nil end
+    return v, r, text
+  end, ctx.check_limits or M.CHECK_LIMITS, copy(counts), history, info)
+  -- the check's words reach logs, the store and terminals: control characters shown as \xNN
+  local function plain(v)
+    return v and (tostring(v):gsub("[%c\127]", function(ch) return string.format("\\x%02x", ch:byte()) end))
+  end
+  verdict, reason = type(verdict) == "string" and verdict or nil, plain(reason)
+  if not ok then verdict = plain(verdict) else shown = plain(shown) end
+  if not ok and shown == "interrupted" then -- `run` is stopping: no verdict, so no action
+    return "wait", "the check was " .. tostring(verdict):gsub("^.-: ", "")
+  end
   if not ok then
     return "fail", "gate check raised an error: " .. tostring(verdict)
   end
   if verdict ~= "pass" and verdict ~= "wait" and verdict ~= "fail" then
     return "fail", string.format("gate check returned %s; it must return \"pass\", \"wait\" or \"fail\" and a reason",
-      type(verdict) == "string" and string.format("%q", verdict) or tostring(verdict))
+      shown)
   end
-  if reason ~= nil and type(reason) ~= "string" then reason = tostring(reason) end
   return verdict, reason
 end
 

@@ -309,7 +309,7 @@ function M.json(res, o)
   end
   local halted = json.array{}
   for _, r in ipairs(res.report.rollouts) do if r.halted then halted[#halted + 1] = { rollout = r.name, reason = r.halt_reason } end end
-  return json.line({ start = util.format_time(res.start, o.offset or 0), ended = util.format_time(res.ended, o.offset or 0),
+  return json.line({ format_version = "1.0", start = util.format_time(res.start, o.offset or 0), ended = util.format_time(res.ended, o.offset or 0),
     simulated_days = (res.ended - res.start) / 86400, devices = res.devices, events = evs, waves = waves,
     halted = halted, failed = res.failed[#res.failed] or 0, api_calls = res.calls, gate_calls = res.gate_calls,
     refresh_calls = res.refresh_calls,

@@ -77,6 +77,25 @@ local State = {}
 State.__index = State
 State.__close = function(self) self:close() end
 
+-- The store handle with list() made strict: a damaged store (a column holding the wrong type,
+-- docs/trust.md) stops the command with a clear error instead of reading as empty.
+function M.guarded(h)
+  return setmetatable({}, { __index = function(_, k)
+    local f = h[k]
+    if k == "list" then
+      return function(_, ...)
+        local rows, err = f(h, ...)
+        if not rows and tostring(err):find("state store is damaged", 1, true) then
+          require("otarun.failure").raise("error", "%s", tostring(err))
+        end
+        return rows, err
+      end
+    end
+    if type(f) ~= "function" then return f end
+    return function(_, ...) return f(h, ...) end
+  end })
+end
+
 -- open{state=, readonly=, command=, who=, now= (epoch or function), lock_timeout=}
 --   -> State | nil, message, code ("notstore", "newer", "notfound", "error", ...)
 function M.open(opts)
@@ -87,7 +106,7 @@ function M.open(opts)
   local h, msg, code = core.open(path, { readonly = opts.readonly or nil })
   if not h then return nil, msg, code end
   return setmetatable({
-    h = h, file = path, command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
+    h = M.guarded(h), file = path, command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
     lock_timeout = opts.lock_timeout or 0,
   }, State)
 end
