@@ -24,7 +24,7 @@ local function gateway_rollout(r)
       tags     = { release = release, region = r.region },
       gate     = { soak = "8h", min_devices = 25, min_success = 0.98 },
     },
-    wave "canary" { versions = { "3.0.4" }, rate = 20 },
+    wave "canary" { kind = "static", percent = 5, versions = { "3.0.4" }, rate = 20 },
     wave "fleet"  { versions = { "3.0.2", "3.0.3", "3.0.4" } },
   }
 end

@@ -4,10 +4,13 @@
 -- passed; "all" waits for its gate and a night-time window in Shanghai. Rehearse it in seconds:
 --
 --   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras-100k.lua --svg rehearsal.svg
---   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras-100k.lua --set 2.3.1=0.2
+--   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras-100k.lua --set 2.3.1=0.5
+--   otarun rehearse examples/rehearsal.lua --fleet examples/fleets/cameras-100k.lua --runs 20
 --
--- The second run makes 2.3.1 upgrades fail one time in five: the canary's gate trips, the rollout
--- halts before "early" starts, and (on_fail = "abort") the canary's pending tasks are cancelled.
+-- The second run makes every other 2.3.1 upgrade attempt fail (one device in eight after its two
+-- retries): the canary's gate trips, the rollout halts before "early" starts, and (on_fail =
+-- "abort") the canary's pending tasks are cancelled. The third says how often the healthy rollout
+-- halts across 20 fleet seeds (never: docs/rehearse.md).
 
 rollout "camera-2.4.0" {
   product  = "a1CamRehearse",

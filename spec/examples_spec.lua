@@ -71,14 +71,26 @@ describe("examples", function()
     assert.matches('waiting for gate of "early"', w[3].reason, 1, true)
     assert.matches("approval (otarun approve " .. example("version-waves") .. " all)", w[3].reason, 1, true)
     local p = w[1].calls[1].params
-    assert.are.equal("CreateOTADynamicUpgradeJob", w[1].calls[1].action)
-    assert.are.same({ "nx3xxVvFdwvn6dim50PY03", "a1Le6d0abcd", "2.3.1", "10", "10", "2", "1440" },
-      { p.FirmwareId, p.ProductKey, p["SrcVersion.1"], p.MaximumPerMinute, p.RetryInterval, p.RetryCount,
-        p.TimeoutInMinutes })
+    assert.are.equal("CreateOTAStaticUpgradeJob", w[1].calls[1].action) -- a bounded canary: 10% of 2.3.1
+    assert.are.same({ "nx3xxVvFdwvn6dim50PY03", "a1Le6d0abcd", "2.3.1", "GRAY", "10", "10", "10", "2", "1440" },
+      { p.FirmwareId, p.ProductKey, p["SrcVersion.1"], p.TargetSelection, p.GrayPercent, p.MaximumPerMinute,
+        p.RetryInterval, p.RetryCount, p.TimeoutInMinutes })
     assert.are.same({ "channel", "canary", "otarun", "camera-2.4.0/canary" },
       { p["Tag.1.Key"], p["Tag.1.Value"], p["Tag.2.Key"], p["Tag.2.Value"] })
     assert.are.equal("CancelOTAStrategyByJob", w[3].calls[1].action)
     assert.are.equal('(job of wave "early")', w[3].calls[1].params.JobId)
+  end)
+
+  it("version-waves and rehearsal pass their gates on their own fleets across seeds", function()
+    local cases = { { "version-waves", "camera", 5 }, { "rehearsal", "cameras-100k", 2 } }
+    for _, c in ipairs(cases) do
+      local code, out, err = h.run({ "rehearse", example(c[1]), "--fleet", h.src .. "/examples/fleets/" .. c[2] .. ".lua",
+        "--now", "2027-01-04T09:00:00+08:00", "--runs", tostring(c[3]), "--seed", "11", "--format", "json" })
+      assert.are.equal(0, code, err)
+      local r = cjson.decode(out).rollouts[1]
+      assert.are.equal(0, r.halted, out)
+      assert.are.equal(c[3], r.completed, out)
+    end
   end)
 
   it("static-ramp: the first wave is held by the platform with ScheduleTime", function()
@@ -157,7 +169,7 @@ describe("otarun plan", function()
   it("renders markdown for a pull request", function()
     local code, out = h.run({ "plan", "--offline", "--now", NOW, "--format", "markdown", example("version-waves") })
     assert.are.equal(0, code)
-    assert.matches("| camera-2.4.0 | canary | dynamic | ready | `+` create |", out, 1, true)
+    assert.matches("| camera-2.4.0 | canary | static | ready | `+` create |", out, 1, true)
     assert.matches("<details>", out, 1, true)
   end)
 

@@ -13,8 +13,8 @@ local function counts(s, f, extra)
   return c
 end
 
-describe("gate.evaluate", function()
-  local G = { soak = 3600, min_devices = 50, min_success = 0.98, max_failed_ratio = 0.02 }
+describe("gate.evaluate (literal)", function()
+  local G = { soak = 3600, min_devices = 50, min_success = 0.98, max_failed_ratio = 0.02, mode = "literal" }
 
   it("passes with no gate", function()
     assert.are.equal("pass", (gate.evaluate(counts(0, 0), nil, {})))
@@ -49,7 +49,7 @@ describe("gate.evaluate", function()
   it("trips on max_failed at once, whatever min_devices says", function()
     local v, why = gate.evaluate(counts(1, 3), { max_failed = 2, min_devices = 100 }, { now = T0, started_at = T0 })
     assert.are.equal("fail", v)
-    assert.matches("3 devices failed, more than max_failed = 2", why, 1, true)
+    assert.matches("3 devices of this wave failed, more than max_failed = 2 (a count, not a ratio)", why, 1, true)
     assert.are.equal("pass", (gate.evaluate(counts(100, 2), { max_failed = 2, min_devices = 100 }, {})))
   end)
 
@@ -61,8 +61,8 @@ describe("gate.evaluate", function()
   end)
 
   it("judges ratios from the first finished device when min_devices is not set", function()
-    assert.are.equal("fail", (gate.evaluate(counts(0, 1), { max_failed_ratio = 0.5 }, {})))
-    assert.are.equal("pass", (gate.evaluate(counts(0, 0), { max_failed_ratio = 0.5 }, {})))
+    assert.are.equal("fail", (gate.evaluate(counts(0, 1), { max_failed_ratio = 0.5, mode = "literal" }, {})))
+    assert.are.equal("pass", (gate.evaluate(counts(0, 0), { max_failed_ratio = 0.5, mode = "literal" }, {})))
   end)
 
   it("runs check functions with the counts, the history and the timing", function()
@@ -107,11 +107,116 @@ describe("gate.evaluate", function()
   end)
 end)
 
+describe("gate.evaluate (sequential, the default)", function()
+  local CANARY = { min_devices = 20, min_success = 0.99 }
+
+  it("does not halt on 32 of 33 succeeded against min_success = 99%, which the literal rule does", function()
+    local v, why = gate.evaluate(counts(32, 1), CANARY, {})
+    assert.are.equal("pass", v, why)
+    local lit = { min_devices = 20, min_success = 0.99, mode = "literal" }
+    assert.are.equal("fail", (gate.evaluate(counts(32, 1), lit, {})))
+  end)
+
+  it("trips exactly when the likelihood ratio of 2% against 1% reaches 1/alpha = 20", function()
+    -- 4 failures in a row: 2^4 = 16 < 20; 5: 32 >= 20
+    local v, _, checks = gate.evaluate(counts(0, 4), CANARY, {})
+    assert.are.equal("wait", v)
+    assert.matches("success 0% (min 99%; 1 more failure trips it)", checks[2].text, 1, true)
+    local why
+    v, why = gate.evaluate(counts(0, 5), CANARY, {})
+    assert.are.equal("fail", v)
+    assert.matches("5 of 5 finished devices failed (100%): at 95% confidence the failure rate is above 1% "
+      .. "(min_success = 99%)", why, 1, true)
+    -- each success divides the ratio by 0.99/0.98: 32 * (0.98/0.99)^46 >= 20 > 32 * (0.98/0.99)^47
+    assert.are.equal("fail", (gate.evaluate(counts(46, 5), CANARY, {})))
+    assert.are.equal("pass", (gate.evaluate(counts(47, 5), CANARY, {})))
+  end)
+
+  it("trips without waiting for min_devices, and passes only after soak and min_devices", function()
+    local g = { soak = 3600, min_devices = 100, max_failed_ratio = 0.02 }
+    assert.are.equal("fail", (gate.evaluate(counts(0, 5), g, { now = T0, started_at = T0 })))
+    assert.are.equal("wait", (gate.evaluate(counts(99, 0), g, { now = T0 + 3600, started_at = T0 })))
+    assert.are.equal("wait", (gate.evaluate(counts(100, 0), g, { now = T0 + 3599, started_at = T0 })))
+    assert.are.equal("pass", (gate.evaluate(counts(100, 0), g, { now = T0 + 3600, started_at = T0 })))
+  end)
+
+  it("needs more evidence at a higher confidence", function()
+    local g = { min_success = 0.99, confidence = 0.99 } -- 1/alpha = 100: 2^6 < 100 <= 2^7
+    assert.are.equal("pass", (gate.evaluate(counts(0, 6), g, {})))
+    local v, why = gate.evaluate(counts(0, 7), g, {})
+    assert.are.equal("fail", v)
+    assert.matches("at 99% confidence", why, 1, true)
+  end)
+
+  it("splits alpha over distinct thresholds and judges equal ones once", function()
+    -- 99% and 95% -> alpha 2.5% each, 1/alpha = 40: 2^5 < 40 <= 2^6
+    local g = { min_success = 0.99, max_failed_ratio = 0.05 }
+    assert.are.equal("pass", (gate.evaluate(counts(0, 5), g, {})))
+    assert.are.equal("fail", (gate.evaluate(counts(0, 6), g, {})))
+    local same = { min_success = 0.98, max_failed_ratio = 0.02 }
+    local v, why = gate.evaluate(counts(0, 5), same, {})
+    assert.are.equal("fail", v)
+    assert.matches("(min_success = 98%, max_failed_ratio = 2%)", why, 1, true)
+  end)
+
+  it("trips on the first failure against a threshold of zero failures", function()
+    assert.are.equal("fail", (gate.evaluate(counts(1000, 1), { min_success = 1 }, {})))
+    assert.are.equal("pass", (gate.evaluate(counts(1000, 0), { min_success = 1, require_evidence = true }, {})))
+  end)
+
+  it("with require_evidence, says how many more devices are needed until it shows 'at least as good'", function()
+    -- half the threshold against it: each success adds log(0.995/0.99); log(20) needs 595 in a row
+    local g = { min_devices = 20, min_success = 0.99, require_evidence = true }
+    local v, why, checks = gate.evaluate(counts(500, 0), g, {})
+    assert.are.equal("wait", v)
+    assert.matches("inconclusive: 95 more devices needed (if they all succeed) to show at 95% confidence "
+      .. "that the failure rate is at most 1% (min_success = 99%; 0 of 500 finished devices failed)", why, 1, true)
+    assert.is_false(checks[2].ok)
+    assert.are.equal("pass", (gate.evaluate(counts(595, 0), g, {})))
+    -- a failure costs log 2 / log(0.995/0.99) = 138 successes
+    v, why = gate.evaluate(counts(595, 1), g, {})
+    assert.are.equal("wait", v)
+    assert.matches("inconclusive: 138 more devices needed", why, 1, true)
+  end)
+
+  it("keeps its error rate under alpha over any number of readings, where the literal rule does not", function()
+    -- 400 fleets whose true failure rate is exactly the threshold, read after every device
+    math.randomseed(17)
+    local alpha, trips, literal = 0.05, 0, 0
+    for _ = 1, 400 do
+      local f, s, tripped, lit = 0, 0, false, false
+      for _ = 1, 2000 do
+        if math.random() < 0.01 then f = f + 1 else s = s + 1 end
+        if not tripped and gate.sequential(f, s, 0.01, alpha).worse then tripped = true end
+        if not lit and f + s >= 20 and s / (f + s) < 0.99 then lit = true end
+        if tripped and lit then break end
+      end
+      if tripped then trips = trips + 1 end
+      if lit then literal = literal + 1 end
+    end
+    assert.is_true(trips / 400 <= alpha, string.format("sequential tripped %d of 400", trips))
+    assert.is_true(literal / 400 > 0.5, string.format("literal tripped %d of 400", literal))
+  end)
+
+  it("detects a firmware three times worse than the threshold within a few hundred devices", function()
+    math.randomseed(23)
+    local caught = 0
+    for _ = 1, 200 do
+      local f, s = 0, 0
+      for _ = 1, 1000 do
+        if math.random() < 0.03 then f = f + 1 else s = s + 1 end
+        if gate.sequential(f, s, 0.01, 0.05).worse then caught = caught + 1 break end
+      end
+    end
+    assert.is_true(caught >= 190, string.format("caught %d of 200", caught))
+  end)
+end)
+
 describe("gate.describe", function()
   it("shows counts and each threshold with its value against the limit", function()
     local text, checks = gate.describe({ at = T0 + 1800, counts = '{"succeeded":40,"failed":2,"queued":8}',
       verdict = "fail", reason = "too many failures" },
-      { soak = 3600, min_devices = 20, max_failed_ratio = 0.02 }, { started_at = T0 })
+      { soak = 3600, min_devices = 20, max_failed_ratio = 0.02, mode = "literal" }, { started_at = T0 })
     assert.matches("40 succeeded, 2 failed, 8 pending, 0 cancelled (of 50)", text, 1, true)
     assert.matches("✗ soak 30m of 1h", text, 1, true)
     assert.matches("✓ 42 of 20 devices finished", text, 1, true)
@@ -119,6 +224,11 @@ describe("gate.describe", function()
     assert.matches("-> fail: too many failures", text, 1, true)
     assert.are.equal(3, #checks)
     assert.are.equal("gate: no reading yet", (gate.describe(nil, {})))
+  end)
+
+  it("says how far a sequential threshold is from tripping", function()
+    local text = gate.describe({ at = T0, counts = { succeeded = 120, failed = 2 } }, { min_success = 0.99 })
+    assert.matches("✓ success 98.36% (min 99%; 5 more failures trip it)", text, 1, true)
   end)
 end)
 

@@ -103,3 +103,102 @@ rollout "ap" {
     assert.matches("has no product a1CamRehearse", err, 1, true)
   end)
 end)
+
+describe("otarun rehearse --runs and --seed (docs/rehearse.md)", function()
+  local WAVES = h.src .. "/examples/version-waves.lua"
+  local CAMERA = h.src .. "/examples/fleets/camera.lua"
+  local runs = require("otarun.run.rehearsal_runs")
+
+  local function waves(extra)
+    local argv = { "rehearse", WAVES, "--fleet", CAMERA, "--now", NOW }
+    for _, a in ipairs(extra) do argv[#argv + 1] = a end
+    return h.run(argv)
+  end
+
+  it("computes Wilson intervals", function()
+    local lo, hi = runs.wilson(5, 20)
+    assert.is_true(math.abs(lo - 0.1119) < 1e-4 and math.abs(hi - 0.4687) < 1e-4, lo .. " " .. hi)
+    lo, hi = runs.wilson(0, 20)
+    assert.are.equal(0, lo)
+    assert.is_true(math.abs(hi - 0.1611) < 1e-4, tostring(hi))
+    lo, hi = runs.wilson(20, 20)
+    assert.is_true(math.abs(lo - 0.8389) < 1e-4 and hi == 1)
+  end)
+
+  it("rehearses N times with seeds S..S+N-1 and says how often each rollout halted, in text and JSON", function()
+    local code, out, err = waves({ "--runs", "3", "--seed", "5", "--format", "json" })
+    assert.are.equal(0, code, err)
+    local doc = cjson.decode(out)
+    assert.are.equal(3, doc.runs)
+    assert.are.same({ 5, 6, 7 }, { doc.results[1].seed, doc.results[2].seed, doc.results[3].seed })
+    local r = doc.rollouts[1]
+    assert.are.same({ "camera-2.4.0", 3, 0, 3, 0 }, { r.rollout, r.runs, r.halted, r.completed, r.running })
+    assert.are.equal("halted in 0 of 3 runs (0%, 95% CI 0–56.1%)", r.summary)
+    assert.are.same({}, r.halted_at)
+    assert.is_true(r.seconds_to_complete.min > 86400 and r.seconds_to_complete.max < 14 * 86400)
+    assert.are.equal("completed", doc.results[1].rollouts[1].outcome)
+    code, out = waves({ "--runs", "3", "--seed", "5" })
+    assert.are.equal(0, code)
+    assert.matches("rollout camera-2.4.0: halted in 0 of 3 runs (0%, 95% CI 0–56.1%)", out, 1, true)
+    assert.matches("completed in 3 runs, after ", out, 1, true)
+  end)
+
+  it("with --set, says whether the gates catch a bad firmware, where, and after how many failed devices", function()
+    local code, out = waves({ "--runs", "2", "--set", "2.3.1=0.5", "--format", "json" })
+    assert.are.equal(1, code) -- a rollout halted
+    local r = cjson.decode(out).rollouts[1]
+    assert.are.equal("halted in 2 of 2 runs (100%, 95% CI 34.2–100%)", r.summary)
+    assert.are.same({ { wave = "canary", runs = 2 } }, r.halted_at)
+    assert.is_true(r.failed_at_halt.min >= 1 and r.failed_at_halt.max <= 200, out)
+    assert.is_true(r.seconds_to_halt.max < 6 * 3600, out) -- before the canary's soak ends
+    assert.are.same({ 1, 2 }, r.halted_seeds)
+    code, out = waves({ "--runs", "2", "--set", "2.3.1=0.5" })
+    assert.matches("halted at wave canary in 2 runs", out, 1, true)
+    assert.matches("failed devices at the halt: ", out, 1, true)
+  end)
+
+  it("shares the runs among processes with --jobs, with the same results", function()
+    local function results(extra)
+      local argv = { "--runs", "4", "--seed", "9", "--set", "2.3.1=0.5", "--format", "json" }
+      for _, a in ipairs(extra) do argv[#argv + 1] = a end
+      local code, out, err = waves(argv)
+      assert.are.equal(1, code, err)
+      assert.matches("otarun rehearse: seed 9: rollout camera%-2%.4%.0 halted: gate of wave \"canary\" tripped", err)
+      local doc = cjson.decode(out)
+      for _, r in ipairs(doc.results) do r.wall_seconds = nil end
+      doc.wall_seconds = nil
+      return doc
+    end
+    local one, two = results({}), results({ "--jobs", "2" })
+    assert.are.same({ 9, 10, 11, 12 }, { two.results[1].seed, two.results[2].seed, two.results[3].seed, two.results[4].seed })
+    assert.are.same(one, two)
+    local code, _, err = waves({ "--runs", "2", "--jobs", "0" })
+    assert.are.equal(64, code)
+    assert.matches("--jobs must be between 1 and 64, got 0", err, 1, true)
+  end)
+
+  it("replays one run exactly with --seed, and another seed draws another fleet", function()
+    local function strip(out)
+      local doc = cjson.decode(out)
+      doc.wall_seconds = nil
+      return doc
+    end
+    local _, a = waves({ "--seed", "3", "--format", "json", "--until", "1d" })
+    local _, b = waves({ "--seed", "3", "--format", "json", "--until", "1d" })
+    local _, c = waves({ "--seed", "4", "--format", "json", "--until", "1d" })
+    assert.are.same(strip(a), strip(b))
+    assert.are_not.same(strip(a).events, strip(c).events)
+  end)
+
+  it("says what is wrong with --runs", function()
+    local code, _, err = waves({ "--runs", "0" })
+    assert.are.equal(64, code)
+    assert.matches("--runs must be between 1 and 10000, got 0", err, 1, true)
+    code, _, err = waves({ "--runs", "2", "--svg", "x.svg" })
+    assert.are.equal(64, code)
+    assert.matches("replay one run with --seed", err, 1, true)
+    code, _, err = waves({ "--seed", "x" })
+    assert.are.equal(64, code)
+    assert.matches("--seed needs an integer", err, 1, true)
+  end)
+end)

@@ -75,7 +75,8 @@ describe("otarun.core.validate", function()
       { name = "all", versions = { "2.3.0", "2.3.1" }, after = "canary", delay = "48h",
         window = { days = "mon-thu", from = "01:00", to = "05:00", tz = "+08:00" } },
     }) })
-    assert.are.same({}, r.diagnostics)
+    -- only the warning that a dynamic canary over a version has no bound on its size
+    assert.are.same({ "gate-canary-unbounded" }, { r.diagnostics[1] and r.diagnostics[1].rule, r.diagnostics[2] })
     local canary, all = r.rollouts[1].waves[1], r.rollouts[1].waves[2]
     assert.are.equal(10, canary.rate)
     assert.are.equal(500, all.rate)
@@ -286,5 +287,56 @@ describe("otarun.core.validate parsers", function()
     assert.are.equal(mon1, validate.next_window_open(written, thu6))
     local r = check({ decl({}, { { name = "a", versions = { "1" }, window = written } }) })
     assert.are.equal(mon1, validate.next_window_open(r.rollouts[1].waves[1].window, thu6))
+  end)
+end)
+
+describe("otarun.core.validate: gates (docs/gates.md)", function()
+  it("passes gate.mode, confidence and require_evidence through, and checks their values", function()
+    local r = check({ decl({}, { { name = "a", group = "G1", gate = { mode = "literal", confidence = 0.99,
+      require_evidence = true, min_success = 0.99 } } }) })
+    assert.are.same({}, r.diagnostics)
+    local g = r.rollouts[1].waves[1].gate
+    assert.are.same({ "literal", 0.99, true }, { g.mode, g.confidence, g.require_evidence })
+    r = check({ decl({}, { { name = "a", group = "G1", gate = { mode = "bayes", confidence = 1.2, require_evidence = 1 } } }) })
+    local msgs = {}
+    for _, d in ipairs(r.diagnostics) do msgs[#msgs + 1] = d.rule .. ": " .. d.message end
+    table.sort(msgs)
+    assert.are.same({
+      'field-type: gate.mode must be "sequential" or "literal", got string "bayes"',
+      'field-type: gate.require_evidence must be true or false, got number 1',
+      'gate-range: gate.confidence 1.2 is out of range: it is a probability from 0.5 to 0.9999 (0.95 means 95%)',
+    }, msgs)
+  end)
+
+  it("warns when the canary is a dynamic wave over a whole version, and not when it is bounded", function()
+    local r = check({ decl({}, { { name = "canary", versions = { "2.3.1" }, rate = 10, gate = { soak = "6h" } },
+                                 { name = "rest", versions = { "2.3.0" } } }) })
+    local d = assert(find(r, "gate-canary-unbounded"))
+    assert.are.equal("warning", d.severity)
+    assert.are.equal("canary", d.wave)
+    assert.matches("at 10 a minute over its 6h soak that is up to 3600 devices", d.message, 1, true)
+    assert.matches('kind = "static" with percent =', d.message, 1, true)
+    for _, bounded in ipairs({ { kind = "static", percent = 5, versions = { "2.3.1" } }, { group = "G1" },
+                               { kind = "static", devices = { "d1", "d2" } } }) do
+      bounded.name, bounded.gate = "canary", { soak = "6h" }
+      r = check({ decl({}, { bounded, { name = "rest", versions = { "2.3.0" } } }) })
+      assert.is_nil(find(r, "gate-canary-unbounded"))
+    end
+    -- a single gated wave has nothing after it: no canary
+    r = check({ decl({}, { { name = "only", versions = { "2.3.1" }, gate = { soak = "6h" } } }) })
+    assert.is_nil(find(r, "gate-canary-unbounded"))
+  end)
+
+  it("warns when a count threshold on a growing dynamic wave trips for a firmware its ratios accept", function()
+    local r = check({ decl({}, { { name = "canary", group = "G1", gate = { soak = "6h" } },
+      { name = "early", versions = { "2.3.1" }, rate = 10, gate = { soak = "6h", min_success = 0.99, max_failed = 2 } } }) })
+    local d = assert(find(r, "gate-count-unbounded"))
+    assert.are.equal("early", d.wave)
+    assert.matches("gate.max_failed = 2 counts devices, not a share", d.message, 1, true)
+    assert.matches("(1%) fails about 36 devices and trips the gate for certain", d.message, 1, true)
+    -- 10 a minute over 10 minutes at 1%: one device, under max_failed
+    r = check({ decl({}, { { name = "canary", group = "G1", gate = { soak = "6h" } },
+      { name = "early", versions = { "2.3.1" }, rate = 10, gate = { soak = "10m", min_success = 0.99, max_failed = 2 } } }) })
+    assert.is_nil(find(r, "gate-count-unbounded"))
   end)
 end)

@@ -224,6 +224,12 @@ static void push_gate(lua_State *L, const struct validate_gate *g, int functions
 		lua_pushnumber(L, g->max_failed_ratio);
 		lua_setfield(L, -2, "max_failed_ratio");
 	}
+	if (g->has_confidence) {
+		lua_pushnumber(L, g->confidence);
+		lua_setfield(L, -2, "confidence");
+	}
+	lutil_set_string(L, "mode", g->mode);
+	set_bool(L, "require_evidence", g->require_evidence);
 	if (g->check) {
 		lua_rawgeti(L, functions, g->check->handle);
 		lua_setfield(L, -2, "check");

@@ -104,9 +104,11 @@ struct validate_window {
 };
 
 struct validate_gate {
-	int has_soak, has_min_devices, has_min_success, has_max_failed, has_max_failed_ratio;
+	int has_soak, has_min_devices, has_min_success, has_max_failed, has_max_failed_ratio, has_confidence;
 	long long soak, min_devices, max_failed;
-	double min_success, max_failed_ratio;
+	double min_success, max_failed_ratio, confidence;
+	const char *mode;     /* "sequential" | "literal" | NULL (sequential); docs/gates.md */
+	int require_evidence; /* enum validate_tristate */
 	const struct validate_value *check; /* the function, or NULL */
 };
 

@@ -1,5 +1,6 @@
 /* validate_cross: rules across the waves of a rollout (`wave-name`, `wave-after`,
- * `superseded-coverage`, `static-overlap`) and across rollouts (unique rollout names, `one-dynamic-per-firmware`,
+ * `superseded-coverage`, `static-overlap`, `gate-canary-unbounded`, `gate-count-unbounded`: docs/gates.md)
+ * and across rollouts (unique rollout names, `one-dynamic-per-firmware`,
  * `later-dynamic-wins`, `device-single-job`). Every check sorts or hashes, never compares all
  * pairs. Uses the context of validate.c. */
 #include "validate_internal.h"
@@ -143,6 +144,65 @@ static void superseded_coverage(struct vx_ctx *c, const struct validate_rollout 
 	}
 }
 
+/* "6h", "1h30m", "45m", "30s" */
+static char *short_duration(struct vx_ctx *c, long long secs)
+{
+	long long h = secs / 3600, m = secs % 3600 / 60;
+	if (secs < 60)
+		return vx_printf(c, "%llds", secs);
+	if (h && m)
+		return vx_printf(c, "%lldh%lldm", h, m);
+	return h ? vx_printf(c, "%lldh", h) : vx_printf(c, "%lldm", m);
+}
+
+/* A dynamic wave over versions upgrades every device on them, now and as they report in: its size
+ * has no bound but its rate times the time its gate watches it. Such a wave is no canary (the first
+ * gated wave, with waves after it), and a count threshold on it trips for a firmware its own
+ * ratios accept once rate x soak x the accepted failure rate exceeds max_failed. */
+static void gate_rules(struct vx_ctx *c, const struct validate_rollout *r)
+{
+	int seen = 0;
+	for (size_t j = 0; j < r->nwaves; j++) {
+		const struct validate_wave *w = &r->waves[j];
+		if (!w->has_gate)
+			continue;
+		int canary = !seen && j + 1 < r->nwaves;
+		seen = 1;
+		if (w->kind != VALIDATE_DYNAMIC || !w->has_versions || !w->nversions)
+			continue;
+		const struct validate_gate *g = &w->gate;
+		long long reach = w->has_rate && g->has_soak ? w->rate * (g->soak / 60) : -1;
+		char *vers = vx_printf(c, "%s%s", w->versions[0], w->nversions > 1 ? " and the other versions listed" : "");
+		char *how = reach >= 0 ? vx_printf(c, "at %lld a minute over its %s soak that is up to %lld devices", w->rate,
+						 short_duration(c, g->soak), reach)
+				       : vx_printf(c, "as long as its gate is read");
+		vx_at(c, r, w);
+		if (canary)
+			vx_diag(c, VALIDATE_WARNING, "gate-canary-unbounded", "SrcVersion.N",
+				"wave \"%s\" is the rollout's canary (its first gated wave), but a dynamic wave over %s has no "
+				"bound on its size: it takes every device on %s that reports in, %s. Give the canary a bounded "
+				"sample: kind = \"static\" with percent = (and versions =), a group, or devices = { ... }",
+				w->name ? w->name : "?", vers, vers, how);
+		if (!g->has_max_failed)
+			continue;
+		double p = -1;
+		const char *which = "min_success";
+		if (g->has_min_success)
+			p = 1 - g->min_success;
+		if (g->has_max_failed_ratio && (p < 0 || g->max_failed_ratio < p)) {
+			p = g->max_failed_ratio;
+			which = "max_failed_ratio";
+		}
+		if (p > 0 && (reach < 0 || (double)reach * p > (double)g->max_failed))
+			vx_diag(c, VALIDATE_WARNING, "gate-count-unbounded", "gate",
+				"gate.max_failed = %lld counts devices, not a share, and this dynamic wave grows: %s, so a "
+				"firmware failing at the rate its %s accepts (%g%%) fails %s devices and trips the gate for "
+				"certain. Bound the wave (static percent, group, devices) or judge it by %s alone",
+				g->max_failed, how, which, p * 100,
+				reach >= 0 ? vx_printf(c, "about %.0f", (double)reach * p) : vx_printf(c, "ever more"), which);
+	}
+}
+
 /* Static waves whose targets overlap: a device still pending in the earlier wave's job gets a task
  * in the later one that the platform fails at once (docs/platform-assumptions.md, "Overlapping
  * static waves"). Versions and groups are hashed to the latest earlier wave that targets them; a
@@ -236,4 +296,5 @@ void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct
 	wave_after(c, r, sorted, n);
 	superseded_coverage(c, r);
 	static_overlap(c, r);
+	gate_rules(c, r);
 }

@@ -25,7 +25,9 @@ const char *const vx_wave_field_params[VF_COUNT] = {
 };
 
 static const char *const retry_fields[] = { "interval", "count" };
-static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio", "check" };
+static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio",
+					   "check", "mode", "confidence", "require_evidence" };
+static const char *const gate_modes[] = { "sequential", "literal" };
 static const char *const percent_fields[] = { "total" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -425,6 +427,7 @@ static void parse_gate(struct vx_ctx *c, const struct validate_value *v, const c
 {
 	struct validate_gate *g = &p->w.gate;
 	const struct validate_value *x;
+	int n;
 	if (vx_want(c, v, VALIDATE_TABLE, label, "gate", "a table { soak =, min_devices =, min_success =, ... }"))
 		return;
 	vx_check_keys(c, v, label, gate_fields, COUNT(gate_fields));
@@ -439,6 +442,22 @@ static void parse_gate(struct vx_ctx *c, const struct validate_value *v, const c
 	if ((x = vx_get(v, "max_failed_ratio")))
 		parse_gate_number(c, x, vx_printf(c, "%s.max_failed_ratio", label), 0, 1, &g->has_max_failed_ratio, NULL,
 				  &g->max_failed_ratio);
+	if ((x = vx_get(v, "mode")))
+		get_enum(c, x, vx_printf(c, "%s.mode", label), "gate", gate_modes, COUNT(gate_modes), 0, &g->mode);
+	if ((x = vx_get(v, "confidence")) && x->type != VALIDATE_NUMBER)
+		vx_diag(c, VALIDATE_ERROR, "field-type", "gate", "%s.confidence must be a number, got %s", label,
+			vx_describe(c, x));
+	else if (x && !(x->number >= 0.5 && x->number <= 0.9999))
+		vx_diag(c, VALIDATE_ERROR, "gate-range", "gate",
+			"%s.confidence %s is out of range: it is a probability from 0.5 to 0.9999 (0.95 means 95%%)", label,
+			vx_describe(c, x) + 7);
+	else if (x) {
+		g->has_confidence = 1;
+		g->confidence = x->number;
+	}
+	g->require_evidence = VALIDATE_UNSET;
+	if ((x = vx_get(v, "require_evidence")) && get_bool(c, x, vx_printf(c, "%s.require_evidence", label), "gate", &n) == 0)
+		g->require_evidence = n ? VALIDATE_TRUE : VALIDATE_FALSE;
 	if ((x = vx_get(v, "check")) && vx_want(c, x, VALIDATE_FUNCTION, vx_printf(c, "%s.check", label), "gate",
 					     "a function(counts) returning \"pass\", \"wait\" or \"fail\"") == 0)
 		g->check = x;

@@ -1,6 +1,8 @@
 -- otarun rehearse FILE --fleet FLEET: the whole rollout against a simulated fleet in simulated time,
 -- through the same scheduler as `otarun run` (otarun.run.rehearsal). Prints the timeline
--- (text or JSON) and, with --svg, writes the picture.
+-- (text or JSON) and, with --svg, writes the picture. With --runs N, rehearses N times with the
+-- fleet's seed varied and reports how often each rollout halts (otarun.run.rehearsal_runs;
+-- docs/rehearse.md).
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local util = require("otarun.util")
@@ -8,7 +10,10 @@ local util = require("otarun.util")
 local M = {}
 
 M.OPTIONS = { ["--fleet"] = "string", ["--set"] = "list", ["--until"] = "string", ["--svg"] = "string",
-              ["--interval"] = "string", ["--approve"] = "list", ["--rollout"] = "string" }
+              ["--interval"] = "string", ["--approve"] = "list", ["--rollout"] = "string", ["--runs"] = "int",
+              ["--seed"] = "int", ["--jobs"] = "int" }
+
+M.MAX_RUNS = 10000
 
 M.HELP = [[
 usage: otarun rehearse FILE... --fleet FLEET [OPTIONS]
@@ -28,6 +33,13 @@ options:
   --approve WAVE|all|none      waves approved in advance (default all; repeatable)
   --rollout NAME               rehearse only this rollout
   --svg FILE                   also write the picture of the rehearsal (SVG)
+  --runs N                     rehearse N times, the fleet's seed varied (seeds S..S+N-1), each run
+                               until every rollout completed or halted; report how often each
+                               rollout halts (95% CI), at which wave, after how many failed devices
+  --seed S                     the run seed: one reproducible run with other devices online, other
+                               durations and failures than the fleet's own seed (default for
+                               --runs: 1)
+  --jobs J                     with --runs: share the runs among J processes (default 1)
   --format text|json           output format (text)
   --now TIME                   when the simulation starts (default: now, or an hour before the
                                first wave's start when that is later)
@@ -35,7 +47,8 @@ options:
 
 exit: 0 every rollout finished within the simulation; 1 an error, or the rehearsal shows a rollout
       that will not finish (halted, a gate that can never pass, a group or version the fleet lacks,
-      still running at --until: one line each on stderr), 3 invalid script, 64 usage error
+      still running at --until: one line each on stderr; with --runs: in any run), 3 invalid script,
+      64 usage error
 ]]
 
 local function parse_set(list)
@@ -62,6 +75,61 @@ local function start_of(rollouts, ctx, given)
   return ctx.now
 end
 
+-- This command line for a child of --jobs: the program and its arguments without --runs, --seed,
+-- --jobs and --format, and the start fixed with --now (the children must start where this did).
+local STRIPPED = { ["--runs"] = true, ["--seed"] = true, ["--jobs"] = true, ["--format"] = true }
+local function child_argv(o)
+  local out, i = { arg[0] }, 1
+  while arg[i] do
+    local a = arg[i]
+    local name = a:match("^(%-%-[^=]+)=") or a
+    if STRIPPED[name] then
+      if name == a then i = i + 1 end -- its value is the next word
+    else
+      out[#out + 1] = a
+    end
+    i = i + 1
+  end
+  out[#out + 1] = "--now"
+  out[#out + 1] = util.format_time(o.start, o.offset or 0)
+  return out
+end
+
+-- --runs N: the Monte Carlo summary; exit 1 when any run shows a rollout that will not finish (the
+-- problems of the first such run on stderr, with its seed).
+local function monte_carlo(o, opts, format)
+  if opts.runs < 1 or opts.runs > M.MAX_RUNS then
+    failure.raise("usage", "--runs must be between 1 and %d, got %d", M.MAX_RUNS, opts.runs)
+  end
+  if opts.svg then
+    failure.raise("usage", "--svg draws one rehearsal; leave it out with --runs, or replay one run with --seed")
+  end
+  local runs = require("otarun.run.rehearsal_runs")
+  local sys = require("otarun.core.sys")
+  local wall0 = sys.monotonic()
+  local jobs = opts.jobs or 1
+  if jobs < 1 or jobs > 64 then failure.raise("usage", "--jobs must be between 1 and 64, got %d", jobs) end
+  local results, err
+  if jobs > 1 and opts.runs > 1 then
+    results, err = runs.run_parallel(opts.runs, opts.seed or 1, math.min(jobs, opts.runs), child_argv(o))
+  else
+    results, err = runs.run(o, opts.runs, opts.seed or 1)
+  end
+  if not results then failure.raise("error", "%s", err) end
+  local wall = sys.monotonic() - wall0
+  io.stdout:write(format == "json" and runs.json(results, o, wall) or runs.text(results, o, wall))
+  local first, more = nil, 0
+  for _, r in ipairs(results) do
+    if #r.problems > 0 then
+      if first then more = more + 1 else first = r end
+    end
+  end
+  if not first then return failure.CODES.ok end
+  for _, line in ipairs(first.problems) do io.stderr:write("otarun rehearse: seed ", first.seed, ": ", line, "\n") end
+  if more > 0 then io.stderr:write(string.format("otarun rehearse: and %d more run%s\n", more, more == 1 and "" or "s")) end
+  return failure.CODES.error
+end
+
 function M.main(argv)
   local opts, files = command.parse(argv, M, "some")
   if not opts.fleet then failure.raise("usage", "rehearse needs --fleet FILE (a simulated fleet)") end
@@ -85,7 +153,8 @@ function M.main(argv)
     if stop <= start then failure.raise("usage", "--until must be after the start (%s)", util.format_time(start, ctx.offset)) end
   end
   local o = { rollouts = rollouts, fleet = opts.fleet, set = set, start = start, stop = stop, interval = interval,
-    approve = approve, offset = ctx.offset, region = opts.region, files = files }
+    approve = approve, offset = ctx.offset, region = opts.region, files = files, seed = opts.seed }
+  if opts.runs then return monte_carlo(o, opts, format) end
   local rehearsal = require("otarun.run.rehearsal")
   local res, err = rehearsal.run(o)
   if not res then failure.raise("error", "%s", err) end

@@ -7,14 +7,24 @@
 --
 -- Counts are devices (one task per device per job), never attempts. `finished` is succeeded +
 -- failed: a cancelled task says nothing about the firmware (an operator or a later wave stopped
--- it), so it is reported but neither helps nor hurts a gate. A task that failed and waits for an
--- automatic retry is FAILED on the platform until the retry, and counts as failed meanwhile.
+-- it), so it is reported but neither helps nor hurts a gate. Which FAILED tasks count as the
+-- firmware's failures (not one refused for a busy device, not one that may still be retried) is
+-- settled before judging, by otarun.run.failures (docs/platform-assumptions.md).
 --
--- Rules: the gate trips as soon as failed > max_failed, or (once at least min_devices finished;
--- from the first finished device when min_devices is not set) failed / finished > max_failed_ratio
--- or succeeded / finished < min_success, or `check` says "fail" (or raises: a failure with its
--- message, never a crash). It passes when soak has elapsed since the job started, at least
--- min_devices finished, every threshold holds and `check` (if any) says "pass". Otherwise: wait.
+-- Rules (docs/gates.md has the formulas): the gate trips as soon as failed > max_failed (a count:
+-- observed, not estimated), or a ratio threshold is exceeded, or `check` says "fail" (or raises: a
+-- failure with its message, never a crash). How a ratio threshold (min_success, max_failed_ratio)
+-- is judged depends on gate.mode:
+--   "sequential" (default): Wald's likelihood ratio of a failure rate twice the threshold against
+--     the threshold; it trips when the ratio reaches 1 / alpha (alpha = 1 - gate.confidence, split
+--     over the distinct thresholds). By Ville's inequality a firmware no worse than the threshold
+--     trips with probability at most alpha, however many readings are taken. With
+--     gate.require_evidence, passing also needs the likelihood ratio of half the threshold against
+--     the threshold to reach 1 / alpha; until then the reading is "inconclusive: N more devices".
+--   "literal": once min_devices finished, failed / finished > max_failed_ratio or succeeded /
+--     finished < min_success at any reading.
+-- It passes when soak has elapsed since the job started, at least min_devices finished, no
+-- threshold trips and `check` (if any) says "pass". Otherwise: wait.
 -- Uses otarun.lang.sandbox (check functions run under budgets).
 local util = require("otarun.util")
 
@@ -85,6 +95,122 @@ local function copy(t)
   return out
 end
 
+M.DEFAULT_CONFIDENCE = 0.95
+local LN2 = math.log(2)
+
+-- The sequential test of one failure-rate threshold p0 (docs/gates.md, "sequential"), given f failed
+-- and s succeeded devices and the error rate alpha. -> {
+--   worse = the evidence says the rate is above p0, trip_llr, bound = log(1 / alpha),
+--   more_failures = failures in a row that would make it worse (nil: none can),
+--   good = the evidence says the rate is at most p0, more_devices = successes in a row until good }
+function M.sequential(f, s, p0, alpha)
+  local bound = math.log(1 / alpha)
+  if p0 <= 0 then
+    return { worse = f > 0, trip_llr = f > 0 and math.huge or 0, bound = bound, more_failures = 1,
+             good = f == 0, pass_llr = 0, more_devices = 0 }
+  elseif p0 >= 1 then
+    return { worse = false, trip_llr = -math.huge, bound = bound, good = true, pass_llr = math.huge, more_devices = 0 }
+  end
+  local p1 = math.min(2 * p0, (1 + p0) / 2)
+  local a, b = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+  local trip = f * a + s * b
+  local d = math.log((1 - p0 / 2) / (1 - p0))
+  local pass = s * d - f * LN2
+  local eps = 1e-9
+  local r = { p1 = p1, trip_llr = trip, pass_llr = pass, bound = bound,
+              worse = trip >= bound - eps, good = pass >= bound - eps }
+  if not r.worse then r.more_failures = math.max(1, math.ceil((bound - trip) / a - eps)) end
+  r.more_devices = r.good and 0 or math.max(1, math.ceil((bound - pass) / d - eps))
+  return r
+end
+
+-- The distinct failure-rate thresholds of a gate: { { p0, fields = { "min_success", ... } } }.
+function M.thresholds(g)
+  local list = {}
+  local function add(field, p0)
+    for _, t in ipairs(list) do
+      if math.abs(t.p0 - p0) < 1e-9 then t.fields[#t.fields + 1] = field return end
+    end
+    list[#list + 1] = { p0 = math.max(0, math.min(1, p0)), fields = { field } }
+  end
+  if g.min_success then add("min_success", 1 - g.min_success) end
+  if g.max_failed_ratio then add("max_failed_ratio", g.max_failed_ratio) end
+  return list
+end
+
+local function limit_text(field, g)
+  if field == "min_success" then return "min_success = " .. pct(g.min_success) end
+  return "max_failed_ratio = " .. pct(g.max_failed_ratio)
+end
+
+-- Today's rule (gate.mode = "literal"): ratios judged at face value once min_devices finished.
+local function literal_ratios(gate, counts, note, fails)
+  local finished, failed, succeeded = counts.finished, counts.failed, counts.succeeded
+  local judging = finished > 0 and finished >= (gate.min_devices or 1)
+  if gate.max_failed_ratio then
+    local r = finished > 0 and failed / finished or 0
+    local ok = not judging or r <= gate.max_failed_ratio
+    note("max_failed_ratio", ok, string.format("failed %s (max %s)%s", pct(r), pct(gate.max_failed_ratio),
+      judging and "" or ", not judged yet"), r, gate.max_failed_ratio)
+    if not ok then
+      fails[#fails + 1] = string.format("%d of %d finished devices failed (%s), more than max_failed_ratio = %s",
+        failed, finished, pct(r), pct(gate.max_failed_ratio))
+    end
+  end
+  if gate.min_success then
+    local r = finished > 0 and succeeded / finished or 1
+    local ok = not judging or r >= gate.min_success
+    note("min_success", ok, string.format("success %s (min %s)%s", pct(r), pct(gate.min_success),
+      judging and "" or ", not judged yet"), r, gate.min_success)
+    if not ok then
+      fails[#fails + 1] = string.format("%d of %d finished devices succeeded (%s), less than min_success = %s",
+        succeeded, finished, pct(r), pct(gate.min_success))
+    end
+  end
+end
+
+-- The default (gate.mode = "sequential"): each distinct threshold by M.sequential at
+-- alpha = (1 - confidence) / the number of distinct thresholds.
+local function sequential_ratios(gate, counts, note, fails, waits)
+  local list = M.thresholds(gate)
+  if #list == 0 then return end
+  local finished, failed, succeeded = counts.finished, counts.failed, counts.succeeded
+  local conf = gate.confidence or M.DEFAULT_CONFIDENCE
+  local alpha = (1 - conf) / #list
+  local at = pct(conf) .. " confidence"
+  for _, t in ipairs(list) do
+    local r = M.sequential(failed, succeeded, t.p0, alpha)
+    local limits = {}
+    for _, field in ipairs(t.fields) do limits[#limits + 1] = limit_text(field, gate) end
+    local limit = table.concat(limits, ", ")
+    local suffix
+    if r.worse then suffix = "worse at " .. at
+    elseif r.more_failures then
+      suffix = string.format("%d more failure%s trip%s it", r.more_failures, r.more_failures == 1 and "" or "s",
+        r.more_failures == 1 and "s" or "")
+    else suffix = "cannot trip" end
+    local unproven = gate.require_evidence and not r.good
+    if unproven then suffix = suffix .. string.format("; inconclusive: %d more devices needed", r.more_devices) end
+    for _, field in ipairs(t.fields) do
+      local v = field == "min_success" and (finished > 0 and succeeded / finished or 1)
+        or (finished > 0 and failed / finished or 0)
+      local text = field == "min_success"
+        and string.format("success %s (min %s; %s)", pct(v), pct(gate.min_success), suffix)
+        or string.format("failed %s (max %s; %s)", pct(v), pct(gate.max_failed_ratio), suffix)
+      note(field, not r.worse and not unproven, text, v, gate[field])
+    end
+    if r.worse then
+      fails[#fails + 1] = string.format(
+        "%d of %d finished devices failed (%s): at %s the failure rate is above %s (%s)",
+        failed, finished, pct(finished > 0 and failed / finished or 0), at, pct(t.p0), limit)
+    elseif unproven then
+      waits[#waits + 1] = string.format("inconclusive: %d more devices needed (if they all succeed) to show at %s "
+        .. "that the failure rate is at most %s (%s; %d of %d finished devices failed)", r.more_devices, at,
+        pct(t.p0), limit, failed, finished)
+    end
+  end
+end
+
 -- Runs the gate's check function in the sandbox. -> "pass"|"wait"|"fail", reason
 local function run_check(fn, counts, ctx)
   local sandbox = require("otarun.lang.sandbox")
@@ -137,7 +263,7 @@ function M.evaluate(counts, gate, ctx)
   local function note(name, ok, text, value, limit)
     checks[#checks + 1] = { name = name, ok = ok, text = text, value = value, limit = limit }
   end
-  local finished, failed, succeeded = counts.finished, counts.failed, counts.succeeded
+  local finished, failed = counts.finished, counts.failed
 
   if gate.soak then
     local elapsed = (ctx.started_at and ctx.now) and (ctx.now - ctx.started_at) or 0
@@ -158,29 +284,16 @@ function M.evaluate(counts, gate, ctx)
   if gate.max_failed then
     local ok = failed <= gate.max_failed
     note("max_failed", ok, string.format("failed %d (max %d)", failed, gate.max_failed), failed, gate.max_failed)
-    if not ok then fails[#fails + 1] = string.format("%d devices failed, more than max_failed = %d", failed, gate.max_failed) end
-  end
-  -- ratios are judged once enough devices finished to mean something
-  local judging = finished > 0 and finished >= (min or 1)
-  if gate.max_failed_ratio then
-    local r = finished > 0 and failed / finished or 0
-    local ok = not judging or r <= gate.max_failed_ratio
-    note("max_failed_ratio", ok, string.format("failed %s (max %s)%s", pct(r), pct(gate.max_failed_ratio),
-      judging and "" or ", not judged yet"), r, gate.max_failed_ratio)
     if not ok then
-      fails[#fails + 1] = string.format("%d of %d finished devices failed (%s), more than max_failed_ratio = %s",
-        failed, finished, pct(r), pct(gate.max_failed_ratio))
+      fails[#fails + 1] = string.format(
+        "%d devices of this wave failed, more than max_failed = %d (a count, not a ratio)",
+        failed, gate.max_failed)
     end
   end
-  if gate.min_success then
-    local r = finished > 0 and succeeded / finished or 1
-    local ok = not judging or r >= gate.min_success
-    note("min_success", ok, string.format("success %s (min %s)%s", pct(r), pct(gate.min_success),
-      judging and "" or ", not judged yet"), r, gate.min_success)
-    if not ok then
-      fails[#fails + 1] = string.format("%d of %d finished devices succeeded (%s), less than min_success = %s",
-        succeeded, finished, pct(r), pct(gate.min_success))
-    end
+  if gate.mode == "literal" then
+    literal_ratios(gate, counts, note, fails)
+  else
+    sequential_ratios(gate, counts, note, fails, waits)
   end
   if gate.check then
     local v, why = run_check(gate.check, counts, ctx)

@@ -1,8 +1,9 @@
 -- A rehearsal: the whole rollout driven by the same scheduler as `otarun run`, against an
 -- in-process emulator on a manual clock (days pass in seconds), through the real client over
--- otarun.platform.transport_local and a throw-away state store. It collects the timeline (wave starts,
--- gate readings, halts), samples devices upgraded per wave, lists the notifications the rollouts'
--- `notify` targets would get (recorded, never sent: otarun.notify), and renders it as text, JSON or SVG.
+-- otarun.platform.transport_local and a throw-away state store (SQLite in memory). It collects the
+-- timeline (wave starts, gate readings, halts), samples devices upgraded per wave, lists the
+-- notifications the rollouts' `notify` targets would get (recorded, never sent: otarun.notify), and
+-- renders it as text, JSON or SVG.
 -- Uses otarun.emulator, otarun.run.scheduler, otarun.platform.transport_local, otarun.state, otarun.render.svg.
 local emulator = require("otarun.emulator")
 local scheduler = require("otarun.run.scheduler")
@@ -16,31 +17,30 @@ M.DEFAULT_DAYS = 14
 M.DEFAULT_INTERVAL = 600 -- simulated seconds between gate readings
 M.MAX_POINTS = 300       -- samples kept for the picture
 
--- A directory for the throw-away store: memory-backed when the machine has one.
-local function scratch_dir()
-  local sys = require("otarun.core.sys")
-  local bases = { "/dev/shm", os.getenv("TMPDIR") or "/tmp" }
-  for _, base in ipairs(bases) do
-    local dir = string.format("%s/otarun-rehearsal-%d-%d", base, sys.getpid(), math.random(1, 1 << 30))
-    if require("otarun.core.sys").mkdirs(dir) then return dir end
-  end
-  return nil, "cannot create a scratch directory for the rehearsal's state store"
+-- The seed a fleet's devices use in run `seed` (--seed, --runs; docs/rehearse.md): derived from
+-- the fleet's own seed (the emulator's default 7 when it has none) and the run's, so each run draws
+-- other devices online, other durations and other failures, and any run can be replayed.
+function M.fleet_seed(own, seed)
+  return require("otarun.emulator.ids").mix((own or 7) * 1000003 + seed) & 0x3fffffffffffff
 end
 
-local function rm_rf(dir)
-  for _, f in ipairs({ "state.db", "state.db-wal", "state.db-shm", "state.db.lock", "state.db-journal" }) do
-    os.remove(dir .. "/" .. f)
-  end
-  os.remove(dir)
-end
-
--- Builds the emulator: the fleets of the fleet file, failure odds overridden by `set`
--- ({ [version] = odds }), and the scripts' firmware created (verified) from their facts.
-function M.emulator(rollouts, fleet_path, set, start, region)
+-- Builds the emulator: the fleets of the fleet file (or `fleets`, already loaded from it), their
+-- seeds varied by `seed` (nil: as declared), failure odds overridden by `set` ({ [version] = odds }),
+-- and the scripts' firmware created (verified) from their facts.
+function M.emulator(rollouts, fleet_path, set, start, region, seed, fleets)
   local emu = emulator.new{ clock = "manual", now = start, region = region or "cn-shanghai" }
-  local fleets, err = emulator.load_fleet_file(fleet_path)
-  if not fleets then return nil, err end
+  local err
+  if not fleets then
+    fleets, err = emulator.load_fleet_file(fleet_path)
+    if not fleets then return nil, err end
+  end
   for _, f in ipairs(fleets) do
+    if seed then
+      local g = {}
+      for k, v in pairs(f) do g[k] = v end
+      g.seed = M.fleet_seed(f.seed, seed)
+      f = g
+    end
     local ok, ferr = emu:load_fleet(f)
     if not ok then return nil, fleet_path .. ": " .. ferr end
   end
@@ -82,28 +82,31 @@ local function sample(emu, wave_of_job, names)
 end
 
 -- run{ rollouts, fleet = path, set = { version = odds }, start = epoch, stop = epoch,
---      interval =, approve = "all"|"none"|{ wave names }, offset =, region =, on_event = fn(ev) }
+--      interval =, approve = "all"|"none"|{ wave names }, offset =, region =, on_event = fn(ev),
+--      seed = run seed (nil: the fleet's own), fleets = the fleet file already loaded,
+--      decided = true: stop as soon as every rollout completed or halted (no picture samples) }
 -- -> result | nil, message
 -- result = { start, stop, ended, events, times, series = { name -> values }, names, failed, calls,
---            calls_by_action, wall, devices, report (last tick) }
+--            calls_by_action, wall, devices, report (last tick), seed,
+--            outcomes = { { rollout, outcome = "halted"|"completed"|"running", wave (halted at),
+--                           failed (devices failed in the rollout's jobs at the halt, or at the end),
+--                           seconds (from the start to the halt or to the last gate passed) } } }
 function M.run(o)
   local sys = require("otarun.core.sys")
   local wall0 = sys.monotonic()
-  local emu, err = M.emulator(o.rollouts, o.fleet, o.set, o.start, o.region)
+  local emu, err = M.emulator(o.rollouts, o.fleet, o.set, o.start, o.region, o.seed, o.fleets)
   if not emu then return nil, err end
-  local dir, derr = scratch_dir()
-  if not dir then return nil, derr end
   local now = function() return emu:now() end
-  local st, serr = require("otarun.state").open{ state = dir .. "/state.db", command = "rehearse", now = now,
+  local st, serr = require("otarun.state").open{ state = ":memory:", command = "rehearse", now = now,
     who = "rehearsal@otarun" }
-  if not st then rm_rf(dir) return nil, serr end
+  if not st then return nil, serr end
   local checks = require("otarun.run.rehearsal_checks")
   local problems = checks.before(o.rollouts, emu)
   local ok, res = pcall(M.drive, o, emu, st, now)
   st:close()
-  rm_rf(dir)
   if not ok then error(res, 0) end
   res.wall = sys.monotonic() - wall0
+  res.seed = o.seed
   for _, line in ipairs(checks.after(res.report, util.format_time(res.ended, o.offset or 0))) do
     problems[#problems + 1] = line
   end
@@ -111,9 +114,19 @@ function M.run(o)
   return res
 end
 
+-- Devices failed in the jobs of each rollout (emulator's view). -> { [rollout] = n }
+local function failed_by_rollout(emu, rollout_of_job)
+  local out = {}
+  for _, j in ipairs(emu:jobs()) do
+    local r = rollout_of_job[j.JobId]
+    if r then out[r] = (out[r] or 0) + (j.Tasks.FAILED or 0) end
+  end
+  return out
+end
+
 function M.drive(o, emu, st, now)
   local client = tl.client(emu)
-  local events, wave_of_job, names = {}, {}, {}
+  local events, wave_of_job, names, rollout_of_job, halts = {}, {}, {}, {}, {}
   for _, r in ipairs(o.rollouts) do
     assert(st:record_rollout(r))
     for _, w in ipairs(r.waves) do
@@ -127,6 +140,11 @@ function M.drive(o, emu, st, now)
   local function on_event(ev)
     if ev.kind == "start" and ev.job_id then
       wave_of_job[ev.job_id] = #o.rollouts > 1 and (ev.rollout .. "/" .. ev.wave) or ev.wave
+      rollout_of_job[ev.job_id] = ev.rollout
+    end
+    if ev.kind == "halt" and ev.rollout and not halts[ev.rollout] then
+      halts[ev.rollout] = { wave = ev.wave, t = ev.t or emu:now(),
+        failed = failed_by_rollout(emu, rollout_of_job)[ev.rollout] or 0 }
     end
     events[#events + 1] = ev
     if o.on_event then o.on_event(ev) end
@@ -139,25 +157,50 @@ function M.drive(o, emu, st, now)
   for _, n in ipairs(names) do series[n] = {} end
   local report
   local stop = o.stop
+  local completed = {}
   while true do
     local rep, terr = sched:tick()
     if not rep then error(terr, 0) end
     report = rep
     local t = emu:now()
-    local per, nfailed, pending = sample(emu, wave_of_job, names)
-    times[#times + 1] = t
-    for _, n in ipairs(names) do table.insert(series[n], per[n] or 0) end
-    failed[#failed + 1] = nfailed
-    if t >= stop or (report.finished and pending == 0) then break end
+    for _, r in ipairs(report.rollouts) do
+      if r.done and not completed[r.name] then completed[r.name] = t end
+    end
+    if o.decided then
+      if t >= stop or report.finished then break end
+    else
+      local per, nfailed, pending = sample(emu, wave_of_job, names)
+      times[#times + 1] = t
+      for _, n in ipairs(names) do table.insert(series[n], per[n] or 0) end
+      failed[#failed + 1] = nfailed
+      if t >= stop or (report.finished and pending == 0) then break end
+    end
     local next_at = math.min(report.next_at, stop)
     if next_at > t then emu:advance(next_at - t) end
   end
   local counters = emu:counters()
   local total = 0
   for _, n in pairs(counters.calls) do total = total + n end
+  local outcomes, at_end = {}, failed_by_rollout(emu, rollout_of_job)
+  for _, r in ipairs(report.rollouts) do
+    local h = halts[r.name]
+    if r.halted and h then
+      outcomes[#outcomes + 1] = { rollout = r.name, outcome = "halted", wave = h.wave, failed = h.failed,
+        seconds = math.floor(h.t - o.start) }
+    elseif r.halted then -- halted by what the store already said (not by this run's gates)
+      outcomes[#outcomes + 1] = { rollout = r.name, outcome = "halted", failed = at_end[r.name] or 0, seconds = 0 }
+    elseif completed[r.name] then
+      outcomes[#outcomes + 1] = { rollout = r.name, outcome = "completed", failed = at_end[r.name] or 0,
+        seconds = math.floor(completed[r.name] - o.start) }
+    else
+      outcomes[#outcomes + 1] = { rollout = r.name, outcome = "running", failed = at_end[r.name] or 0,
+        seconds = math.floor(emu:now() - o.start) }
+    end
+  end
+  if o.decided and #failed == 0 then failed[1] = 0 end
   return { start = o.start, stop = stop, ended = emu:now(), events = events, times = times, series = series,
     names = names, failed = failed, calls = total, calls_by_action = counters.calls, devices = counters.devices,
-    report = report, gate_calls = sched.calls, refresh_calls = sched.refresh_calls,
+    report = report, gate_calls = sched.calls, refresh_calls = sched.refresh_calls, outcomes = outcomes,
     notifications = notify.would_send(st, o.rollouts) }
 end
 

@@ -11,7 +11,7 @@ M.DEFINITIONS_DIR = ".otarun/definitions"
 
 M.ROLLOUT = [[
 -- An example rollout: camera firmware 2.4.0 in three waves chosen by source version. The canary
--- (10 devices a minute) must pass its health gate before "early" starts; the last wave waits a
+-- (a static 10% of the 2.3.1 devices, 10 a minute) must pass its health gate before "early" starts; the last wave waits a
 -- day after that, starts only in a night-time window, and needs `otarun approve`.
 -- The language: `man otarun` and docs/rollout.md of otarun; your editor completes it (.luarc.json).
 --
@@ -31,8 +31,8 @@ rollout "camera-2.4.0" {
     gate    = { soak = "24h", min_devices = 50, min_success = 0.98, max_failed_ratio = 0.02 },
   },
 
-  wave "canary" { versions = { "2.3.1" }, rate = 10,
-                  gate = { soak = "6h", min_devices = 20, min_success = 0.99, max_failed = 2 } },
+  wave "canary" { kind = "static", percent = 10, versions = { "2.3.1" }, rate = 10,
+                  gate = { soak = "6h", min_devices = 20, min_success = 0.99, max_failed = 5 } },
   wave "early"  { versions = { "2.3.1" }, rate = 100 },
   wave "all"    { versions = { "2.3.0", "2.3.1" }, rate = 5000, delay = "24h", approve = true,
                   window = { days = "mon-thu", from = "01:00", to = "05:00", tz = "+08:00" } },
