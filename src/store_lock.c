@@ -5,7 +5,9 @@
  * command) so a waiter can name the holder; a row left by a dead holder is taken over and the
  * takeover recorded in the audit log. Taking the flock while the row names a live process on this
  * host (the lock file was deleted and recreated) is refused, so two processes never act at once.
- * The lock file is never unlinked, for that reason.
+ * The lock file is never unlinked, for that reason. On PostgreSQL a session-level advisory lock
+ * takes the flock's place (docs/state.md, "Locks"): the server releases it when the session ends,
+ * so a row found by the new holder is always a dead holder's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,29 +83,31 @@ static double monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void copy_text(char *dst, size_t size, const unsigned char *src)
+static void copy_text(char *dst, size_t size, const char *src)
 {
-	snprintf(dst, size, "%s", src ? (const char *)src : "");
+	snprintf(dst, size, "%s", src ? src : "");
 }
 
 int store_lock_holder(struct store *s, struct store_holder *h)
 {
 	memset(h, 0, sizeof *h);
-	sqlite3_stmt *st = store_stmt(s, ST_LOCK_GET);
+	struct store_q *st = store_stmt(s, ST_LOCK_GET);
 	if (!st)
 		return STORE_ERROR;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	int rc = store_step(st);
+	if (rc == STORE_ROW) {
 		h->present = 1;
-		copy_text(h->host, sizeof h->host, sqlite3_column_text(st, 0));
-		h->pid = (long)sqlite3_column_int64(st, 1);
-		h->proc_start = sqlite3_column_int64(st, 2);
-		h->since = sqlite3_column_int64(st, 3);
-		copy_text(h->command, sizeof h->command, sqlite3_column_text(st, 4));
+		copy_text(h->host, sizeof h->host, store_coltext(st, 0));
+		h->pid = (long)store_colint(st, 1);
+		h->proc_start = store_colint(st, 2);
+		h->since = store_colint(st, 3);
+		copy_text(h->command, sizeof h->command, store_coltext(st, 4));
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_sqlfail(s, "reading the lock holder");
+	if (rc != STORE_ROW && rc != STORE_DONE)
+		rc = store_sqlfail(s, "reading the lock holder");
+	store_q_reset(st);
+	if (rc != STORE_ROW && rc != STORE_DONE)
+		return rc;
 	if (!h->present)
 		return STORE_OK;
 	if (strcmp(h->host, s->host) != 0) {
@@ -136,8 +140,10 @@ static void who_am_i(const struct store *s, char *out, size_t size)
 	snprintf(out, size, "%s@%s", user && *user ? user : "unknown", s->host);
 }
 
-/* With the flock held: check the row, record a takeover, write ourselves in. */
-static int claim_row(struct store *s, const char *command, struct store_holder *took_over)
+/* With the flock (or advisory lock) held: check the row, record a takeover, write ourselves in.
+ * proven: the engine's lock shows any other holder is gone (PostgreSQL). */
+static int claim_row(struct store *s, const char *command, struct store_holder *took_over,
+                     int proven)
 {
 	struct store_holder h;
 	memset(&h, 0, sizeof h);
@@ -145,6 +151,8 @@ static int claim_row(struct store *s, const char *command, struct store_holder *
 	if (rc == STORE_OK)
 		rc = store_lock_holder(s, &h);
 	int mine = h.present && h.pid == s->pid && strcmp(h.host, s->host) == 0;
+	if (proven && h.present && !mine)
+		h.alive = 0;
 	if (rc == STORE_OK && h.present && !mine && h.alive == 1) {
 		describe_holder(s, &h, 0);
 		size_t n = strlen(s->err);
@@ -162,35 +170,81 @@ static int claim_row(struct store *s, const char *command, struct store_holder *
 		         "took over the lock of pid %ld on host %s (since %s%s%s): %s", h.pid, h.host,
 		         since, h.command[0] ? ", " : "", h.command,
 		         h.alive == 0 ? "that process is gone" : "its lock file was free");
-		sqlite3_stmt *st = store_stmt(s, ST_AUDIT_ADD);
+		struct store_q *st = store_stmt(s, ST_AUDIT_ADD);
 		if (!st)
 			rc = STORE_ERROR;
 		if (rc == STORE_OK) {
-			sqlite3_bind_int64(st, 1, now);
+			store_bind_int(st, 1, now);
 			store_bind_text(st, 2, who);
 			store_bind_text(st, 3, command);
+			store_bind_text(st, 4, NULL);
+			store_bind_text(st, 5, NULL);
 			store_bind_text(st, 6, "decision");
 			store_bind_text(st, 7, "lock-takeover");
+			store_bind_text(st, 8, NULL);
 			store_bind_text(st, 9, result);
-			if (sqlite3_step(st) != SQLITE_DONE)
+			store_bind_text(st, 10, NULL);
+			int step = store_step(st);
+			if (step == STORE_ROW)
+				step = store_step(st);
+			if (step != STORE_DONE)
 				rc = store_sqlfail(s, "recording the lock takeover");
+			store_q_reset(st);
 		}
 		if (took_over)
 			*took_over = h;
 	}
-	sqlite3_stmt *st = rc == STORE_OK ? store_stmt(s, ST_LOCK_PUT) : NULL;
+	struct store_q *st = rc == STORE_OK ? store_stmt(s, ST_LOCK_PUT) : NULL;
 	if (rc == STORE_OK && !st)
 		rc = STORE_ERROR;
 	if (st) {
 		store_bind_text(st, 1, s->host);
-		sqlite3_bind_int64(st, 2, s->pid);
-		sqlite3_bind_int64(st, 3, store_proc_start(s->pid));
-		sqlite3_bind_int64(st, 4, now);
+		store_bind_int(st, 2, s->pid);
+		store_bind_int(st, 3, store_proc_start(s->pid));
+		store_bind_int(st, 4, now);
 		store_bind_text(st, 5, command);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		if (store_step(st) != STORE_DONE)
 			rc = store_sqlfail(s, "recording the lock holder");
+		store_q_reset(st);
 	}
 	return store_tx_leave(s, own, rc);
+}
+
+static void nap_until(double start, double timeout)
+{
+	double nap = 0.05, waited = monotonic() - start;
+	if (timeout >= 0 && timeout - waited < nap)
+		nap = timeout - waited > 0.001 ? timeout - waited : 0.001;
+	struct timespec ts = {0, (long)(nap * 1e9)};
+	nanosleep(&ts, NULL);
+}
+
+/* PostgreSQL: the session's advisory lock (schema key, STORE_KEY_STORE) in place of the flock. */
+static int pg_lock(struct store *s, double timeout, const char *command,
+                   struct store_holder *took_over)
+{
+	double start = monotonic();
+	for (;;) {
+		int got, rc = store_pg_try_lock(s, STORE_KEY_STORE, &got);
+		if (rc)
+			return rc;
+		if (got) {
+			rc = claim_row(s, command, took_over, 1);
+			if (rc == STORE_OK) {
+				s->locked = 1;
+				return STORE_OK;
+			}
+			store_pg_unlock(s, STORE_KEY_STORE);
+			return rc;
+		}
+		double waited = monotonic() - start;
+		if (timeout >= 0 && waited >= timeout) {
+			struct store_holder h;
+			rc = store_lock_holder(s, &h);
+			return rc ? rc : describe_holder(s, &h, waited);
+		}
+		nap_until(start, timeout);
+	}
 }
 
 int store_lock(struct store *s, double timeout, const char *command, struct store_holder *took_over)
@@ -208,6 +262,8 @@ int store_lock(struct store *s, double timeout, const char *command, struct stor
 		s->locked = 1;
 		return STORE_OK;
 	}
+	if (s->engine == STORE_ENGINE_PG)
+		return pg_lock(s, timeout, command, took_over);
 	int fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return store_fail(s, STORE_ERROR, "cannot open the lock file %s: %s", s->lock_path,
@@ -215,7 +271,7 @@ int store_lock(struct store *s, double timeout, const char *command, struct stor
 	double start = monotonic();
 	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-			rc = claim_row(s, command, took_over);
+			rc = claim_row(s, command, took_over, 0);
 			if (rc == STORE_OK)
 				break;
 			flock(fd, LOCK_UN);
@@ -272,15 +328,26 @@ int store_unlock(struct store *s)
 int store_lock_release(struct store *s)
 {
 	int rc = STORE_OK;
+	if (s->engine == STORE_ENGINE_PG && s->locked && s->pg && (long)getpid() == s->pid) {
+		struct store_q *st = store_stmt(s, ST_LOCK_DEL);
+		if (st) {
+			store_bind_text(st, 1, s->host);
+			store_bind_int(st, 2, s->pid);
+			if (store_step(st) != STORE_DONE)
+				rc = store_sqlfail(s, "clearing the lock holder");
+			store_q_reset(st);
+		}
+		store_pg_unlock(s, STORE_KEY_STORE);
+	}
 	if (s->lock_fd >= 0) {
 		if ((long)getpid() == s->pid) {
-			sqlite3_stmt *st = s->db ? store_stmt(s, ST_LOCK_DEL) : NULL;
+			struct store_q *st = s->db ? store_stmt(s, ST_LOCK_DEL) : NULL;
 			if (st) {
 				store_bind_text(st, 1, s->host);
-				sqlite3_bind_int64(st, 2, s->pid);
-				if (sqlite3_step(st) != SQLITE_DONE)
+				store_bind_int(st, 2, s->pid);
+				if (store_step(st) != STORE_DONE)
 					rc = store_sqlfail(s, "clearing the lock holder");
-				sqlite3_reset(st);
+				store_q_reset(st);
 			}
 			flock(s->lock_fd, LOCK_UN); /* even when the row stays: the next taker clears it */
 		}
