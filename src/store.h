@@ -177,6 +177,7 @@ enum store_list {
 	STORE_LIST_APPROVALS,
 	STORE_LIST_OVERRIDES,
 	STORE_LIST_AUDIT,
+	STORE_LIST_LOCKS, /* lock holders: the store's (rollout "") and each rollout's */
 	STORE_LIST_COUNT_
 };
 
@@ -204,6 +205,22 @@ const char *store_list_name(enum store_list what); /* "rollouts", "waves", ... *
 /* The intents a crash left open (pending or unknown), oldest first; rollout NULL: all. */
 int store_intents_unsettled(struct store *s, const char *rollout, store_row_fn fn, void *ctx);
 int store_list_from_name(const char *name);         /* -1 if unknown */
+
+/* ---- moving state (docs/state.md) ----------------------------------------------------------- */
+
+/* A URL names a PostgreSQL store (postgres:// or postgresql://); anything else is a file. */
+int store_is_url(const char *path);
+const char *store_engine_name(const struct store *s); /* "sqlite" | "postgresql" */
+/* The path as it may be shown: a URL without its password (userinfo or password=). */
+void store_redact(const char *path, char *out, size_t size);
+
+#define STORE_COPY_TABLES 9 /* the history tables push and pull copy */
+const char *store_copy_table(int i); /* "rollouts", "waves", ... */
+int store_counts(struct store *s, int64_t counts[STORE_COPY_TABLES]);
+/* Copies every history table of `from` into the empty store `to` (ids and the audit log
+ * included; lock holders and quota buckets are not), in one transaction, and checks the row
+ * counts of both afterwards; counts receives the source's. STORE_CONFLICT if `to` holds state. */
+int store_copy(struct store *from, struct store *to, int64_t counts[STORE_COPY_TABLES]);
 
 /* SHA-256 hex (65 bytes with NUL) of what a plan over these rollouts depends on: halts, wave
  * states and jobs, jobs, intents and approvals. Order and duplicates of names do not matter. */

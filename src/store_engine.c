@@ -64,7 +64,7 @@ void store_q_free(struct store_q *q)
 }
 
 /* PostgreSQL type oids for the values bound */
-enum { OID_INT8 = 20, OID_TEXT = 25 };
+enum { OID_INT8 = 20, OID_TEXT = 25, OID_FLOAT8 = 701 };
 
 static void pg_bind(struct store_q *q, int idx, const char *v, unsigned int type)
 {
@@ -104,6 +104,25 @@ void store_bind_null_int(struct store_q *q, int idx)
 		sqlite3_bind_null(q->st, idx);
 	else
 		pg_bind(q, idx, NULL, OID_INT8);
+}
+
+void store_bind_null(struct store_q *q, int idx)
+{
+	if (q->st)
+		sqlite3_bind_null(q->st, idx);
+	else
+		pg_bind(q, idx, NULL, 0);
+}
+
+void store_bind_real(struct store_q *q, int idx, double v)
+{
+	if (q->st) {
+		sqlite3_bind_double(q->st, idx, v);
+		return;
+	}
+	char buf[40];
+	snprintf(buf, sizeof buf, "%.17g", v);
+	pg_bind(q, idx, buf, OID_FLOAT8);
 }
 
 int store_step(struct store_q *q)
@@ -237,4 +256,9 @@ int32_t store_key32(const char *text)
 		h *= 16777619u;
 	}
 	return (int32_t)(h & 0x7fffffff);
+}
+
+const char *store_engine_name(const struct store *s)
+{
+	return s->engine == STORE_ENGINE_PG ? "postgresql" : "sqlite";
 }

@@ -40,7 +40,7 @@ enum store_stmt {
 
 enum store_engine { STORE_ENGINE_SQLITE, STORE_ENGINE_PG };
 
-#define STORE_QMAX 12 /* most parameters in one statement */
+#define STORE_QMAX 16 /* most parameters in one statement */
 #define STORE_ROW 100 /* store_step: a row is ready */
 #define STORE_DONE 101 /* store_step: no (more) rows */
 
@@ -94,6 +94,8 @@ void store_q_reset(struct store_q *q); /* also clears the bindings */
 void store_bind_text(struct store_q *q, int idx, const char *v); /* NULL binds SQL NULL */
 void store_bind_int(struct store_q *q, int idx, int64_t v);
 void store_bind_null_int(struct store_q *q, int idx);
+void store_bind_null(struct store_q *q, int idx); /* of no declared type */
+void store_bind_real(struct store_q *q, int idx, double v);
 int store_step(struct store_q *q); /* STORE_ROW, STORE_DONE, or STORE_ERROR (see store_sqlfail) */
 int store_ncols(struct store_q *q);
 const char *store_colname(struct store_q *q, int i);

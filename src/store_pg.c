@@ -96,6 +96,20 @@ static int url_parse(const char *url, struct pg_url *u)
 	return STORE_OK;
 }
 
+void store_redact(const char *path, char *out, size_t size)
+{
+	struct pg_url u;
+	if (!store_is_url(path)) {
+		snprintf(out, size, "%s", path);
+		return;
+	}
+	if (url_parse(path, &u) == STORE_OK)
+		snprintf(out, size, "%s", u.shown);
+	else
+		snprintf(out, size, "(a state database URL)");
+	url_free(&u);
+}
+
 static int schema_valid(const char *name)
 {
 	if (!name[0] || strlen(name) > 63 || !(islower((unsigned char)name[0]) || name[0] == '_'))

@@ -52,6 +52,11 @@ static const struct {
 	[STORE_LIST_AUDIT] = {"audit",
 		"SELECT id, at, who, command, rollout, wave, kind, action, params, result, request_id"
 		" FROM audit" WHERE_RW " ORDER BY id LIMIT ?4"},
+	[STORE_LIST_LOCKS] = {"locks",
+		"SELECT rollout, host, pid, since, command FROM (SELECT '' AS rollout, host, pid, since,"
+		" command FROM lock UNION ALL SELECT rollout, host, pid, since, command"
+		" FROM rollout_locks) x WHERE (?1 IS NULL OR rollout = ?1) AND (?2 IS NULL OR TRUE)"
+		" AND ?3 = ?3 ORDER BY rollout LIMIT ?4"},
 };
 
 const char *store_list_name(enum store_list what)

@@ -24,9 +24,15 @@ function M.resolve(opts)
   return p
 end
 
--- Resolves the path and creates its parent directory. -> path | nil, message
+-- A postgres:// or postgresql:// URL (docs/state.md) rather than a file?
+M.is_url = core.is_url
+-- The path as it may be shown: a URL without its password.
+M.redact = core.redact
+
+-- Resolves the path and creates its parent directory (a URL has none). -> path | nil, message
 function M.path(opts)
   local p = M.resolve(opts)
+  if core.is_url(p) then return p end
   local dir = p:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
     local ok, err = core.mkdirs(dir)
@@ -140,7 +146,7 @@ function M.open(opts)
   local h, msg, code = core.open(path, { readonly = opts.readonly or nil })
   if not h then return nil, msg, code end
   return setmetatable({
-    h = h, file = path, command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
+    h = h, file = h:path(), command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
     lock_timeout = opts.lock_timeout or 0,
   }, State)
 end
@@ -150,8 +156,9 @@ function State:close()
   self.h = nil
 end
 
-function State:path() return self.file end
+function State:path() return self.file end -- a URL without its password
 function State:version() return self.h:version() end
+function State:engine() return self.h:engine() end
 
 -- The time to record: --now or the simulated clock if given, else the wall clock.
 function State:now()

@@ -1,0 +1,107 @@
+/*
+ * The part of otarun.core.store (src/l_store.c) that moves and describes whole stores
+ * (docs/state.md): store.redact(path), store.is_url(path), h:copy_to(other), h:counts() and
+ * h:engine(). l_store.c calls l_store_copy_register to add them.
+ */
+#include <lauxlib.h>
+
+#include "store.h"
+
+#define STORE_META "otarun.core.store"
+
+struct handle {
+	struct store *s;
+};
+
+static struct store *check_at(lua_State *L, int idx)
+{
+	struct handle *h = luaL_checkudata(L, idx, STORE_META);
+	if (!h->s)
+		luaL_error(L, "state store is closed");
+	return h->s;
+}
+
+static int fail(lua_State *L, struct store *s, int rc)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, store_errmsg(s));
+	lua_pushstring(L, store_rc_name(rc));
+	return 3;
+}
+
+static void push_counts(lua_State *L, const int64_t *counts)
+{
+	lua_createtable(L, 0, STORE_COPY_TABLES);
+	for (int i = 0; i < STORE_COPY_TABLES; i++) {
+		lua_pushinteger(L, (lua_Integer)counts[i]);
+		lua_setfield(L, -2, store_copy_table(i));
+	}
+}
+
+/* h:copy_to(other) -> { table = rows copied } | nil, message, code */
+static int l_copy_to(lua_State *L)
+{
+	struct store *from = check_at(L, 1), *to = check_at(L, 2);
+	int64_t counts[STORE_COPY_TABLES] = {0};
+	int rc = store_copy(from, to, counts);
+	if (rc)
+		return fail(L, to, rc);
+	push_counts(L, counts);
+	return 1;
+}
+
+/* h:counts() -> { table = rows } */
+static int l_counts(lua_State *L)
+{
+	struct store *s = check_at(L, 1);
+	int64_t counts[STORE_COPY_TABLES] = {0};
+	int rc = store_counts(s, counts);
+	if (rc)
+		return fail(L, s, rc);
+	push_counts(L, counts);
+	return 1;
+}
+
+static int l_engine(lua_State *L)
+{
+	lua_pushstring(L, store_engine_name(check_at(L, 1)));
+	return 1;
+}
+
+static int l_redact(lua_State *L)
+{
+	char out[2048];
+	store_redact(luaL_checkstring(L, 1), out, sizeof out);
+	lua_pushstring(L, out);
+	return 1;
+}
+
+static int l_is_url(lua_State *L)
+{
+	lua_pushboolean(L, store_is_url(luaL_checkstring(L, 1)));
+	return 1;
+}
+
+/* Adds the methods to the table at methods and the functions to the table at fns. */
+void l_store_copy_register(lua_State *L, int methods, int fns)
+{
+	static const luaL_Reg m[] = {
+		{"copy_to", l_copy_to},
+		{"counts", l_counts},
+		{"engine", l_engine},
+		{NULL, NULL},
+	};
+	static const luaL_Reg f[] = {
+		{"redact", l_redact},
+		{"is_url", l_is_url},
+		{NULL, NULL},
+	};
+	methods = lua_absindex(L, methods);
+	fns = lua_absindex(L, fns);
+	lua_pushvalue(L, methods);
+	luaL_setfuncs(L, m, 0);
+	lua_pop(L, 1);
+	lua_pushvalue(L, fns);
+	luaL_setfuncs(L, f, 0);
+	lua_pop(L, 1);
+}
