@@ -1,7 +1,8 @@
 /*
  * The part of otarun.core.store (src/l_store.c) that moves and describes whole stores
  * (docs/state.md): store.redact(path), store.is_url(path), h:copy_to(other), h:counts() and
- * h:engine(). l_store.c calls l_store_copy_register to add them.
+ * h:engine(), and the rollout locks: h:rollout_lock(rollout, timeout, command),
+ * h:rollout_unlock(rollout), h:rollout_held(rollout). l_store.c calls l_store_copy_register.
  */
 #include <lauxlib.h>
 
@@ -82,6 +83,59 @@ static int l_is_url(lua_State *L)
 	return 1;
 }
 
+static void push_holder(lua_State *L, const struct store_holder *h)
+{
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, h->host);
+	lua_setfield(L, -2, "host");
+	lua_pushinteger(L, h->pid);
+	lua_setfield(L, -2, "pid");
+	lua_pushinteger(L, h->since);
+	lua_setfield(L, -2, "since");
+	lua_pushstring(L, h->command);
+	lua_setfield(L, -2, "command");
+	if (h->alive >= 0) {
+		lua_pushboolean(L, h->alive);
+		lua_setfield(L, -2, "alive");
+	}
+}
+
+/* h:rollout_lock(rollout, timeout, command) -> true, takeover|nil | nil, msg, "locked" */
+static int l_rollout_lock(lua_State *L)
+{
+	struct store *s = check_at(L, 1);
+	const char *rollout = luaL_checkstring(L, 2);
+	lua_Number timeout = luaL_optnumber(L, 3, 0);
+	const char *command = luaL_optstring(L, 4, NULL);
+	struct store_holder took;
+	int rc = store_rollout_lock(s, rollout, (double)timeout, command, &took);
+	if (rc == STORE_INVALID)
+		return luaL_error(L, "%s", store_errmsg(s));
+	if (rc)
+		return fail(L, s, rc);
+	lua_pushboolean(L, 1);
+	if (!took.present)
+		return 1;
+	push_holder(L, &took);
+	return 2;
+}
+
+static int l_rollout_unlock(lua_State *L)
+{
+	struct store *s = check_at(L, 1);
+	int rc = store_rollout_unlock(s, luaL_checkstring(L, 2));
+	if (rc)
+		return fail(L, s, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_rollout_held(lua_State *L)
+{
+	lua_pushboolean(L, store_rollout_held(check_at(L, 1), luaL_checkstring(L, 2)));
+	return 1;
+}
+
 /* Adds the methods to the table at methods and the functions to the table at fns. */
 void l_store_copy_register(lua_State *L, int methods, int fns)
 {
@@ -89,6 +143,9 @@ void l_store_copy_register(lua_State *L, int methods, int fns)
 		{"copy_to", l_copy_to},
 		{"counts", l_counts},
 		{"engine", l_engine},
+		{"rollout_lock", l_rollout_lock},
+		{"rollout_unlock", l_rollout_unlock},
+		{"rollout_held", l_rollout_held},
 		{NULL, NULL},
 	};
 	static const luaL_Reg f[] = {

@@ -78,6 +78,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	                 " host = excluded.host, pid = excluded.pid, proc_start = excluded.proc_start,"
 	                 " since = excluded.since, command = excluded.command",
 	[ST_RLOCK_DEL] = "DELETE FROM rollout_locks WHERE rollout = ?1 AND host = ?2 AND pid = ?3",
+	[ST_RLOCK_ANY] = "SELECT host, pid, proc_start, since, command, rollout FROM rollout_locks"
+	                 " ORDER BY since, rollout LIMIT 1",
 };
 
 /* ---- errors and small helpers ---------------------------------------------------------------- */
@@ -362,6 +364,7 @@ int store_open(struct store **out, const char *path, const struct store_options 
 		return STORE_NOMEM;
 	}
 	s->lock_fd = -1;
+	s->shared_fd = -1;
 	s->pid = (long)getpid();
 	s->readonly = opt->readonly;
 	s->memory = strcmp(path, ":memory:") == 0;

@@ -3,7 +3,8 @@
  * (WAL, synchronous=FULL) with a versioned schema migrated forward in C, holding rollouts, waves
  * and their transitions, jobs, the intent journal, gate readings, approvals, policy overrides and
  * the audit log. One process acts on a store at a time (store_lock: flock on PATH.lock plus a
- * holder row). A SHA-256 fingerprint of what a saved plan depends on lets `apply PLAN` refuse a
+ * holder row), or on a rollout at a time (store_rollout_lock). A postgres:// URL names the same
+ * store in a PostgreSQL schema (docs/state.md). A SHA-256 fingerprint of what a saved plan depends on lets `apply PLAN` refuse a
  * stale plan. Pure C (no lua.h); the Lua face is src/l_store.c and lua/otarun/state.lua.
  *
  * Conventions: every function returns a store_rc; on failure store_errmsg() says what went wrong
@@ -85,6 +86,18 @@ int store_lock(struct store *s, double timeout_seconds, const char *command,
 int store_unlock(struct store *s);
 int store_locked(const struct store *s);
 int store_lock_holder(struct store *s, struct store_holder *h); /* h->present 0 if none */
+
+/* ---- rollout locks (docs/state.md, "Locks") ---------------------------------------------------
+ * Several processes share a store by taking one lock per rollout: each rollout's tick or apply is
+ * done by one process at a time. Holding any rollout lock also holds the store's lock shared, so
+ * store_lock (exclusive) waits for every rollout holder and the other way round. SQLite: an flock
+ * on PATH.locks/NAME-KEY.lock; PostgreSQL: a session-level advisory lock on (schema, rollout),
+ * released with the session. Either way a holder row (rollout_locks) names host, pid, since and
+ * command, and a dead holder's row is taken over and recorded in the audit log. */
+int store_rollout_lock(struct store *s, const char *rollout, double timeout_seconds,
+                       const char *command, struct store_holder *took_over);
+int store_rollout_unlock(struct store *s, const char *rollout);
+int store_rollout_held(const struct store *s, const char *rollout); /* by this handle */
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 

@@ -35,6 +35,7 @@ enum store_stmt {
 	ST_RLOCK_GET,
 	ST_RLOCK_PUT,
 	ST_RLOCK_DEL,
+	ST_RLOCK_ANY,
 	ST_COUNT_
 };
 
@@ -75,7 +76,9 @@ struct store {
 	int64_t changes;   /* rows the last statement changed */
 	char sqlstate[6];  /* PostgreSQL: the last error's SQLSTATE */
 	char dberr[512];   /* PostgreSQL: the last error's message */
-	struct store_rlock *rlocks; /* rollout locks held (store_lock.c) */
+	struct store_rlock *rlocks; /* rollout locks held (store_rlock.c) */
+	int shared_fd;              /* SQLite: the store's lock file, shared while rollouts are held */
+	int shared;                 /* the store's lock is held shared (both engines) */
 	struct store_q *stmt[ST_COUNT_];
 	struct store_q *list_stmt[STORE_LIST_COUNT_];
 	char err[1024];
@@ -148,7 +151,18 @@ int32_t store_key32(const char *text);
 #define STORE_KEY_STORE 1 /* advisory key of the store lock; 0 is the write transactions' */
 
 /* store_lock.c */
-int store_lock_release(struct store *s); /* flock and row; the row error, if any */
+int store_lock_release(struct store *s); /* flock and row (and rollout locks); the row error */
+int store_holder_read(struct store *s, const char *rollout, struct store_holder *h);
+int store_describe_holder(struct store *s, const char *rollout, const struct store_holder *h,
+                          double waited);
+int store_claim_row(struct store *s, const char *rollout, const char *command,
+                    struct store_holder *took_over, int proven);
+void store_format_utc(int64_t t, char out[32]);
+double store_monotonic(void);
+void store_nap_until(double start, double timeout);
+
+/* store_rlock.c */
+int store_rollout_release_all(struct store *s);
 int64_t store_proc_start(long pid); /* clock ticks since boot, or 0 if unknown */
 
 #endif

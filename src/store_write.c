@@ -406,9 +406,10 @@ int store_intent_begin(struct store *s, const struct store_intent *in, int64_t *
 	int rc = required(s, in->action, "intent action");
 	if (rc)
 		return rc;
-	if (!s->locked)
+	if (!s->locked && !store_rollout_held(s, in->rollout))
 		return store_fail(s, STORE_CONFLICT,
-		                  "intent for %s without holding the state lock; lock the store first",
+		                  "intent for %s without holding the state lock; lock the store (or "
+		                  "the rollout) first",
 		                  in->action);
 	if (s->in_tx)
 		return store_fail(s, STORE_CONFLICT,
@@ -439,7 +440,7 @@ int store_intent_settle(struct store *s, int64_t id, const struct store_settle *
 		return store_fail(s, STORE_INVALID,
 		                  "intent %lld: unknown outcome \"%s\" (settled, failed or unknown)",
 		                  (long long)id, r->state ? r->state : "(null)");
-	if (!s->locked)
+	if (!s->locked && !s->rlocks)
 		return store_fail(s, STORE_CONFLICT,
 		                  "settling intent %lld without holding the state lock", (long long)id);
 	int own, rc = store_tx_enter(s, &own);

@@ -175,6 +175,47 @@ function State:lock(timeout)
 end
 
 function State:unlock() return self.h:unlock() end
+
+-- ---- locks per rollout (docs/state.md, "Locks") ------------------------------------------------
+
+-- lock_rollout(name, [timeout]) -> true, takeover | nil, "... rollout "cam" locked by pid N ...", code
+function State:lock_rollout(name, timeout)
+  local ok, a, b = self.h:rollout_lock(name, timeout or 0, self.command)
+  if ok then
+    self.held = self.held or {}
+    self.held[name] = true
+  end
+  return ok, a, b
+end
+
+function State:unlock_rollout(name)
+  if self.held then self.held[name] = nil end
+  return self.h:rollout_unlock(name)
+end
+
+-- Takes the lock of every rollout it can at once; the others are held by another process.
+-- rollouts: normalised rollouts (or names) -> held rollouts, skipped { { name, message } }
+--   | nil, message (the store failed, not a lock)
+function State:lock_rollouts(rollouts, timeout)
+  local held, skipped = {}, {}
+  for _, r in ipairs(rollouts) do
+    local name = type(r) == "table" and r.name or r
+    local ok, err, code = self:lock_rollout(name, timeout)
+    if ok then
+      held[#held + 1] = r
+    elseif code == "locked" then
+      skipped[#skipped + 1] = { name = name, message = err }
+    else
+      self:unlock_rollouts()
+      return nil, err
+    end
+  end
+  return held, skipped
+end
+
+function State:unlock_rollouts()
+  for name in pairs(self.held or {}) do self:unlock_rollout(name) end
+end
 function State:locked() return self.h:locked() end
 function State:holder() return self.h:holder() end
 
@@ -392,6 +433,14 @@ end
 function State:unsettled(rollout)
   local rows, err = self.h:list("unsettled", { rollout = rollout })
   if not rows then return nil, err end
+  if rollout == nil and self.held and next(self.held) and not self.h:locked() then
+    -- holding some rollouts only: another process resolves the others' intents
+    local mine = {}
+    for _, row in ipairs(rows) do
+      if row.rollout and self.held[row.rollout] then mine[#mine + 1] = row end
+    end
+    rows = mine
+  end
   for _, row in ipairs(rows) do
     if row.params then
       local ok, t = pcall(cjson.decode, row.params)
