@@ -2,7 +2,8 @@
  * The part of otarun.core.store (src/l_store.c) that moves and describes whole stores
  * (docs/state.md): store.redact(path), store.is_url(path), h:copy_to(other), h:counts() and
  * h:engine(), and the rollout locks: h:rollout_lock(rollout, timeout, command),
- * h:rollout_unlock(rollout), h:rollout_held(rollout). l_store.c calls l_store_copy_register.
+ * h:rollout_unlock(rollout), h:rollout_held(rollout), and the shared quota:
+ * h:quota_take(account, action, rate, now). l_store.c calls l_store_copy_register.
  */
 #include <lauxlib.h>
 
@@ -136,6 +137,21 @@ static int l_rollout_held(lua_State *L)
 	return 1;
 }
 
+/* h:quota_take(account, action, rate, now) -> slot (epoch seconds) | nil, msg, code */
+static int l_quota_take(lua_State *L)
+{
+	struct store *s = check_at(L, 1);
+	const char *account = luaL_checkstring(L, 2), *action = luaL_checkstring(L, 3);
+	double rate = (double)luaL_checknumber(L, 4), now = (double)luaL_checknumber(L, 5), slot = 0;
+	int rc = store_quota_take(s, account, action, rate, now, &slot);
+	if (rc == STORE_INVALID)
+		return luaL_error(L, "%s", store_errmsg(s));
+	if (rc)
+		return fail(L, s, rc);
+	lua_pushnumber(L, (lua_Number)slot);
+	return 1;
+}
+
 /* Adds the methods to the table at methods and the functions to the table at fns. */
 void l_store_copy_register(lua_State *L, int methods, int fns)
 {
@@ -146,6 +162,7 @@ void l_store_copy_register(lua_State *L, int methods, int fns)
 		{"rollout_lock", l_rollout_lock},
 		{"rollout_unlock", l_rollout_unlock},
 		{"rollout_held", l_rollout_held},
+		{"quota_take", l_quota_take},
 		{NULL, NULL},
 	};
 	static const luaL_Reg f[] = {

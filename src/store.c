@@ -78,6 +78,12 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	                 " host = excluded.host, pid = excluded.pid, proc_start = excluded.proc_start,"
 	                 " since = excluded.since, command = excluded.command",
 	[ST_RLOCK_DEL] = "DELETE FROM rollout_locks WHERE rollout = ?1 AND host = ?2 AND pid = ?3",
+	/* the shared quota: `at` is when the bucket's next token is due (docs/state.md) */
+	[ST_QUOTA_TAKE] =
+		"INSERT INTO quota(account, action, tokens, at) VALUES (?1, ?2, ?3, ?4 + ?5)"
+		" ON CONFLICT(account, action) DO UPDATE SET tokens = excluded.tokens,"
+		" at = CASE WHEN quota.at > ?4 THEN quota.at ELSE ?4 END + ?5"
+		" RETURNING at - ?5",
 	[ST_RLOCK_ANY] = "SELECT host, pid, proc_start, since, command, rollout FROM rollout_locks"
 	                 " ORDER BY since, rollout LIMIT 1",
 };

@@ -99,6 +99,13 @@ int store_rollout_lock(struct store *s, const char *rollout, double timeout_seco
 int store_rollout_unlock(struct store *s, const char *rollout);
 int store_rollout_held(const struct store *s, const char *rollout); /* by this handle */
 
+/* ---- the shared API quota (docs/state.md, "Shared API quota") ---------------------------------
+ * One bucket per (account, action) in the store, refilled at `rate` tokens a second and one token
+ * deep: each call reserves the next free slot, atomically, whichever process asks. *slot gets the
+ * time (epoch seconds, `now` is the caller's wall clock) at which this request may be sent. */
+int store_quota_take(struct store *s, const char *account, const char *action, double rate,
+                     double now, double *slot);
+
 /* ---- writes ---------------------------------------------------------------------------------- */
 
 struct store_rollout {

@@ -36,6 +36,7 @@ enum store_stmt {
 	ST_RLOCK_PUT,
 	ST_RLOCK_DEL,
 	ST_RLOCK_ANY,
+	ST_QUOTA_TAKE,
 	ST_COUNT_
 };
 

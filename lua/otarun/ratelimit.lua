@@ -64,8 +64,14 @@ function Limiter:rate(action)
   return r or nil
 end
 
--- Reserves the next slot for action and sleeps until it; returns the seconds waited.
-function Limiter:acquire(action)
+-- A quota shared with other processes (docs/state.md, "Shared API quota"):
+-- fn(account, action, rate) -> seconds until this request's slot | nil (no answer: the local
+-- pacing stands alone). nil removes it.
+function Limiter:share(fn) self.shared_fn = fn end
+
+-- Reserves the next slot for action (and, with a shared quota, the account's slot) and sleeps
+-- until it; returns the seconds waited.
+function Limiter:acquire(action, account)
   local now = self.clock()
   local at = now
   local rate = self:rate(action)
@@ -74,6 +80,10 @@ function Limiter:acquire(action)
   if rate then self.next_at[action] = at + (1 + self.margin) / rate end
   if self.overall then self.overall_next = at + (1 + self.margin) / self.overall end
   local wait = at - now
+  if self.shared_fn and account and rate then
+    local w = self.shared_fn(account, action, rate * 1 / (1 + self.margin))
+    if w and w > wait then wait = w end
+  end
   if wait > 0 then
     self.sleep(wait)
     self.waited = self.waited + wait

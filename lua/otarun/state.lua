@@ -136,6 +136,34 @@ local State = {}
 State.__index = State
 State.__close = function(self) self:close() end
 
+-- ---- the shared API quota (docs/state.md, "Shared API quota") ---------------------------------
+
+local quota = { path = nil, h = nil, warned = false }
+
+-- Makes the process-wide rate limiter draw every call from the buckets of the store at `path`
+-- (a URL: a store shared by several processes), through a handle of its own, opened on first use.
+function M.share_quota(path)
+  if quota.path == path then return end
+  if quota.h then quota.h:close() end
+  quota.path, quota.h = path, nil
+  require("otarun.ratelimit").shared():share(function(account, action, rate)
+    if not quota.h then
+      local h, err = core.open(quota.path)
+      if not h then
+        if not quota.warned then
+          io.stderr:write("otarun: the shared API quota is unavailable (", err, "); pacing this process alone\n")
+          quota.warned = true
+        end
+        return nil
+      end
+      quota.h = h
+    end
+    local now = sys.now()
+    local slot = quota.h:quota_take(account, action, rate, now)
+    return slot and slot - now or nil
+  end)
+end
+
 -- open{state=, readonly=, command=, who=, now= (epoch or function), lock_timeout=}
 --   -> State | nil, message, code ("notstore", "newer", "notfound", "error", ...)
 function M.open(opts)
@@ -145,6 +173,7 @@ function M.open(opts)
   if not path then return nil, err, "error" end
   local h, msg, code = core.open(path, { readonly = opts.readonly or nil })
   if not h then return nil, msg, code end
+  if core.is_url(path) then M.share_quota(path) end
   return setmetatable({
     h = h, file = h:path(), command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
     lock_timeout = opts.lock_timeout or 0,
