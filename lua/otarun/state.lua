@@ -227,7 +227,10 @@ end
 --   | nil, message (the store failed, not a lock)
 function State:lock_rollouts(rollouts, timeout)
   local held, skipped = {}, {}
-  for _, r in ipairs(rollouts) do
+  -- each process starts at its own place in the list, so runners starting together split it
+  local n, first = #rollouts, #rollouts > 0 and sys.getpid() % #rollouts or 0
+  for k = 1, n do
+    local r = rollouts[(first + k - 1) % n + 1]
     local name = type(r) == "table" and r.name or r
     local ok, err, code = self:lock_rollout(name, timeout)
     if ok then
@@ -239,6 +242,10 @@ function State:lock_rollouts(rollouts, timeout)
       return nil, err
     end
   end
+  -- in the scripts' order again
+  local pos = {}
+  for i, r in ipairs(rollouts) do pos[r] = i end
+  table.sort(held, function(a, b) return pos[a] < pos[b] end)
   return held, skipped
 end
 
