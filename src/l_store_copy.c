@@ -1,7 +1,7 @@
 /*
  * The part of otarun.core.store (src/l_store.c) that moves and describes whole stores
  * (docs/state.md): store.redact(path), store.is_url(path), h:copy_to(other), h:counts() and
- * h:engine(), and the rollout locks: h:rollout_lock(rollout, timeout, command),
+ * h:engine(), h:connected(), and the rollout locks: h:rollout_lock(rollout, timeout, command),
  * h:rollout_unlock(rollout), h:rollout_held(rollout), and the shared quota:
  * h:quota_take(account, action, rate, now). l_store.c calls l_store_copy_register.
  */
@@ -67,6 +67,12 @@ static int l_counts(lua_State *L)
 static int l_engine(lua_State *L)
 {
 	lua_pushstring(L, store_engine_name(check_at(L, 1)));
+	return 1;
+}
+
+static int l_connected(lua_State *L)
+{
+	lua_pushboolean(L, store_session_ok(check_at(L, 1)));
 	return 1;
 }
 
@@ -159,6 +165,7 @@ void l_store_copy_register(lua_State *L, int methods, int fns)
 		{"copy_to", l_copy_to},
 		{"counts", l_counts},
 		{"engine", l_engine},
+		{"connected", l_connected},
 		{"rollout_lock", l_rollout_lock},
 		{"rollout_unlock", l_rollout_unlock},
 		{"rollout_held", l_rollout_held},

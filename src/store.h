@@ -231,6 +231,8 @@ int store_list_from_name(const char *name);         /* -1 if unknown */
 /* A URL names a PostgreSQL store (postgres:// or postgresql://); anything else is a file. */
 int store_is_url(const char *path);
 const char *store_engine_name(const struct store *s); /* "sqlite" | "postgresql" */
+/* 0 once a PostgreSQL session is lost (never reconnected: the command must stop); SQLite: 1 */
+int store_session_ok(const struct store *s);
 /* The path as it may be shown: a URL without its password (userinfo or password=). */
 void store_redact(const char *path, char *out, size_t size);
 

@@ -130,6 +130,11 @@ static void keep_error(struct store *s, const char *msg, const char *state)
 	for (char *p = s->dberr; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	char *w = s->dberr;
+	for (const char *r = s->dberr; *r; r++)
+		if (!(*r == ' ' && (w == s->dberr || w[-1] == ' ')))
+			*w++ = *r;
+	*w = '\0';
 	size_t n = strlen(s->dberr);
 	while (n && s->dberr[n - 1] == ' ')
 		s->dberr[--n] = '\0';
@@ -516,4 +521,9 @@ void store_pg_forget(struct store *s)
 {
 	if (s->pg)
 		close(PQsocket(CONN(s)));
+}
+
+int store_session_ok(const struct store *s)
+{
+	return s->engine != STORE_ENGINE_PG || (s->pg && PQstatus(CONN(s)) == CONNECTION_OK);
 }

@@ -103,7 +103,7 @@ static void drop_shared(struct store *s)
 {
 	if (!s->shared || s->rlocks)
 		return;
-	if (s->engine == STORE_ENGINE_PG && s->pg) {
+	if (s->engine == STORE_ENGINE_PG && s->pg && (long)getpid() == s->pid) {
 		char sql[96];
 		snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock_shared(%ld, %d)", (long)s->schema_key,
 		         STORE_KEY_STORE);
@@ -152,7 +152,7 @@ static int try_rollout(struct store *s, const char *rollout, int *fd, int *got)
 
 static void let_go(struct store *s, const char *rollout, int fd)
 {
-	if (s->engine == STORE_ENGINE_PG && !s->memory && s->pg)
+	if (s->engine == STORE_ENGINE_PG && !s->memory && s->pg && (long)getpid() == s->pid)
 		store_pg_unlock(s, rollout_key(rollout));
 	if (fd >= 0) {
 		if ((long)getpid() == s->pid)

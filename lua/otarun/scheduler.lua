@@ -424,6 +424,8 @@ function Sched:tick()
   for _, s in ipairs(skipped) do self:emit{ kind = "skip", rollout = s.name, text = s.message } end
   local res = table.pack(pcall(self.tick_locked, self, held))
   st:unlock_rollouts()
+  -- a lost database session: the store's message, not a traceback (docs/state.md, "Locks")
+  if not res[1] and not st:connected() then return nil, tostring(res[2]) end
   if not res[1] then error(res[2], 0) end
   if #skipped > 0 then res[2].done, res[2].finished = false, false end
   return res[2]

@@ -188,6 +188,8 @@ end
 function State:path() return self.file end -- a URL without its password
 function State:version() return self.h:version() end
 function State:engine() return self.h:engine() end
+-- false once the database session is lost: the command stops acting (docs/state.md, "Locks")
+function State:connected() return self.h:connected() end
 
 -- The time to record: --now or the simulated clock if given, else the wall clock.
 function State:now()
