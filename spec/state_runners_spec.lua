@@ -11,20 +11,11 @@ local cjson = require("cjson")
 
 local PG = os.getenv("OTARUN_TEST_PG")
 assert(PG and PG ~= "", "state_runners_spec needs OTARUN_TEST_PG (ctest starts scripts/pg-test-server)")
-local PG_DIR = os.getenv("OTARUN_TEST_PG_DIR")
 
 local N = 60
 
 local function url(tag)
   return string.format("%s?schema=r%d_%s", PG, sys.getpid(), tag)
-end
-
--- Starts `otarun ARGV` in the background in directory cwd. -> pid, log path
-local function spawn(server, db, cwd, argv, log)
-  local pidfile = cwd .. "/pid"
-  os.execute(string.format("cd %s && %s >%s 2>&1 </dev/null & echo $! >%s", h.shell_quote(cwd),
-    ah.cmdline(server, db, argv), h.shell_quote(log), h.shell_quote(pidfile)))
-  return tonumber(h.slurp(pidfile):match("%d+"))
 end
 
 local function wait_exit(pid, seconds)
@@ -103,37 +94,75 @@ describe("three runners on one PostgreSQL store", function()
     assert.is_nil(io.open(cwd .. "/.otarun/state.db"), "status made no local store")
   end)
 
-  it("stops with exit 1 when PostgreSQL restarts mid-apply, and the next apply converges without a duplicate", function()
-    assert(PG_DIR, "needs OTARUN_TEST_PG_DIR (scripts/pg-test-server exec)")
-    local db = url("fault")
-    local fdir, fserver = ah.up(20, { prefix = "fwFault" })
-    finally(function() ah.down(fserver, fdir) end)
-    local server = fserver
-    local M = 20
-    local more = ah.rollouts(fdir .. "/more.lua", M, { name = "lamp", prefix = "fwFault" })
-    local cwd = fdir .. "/fault"
-    os.execute("mkdir -p " .. h.shell_quote(cwd))
-    -- slow creates (2/s) so the restart lands mid-apply
-    local pid = spawn(server, db, cwd, { "apply", more, "--auto-approve", "--qps", "CreateOTADynamicUpgradeJob=2" },
-      cwd .. "/apply.log")
-    local before = #ah.jobs(server)
+  -- A PostgreSQL of the test's own, restarted under a command: the suite's is shared with other
+  -- specs running at the same time.
+  local function own_pg()
+    local pgdir = ah.tmpdir()
+    local script_dir = h.src .. "/scripts"
+    local _, _, rc = os.execute(string.format("%s/pg-test-server start %s >/dev/null", h.shell_quote(script_dir),
+      h.shell_quote(pgdir)))
+    assert(rc == 0, "starting a PostgreSQL for the fault")
+    local u = h.slurp(pgdir .. "/url"):gsub("%s+$", "")
+    local pw = h.slurp(pgdir .. "/pgpass"):match(":([^:\n]+)\n?$")
+    return {
+      url = u .. "?schema=fault",
+      -- for this process, whose PGPASSFILE is the suite's server's
+      url_pw = u:gsub("^(postgresql://[^@/]+)@", "%1:" .. pw .. "@") .. "?schema=fault",
+      env = { PGPASSFILE = pgdir .. "/pgpass" },
+      restart = function()
+        local _, _, r = os.execute(string.format("%s/pg-test-server restart %s >/dev/null 2>&1",
+          h.shell_quote(script_dir), h.shell_quote(pgdir)))
+        return r
+      end,
+      stop = function()
+        os.execute(string.format("%s/pg-test-server stop %s >/dev/null 2>&1", h.shell_quote(script_dir),
+          h.shell_quote(pgdir)))
+        ah.rm_rf(pgdir)
+      end,
+    }
+  end
+
+  -- Starts `command` against the server, restarts PostgreSQL once `jobs` jobs exist, and returns
+  -- its exit code and output. Creates are slowed (300 ms each) so the restart lands mid-command.
+  local function restarted_under(pg, fserver, argv, jobs)
+    ah.admin(fserver, "POST", "faults", { action = "CreateOTADynamicUpgradeJob", latency_ms = 300 })
+    local cwd = ah.tmpdir()
+    local log = cwd .. "/log"
+    os.execute(string.format("(cd %s && PGPASSFILE=%s %s >%s 2>&1 </dev/null; echo $? >%s) &", h.shell_quote(cwd),
+      h.shell_quote(pg.env.PGPASSFILE), ah.cmdline(fserver, pg.url, argv), h.shell_quote(log),
+      h.shell_quote(cwd .. "/rc")))
     local t0 = sys.monotonic()
-    while #ah.jobs(server) < before + 3 and sys.monotonic() - t0 < 60 do sys.sleep(0.05) end
-    local _, _, rc = os.execute(string.format("%s/../scripts/pg-test-server restart %s >/dev/null 2>&1",
-      h.shell_quote(h.src .. "/spec"), h.shell_quote(PG_DIR)))
-    assert.are.equal(0, rc, "restarting PostgreSQL")
-    assert.is_true(wait_exit(pid, 60))
-    local log = h.slurp(cwd .. "/apply.log")
-    assert.matches("lost the connection to the state database", log, 1, true)
-    assert.is_nil(log:find("Apply complete", 1, true))
-    local code, out, err = ah.otarun(server, db, { "apply", more, "--auto-approve" })
-    assert.are.equal(0, code, out .. err)
-    local a = ah.audit_jobs(server, db, M, "lamp")
-    assert.are.equal(0, a.duplicates)
-    assert.are.equal(0, a.missing)
-    assert.are.equal(0, a.lost)
-    code, out, err = ah.otarun(server, db, { "apply", more, "--auto-approve" })
-    assert.are.equal(0, code, out .. err)
-    assert.is_nil(out:find("CreateOTA", 1, true))
-  end)
+    while #ah.jobs(fserver) < jobs and sys.monotonic() - t0 < 60 do sys.sleep(0.05) end
+    assert.are.equal(0, pg.restart(), "restarting PostgreSQL")
+    while h.slurp(cwd .. "/rc") == "" and sys.monotonic() - t0 < 120 do sys.sleep(0.05) end
+    ah.admin(fserver, "DELETE", "faults")
+    local code, out = tonumber(h.slurp(cwd .. "/rc")), h.slurp(log)
+    ah.rm_rf(cwd)
+    return code, out
+  end
+
+  for _, cmd in ipairs({ "apply", "run" }) do
+    it("stops with exit 1 when PostgreSQL restarts mid-" .. cmd .. ", and the next one converges without a duplicate", function()
+      local pg = own_pg()
+      local fdir, fserver = ah.up(20, { prefix = "fwFault" })
+      finally(function()
+        ah.down(fserver, fdir)
+        pg.stop()
+      end)
+      local M = 20
+      local more = ah.rollouts(fdir .. "/more.lua", M, { name = "lamp", prefix = "fwFault" })
+      local argv = cmd == "apply" and { "apply", more, "--auto-approve" } or { "run", more, "--once" }
+      local code, log = restarted_under(pg, fserver, argv, 3)
+      assert.are.equal(1, code, log)
+      assert.matches("lost the connection to the state database", log, 1, true)
+      assert.is_nil(log:find("traceback", 1, true), log)
+      assert.is_true(#ah.jobs(fserver) < M, "the restart landed after the last create")
+      local out, err
+      code, out, err = ah.otarun(fserver, pg.url, argv, { env = pg.env })
+      assert.are.equal(0, code, out .. err)
+      local a = ah.audit_jobs(fserver, pg.url_pw, M, "lamp")
+      assert.are.same({ duplicates = 0, missing = 0, lost = 0 },
+        { duplicates = a.duplicates, missing = a.missing, lost = a.lost })
+    end)
+  end
 end)
