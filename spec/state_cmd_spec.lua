@@ -82,6 +82,13 @@ describe("otarun on a PostgreSQL state store", function()
     assert.matches("engine: postgresql", out, 1, true)
     assert.is_nil((out .. err):find(pw, 1, true))
     assert.is_nil(cjson.encode(dump(db)):find(pw, 1, true))
+    -- a saved plan records the store without its password
+    local plan = dir .. "/plan.json"
+    code, out, err = ah.otarun(server, db, { "plan", script, "--out", plan })
+    assert.is_true(code == 0 or code == 2, out .. err)
+    local saved = h.slurp(plan)
+    assert.is_nil(saved:find(pw, 1, true))
+    assert.matches("postgresql://otarun@127.0.0.1", saved, 1, true)
     -- a wrong password: refused, clearly, and not shown either
     local wrong = db:gsub(pw, "NotThePassw0rd42")
     code, out, err = ah.otarun(server, wrong, { "apply", script, "--auto-approve" })

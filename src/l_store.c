@@ -495,7 +495,7 @@ static int l_list(lua_State *L)
 	if (what < 0)
 		return luaL_argerror(L, 2, lua_pushfstring(L, "no list \"%s\" (rollouts, waves, "
 		                                                "transitions, jobs, intents, unsettled, "
-		                                                "gates, approvals, overrides, audit)",
+		                                                "gates, approvals, overrides, audit, locks)",
 		                                             name));
 	struct store_filter f = {NULL, NULL, 0, 0};
 	if (!lua_isnoneornil(L, 3)) {
