@@ -1,10 +1,10 @@
 -- bench/qps, the otarun half (run by bench/qps as `otarun lua bench/qps.lua URL KEY SECRET N`):
 -- N CreateOTADynamicUpgradeJob calls (one per firmware of the generated fleet) through one
--- otarun.client in one process, paced by the shared limiter at the platform's 20/s. Prints the
+-- otarun.platform.client in one process, paced by the shared limiter at the platform's 20/s. Prints the
 -- wall time, its distance from the ideal N/20 s, and throttled answers seen by the client and
 -- counted by the emulator (which must both be zero).
-local client = require("otarun.client")
-local credentials = require("otarun.credentials")
+local client = require("otarun.platform.client")
+local credentials = require("otarun.platform.credentials")
 local sys = require("otarun.core.sys")
 local cjson = require("cjson")
 

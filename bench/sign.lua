@@ -1,7 +1,7 @@
 -- bench/sign, otarun half (run by bench/sign as `otarun lua bench/sign.lua DIR`): signatures per
 -- second for the same full CreateOTADynamicUpgradeJob request (DIR/sign_request.json) that the
 -- Node half (DIR/node/sign.js, the official SDK functions) signs in the same run: through the
--- one-call signers otarun.client uses (sign.request_v3 / request_v1: flatten, encode, sort, sign,
+-- one-call signers otarun.platform.client uses (sign.request_v3 / request_v1: flatten, encode, sort, sign,
 -- Authorization), through the old three-step path (sign.flatten, sign.v3 / v1, sign.authorization)
 -- for comparison, and the whole client:prepare (timestamp, nonce, URL, header list). Checks that
 -- every row produces the Node SDK's signature, then prints one table.
@@ -42,9 +42,9 @@ local function v1_old_once()
   return sign.v1("POST", q, secret)
 end
 
-local client = require("otarun.client").new{
-  endpoint = "https://" .. fixture.v3_headers.host, limiter = require("otarun.ratelimit").new{},
-  credentials = require("otarun.credentials").static{ access_key_id = id, access_key_secret = secret } }
+local client = require("otarun.platform.client").new{
+  endpoint = "https://" .. fixture.v3_headers.host, limiter = require("otarun.platform.ratelimit").new{},
+  credentials = require("otarun.platform.credentials").static{ access_key_id = id, access_key_secret = secret } }
 local fixed = { timestamp = fixture.v3_headers["x-acs-date"], nonce = fixture.v3_headers["x-acs-signature-nonce"] }
 local function prepare_once()
   return nil, client:prepare("CreateOTADynamicUpgradeJob", fixture.params, fixed).signature

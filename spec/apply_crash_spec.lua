@@ -1,4 +1,4 @@
--- Crash safety (SPEC §4): `otarun apply` creating 50 jobs (50 one-wave rollouts, each its own
+-- Crash safety: `otarun apply` creating 50 jobs (50 one-wave rollouts, each its own
 -- firmware) is SIGKILLed at a random moment, 20 times, each against a fresh emulator and store;
 -- one rerun must finish, a third run must plan nothing, and the emulator's admin API must show
 -- exactly 50 jobs, one per rollout, every one known to the store. Kill delays are stratified over

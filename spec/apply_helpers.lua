@@ -173,6 +173,31 @@ local function alive(pid)
   return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
+-- Starts `otarun ARGV` against the server in the background and SIGKILLs it `delay` seconds after
+-- t0 (sys.monotonic()); returns once it is gone. -> the output it wrote before the kill
+function M.kill_after(server, db, argv, delay, dir, t0)
+  local sys = require("otarun.core.sys")
+  local log, pidfile = dir .. "/killed.log", dir .. "/killed.pid"
+  t0 = t0 or sys.monotonic()
+  os.execute(string.format("%s >%s 2>&1 </dev/null & echo $! >%s", M.cmdline(server, db, argv),
+    h.shell_quote(log), h.shell_quote(pidfile)))
+  local pid = tonumber(h.slurp(pidfile):match("%d+"))
+  local left = delay - (sys.monotonic() - t0)
+  if left > 0 then sys.sleep(left) end
+  os.execute("kill -9 " .. pid .. " 2>/dev/null")
+  while alive(pid) do sys.sleep(0.005) end
+  return h.slurp(log)
+end
+
+-- Open intents in the store (0 when there is no store yet).
+function M.open_intents(db)
+  local f = io.open(db, "rb")
+  if not f then return 0 end
+  f:close()
+  local ok, _, open = pcall(M.store_jobs, db)
+  return ok and #open or 0
+end
+
 -- One crash trial against a fresh emulator and store: `otarun apply` of n one-wave rollouts is
 -- SIGKILLed after `delay` seconds, then run again (once, it must finish) and a third time (it
 -- must plan nothing). -> { created_before = jobs when killed, unsettled = open intents it left,
@@ -187,26 +212,13 @@ function M.crash_trial(n, delay, o)
   local script = M.rollouts(dir .. "/cams.lua", n)
   local argv = { "apply", script, "--auto-approve", "--qps", "*=0", "--qps",
     "CreateOTADynamicUpgradeJob=" .. (o.client_qps or 0) }
-  local log, pidfile = dir .. "/killed.log", dir .. "/killed.pid"
   local t0 = sys.monotonic()
-  os.execute(string.format("%s >%s 2>&1 </dev/null & echo $! >%s", M.cmdline(server, db, argv),
-    h.shell_quote(log), h.shell_quote(pidfile)))
-  local pid = tonumber(h.slurp(pidfile):match("%d+"))
-  local left = delay - (sys.monotonic() - t0)
-  if left > 0 then sys.sleep(left) end
-  os.execute("kill -9 " .. pid .. " 2>/dev/null")
-  while alive(pid) do sys.sleep(0.005) end
-  local r = { finished = h.slurp(log):find("Apply complete", 1, true) ~= nil }
+  local out = M.kill_after(server, db, argv, delay, dir, t0)
+  local r = { finished = out:find("Apply complete", 1, true) ~= nil }
   r.created_before = #M.jobs(server)
-  local f = io.open(db, "rb")
-  if f then
-    f:close()
-    local ok, _, open = pcall(M.store_jobs, db)
-    r.unsettled = ok and #open or 0
-  else
-    r.unsettled = 0
-  end
-  local code, out, err = M.otarun(server, db, argv)
+  r.unsettled = M.open_intents(db)
+  local code, err
+  code, out, err = M.otarun(server, db, argv)
   r.rerun = code
   if code ~= 0 then r.err = out .. err end
   r.adopted, r.absent = 0, 0

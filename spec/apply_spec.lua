@@ -258,9 +258,9 @@ describe("apply.execute with a create whose answer is lost", function()
 
   -- A real client whose creates reach the emulator but whose answers are then "lost".
   local function lossy_client()
-    local client = require("otarun.client")
-    local c = assert(client.new{ endpoint = server.url, credentials = require("otarun.credentials").static{
-      access_key_id = ah.KEY, access_key_secret = ah.SECRET }, limiter = require("otarun.ratelimit").new{} })
+    local client = require("otarun.platform.client")
+    local c = assert(client.new{ endpoint = server.url, credentials = require("otarun.platform.credentials").static{
+      access_key_id = ah.KEY, access_key_secret = ah.SECRET }, limiter = require("otarun.platform.ratelimit").new{} })
     local real = c.call
     local lost = 0
     c.call = function(self, action, params)
@@ -277,7 +277,7 @@ describe("apply.execute with a create whose answer is lost", function()
 
   local function plan_for(first, last)
     local ctx = { now = os.time(), vars = {}, limits = {}, mode = "state" }
-    local res = assert(require("otarun.pipeline").plan({ ah.rollouts(dir .. "/x.lua", last, { first = first }) }, ctx))
+    local res = assert(require("otarun.plan.pipeline").plan({ ah.rollouts(dir .. "/x.lua", last, { first = first }) }, ctx))
     assert(res.ok, "invalid test script")
     return res.plan
   end
@@ -474,9 +474,9 @@ rollout "rep" {
     local params = { JobId = current }
     assert(st:intent{ rollout = "rep", wave = "all", action = "CancelOTAStrategyByJob", params = params,
       identity = "rep/all" })
-    local c = assert(require("otarun.client").new{ endpoint = server.url, credentials =
-      require("otarun.credentials").static{ access_key_id = ah.KEY, access_key_secret = ah.SECRET },
-      limiter = require("otarun.ratelimit").new{} })
+    local c = assert(require("otarun.platform.client").new{ endpoint = server.url, credentials =
+      require("otarun.platform.credentials").static{ access_key_id = ah.KEY, access_key_secret = ah.SECRET },
+      limiter = require("otarun.platform.ratelimit").new{} })
     assert(c:call("CancelOTAStrategyByJob", params))
     c:close()
     st:close()
@@ -492,9 +492,9 @@ rollout "rep" {
 
   it("leaves a job cancelled outside otarun cancelled, and says what to do", function()
     local _, running = jobs_of_wave()
-    local c = assert(require("otarun.client").new{ endpoint = server.url, credentials =
-      require("otarun.credentials").static{ access_key_id = ah.KEY, access_key_secret = ah.SECRET },
-      limiter = require("otarun.ratelimit").new{} })
+    local c = assert(require("otarun.platform.client").new{ endpoint = server.url, credentials =
+      require("otarun.platform.credentials").static{ access_key_id = ah.KEY, access_key_secret = ah.SECRET },
+      limiter = require("otarun.platform.ratelimit").new{} })
     assert(c:call("CancelOTAStrategyByJob", { JobId = running[1] }))
     c:close()
     local code, doc, err = plan_json(script(true))

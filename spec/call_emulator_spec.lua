@@ -5,9 +5,9 @@
 local h = require("helpers")
 local ch = require("client_helpers")
 local cjson = require("cjson")
-local client = require("otarun.client")
-local ratelimit = require("otarun.ratelimit")
-local credentials = require("otarun.credentials")
+local client = require("otarun.platform.client")
+local ratelimit = require("otarun.platform.ratelimit")
+local credentials = require("otarun.platform.credentials")
 local sys = require("otarun.core.sys")
 
 local KEY, SECRET = "LTAI5tEmuSpecKey", "emuSpecSecret-0a1b2c3d4e5f6a7b"

@@ -1,10 +1,10 @@
--- The signed client (otarun.client) and its limiter: request building and wire encoding, response
+-- The signed client (otarun.platform.client) and its limiter: request building and wire encoding, response
 -- classification, retry rules (never blindly resend a change whose outcome is unknown), pacing;
 -- then the real transport against spec/fixtures/fake_platform.py over 127.0.0.1.
 local ch = require("client_helpers")
-local client = require("otarun.client")
-local ratelimit = require("otarun.ratelimit")
-local credentials = require("otarun.credentials")
+local client = require("otarun.platform.client")
+local ratelimit = require("otarun.platform.ratelimit")
+local credentials = require("otarun.platform.credentials")
 local sign = require("otarun.core.sign")
 local cjson = require("cjson")
 
@@ -50,8 +50,8 @@ local OK = { body = '{"RequestId":"r1","Success":true,"Data":{"JobId":"j1"}}' }
 local THROTTLED = { status = 400, headers = { ["x-acs-retry-after"] = "1500" },
   body = '{"RequestId":"r2","Code":"Throttling.User","Message":"Request was denied due to user flow control."}' }
 
-describe("otarun.client request building", function()
-  it("signs V3 exactly as reference §2 and sends the query it signed", function()
+describe("otarun.platform.client request building", function()
+  it("signs V3 exactly as the platform documents it and sends the query it signed", function()
     local c = new_client()
     local req = c:prepare("CreateOTADynamicUpgradeJob", { FirmwareId = "fw1", ProductKey = "pk",
       SrcVersion = { "1.0.0", "V1.0.1" }, Tag = { { Key = "env", Value = "canary run/*~" } },
@@ -124,7 +124,7 @@ describe("otarun.client request building", function()
   end)
 end)
 
-describe("otarun.client responses", function()
+describe("otarun.platform.client responses", function()
   local function classify(action, status, body, headers)
     return client.classify(action, { status = status, body = body, headers = headers or {} })
   end
@@ -188,7 +188,7 @@ describe("otarun.client responses", function()
   end)
 end)
 
-describe("otarun.client retries", function()
+describe("otarun.platform.client retries", function()
   it("retries throttled calls, honouring x-acs-retry-after (ms), with a fresh nonce each time", function()
     local tr = fake_transport({ THROTTLED, THROTTLED, OK })
     local c, t = new_client{ transport = tr }
@@ -265,7 +265,7 @@ describe("otarun.client retries", function()
   end)
 end)
 
-describe("otarun.ratelimit", function()
+describe("otarun.platform.ratelimit", function()
   it("paces 200 creates at 20/s smoothly: ~10 s, never 21 in a one-second window", function()
     local t = fake_time()
     local l = ratelimit.new{ clock = t.clock, sleep = t.sleep }
@@ -307,7 +307,7 @@ describe("otarun.ratelimit", function()
   end)
 end)
 
-describe("otarun.client over real HTTP (fake platform on 127.0.0.1)", function()
+describe("otarun.platform.client over real HTTP (fake platform on 127.0.0.1)", function()
   local server, c
   local have_python = ch.have("python3")
 

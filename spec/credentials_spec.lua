@@ -1,6 +1,6 @@
--- Credentials (SPEC §9): environment first, then ~/.aliyun/config.json under a temporary HOME;
+-- Credentials: environment first, then ~/.aliyun/config.json under a temporary HOME;
 -- profile choice, modes AK and StsToken, clear errors, and a secret no printing can reach.
-local credentials = require("otarun.credentials")
+local credentials = require("otarun.platform.credentials")
 local cjson = require("cjson")
 
 local SECRET, TOKEN = "credSpecSecret0123456789", "credSpecToken-abcdef"
@@ -34,7 +34,7 @@ local CONFIG = {
   },
 }
 
-describe("otarun.credentials", function()
+describe("otarun.platform.credentials", function()
   local home
   before_each(function() home = temp_home() end)
   after_each(function() os.execute("rm -rf '" .. home .. "'") end)

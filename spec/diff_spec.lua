@@ -1,9 +1,9 @@
--- otarun.diff and otarun.platform_checks on hand-made snapshots (the shape otarun.refresh returns)
+-- otarun.plan.diff and otarun.plan.platform_checks on hand-made snapshots (the shape otarun.plan.refresh returns)
 -- and hand-written normalised rollouts: which action each wave gets, the calls in their order,
 -- drift from the intent journal, removed and superseded waves, and the platform rules.
 local plan = require("otarun.plan")
-local diff = require("otarun.diff")
-local checks = require("otarun.platform_checks")
+local diff = require("otarun.plan.diff")
+local checks = require("otarun.plan.platform_checks")
 local calls = require("otarun.plan.calls")
 local F = require("fixtures_plan")
 
@@ -281,5 +281,30 @@ describe("platform checks", function()
     assert.are.same({ "group-type", "group-type", "group-type" }, rules(d))
     assert.matches("group S1 is a static group", d[1].message, 1, true)
     assert.matches("does not exist", d[3].message, 1, true)
+  end)
+
+  it("makes a differential package's static wave without versions a warning: the platform skips the rest", function()
+    local r = F.rollout({ F.wave("all", { kind = "static", all = true }) }, { firmware = { id = FW } })
+    local d = run(r, snapshot({}, { id = FW, status = 1, type = "diff", src_version = "2.3.1", files = 1 }))
+    assert.are.same({ "src-version-diff-package" }, rules(d))
+    assert.are.equal("warning", d[1].severity)
+    assert.matches("skips every device of this wave that is not on 2.3.1", d[1].message, 1, true)
+  end)
+
+  it("checks a dynamic group wave's MultiModuleMode and OverwriteMode against the group's running batch", function()
+    local r = F.rollout({ F.wave("g", { group = "D1", overwrite = "replace" }) }, { firmware = { id = FW } })
+    local other = { job_id = "J7", firmware_id = "fw-other", status = "IN_PROGRESS", kind = "dynamic",
+      params = { GroupId = "D1", ProductKey = r.product, FirmwareId = "fw-other", MultiModuleMode = "false", OverwriteMode = "1" } }
+    local snap = snapshot({})
+    snap.jobs.J7 = other
+    local d = run(r, snap)
+    assert.are.same({ "group-mode" }, rules(d))
+    assert.matches("job J7) with MultiModuleMode=false and OverwriteMode=1", d[1].message, 1, true)
+    r.waves[1].overwrite = nil
+    assert.are.same({}, rules(run(r, snap)))
+    -- two pending waves of different firmware on one group in one plan must agree too
+    local r2 = F.rollout({ F.wave("g2", { group = "D1", multi_module = true }) }, { name = "other", firmware = { id = "fw-x" } })
+    local both = checks.run({ r, r2 }, snapshot({}), function() return false end)
+    assert.are.same({ "group-mode" }, rules(both))
   end)
 end)

@@ -1,12 +1,12 @@
 -- Spec helper: a real `otarun emulator` on 127.0.0.1 with a manual clock and one known key, plus
--- what specs do with it: an otarun.client pointed at it, the admin API (clock, faults, jobs,
+-- what specs do with it: an otarun.platform.client pointed at it, the admin API (clock, faults, jobs,
 -- drift edits), and the environment that makes `otarun plan|apply` talk to it. Shared by the
 -- refresh/diff and apply specs. Uses helpers.lua, client_helpers.lua (start/stop by pid),
--- otarun.client, otarun.credentials, otarun.ratelimit, otarun.core.http, cjson.
+-- otarun.platform.client, otarun.platform.credentials, otarun.platform.ratelimit, otarun.core.http, cjson.
 --
 --   local emu = require("emu_helper")
 --   local e = emu.start{ fleet = FLEET_TEXT }        -- or fleet_file = PATH; extra = { "--qps", "*=0" }
---   local c = e:client()                             -- otarun.client with its own rate limiter
+--   local c = e:client()                             -- otarun.platform.client with its own rate limiter
 --   e:admin("POST", "clock/advance?seconds=60")      -- -> decoded JSON (asserts HTTP 200)
 --   e:jobs()                                         -- the emulator's job list (admin view)
 --   e:edit_job(job_id, { MaximumPerMinute = 800 })  -- drift behind otarun's back
@@ -58,13 +58,13 @@ function Emu:stop()
   self.server = nil
 end
 
--- An otarun.client for this emulator (own limiter, so specs do not share pacing state).
+-- An otarun.platform.client for this emulator (own limiter, so specs do not share pacing state).
 function Emu:client(opts)
-  local o = { endpoint = self.url, credentials = require("otarun.credentials").static{
+  local o = { endpoint = self.url, credentials = require("otarun.platform.credentials").static{
       access_key_id = M.KEY, access_key_secret = M.SECRET },
-    limiter = require("otarun.ratelimit").new{} }
+    limiter = require("otarun.platform.ratelimit").new{} }
   for k, v in pairs(opts or {}) do o[k] = v end
-  return assert(require("otarun.client").new(o))
+  return assert(require("otarun.platform.client").new(o))
 end
 
 -- Environment for running the otarun binary against this emulator.

@@ -1,5 +1,5 @@
 -- The example scripts, end to end through the real binary: each validates with no error, plans
--- offline into the JSON document of SPEC §7a, and the showcase plans exactly as the README says.
+-- offline into the plan JSON document, and the showcase plans exactly as the README says.
 -- Also the validate and plan commands' options and exit codes.
 local h = require("helpers")
 local cjson = require("cjson")
@@ -48,7 +48,7 @@ describe("examples", function()
       assert.matches("valid: 0 errors", out)
     end)
 
-    it(name .. " plans offline into the JSON of SPEC §7a", function()
+    it(name .. " plans offline into the plan JSON document", function()
       local code, out, err = plan_json({ example(name) })
       assert.are.equal(0, code, err)
       local doc = cjson.decode(out)
@@ -113,20 +113,26 @@ describe("otarun plan", function()
     os.remove(out_file)
   end)
 
-  it("says the platform state is unknown without credentials, in text", function()
-    local code, out = h.run({ "plan", "--now", NOW, example("version-waves") }, { env = { ALIBABA_CLOUD_ACCESS_KEY_ID = "" } })
+  it("says the platform state is unknown offline, in text", function()
+    local code, out = h.run({ "plan", "--offline", "--now", NOW, example("version-waves") })
     assert.are.equal(0, code)
     assert.matches("platform state unknown", out, 1, true)
     assert.matches("\nPlan: 1 to create, 0 to update, 0 to replace, 0 to cancel, 2 waiting.\n$", out, 1, false)
     assert.is_nil(out:find("\27[", 1, true))
   end)
 
-  it("says so when credentials are present but the plan is still offline", function()
+  it("fails a live plan without credentials, naming where it looked and --offline", function()
     local code, out, err = h.run({ "plan", "--now", NOW, example("version-waves") },
-      { env = { ALIBABA_CLOUD_ACCESS_KEY_ID = "LTAI-not-a-real-key" } })
-    assert.are.equal(0, code)
-    assert.matches("planning offline", err, 1, true)
-    assert.matches("platform state unknown", out, 1, true)
+      { env = { ALIBABA_CLOUD_ACCESS_KEY_ID = "", HOME = "/nonexistent" } })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("ALIBABA_CLOUD_ACCESS_KEY_ID", err, 1, true)
+    assert.matches("config.json", err, 1, true)
+    assert.matches("otarun plan --offline", err, 1, true)
+    -- half a key is no better, and it is never printed
+    code, out, err = h.run({ "plan", "--now", NOW, example("version-waves") },
+      { env = { ALIBABA_CLOUD_ACCESS_KEY_ID = "LTAI-not-a-real-key", HOME = "/nonexistent" } })
+    assert.are.equal(1, code)
     assert.is_nil((out .. err):find("LTAI-not-a-real-key", 1, true))
   end)
 
@@ -136,7 +142,7 @@ describe("otarun plan", function()
       return
     end
     local function on_tty(prefix, extra)
-      local cmd = string.format("%s %s plan --now %s %s %s", prefix, h.shell_quote(h.bin), NOW, extra,
+      local cmd = string.format("%s %s plan --offline --now %s %s %s", prefix, h.shell_quote(h.bin), NOW, extra,
         h.shell_quote(example("dynamic-group")))
       local p = io.popen("script -qec " .. h.shell_quote(cmd) .. " /dev/null")
       local out = p:read("a")

@@ -1,4 +1,4 @@
--- Hand-written normalised rollouts (the shape otarun.core.validate returns, notes/contracts.md) for
+-- Hand-written normalised rollouts (the shape otarun.core.validate returns) for
 -- the planner and renderer specs, so they do not depend on the validator.
 local util = require("otarun.util")
 

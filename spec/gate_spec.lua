@@ -1,9 +1,9 @@
 -- Health gates: judging counts against a gate (pure), check functions in the sandbox, describing a
 -- reading for status, and reading counts from a real in-process emulator through the local
 -- transport, with the cost of a reading independent of the fleet size.
-local gate = require("otarun.gate")
+local gate = require("otarun.run.gate")
 local emulator = require("otarun.emulator")
-local tl = require("otarun.transport_local")
+local tl = require("otarun.platform.transport_local")
 
 local T0 = 1798761600 -- 2027-01-01T00:00:00Z
 

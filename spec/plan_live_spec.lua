@@ -1,5 +1,5 @@
 -- `otarun plan` against the real emulator over 127.0.0.1 (spec/emu_helper.lua): the plan's calls
--- are carried out through otarun.client and recorded in the state store the way apply does
+-- are carried out through otarun.platform.client and recorded in the state store the way apply does
 -- (intent, call, record_call), then the next plan is read. Covers: nothing left to do after a
 -- create; a rate change planned as `~` UpdateOTAJob with every tag resent; drift made through the
 -- admin API; a group change planned as `-/+`; removed waves cancelled; a superseding dynamic wave
@@ -59,7 +59,7 @@ end
 
 -- Carries out one wave's calls as apply does: an intent, the call, record_call.
 local function apply_wave(file, doc, rollout, wave)
-  local res = assert(require("otarun.pipeline").check({ file }, { vars = {}, now = os.time(), limits = {} }))
+  local res = assert(require("otarun.plan.pipeline").check({ file }, { vars = {}, now = os.time(), limits = {} }))
   local r = res.rollouts[1]
   local st <close> = assert(state.open{ state = STATE, command = "spec" })
   assert(st:lock(5))
@@ -75,7 +75,7 @@ local function apply_wave(file, doc, rollout, wave)
     assert(st:record_call(id, { state = "settled", job_id = job_id,
       job = creates and { rollout = rollout, wave = wave, firmware = call.params.FirmwareId,
         kind = call.action:match("Dynamic") and "dynamic" or "static", identity = identity,
-        params_fingerprint = require("otarun.diff").params_fingerprint(call.params) } or nil,
+        params_fingerprint = require("otarun.plan.diff").params_fingerprint(call.params) } or nil,
       transition = creates and { rollout = rollout, wave = wave, to = "running", why = "created" } or nil,
       audit = { action = call.action, rollout = rollout, wave = wave, params = call.params } }))
     ids[#ids + 1] = job_id
@@ -226,7 +226,9 @@ describe("otarun plan against the emulator", function()
     -- offline, the same scripts are valid and the plan says the checks were skipped
     code, doc, out, err = plan(files, { "--offline" })
     assert.are.equal(0, code, err)
-    assert.are.equal("offline", doc.mode)
+    -- with a state store, --offline plans from its records (never from nothing), unappliable
+    assert.are.equal("state", doc.mode)
+    assert.are.equal(require("cjson").null, doc.state_fingerprint)
     assert.matches("were skipped", err, 1, true)
   end)
 
@@ -260,7 +262,7 @@ describe("otarun plan against the emulator", function()
 
   it("plans live in-process through pipeline.plan with one client and a store", function()
     local st <close> = assert(state.open{ state = STATE, readonly = true })
-    local res = assert(require("otarun.pipeline").plan({ file_a }, { vars = {}, now = os.time(), limits = {},
+    local res = assert(require("otarun.plan.pipeline").plan({ file_a }, { vars = {}, now = os.time(), limits = {},
       mode = "live", client = c, state = st }))
     assert.are.equal("live", res.plan.mode)
     assert.are.equal(st:fingerprint({ "cam-a" }), res.plan.state_fingerprint)

@@ -1,4 +1,4 @@
--- Checks a decoded plan JSON document against SPEC §7a: every documented key present with the
+-- Checks a decoded plan JSON document against the plan JSON document's shape: every documented key present with the
 -- right type. Returns the list of problems (empty when the shape is right).
 local cjson = require("cjson")
 

@@ -1,7 +1,7 @@
 -- The offline planner (otarun.plan): wave statuses, reasons, earliest starts, and the exact API
 -- calls of each wave, from hand-written normalised rollouts.
 local plan = require("otarun.plan")
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 local util = require("otarun.util")
 local F = require("fixtures_plan")
 
@@ -74,6 +74,33 @@ describe("plan calls", function()
       ws[4].calls[1].params)
   end)
 
+  it("says what each percent wave of a ramp reaches: GrayPercent applies to the devices still on the source versions", function()
+    local r = F.rollout({ F.wave("one", { kind = "static", percent = 1, versions = { "1.7.2" } }),
+      F.wave("ten", { kind = "static", percent = 10, versions = { "1.7.2" } }),
+      F.wave("half", { kind = "static", percent = 50, versions = { "1.7.2" } }) })
+    local w = waves_of(r)
+    assert.matches("GrayPercent 1 reaches about 1% of the devices on 1.7.2", w[1].reason, 1, true)
+    assert.matches("reaches about 9.9% of the devices on 1.7.2, 10.9% in total", w[2].reason, 1, true)
+    assert.matches("reaches about 44.55% of the devices on 1.7.2, 55.45% in total", w[3].reason, 1, true)
+    assert.are.equal("50", w[3].calls[1].params.GrayPercent)
+  end)
+
+  it("computes the GrayPercent of percent = { total = N } from the earlier waves", function()
+    local r = F.rollout({ F.wave("one", { kind = "static", percent = 1, versions = { "1.7.2" } }),
+      F.wave("ten", { kind = "static", percent = 10, percent_total = true, versions = { "1.7.2" } }),
+      F.wave("half", { kind = "static", percent = 50, percent_total = true, versions = { "1.7.2" } }),
+      F.wave("again", { kind = "static", percent = 40, percent_total = true, versions = { "1.7.2" } }),
+      F.wave("other", { kind = "static", percent = 5, percent_total = true, versions = { "1.6.0" } }) })
+    local w = waves_of(r)
+    assert.are.equal("9.091", w[2].calls[1].params.GrayPercent)   -- 1 + 9.091% of 99 = 10
+    assert.are.equal("44.445", w[3].calls[1].params.GrayPercent)  -- 10 + 44.445% of 90 = 50
+    assert.matches("10% in total", w[2].reason, 1, true)
+    assert.matches("50% in total", w[3].reason, 1, true)
+    assert.are.equal("0.001", w[4].calls[1].params.GrayPercent)
+    assert.matches("total 40% of the devices on 1.7.2 was already reached", w[4].reason, 1, true)
+    assert.are.equal("5", w[5].calls[1].params.GrayPercent)       -- other versions: a chain of its own
+  end)
+
   it("sends the percent text exactly as written", function()
     local r = F.rollout({ F.wave("g", { kind = "static", percent = 0.125, percent_text = "0.125" }) })
     assert.are.equal("0.125", waves_of(r)[1].calls[1].params.GrayPercent)
@@ -94,12 +121,26 @@ describe("plan calls", function()
 
   it("does not schedule a static wave less than 5 minutes ahead: it waits and is created at its start", function()
     local start = NOW + 4 * 60
-    local r = F.rollout({ F.wave("s", { kind = "static", all = true, start = start, finish_at = start + 2 * H }) })
+    local r = F.rollout({ F.wave("s", { kind = "static", all = true, start = start }) })
     local w = waves_of(r)[1]
     assert.are.equal("waiting", w.status)
     assert.are.equal("wait", w.action)
     assert.is_nil(w.calls[1].params.ScheduleTime)
-    assert.are.equal(tostring((start + 2 * H) * 1000), w.calls[1].params.ScheduleFinishTime)
+  end)
+
+  it("never sends ScheduleFinishTime without ScheduleTime: a wave with a finish is scheduled 6 minutes after its create", function()
+    local start = NOW + 4 * 60
+    local r = F.rollout({ F.wave("s", { kind = "static", all = true, start = start, finish_at = start + 2 * H }) })
+    local w = waves_of(r)[1]
+    assert.are.equal("wait", w.action)
+    local p = w.calls[1].params
+    assert.are.equal(tostring((start + 2 * H) * 1000), p.ScheduleFinishTime)
+    assert.is_string(p.ScheduleTime)
+    assert.is_true(tonumber(p.ScheduleTime) >= (NOW + 5 * 60) * 1000)
+    local now_wave = waves_of(F.rollout({ F.wave("n", { kind = "static", all = true, finish_after = 3 * H }) }))[1]
+    local q = now_wave.calls[1].params
+    assert.are.equal(tostring((NOW + 6 * 60) * 1000), q.ScheduleTime)
+    assert.are.equal(tostring((NOW + 6 * 60 + 3 * H) * 1000), q.ScheduleFinishTime)
   end)
 
   it("waits for a static wave more than 7 days ahead, to be created with ScheduleTime 7 days before", function()
@@ -356,13 +397,6 @@ describe("params", function()
     assert.are.same({ A = "x", ["L.1"] = "a", ["L.2"] = "b", ["T.1.Key"] = "k", ["T.1.Value"] = "v",
                       B = "true", N = "1440", F = "5" },
       params.flatten({ A = "x", L = { "a", "b" }, T = { { Key = "k", Value = "v" } }, B = true, N = 1440, F = 5.0 }))
-  end)
-  it("flattens in Lua exactly as the native signer does", function()
-    local req = { FirmwareId = "x", ProductKey = "p", SrcVersion = { "1.0", "2.0" }, MaximumPerMinute = 500,
-                  NeedPush = false, Tag = { { Key = "a", Value = "b/c" }, { Key = "otarun", Value = "r/w" } } }
-    assert.are.same(params.flatten_lua(req), params.flatten(req))
-    local ok, sign = pcall(require, "otarun.core.sign")
-    if ok then assert.are.equal(sign.flatten, params.flatten) end
   end)
   it("orders names for reading with numeric parts as numbers", function()
     local p = { ["Tag.10.Key"] = "", ["Tag.2.Key"] = "", ["Tag.2.Value"] = "", FirmwareId = "", ["SrcVersion.1"] = "" }

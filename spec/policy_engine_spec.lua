@@ -1,5 +1,5 @@
--- The native rule kinds through otarun.policy.evaluate, on plan tables built by hand (shapes of
--- contracts.md): each kind passing and failing at each level, overrides, and applies-scoping.
+-- The native rule kinds through otarun.policy.evaluate, on plan tables built by hand (the plan table's
+-- shape, docs/architecture.md): each kind passing and failing at each level, overrides, and applies-scoping.
 local policy = require("otarun.policy")
 local loader = require("otarun.policy.loader")
 

@@ -1,9 +1,9 @@
--- otarun.refresh against the real emulator over 127.0.0.1 (spec/emu_helper.lua): firmware facts,
+-- otarun.plan.refresh against the real emulator over 127.0.0.1 (spec/emu_helper.lua): firmware facts,
 -- every page of ListOTAJobByFirmware (page size shrunk so a dozen jobs make three pages),
 -- QueryOTAJob only for the jobs the diff compares, the call count, groups, and find_by_identity's
 -- three answers (found, certainly absent, unknown when a read fails).
 local emu = require("emu_helper")
-local refresh = require("otarun.refresh")
+local refresh = require("otarun.plan.refresh")
 local F = require("fixtures_plan")
 
 local FLEET = emu.FLEET:gsub("firmware = {", [[firmware = { { id = "fwDiff0001", version = "2.5.0", type = "diff",
@@ -124,7 +124,7 @@ end)
 describe("refresh over more than one real page", function()
   it("reads all 205 jobs of a firmware in two pages of 200", function()
     local e = emu.start{ extra = { "--qps", "*=0" } }
-    local c = e:client{ limiter = require("otarun.ratelimit").new{ limits = {
+    local c = e:client{ limiter = require("otarun.platform.ratelimit").new{ limits = {
       CreateOTADynamicUpgradeJob = 2000, CancelOTAStrategyByJob = 2000 } } }
     local ok, err = pcall(function()
       local last

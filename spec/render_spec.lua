@@ -25,7 +25,7 @@ local WARN = { severity = "warning", rule = "retry-1440-with-timeout", message =
                param = "RetryInterval" }
 
 describe("json encoder", function()
-  it("orders known keys as SPEC §7a shows them, then the rest by bytes", function()
+  it("orders known keys in the documented order, then the rest by bytes", function()
     assert.are.equal('{"name":"n","kind":"k","status":"s","a":1,"z":2}',
       json.encode({ z = 2, a = 1, status = "s", kind = "k", name = "n" }))
   end)
@@ -52,7 +52,7 @@ describe("json renderer", function()
     return type(v) == kind
   end
 
-  it("has every top-level key of SPEC §7a with its type", function()
+  it("has every top-level key of the plan JSON document with its type", function()
     for key, kind in pairs({ format_version = "string", generated_at = "string", mode = "string",
                              state_fingerprint = "string|null", rollouts = "table", diagnostics = "table",
                              policies = "table", summary = "table" }) do

@@ -1,6 +1,6 @@
--- The sandbox (SPEC §6), written as a list of attacks: each must fail with its own error, none may
--- crash the host or leak into it. Runs through the real sandbox (otarun.sandbox + l_sandbox.c).
-local sandbox = require("otarun.sandbox")
+-- The sandbox, written as a list of attacks: each must fail with its own error, none may
+-- crash the host or leak into it. Runs through the real sandbox (otarun.lang.sandbox + l_sandbox.c).
+local sandbox = require("otarun.lang.sandbox")
 
 local LIMITS = { memory = 32 * 1024 * 1024, instructions = 20000000 }
 

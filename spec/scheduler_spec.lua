@@ -1,14 +1,14 @@
 -- The run loop in process: the real scheduler, client, limiter and state store against an
--- in-process emulator on a manual clock (otarun.transport_local), ticking and advancing simulated
--- time as `otarun run` would sleep. Proves SPEC §3: waves start only after the previous gate
+-- in-process emulator on a manual clock (otarun.platform.transport_local), ticking and advancing simulated
+-- time as `otarun run` would sleep. Proves that waves start only after the previous gate
 -- passed and their delay and window allow (across time zones and a day boundary), a failing canary
 -- halts the rollout (abort cancels its pending tasks), resume and approve continue it, and crashes
 -- at random points of random ticks converge with no duplicate job and no skipped gate.
 local h = require("helpers")
 local emulator = require("otarun.emulator")
-local tl = require("otarun.transport_local")
-local scheduler = require("otarun.scheduler")
-local pipeline = require("otarun.pipeline")
+local tl = require("otarun.platform.transport_local")
+local scheduler = require("otarun.run.scheduler")
+local pipeline = require("otarun.plan.pipeline")
 local state = require("otarun.state")
 local util = require("otarun.util")
 
@@ -47,7 +47,7 @@ local function world(waves_text, opts)
   function w.open()
     w.st = assert(state.open{ state = w.dir .. "/state.db", command = "run", now = w.now })
     w.sched = scheduler.new{ state = w.st, client = opts.client and opts.client(w.client) or w.client,
-      rollouts = w.rollouts, now = w.now, interval = opts.interval or 600,
+      rollouts = w.rollouts, now = w.now, interval = opts.interval or 600, auto_confirm = opts.auto_confirm,
       on_event = function(ev) w.events[#w.events + 1] = ev end }
   end
   w.open()
@@ -187,6 +187,50 @@ describe("scheduler (run loop) against the in-process emulator", function()
     local found
     for _, row in ipairs(resumed) do if row.kind == "resume" then found = row end end
     assert.are.equal("known flaky batch", found.result)
+    w.close()
+  end)
+
+  it("with --auto-confirm confirms waiting devices of a confirm = true wave only while its window is open", function()
+    local w = world([[
+  wave "canary" { group = "Canary", rate = 1000, confirm = true,
+                  window = { from = "01:00", to = "03:00", tz = "Z" },
+                  gate = { soak = "1h", min_devices = 20, max_failed_ratio = 1 } },
+]], { failure = { ["2.3.1"] = 1 }, auto_confirm = true })
+    w.run_until(MONDAY + 4 * HOUR)
+    local job = w.wave("canary").job_id
+    assert.is_string(job)
+    local tasks = w.emu:jobs()[1].Tasks
+    assert.are.equal(0, tasks.CONFIRM)
+    assert.are.equal(200, tasks.FAILED)
+    local confirmed = 0
+    for _, ev in ipairs(w.events) do
+      if ev.kind == "confirm" then
+        confirmed = confirmed + tonumber(ev.text:match("^(%d+)"))
+        assert.is_true(ev.t >= MONDAY + HOUR and ev.t < MONDAY + 3 * HOUR, "confirmed at " .. ev.t)
+      end
+    end
+    assert.are.equal(200, confirmed)
+    -- every ConfirmOTATask call is journaled, at most 10 ids each
+    local n = 0
+    for _, row in ipairs(w.st:list("intents", { rollout = "cam" })) do
+      if row.action == "ConfirmOTATask" then
+        n = n + 1
+        local ids = 0
+        for _ in row.params:gmatch("TaskId") do ids = ids + 1 end
+        assert.is_true(ids >= 1 and ids <= 10)
+      end
+    end
+    assert.are.equal(20, n)
+    -- re-upgraded after the window: they wait for confirmation until it opens again
+    local failed = assert(w.client:call("ListOTATaskByJob", { JobId = job, TaskStatus = "FAILED", PageSize = 10 }))
+    local p = { JobId = job, TaskId = {} }
+    for _, t in ipairs(failed.Data.SimpleOTATaskInfo) do p.TaskId[#p.TaskId + 1] = t.TaskId end
+    w.emu:advance(MONDAY + 4 * HOUR - w.emu:now())   -- the window closed at 03:00
+    assert(w.client:call("ReupgradeOTATask", p))
+    w.run_until(MONDAY + 20 * HOUR)
+    assert.are.equal(10, w.emu:jobs()[1].Tasks.CONFIRM)
+    w.run_until(MONDAY + DAY + 2 * HOUR)
+    assert.are.equal(0, w.emu:jobs()[1].Tasks.CONFIRM)
     w.close()
   end)
 

@@ -59,7 +59,8 @@ describe("otarun status", function()
     assert.matches("platform: offline", out, 1, true)
     local dead = { url = "http://127.0.0.1:1" }
     code, out, err = ah.otarun(dead, db, { "status", script })
-    assert.are.equal(0, code, out .. err)
+    assert.are.equal(1, code, out .. err) -- the store's view is shown, but a cron check must see it failed
     assert.matches("platform: unreachable: ", out, 1, true)
+    assert.matches("what is shown comes from the state store", err, 1, true)
   end)
 end)

@@ -96,7 +96,7 @@ describe("otarun.core.validate", function()
   it("lets static percent and all waves inherit the versions that narrow them", function()
     local r = check({ decl({ defaults = { kind = "static", versions = { "2.3.0" } } }, {
       { name = "one", percent = 1 },
-      { name = "rest", all = true },
+      { name = "rest", all = true, overwrite = "replace" },
       { name = "own", all = true, versions = { "2.3.1" } },
       { name = "listed", devices = { "dev1" } },
     }) })
@@ -108,13 +108,62 @@ describe("otarun.core.validate", function()
     assert.is_nil(w[4].versions)
   end)
 
+  it("takes percent = { total = N } (N% of the fleet in total) and refuses other tables", function()
+    local r = check({ decl({ defaults = { kind = "static", versions = { "2.3.0" }, overwrite = "replace" } }, {
+      { name = "one", percent = 1 },
+      { name = "ten", percent = { total = "10.5" } },
+      { name = "bad", percent = { totl = 10 } },
+      { name = "big", percent = { total = 101 } },
+    }) })
+    local w = r.rollouts[1].waves
+    assert.is_nil(w[1].percent_total)
+    assert.is_true(w[2].percent_total)
+    assert.are.equal("10.5", w[2].percent_text)
+    local rules = {}
+    for _, d in ipairs(r.diagnostics) do rules[#rules + 1] = d.wave .. " " .. d.rule end
+    table.sort(rules)
+    assert.are.same({ "bad field-type", "bad target-exclusive", "bad unknown-field", "big static-percent" }, rules)
+  end)
+
+  it("warns about static waves whose targets overlap an earlier static wave's (static-overlap)", function()
+    local r = check({ decl({ defaults = { kind = "static" } }, {
+      { name = "one", percent = 1, versions = { "2.3.0" } },
+      { name = "ten", percent = 10, versions = { "2.3.0", "2.3.1" } },
+      { name = "other", all = true, versions = { "2.2.0" } },
+      { name = "g1", group = "G1" },
+      { name = "g2", group = "G1" },
+      { name = "g3", group = "G3" },
+      { name = "swap", percent = 50, versions = { "2.3.1" }, overwrite = "replace" },
+      { name = "rest", all = true },
+    }) })
+    local got = {}
+    for _, d in ipairs(r.diagnostics) do
+      assert.are.equal("warning", d.severity)
+      got[#got + 1] = d.rule .. " " .. d.wave
+    end
+    assert.are.same({ "static-overlap ten", "static-overlap g2", "static-overlap rest" }, got)
+    assert.matches('pending task of wave "one" (line 11, version 2.3.0)', r.diagnostics[1].message, 1, true)
+    assert.matches('wave "g1" (line 14, group G1)', r.diagnostics[2].message, 1, true)
+    assert.matches('pending task of wave "swap"', r.diagnostics[3].message, 1, true)
+  end)
+
+  it("warns (not errs) when a differential package's static wave takes every version: the platform skips the others", function()
+    local fw = { id = "fwd", type = "diff", src_version = "2.3.0" }
+    local r = check({ decl({ firmware = fw }, { { name = "all", kind = "static", all = true } }) })
+    local d = find(r, "src-version-diff-package")
+    assert.are.equal("warning", d.severity)
+    assert.matches("skips every device of this wave that is not on 2.3.0", d.message, 1, true)
+    local bad = check({ decl({ firmware = fw }, { { name = "v", versions = { "2.3.1" } } }) })
+    assert.are.equal("error", find(bad, "src-version-diff-package").severity)
+  end)
+
   it("returns the normalised shape the planner expects", function()
     local r = check({ decl({ instance = "iot-cn-0pp1n8t",
       firmware = { id = "nx3x", version = "2.4.0", size = "12MB", files = { "a.bin" }, verified = true } }, {
       { name = "canary", versions = { "2.3.1" }, protocol = "mqtt", start = "2026-12-01T02:00:00+08:00" },
       { name = "st", kind = "static", percent = 12.5, finish = "2d", push = false },
       { name = "rest", kind = "static", devices = { "d1", "d2" }, finish = "2026-12-05T00:00:00Z",
-        window = { days = { "sat", "sun" }, from = "22:00", to = "02:00" } },
+        window = { days = { "sat", "sun" }, from = "22:00", to = "02:00", tz = "UTC" } },
     }) })
     assert.are.same({}, r.diagnostics)
     local ro = r.rollouts[1]

@@ -5,7 +5,7 @@
 
 struct embedded_file {
 	const char *name; /* module name ("otarun.plan") or, for policies, the relative path */
-	const char *path; /* path relative to the source tree ("lua/otarun/plan.lua") */
+	const char *path; /* path relative to the source tree ("lua/otarun/plan/init.lua") */
 	const char *data;
 	size_t len;
 };

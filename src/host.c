@@ -1,7 +1,8 @@
 /* The Lua host. Owns the lua_State, its budgeted allocator, the searcher that serves the Lua half
  * of otarun (compiled in by cmake/embed.cmake, or read from --lua-dir), and the one protected entry
  * into Lua: main -> host_main -> lua_pcall(host_entry) with a traceback handler. The commands
- * themselves live in lua/otarun/cli.lua. Uses: embedded.h, modules.c. */
+ * themselves live in lua/otarun/cli/init.lua. Uses: embedded.h, modules.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,13 @@ static void *host_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
 		size_t cap = a->tripped ? a->limit + HOST_ALLOC_SLACK : a->limit;
 		if (a->used + (nsize - old) > cap) {
 			a->tripped = 1;
+			return NULL;
+		}
+	}
+	if (a->ceiling && nsize > old) {
+		size_t cap = a->ceiling_tripped ? a->ceiling + HOST_ALLOC_SLACK : a->ceiling;
+		if (a->used + (nsize - old) > cap) {
+			a->ceiling_tripped = 1;
 			return NULL;
 		}
 	}
@@ -178,15 +186,33 @@ static int host_protected(lua_State *L, lua_CFunction fn, void *ud)
 		return -1;
 	}
 	if (lua_pcall(L, fn ? 1 : 0, 1, 1) != LUA_OK) {
-		fprintf(stderr, "otarun: internal error: %s\n", lua_tostring(L, -1));
+		if (!host_alloc_of(L)->ceiling_tripped) /* else host_main says which limit */
+			fprintf(stderr, "otarun: internal error: %s\n", lua_tostring(L, -1));
 		return -1;
 	}
 	return (int)lua_tointeger(L, -1);
 }
 
+/* The default --max-host-memory: what one command may hold in Lua, scripts' budgets included. */
+#define HOST_DEFAULT_CEILING ((size_t)2 << 30)
+
+/* "N" bytes, N > 0 -> 1 and *out; anything else -> 0 */
+static int host_parse_bytes(const char *s, size_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || s[0] == '-')
+		return 0;
+	*out = (size_t)v;
+	return 1;
+}
+
 int host_main(int argc, char **argv)
 {
 	struct host_alloc alloc = {0};
+	alloc.ceiling = HOST_DEFAULT_CEILING;
+	const char *ceiling_arg = getenv("OTARUN_MAX_HOST_MEMORY");
 	struct host_args args = {0, NULL, getenv("OTARUN_LUA_DIR"), 1};
 	/* --lua-dir is the host's own option: it must be known before any module loads. */
 	char **kept = calloc((size_t)argc + 1, sizeof *kept);
@@ -199,11 +225,21 @@ int host_main(int argc, char **argv)
 			args.lua_dir = argv[++i];
 		} else if (strncmp(argv[i], "--lua-dir=", 10) == 0) {
 			args.lua_dir = argv[i] + 10;
+		} else if (strcmp(argv[i], "--max-host-memory") == 0 && i + 1 < argc) {
+			ceiling_arg = argv[++i];
+		} else if (strncmp(argv[i], "--max-host-memory=", 18) == 0) {
+			ceiling_arg = argv[i] + 18;
 		} else {
 			kept[args.argc++] = argv[i];
 		}
 	}
 	args.argv = kept;
+	if (ceiling_arg && *ceiling_arg && !host_parse_bytes(ceiling_arg, &alloc.ceiling)) {
+		fprintf(stderr, "otarun: --max-host-memory needs a positive number of bytes, got \"%s\"\n",
+		        ceiling_arg);
+		free(kept);
+		return 64;
+	}
 	lua_State *L = lua_newstate(host_alloc_fn, &alloc);
 	if (!L) {
 		free(kept);
@@ -213,6 +249,13 @@ int host_main(int argc, char **argv)
 	if (host_protected(L, host_setup, &args) == 0) {
 		int code = host_protected(L, NULL, NULL);
 		args.exit_code = code < 0 ? 1 : code;
+	}
+	if (alloc.ceiling_tripped) {
+		fprintf(stderr, "otarun: error: this command needed more than %zu bytes of memory, the "
+		        "host's limit; raise it with --max-host-memory BYTES (or OTARUN_MAX_HOST_MEMORY), "
+		        "or give fewer rollouts at once\n", alloc.ceiling);
+		if (args.exit_code == 0)
+			args.exit_code = 1;
 	}
 	lua_close(L);
 	free(kept);

@@ -12,6 +12,8 @@ struct host_alloc {
 	size_t peak;
 	size_t limit;
 	int tripped; /* set when an allocation was refused because of `limit` */
+	size_t ceiling;      /* the whole process's cap, --max-host-memory (docs/sandbox.md); 0: none */
+	int ceiling_tripped; /* set when an allocation was refused because of `ceiling` */
 };
 
 struct host_alloc *host_alloc_of(lua_State *L);

@@ -21,6 +21,7 @@
 #include "mhd_api.h"
 
 #define HTTPD_DEFAULT_MAX_BODY (1024u * 1024u)
+#define HTTPD_MAX_PARAMS 1000 /* query parameters in one request */
 
 /* One request in flight; MHD's per-request pointer (con_cls). */
 struct hreq {
@@ -128,6 +129,13 @@ static void *hd_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 		free(q);
 		return NULL;
 	}
+	/* The handler reads the raw query from this copy, never MHD's parsed arguments. MHD 0.9.x would
+	 * parse them next into the connection's memory pool, and a query of a few thousand parameters
+	 * exhausts it: the connection was closed with no answer. Ending MHD's argument string right after
+	 * the '?' leaves it nothing to parse, so every request reaches hd_dispatch (docs/trust.md). */
+	char *qm = uri ? strchr(uri, '?') : NULL;
+	if (qm)
+		qm[1] = '\0';
 	return q;
 }
 
@@ -259,6 +267,18 @@ static enum MHD_Result hd_dispatch(struct httpd *h, struct hreq *q, const char *
 		snprintf(msg, sizeof msg, "{\"Code\":\"RequestEntityTooLarge\",\"Message\":\"the request body "
 			"exceeds %zu bytes\"}", h->max_body);
 		if (hd_set_simple(r, 413, msg) != 0)
+			return MHD_NO;
+		return hd_send(q, r);
+	}
+	size_t params = 0;
+	for (const char *c = strchr(q->uri, '?'); c && *c; c++)
+		params += *c == '&' || *c == '?';
+	if (params > HTTPD_MAX_PARAMS) {
+		h->stats.too_large++;
+		char msg[200];
+		snprintf(msg, sizeof msg, "{\"Code\":\"InvalidParameter\",\"Message\":\"the request has %zu "
+			"query parameters; at most %d are accepted\"}", params, HTTPD_MAX_PARAMS);
+		if (hd_set_simple(r, 400, msg) != 0)
 			return MHD_NO;
 		return hd_send(q, r);
 	}
@@ -448,7 +468,7 @@ struct httpd *httpd_open(const struct httpd_config *cfg, char *err, size_t errle
 		MHD_OPTION_NOTIFY_COMPLETED, hd_completed, h,
 		MHD_OPTION_NOTIFY_CONNECTION, hd_notify_connection, h,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(512 * 1024), /* a 400 KB request line */
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
 		MHD_OPTION_END);
 	if (!h->d) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "l_policy.h"
+#include "tz.h"
 
 /* A window table { days =, from =, to =, tz = } (strings, or the validator's normalised form). */
 int lpolicy_window(struct cctx *c, int idx, const char *where, struct policy_window *w)
@@ -16,6 +17,7 @@ int lpolicy_window(struct cctx *c, int idx, const char *where, struct policy_win
 	w->from = 0;
 	w->to = 1440;
 	w->tz = 0;
+	w->zone[0] = 0;
 	if (lua_getfield(L, idx, "days") == LUA_TSTRING) {
 		if (policy_parse_days(lua_tostring(L, -1), &w->days, err, sizeof err))
 			return lua_pop(L, 1), lpolicy_fail(c, "%s.days: %s", where, err);
@@ -44,8 +46,11 @@ int lpolicy_window(struct cctx *c, int idx, const char *where, struct policy_win
 	int t = lua_getfield(L, idx, "tz");
 	if (t == LUA_TNUMBER)
 		w->tz = (long)lua_tointeger(L, -1);
-	else if (t == LUA_TSTRING && policy_parse_offset(lua_tostring(L, -1), &w->tz, err, sizeof err))
-		return lua_pop(L, 1), lpolicy_fail(c, "%s.tz: %s", where, err);
+	else if (t == LUA_TSTRING && policy_parse_offset(lua_tostring(L, -1), &w->tz, err, sizeof err)) {
+		if (tz_check(lua_tostring(L, -1), err, sizeof err) != 0)
+			return lua_pop(L, 1), lpolicy_fail(c, "%s.tz: %s", where, err);
+		snprintf(w->zone, sizeof w->zone, "%s", lua_tostring(L, -1));
+	}
 	lua_pop(L, 1);
 	return 0;
 }

@@ -3,7 +3,7 @@
  * __gc and __close; methods take option tables (unknown fields raise), convert them to the core's
  * structs and return results as tables. Misuse (wrong types, unknown states or kinds, secrets in
  * params) raises; environmental failure (locked, I/O, not found, conflict) returns nil, message,
- * code. JSON fields (params, counts) are strings here: lua/otarun/state.lua encodes tables.
+ * code. JSON fields (params, counts) are strings here: lua/otarun/state/init.lua encodes tables.
  */
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* otarun.core.sys: the few operating-system facts the Lua half needs and standard Lua lacks:
  * terminals, wall and monotonic clocks, sleeping, process identity, atomic file replacement. */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -75,6 +76,19 @@ static int sys_hostname(lua_State *L)
 	return 1;
 }
 
+/* user() -> the name of the process's user in the password database, or its uid as text. */
+static int sys_user(lua_State *L)
+{
+	uid_t uid = getuid();
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found && found->pw_name[0])
+		lua_pushstring(L, found->pw_name);
+	else
+		lua_pushfstring(L, "uid %d", (int)uid);
+	return 1;
+}
+
 /* write_atomic(path, data) -> true | nil, msg: a reader sees the old file or the new, never half. */
 static int sys_write_atomic(lua_State *L)
 {
@@ -104,7 +118,7 @@ int luaopen_otarun_core_sys(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{"isatty", sys_isatty},       {"now", sys_now},
 		{"monotonic", sys_monotonic}, {"sleep", sys_sleep},
-		{"getpid", sys_getpid},       {"hostname", sys_hostname},
+		{"getpid", sys_getpid},       {"hostname", sys_hostname}, {"user", sys_user},
 		{"write_atomic", sys_write_atomic},
 		{"catch_signals", sys_catch_signals}, {"signalled", sys_signalled},
 		{NULL, NULL},

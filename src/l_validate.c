@@ -6,11 +6,14 @@
  *   format_time(epoch[, offset])  -> "2026-12-01T02:00:00+08:00"
  *   parse_size(s)                 -> bytes | nil, msg
  *   next_window_open(window, t)   -> epoch | nil, msg
+ *   fields()                      -> { rollout = {names}, firmware =, wave =, retry =, gate =,
+ *                                      window =, params = { wave field = API parameter } }
  *
  * Only converts: Lua tables to the tagged values of validate.h (strings are borrowed from the
  * declarations, which stay on the stack), then the C result back to tables. All C memory of a
  * check sits in an arena owned by a userdata, so a Lua error on the way cannot leak it. */
 #include "validate.h"
+#include "tz.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -210,7 +213,10 @@ static void push_window(lua_State *L, const struct validate_window *w)
 	lua_setfield(L, -2, "days");
 	set_int(L, "from", 1, w->from);
 	set_int(L, "to", 1, w->to);
-	set_int(L, "tz", 1, w->tz);
+	if (w->zone[0])
+		set_str(L, "tz", w->zone);
+	else
+		set_int(L, "tz", 1, w->tz);
 	set_str(L, "text", w->text);
 }
 
@@ -248,6 +254,10 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 		lua_pushnumber(L, w->percent);
 		lua_setfield(L, -2, "percent");
 		set_str(L, "percent_text", w->percent_text);
+		if (w->percent_total) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, "percent_total");
+		}
 	}
 	if (w->all) {
 		lua_pushboolean(L, 1);
@@ -291,6 +301,31 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 	set_str(L, "on_fail", w->on_fail);
 }
 
+/* notify = { { url =, url_env =, format =, secret_env =, on = { events in their fixed order } } } */
+static void push_notify(lua_State *L, const struct validate_rollout *r)
+{
+	lua_createtable(L, (int)r->nnotify, 0);
+	for (size_t i = 0; i < r->nnotify; i++) {
+		const struct validate_notify *n = &r->notify[i];
+		lua_createtable(L, 0, 5);
+		set_str(L, "url", n->url);
+		set_str(L, "url_env", n->url_env);
+		set_str(L, "format", n->format);
+		set_str(L, "secret_env", n->secret_env);
+		lua_createtable(L, VN_COUNT, 0);
+		int k = 0;
+		for (int e = 0; e < VN_COUNT; e++) {
+			if (n->on & (1u << e)) {
+				lua_pushstring(L, validate_notify_events[e]);
+				lua_rawseti(L, -2, ++k);
+			}
+		}
+		lua_setfield(L, -2, "on");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "notify");
+}
+
 static void push_rollout(lua_State *L, const struct validate_rollout *r, int functions)
 {
 	const struct validate_firmware *fw = &r->firmware;
@@ -318,6 +353,8 @@ static void push_rollout(lua_State *L, const struct validate_rollout *r, int fun
 		lua_rawseti(L, -2, (lua_Integer)j + 1);
 	}
 	lua_setfield(L, -2, "waves");
+	if (r->nnotify)
+		push_notify(L, r);
 }
 
 static void push_result(lua_State *L, const struct validate_result *res, int functions)
@@ -484,8 +521,11 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 			*dst[i] = (int)lua_tointeger(L, -1);
 		else if (t == LUA_TSTRING && i < 2 && validate_parse_clock(lua_tostring(L, -1), dst[i], err, errlen))
 			return err;
-		else if (t == LUA_TSTRING && i == 2 && validate_parse_tz(lua_tostring(L, -1), dst[i], err, errlen))
-			return err;
+		else if (t == LUA_TSTRING && i == 2 && validate_parse_tz(lua_tostring(L, -1), dst[i], err, errlen)) {
+			if (tz_check(lua_tostring(L, -1), err, errlen) != 0)
+				return err;
+			snprintf(w->zone, sizeof w->zone, "%s", lua_tostring(L, -1));
+		}
 		else if (t != LUA_TNIL && t != LUA_TSTRING && t != LUA_TNUMBER)
 			return "window.from, .to and .tz must be numbers or strings";
 		lua_pop(L, 1);
@@ -514,6 +554,24 @@ static int l_next_window_open(lua_State *L)
 	return 1;
 }
 
+static int l_fields(lua_State *L)
+{
+	static const char *const tables[] = { "rollout", "firmware", "wave", "retry", "gate", "window" };
+	lua_createtable(L, 0, 7);
+	for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
+		size_t n = 0;
+		const char *const *names = validate_field_names(tables[t], &n);
+		set_list(L, tables[t], names != NULL, (const char **)names, n);
+	}
+	size_t n = 0;
+	const char *const *wave = validate_field_names("wave", &n);
+	lua_createtable(L, 0, (int)n);
+	for (size_t i = 0; i < n; i++)
+		set_str(L, wave[i], validate_wave_field_param(i));
+	lua_setfield(L, -2, "params");
+	return 1;
+}
+
 int luaopen_otarun_core_validate(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
@@ -523,6 +581,7 @@ int luaopen_otarun_core_validate(lua_State *L)
 		{ "format_time", l_format_time },
 		{ "parse_size", l_parse_size },
 		{ "next_window_open", l_next_window_open },
+		{ "fields", l_fields },
 		{ NULL, NULL },
 	};
 	if (luaL_newmetatable(L, ARENA_META)) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "policy.h"
+#include "tz.h"
 
 static const char *const kind_names[POLICY_KIND_COUNT] = {
 	"max_first_wave_rate", "max_rate", "min_waves", "require_gate", "min_soak",
@@ -225,13 +226,15 @@ struct span {
 };
 
 /* Appends the UTC minute-of-week spans of w to spans (at most 14); returns the new count. */
-static int window_spans(const struct policy_window *w, struct span *spans, int n)
+static int window_spans(const struct policy_window *w, long long now, struct span *spans, int n)
 {
+	int zone_offset = 0;
+	long tz = w->zone[0] && tz_offset_at(w->zone, now, &zone_offset) == 0 ? zone_offset : w->tz;
 	int len = w->to > w->from ? w->to - w->from : w->to + 1440 - w->from;
 	for (int day = 0; day < 7; day++) {
 		if (!(w->days & (1u << day)))
 			continue;
-		int start = (int)(((long)day * 1440 + w->from - w->tz / 60) % WEEK_MINUTES);
+		int start = (int)(((long)day * 1440 + w->from - tz / 60) % WEEK_MINUTES);
 		if (start < 0)
 			start += WEEK_MINUTES;
 		if (start + len <= WEEK_MINUTES) {
@@ -259,13 +262,13 @@ static int spans_cover(const struct span *allowed, int na, struct span want)
 	return 1;
 }
 
-static int window_within(const struct policy_window *w, const struct policy_rule *rule)
+static int window_within(const struct policy_window *w, const struct policy_rule *rule, long long now)
 {
 	struct span allowed[POLICY_MAX_WINDOW_SPANS], mine[14];
 	int na = 0;
 	for (size_t i = 0; i < rule->nwindows && na + 14 <= POLICY_MAX_WINDOW_SPANS; i++)
-		na = window_spans(&rule->windows[i], allowed, na);
-	int nm = window_spans(w, mine, 0);
+		na = window_spans(&rule->windows[i], now, allowed, na);
+	int nm = window_spans(w, now, mine, 0);
 	for (int i = 0; i < nm; i++)
 		if (!spans_cover(allowed, na, mine[i]))
 			return 0;
@@ -377,7 +380,7 @@ static void rule_per_wave(struct eval *e, const struct policy_wave *w, int last)
 		if (!w->has_window)
 			fail(e, w, "wave \"%s\" has no window; give it window = { days =, from =, to =, tz = }%s",
 			     w->name, rule->windows ? " inside the allowed windows" : "");
-		else if (rule->windows && !window_within(&w->window, rule))
+		else if (rule->windows && !window_within(&w->window, rule, e->plan->now))
 			fail(e, w, "wave \"%s\" may start outside the allowed windows", w->name);
 		break;
 	case POLICY_REQUIRE_APPROVAL: {

@@ -29,6 +29,7 @@ struct policy_window {
 	unsigned days;
 	int from, to;
 	long tz;
+	char zone[64]; /* an IANA zone name: its offset at the plan's time replaces tz */
 };
 
 struct policy_tag {

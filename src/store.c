@@ -32,11 +32,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		" idx = excluded.idx, kind = coalesce(excluded.kind, waves.kind)",
 	[ST_WAVE_GET] = "SELECT state, job_id FROM waves WHERE rollout = ?1 AND name = ?2",
 	[ST_WAVE_SET] =
-		"UPDATE waves SET state = ?3, job_id = coalesce(?4, job_id), updated_at = ?5,"
-		" started_at = CASE WHEN ?3 = 'running' AND started_at IS NULL THEN ?5 ELSE started_at END,"
-		" passed_at = CASE WHEN ?3 = 'passed' THEN ?5 ELSE passed_at END,"
+		/* back to 'waiting' (resume --retry): the wave starts afresh, with a new job */
+		"UPDATE waves SET state = ?3, updated_at = ?5,"
+		" job_id = CASE WHEN ?3 = 'waiting' THEN ?4 ELSE coalesce(?4, job_id) END,"
+		" started_at = CASE WHEN ?3 = 'waiting' THEN NULL"
+		"   WHEN ?3 = 'running' AND started_at IS NULL THEN ?5 ELSE started_at END,"
+		" passed_at = CASE WHEN ?3 = 'passed' THEN ?5 WHEN ?3 = 'waiting' THEN NULL ELSE passed_at END,"
 		" finished_at = CASE WHEN ?3 IN ('done','superseded','failed','cancelled') THEN ?5"
-		"   ELSE finished_at END"
+		"   WHEN ?3 = 'waiting' THEN NULL ELSE finished_at END"
 		" WHERE rollout = ?1 AND name = ?2",
 	[ST_TRANSITION_ADD] = "INSERT INTO wave_transitions(rollout, wave, from_state, to_state, at,"
 	                      " why, job_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -287,6 +290,28 @@ int store_migrate(struct store *s, int target)
 }
 
 /* Is this file an otarun store we may use? Empty files and new files are. */
+/* A current store has every table of store_schema.c; one dropped by hand (or lost) would read as
+ * "nothing recorded" and make a plan create again what exists (docs/trust.md). */
+static int check_tables(struct store *s)
+{
+	static const char *const tables[] = {"rollouts", "waves", "wave_transitions", "jobs", "intents",
+	                                     "audit", "gate_readings", "approvals", "overrides", "lock"};
+	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+		char sql[128];
+		int64_t n = 0;
+		snprintf(sql, sizeof sql,
+		         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'", tables[i]);
+		int rc = pragma_int(s, sql, &n);
+		if (rc)
+			return rc;
+		if (n != 1)
+			return store_fail(s, STORE_ERROR,
+			                  "the state store is damaged: table %s is missing; restore the file "
+			                  "from a backup, or point --state at a new one", tables[i]);
+	}
+	return STORE_OK;
+}
+
 static int check_identity(struct store *s)
 {
 	int64_t app = 0, tables = 0;
@@ -327,6 +352,8 @@ static int check_identity(struct store *s)
 		                  version == 0 ? "empty: no state recorded yet"
 		                               : "state schema version is older than this otarun's; a "
 		                                 "command that writes (plan, apply) will migrate it");
+	if (version == STORE_SCHEMA_VERSION)
+		return check_tables(s);
 	return STORE_OK;
 }
 
@@ -355,6 +382,24 @@ static int set_pragmas(struct store *s)
 			return store_sqlfail(s, "switching to WAL journal mode");
 	}
 	return store_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "setting pragmas");
+}
+
+/* 1 when the directory holding path exists but cannot be written by this process, and the store
+ * has no -wal file beside it (so there is nothing a reader would have to recover). */
+static int store_dir_readonly(const char *path)
+{
+	char dir[4096], wal[4200];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	if (strpbrk(path, "?#%")) /* not expressible as a plain URI path */
+		return 0;
+	return access(dir, W_OK) != 0 && errno != ENOENT && access(wal, F_OK) != 0;
 }
 
 int store_open(struct store **out, const char *path, const struct store_options *opt, char *err,
@@ -412,7 +457,20 @@ int store_open(struct store **out, const char *path, const struct store_options 
 		                                    strerror(errno)),
 		                 err, errlen);
 	int flags = opt->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	const char *open_path = path;
+	char *uri = NULL;
+	if (!s->memory && opt->readonly && store_dir_readonly(path)) {
+		/* a WAL database in a directory we cannot write: SQLite could not create its -shm file,
+		 * and no writer of ours can be at work there, so read it as immutable (docs/trust.md) */
+		uri = sqlite3_mprintf("file:%s?immutable=1", path);
+		if (!uri)
+			return open_fail(s, out, store_fail(s, STORE_NOMEM, "out of memory"), err, errlen);
+		open_path = uri;
+		flags |= SQLITE_OPEN_URI;
+	}
+	int orc = sqlite3_open_v2(open_path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	sqlite3_free(uri);
+	if (orc != SQLITE_OK)
 		return open_fail(s, out, store_sqlfail(s, "cannot open"), err, errlen);
 	sqlite3_extended_result_codes(s->db, 0);
 	sqlite3_busy_timeout(s->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);

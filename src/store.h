@@ -4,8 +4,9 @@
  * and their transitions, jobs, the intent journal, gate readings, approvals, policy overrides and
  * the audit log. One process acts on a store at a time (store_lock: flock on PATH.lock plus a
  * holder row), or on a rollout at a time (store_rollout_lock). A postgres:// URL names the same
- * store in a PostgreSQL schema (docs/state.md). A SHA-256 fingerprint of what a saved plan depends on lets `apply PLAN` refuse a
- * stale plan. Pure C (no lua.h); the Lua face is src/l_store.c and lua/otarun/state.lua.
+ * store in a PostgreSQL schema (docs/state.md). A SHA-256 fingerprint of what a saved plan depends
+ * on lets `apply PLAN` refuse a stale plan. Pure C (no lua.h); the Lua face is src/l_store.c and
+ * lua/otarun/state/init.lua.
  *
  * Conventions: every function returns a store_rc; on failure store_errmsg() says what went wrong
  * and names the store's path. Times are epoch seconds given by the caller (otarun has --now and a

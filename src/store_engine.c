@@ -195,6 +195,31 @@ const char *store_coltext(struct store_q *q, int i)
 	return store_pg_coltext(q, i);
 }
 
+/* SQLite keeps any value in any column: what a column declared INTEGER or TEXT holds when it is
+ * something else ("an integer", "a real number", "binary data", "text"), else NULL. PostgreSQL
+ * enforces the declared types itself: always NULL. */
+const char *store_col_mismatch(struct store_q *q, int i)
+{
+	if (!q->st)
+		return NULL;
+	int type = sqlite3_column_type(q->st, i);
+	const char *decl = sqlite3_column_decltype(q->st, i);
+	if (!decl || type == SQLITE_NULL ||
+	    !((strcmp(decl, "INTEGER") == 0 && type != SQLITE_INTEGER) ||
+	      (strcmp(decl, "TEXT") == 0 && type != SQLITE_TEXT)))
+		return NULL;
+	return type == SQLITE_INTEGER ? "an integer"
+	       : type == SQLITE_FLOAT ? "a real number"
+	       : type == SQLITE_BLOB  ? "binary data"
+	                              : "text";
+}
+
+const char *store_col_decl(struct store_q *q, int i)
+{
+	const char *d = q->st ? sqlite3_column_decltype(q->st, i) : NULL;
+	return d ? d : "";
+}
+
 /* ---- the handle ------------------------------------------------------------------------------ */
 
 int store_fk_failed(struct store *s)

@@ -107,6 +107,8 @@ enum store_type store_coltype(struct store_q *q, int i);
 int64_t store_colint(struct store_q *q, int i);
 double store_colreal(struct store_q *q, int i);
 const char *store_coltext(struct store_q *q, int i); /* NULL for SQL NULL */
+const char *store_col_mismatch(struct store_q *q, int i); /* a damaged SQLite column, or NULL */
+const char *store_col_decl(struct store_q *q, int i);     /* its declared type, or "" */
 int store_fk_failed(struct store *s);               /* the last error was a foreign key's */
 int store_native_autocommit(struct store *s);       /* no engine transaction is open */
 int store_begin_write(struct store *s);             /* opens a write transaction */

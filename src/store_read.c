@@ -106,6 +106,17 @@ int store_list(struct store *s, enum store_list what, const struct store_filter 
 			struct store_value *v = &cols[i];
 			memset(v, 0, sizeof *v);
 			v->name = store_colname(st, i);
+			const char *held = store_col_mismatch(st, i);
+			if (held) {
+				/* a damaged or hand-edited store: say so rather than hand on a wrong type */
+				const char *decl = store_col_decl(st, i);
+				store_q_reset(st);
+				return store_fail(s, STORE_ERROR,
+				                  "the state store is damaged: column %s of %s holds %s where %s "
+				                  "belongs; restore the file from a backup, or point --state at a "
+				                  "new one", v->name, lists[what].name, held,
+				                  decl[0] == 'I' ? "an integer" : "text");
+			}
 			v->type = store_coltype(st, i);
 			if (v->type == STORE_INT)
 				v->i = store_colint(st, i);

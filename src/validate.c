@@ -125,8 +125,17 @@ const char *vx_describe(struct vx_ctx *c, const struct validate_value *v)
 	case VALIDATE_BOOLEAN: return v->boolean ? "boolean true" : "boolean false";
 	case VALIDATE_NUMBER:
 		return v->is_integer ? vx_printf(c, "number %lld", v->integer) : vx_printf(c, "number %.14g", v->number);
-	case VALIDATE_STRING:
-		return v->len > 40 ? vx_printf(c, "string \"%.37s...\"", v->string) : vx_printf(c, "string \"%s\"", v->string);
+	case VALIDATE_STRING: {
+		/* what the script wrote, with control characters shown as '?' (docs/trust.md) */
+		char shown[41];
+		size_t n = v->len > 40 ? 37 : v->len, i;
+		for (i = 0; i < n; i++) {
+			unsigned char ch = (unsigned char)v->string[i];
+			shown[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+		}
+		shown[i] = '\0';
+		return vx_printf(c, v->len > 40 ? "string \"%s...\"" : "string \"%s\"", shown);
+	}
 	case VALIDATE_TABLE: return "a table";
 	case VALIDATE_FUNCTION: return "a function";
 	default: return v->string ? v->string : "an unsupported value";
@@ -182,6 +191,22 @@ int vx_integer(const struct validate_value *v, long long *out)
 		return 1;
 	}
 	return 0;
+}
+
+int vx_text_valid(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param)
+{
+	if (!v || v->type != VALIDATE_STRING)
+		return 1;
+	for (size_t i = 0; i < v->len; i++) {
+		unsigned char ch = (unsigned char)v->string[i];
+		if (ch < 0x20 || ch == 0x7f) {
+			vx_diag(c, VALIDATE_ERROR, "control-character", param,
+				"%s contains a control character (byte 0x%02x at offset %zu); it is printed in plans "
+				"and logs, so it must be plain text", label, ch, i);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 int vx_name_valid(const char *s)

@@ -98,7 +98,8 @@ struct validate_tag {
 struct validate_window {
 	int days[8];      /* days[1] = Monday .. days[7] = Sunday */
 	int from, to;     /* minutes after local midnight; to < from crosses midnight */
-	int tz;           /* seconds east of UTC */
+	int tz;           /* seconds east of UTC, when zone is empty */
+	char zone[64];    /* an IANA zone name ("Europe/Berlin"), or "" for the fixed offset tz */
 	const char *text; /* "mon-thu 01:00-05:00 +08:00" */
 };
 
@@ -112,6 +113,9 @@ struct validate_gate {
 enum validate_kind { VALIDATE_DYNAMIC, VALIDATE_STATIC };
 enum validate_tristate { VALIDATE_UNSET = -1, VALIDATE_FALSE = 0, VALIDATE_TRUE = 1 };
 
+/* Device names of one static job: TargetDeviceName.N takes 200, a DnListFileUrl file this many. */
+#define VALIDATE_MAX_DEVICE_LIST 1000000
+
 struct validate_wave {
 	const char *name; /* NULL when missing or invalid */
 	int line;
@@ -121,6 +125,7 @@ struct validate_wave {
 	const char *group;
 	const char **devices; size_t ndevices; int has_devices;
 	int has_percent; double percent; const char *percent_text;
+	int percent_total; /* percent = { total = N }: N% of the fleet in total, GrayPercent computed by the planner */
 	int all;
 	int has_rate, has_retry_interval, has_retry_count, has_timeout;
 	long long rate, retry_interval, retry_count, timeout;
@@ -148,12 +153,28 @@ struct validate_firmware {
 	int verified, verify; /* enum validate_tristate */
 };
 
+/* One `notify` target (docs/notifications.md): where a rollout's events go. */
+enum validate_notify_event {
+	VN_START, VN_PASS, VN_HALT, VN_APPROVAL, VN_DRIFT, VN_DONE, VN_ERROR, VN_APPROVE, VN_ABORT,
+	VN_RESUME, VN_COUNT
+};
+extern const char *const validate_notify_events[VN_COUNT];
+
+struct validate_notify {
+	const char *url, *url_env;    /* exactly one is set */
+	const char *format;           /* "json" | "dingtalk" | "slack" */
+	const char *secret_env;       /* NULL: unsigned */
+	unsigned on;                  /* bit (1 << enum validate_notify_event) per event */
+};
+
 struct validate_rollout {
 	const char *name, *file;
 	int line;
 	const char *product, *region, *instance;
 	int identity;
 	struct validate_firmware firmware;
+	struct validate_notify *notify;
+	size_t nnotify;
 	struct validate_wave *waves;
 	size_t nwaves;
 };
@@ -196,5 +217,11 @@ long long validate_next_window_open(const struct validate_window *w, long long t
 int validate_percent_text(double v, char *buf, size_t buflen);
 /* The candidate closest to `word` by edit distance, or NULL when none is close enough. */
 const char *validate_suggest(const char *word, const char *const *candidates, size_t n);
+/* The field names the validator accepts in one table ("rollout", "firmware", "wave", "retry",
+ * "gate", "window"), in their documented order; NULL for another table. The reference in docs/
+ * and the editor definitions are generated from these lists. */
+const char *const *validate_field_names(const char *table, size_t *n);
+/* The API parameter a wave field becomes (the i-th name of validate_field_names("wave")). */
+const char *validate_wave_field_param(size_t i);
 
 #endif

@@ -1,5 +1,5 @@
 /* validate_cross: rules across the waves of a rollout (`wave-name`, `wave-after`,
- * `superseded-coverage`) and across rollouts (unique rollout names, `one-dynamic-per-firmware`,
+ * `superseded-coverage`, `static-overlap`) and across rollouts (unique rollout names, `one-dynamic-per-firmware`,
  * `later-dynamic-wins`, `device-single-job`). Every check sorts or hashes, never compares all
  * pairs. Uses the context of validate.c. */
 #include "validate_internal.h"
@@ -163,6 +163,86 @@ static void superseded_coverage(struct vx_ctx *c, const struct validate_rollout 
 	}
 }
 
+/* Static waves whose targets overlap: a device still pending in the earlier wave's job gets a task
+ * in the later one that the platform fails at once (docs/platform-assumptions.md, "Overlapping
+ * static waves"). Versions and groups are hashed to the latest earlier wave that targets them; a
+ * percent or all wave without versions targets every version. overwrite = "replace" cancels the
+ * old task instead, so such a wave is not warned about. */
+struct vermap {
+	struct strset keys;
+	const struct validate_wave **vals;
+};
+
+static const struct validate_wave *vermap_get(struct vermap *m, const char *key)
+{
+	for (size_t i = str_hash(key) & m->keys.mask; m->keys.slots[i]; i = (i + 1) & m->keys.mask)
+		if (strcmp(m->keys.slots[i], key) == 0)
+			return m->vals[i];
+	return NULL;
+}
+
+static void vermap_put(struct vermap *m, const char *key, const struct validate_wave *w)
+{
+	size_t i = str_hash(key) & m->keys.mask;
+	for (; m->keys.slots[i]; i = (i + 1) & m->keys.mask)
+		if (strcmp(m->keys.slots[i], key) == 0)
+			break;
+	m->keys.slots[i] = key;
+	m->vals[i] = w;
+}
+
+static void static_overlap(struct vx_ctx *c, const struct validate_rollout *r)
+{
+	size_t total = 0;
+	for (size_t j = 0; j < r->nwaves; j++)
+		total += r->waves[j].nversions + 1;
+	struct vermap versions, groups;
+	strset_init(c, &versions.keys, total);
+	versions.vals = vx_alloc(c, (versions.keys.mask + 1) * sizeof *versions.vals);
+	strset_init(c, &groups.keys, r->nwaves);
+	groups.vals = vx_alloc(c, (groups.keys.mask + 1) * sizeof *groups.vals);
+	const struct validate_wave *every = NULL, *any_versioned = NULL;
+	for (size_t j = 0; j < r->nwaves; j++) {
+		const struct validate_wave *w = &r->waves[j];
+		if (w->kind != VALIDATE_STATIC || w->has_devices)
+			continue;
+		int shared = !w->group && (w->has_percent || w->all);
+		const struct validate_wave *earlier = NULL;
+		const char *what = NULL;
+		if (w->group) {
+			earlier = vermap_get(&groups, w->group);
+			what = w->group;
+		} else if (shared && every) {
+			earlier = every;
+		} else if (shared && !w->has_versions) {
+			earlier = any_versioned;
+		} else if (shared) {
+			for (size_t i = 0; i < w->nversions && !earlier; i++)
+				if ((earlier = vermap_get(&versions, w->versions[i])))
+					what = w->versions[i];
+		}
+		if (earlier && !(w->overwrite && strcmp(w->overwrite, "replace") == 0)) {
+			at(c, r, w);
+			vx_diag(c, VALIDATE_WARNING, "static-overlap", "TargetSelection",
+				"wave \"%s\" can target devices that still have a pending task of wave \"%s\" (line %d%s%s): "
+				"the platform fails such a task at once. The gate does not count these failures; to avoid them, "
+				"give wave \"%s\" a finish before this wave starts, or set overwrite = \"replace\" here",
+				w->name ? w->name : "?", earlier->name ? earlier->name : "?", earlier->line,
+				what ? (w->group ? ", group " : ", version ") : "", what ? what : "",
+				earlier->name ? earlier->name : "?");
+		}
+		if (w->group)
+			vermap_put(&groups, w->group, w);
+		else if (shared && !w->has_versions)
+			every = w;
+		else if (shared) {
+			any_versioned = w;
+			for (size_t i = 0; i < w->nversions; i++)
+				vermap_put(&versions, w->versions[i], w);
+		}
+	}
+}
+
 void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct validate_raw_rollout *raw)
 {
 	struct named *sorted = vx_alloc(c, (r->nwaves ? r->nwaves : 1) * sizeof *sorted);
@@ -175,4 +255,5 @@ void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct
 	wave_names(c, r, raw, sorted, &n);
 	wave_after(c, r, sorted, n);
 	superseded_coverage(c, r);
+	static_overlap(c, r);
 }

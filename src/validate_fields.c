@@ -5,8 +5,10 @@
  * Findings on `defaults` are made once, at the rollout's line. Also merges defaults into a wave.
  * Uses validate_parse.c and the context of validate.c. */
 #include "validate_internal.h"
+#include "tz.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +28,7 @@ const char *const vx_wave_field_params[VF_COUNT] = {
 static const char *const retry_fields[] = { "interval", "count" };
 static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio", "check" };
 static const char *const window_fields[] = { "days", "from", "to", "tz" };
+static const char *const percent_fields[] = { "total" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- typed getters: each reports `field-type` and returns -1 on a wrong type ------------------ */
@@ -80,6 +83,9 @@ static int get_string_list(struct vx_ctx *c, const struct validate_value *v, con
 	int ok = v->type == VALIDATE_TABLE && v->nfields == 0 && v->nother == 0;
 	for (size_t i = 0; ok && i < v->nitems; i++)
 		ok = v->items[i].type == VALIDATE_STRING;
+	for (size_t i = 0; ok && i < v->nitems; i++)
+		if (!vx_text_valid(c, &v->items[i], label, param))
+			return -1;
 	if (!ok) {
 		const char *hint = v->type == VALIDATE_STRING ? vx_printf(c, " (write { \"%s\" })", v->string) : "";
 		vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a list of strings, got %s%s", label,
@@ -141,6 +147,21 @@ static size_t utf8_chars(const char *s, size_t len)
 
 /* ---- the fields that take more than a type check -------------------------------------------- */
 
+/* "3.1.x", "3.*", "2.0.?", "^1\\.2", "1.[0-3]": a version written as a pattern. */
+static int looks_like_pattern(const char *v)
+{
+	if (strpbrk(v, "*?[]^$|+"))
+		return 1;
+	size_t n = strlen(v);
+	for (size_t i = 0; i < n; i++) {
+		int starts = i == 0 || v[i - 1] == '.' || v[i - 1] == '-';
+		int ends = i + 1 == n || v[i + 1] == '.' || v[i + 1] == '-';
+		if ((v[i] == 'x' || v[i] == 'X') && starts && ends && n > 1)
+			return 1;
+	}
+	return 0;
+}
+
 static void parse_versions(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "SrcVersion.N", *dup;
@@ -156,6 +177,11 @@ static void parse_versions(struct vx_ctx *c, const struct validate_value *v, con
 	if ((dup = first_duplicate(c, p->w.versions, p->w.nversions)))
 		vx_diag(c, VALIDATE_ERROR, "src-version-unique", param,
 			"%s lists \"%s\" twice: source versions must be unique", label, dup);
+	for (size_t i = 0; i < p->w.nversions; i++)
+		if (looks_like_pattern(p->w.versions[i]))
+			vx_diag(c, VALIDATE_WARNING, "src-version-pattern", param,
+				"%s: \"%s\" looks like a pattern, but the platform matches SrcVersion literally: "
+				"list each version (\"3.1.0\", \"3.1.1\", ...)", label, p->w.versions[i]);
 }
 
 static void parse_devices(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
@@ -165,12 +191,14 @@ static void parse_devices(struct vx_ctx *c, const struct validate_value *v, cons
 		return;
 	p->w.has_devices = 1;
 	p->valid |= VF_BIT(VF_DEVICES);
+	/* up to 200 go out as TargetDeviceName.N, more as a device list file (DnListFileUrl) of at most
+	 * VALIDATE_MAX_DEVICE_LIST names (docs/platform-assumptions.md, "Device lists") */
 	if (p->w.ndevices == 0)
-		vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s is empty: list 1 to 200 device names", label);
-	if (p->w.ndevices > 200)
+		vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s is empty: list at least one device name", label);
+	if (p->w.ndevices > VALIDATE_MAX_DEVICE_LIST)
 		vx_diag(c, VALIDATE_ERROR, "static-devices", param,
-			"%s lists %zu devices: TargetDeviceName.N takes at most 200 per job (split the wave)", label,
-			p->w.ndevices);
+			"%s lists %zu devices: a device list file (DnListFileUrl) takes at most %d per job (split the wave)",
+			label, p->w.ndevices, VALIDATE_MAX_DEVICE_LIST);
 	for (size_t i = 0; i < p->w.ndevices; i++)
 		if (!p->w.devices[i][0]) {
 			vx_diag(c, VALIDATE_ERROR, "static-devices", param, "%s has an empty device name (entry %zu)", label, i + 1);
@@ -181,12 +209,19 @@ static void parse_devices(struct vx_ctx *c, const struct validate_value *v, cons
 			label, dup);
 }
 
-/* GrayPercent is judged on its decimal text so that 12.3456 is caught and 0.1 is not noise. */
+/* GrayPercent is judged on its decimal text so that 12.3456 is caught and 0.1 is not noise.
+ * `{ total = N }`: N% in total; the planner computes GrayPercent (docs/platform-assumptions.md). */
 static void parse_percent(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "GrayPercent";
 	char buf[64];
 	const char *text;
+	int total = v->type == VALIDATE_TABLE;
+	if (total) {
+		vx_check_keys(c, v, label, percent_fields, 1);
+		if (!(v = vx_get(v, "total")))
+			return (void)vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s needs total = N (N%% of the fleet)", label);
+	}
 	if (v->type == VALIDATE_NUMBER) {
 		if (validate_percent_text(v->number, buf, sizeof buf)) {
 			vx_diag(c, VALIDATE_ERROR, "static-percent", param, "%s %s is out of range: GrayPercent must be in (0, 100]",
@@ -224,6 +259,7 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 	p->w.has_percent = 1;
 	p->w.percent = val;
 	p->w.percent_text = text == buf ? vx_printf(c, "%s", buf) : text;
+	p->w.percent_total = total;
 	p->valid |= VF_BIT(VF_PERCENT);
 	if (!(val > 0) || val > 100)
 		vx_diag(c, VALIDATE_ERROR, "static-percent", param, "%s %s is out of range: GrayPercent must be in (0, 100]",
@@ -233,17 +269,20 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 			"%s %s has %zu decimals: GrayPercent takes at most 3 (e.g. 12.346)", label, p->w.percent_text, decimals);
 }
 
+static int get_minutes(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param,
+		       const char *rule, long long *minutes);
+
 static void parse_retry(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const struct validate_value *iv, *cv;
-	if (want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes, count = n }"))
+	if (want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes or \"10m\", count = n }"))
 		return;
 	vx_check_keys(c, v, label, retry_fields, COUNT(retry_fields));
 	p->valid |= VF_BIT(VF_RETRY);
 	if ((iv = vx_get(v, "interval"))) {
 		char *l = vx_printf(c, "%s.interval", label);
 		long long x;
-		if (get_int(c, iv, l, "RetryInterval", &x) == 0) {
+		if (get_minutes(c, iv, l, "RetryInterval", "retry-interval-values", &x) == 0) {
 			p->w.has_retry_interval = 1;
 			p->w.retry_interval = x;
 			if (x != 0 && x != 10 && x != 30 && x != 60 && x != 1440)
@@ -264,26 +303,38 @@ static void parse_retry(struct vx_ctx *c, const struct validate_value *v, const 
 	}
 }
 
+/* Whole minutes, written as an integer or as a duration like "10m" or "24h": one syntax for every
+ * field the platform counts in minutes. 0 on success; otherwise the diagnostic is made. */
+static int get_minutes(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param,
+		       const char *rule, long long *minutes)
+{
+	if (v->type == VALIDATE_STRING) {
+		long long secs;
+		if (get_duration(c, v, label, param, &secs))
+			return -1;
+		if (secs % 60) {
+			vx_diag(c, VALIDATE_ERROR, rule, param,
+				"%s \"%s\" is not a whole number of minutes: %s counts minutes (e.g. \"2m\")", label,
+				v->string, param);
+			return -1;
+		}
+		*minutes = secs / 60;
+		return 0;
+	}
+	if (!vx_integer(v, minutes)) {
+		vx_diag(c, VALIDATE_ERROR, "field-type", param,
+			"%s must be whole minutes or a duration like \"24h\", got %s", label, vx_describe(c, v));
+		return -1;
+	}
+	return 0;
+}
+
 static void parse_timeout(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const char *param = "TimeoutInMinutes";
 	long long minutes;
-	if (v->type == VALIDATE_STRING) {
-		long long secs;
-		if (get_duration(c, v, label, param, &secs))
-			return;
-		if (secs % 60) {
-			vx_diag(c, VALIDATE_ERROR, "timeout-range", param,
-				"%s \"%s\" is not a whole number of minutes: TimeoutInMinutes counts minutes (e.g. \"2m\")",
-				label, v->string);
-			return;
-		}
-		minutes = secs / 60;
-	} else if (!vx_integer(v, &minutes)) {
-		vx_diag(c, VALIDATE_ERROR, "field-type", param,
-			"%s must be whole minutes or a duration like \"24h\", got %s", label, vx_describe(c, v));
+	if (get_minutes(c, v, label, param, "timeout-range", &minutes))
 		return;
-	}
 	p->w.has_timeout = 1;
 	p->w.timeout = minutes;
 	p->valid |= VF_BIT(VF_TIMEOUT);
@@ -419,16 +470,33 @@ static void parse_window(struct vx_ctx *c, const struct validate_value *v, const
 		bad = 1;
 	}
 	w->tz = 0;
-	if (tz && (tz->type != VALIDATE_STRING || validate_parse_tz(tz->string, &w->tz, err, sizeof err))) {
+	w->zone[0] = 0;
+	if (!tz) {
+		vx_diag(c, VALIDATE_WARNING, "window-no-tz", "window",
+			"%s has no tz, so its hours are read in UTC: give tz = \"Asia/Shanghai\" (an IANA zone, with "
+			"daylight saving) or an offset like \"+08:00\" (tz = \"UTC\" says UTC on purpose)", label);
+	} else if (tz->type != VALIDATE_STRING) {
 		vx_diag(c, VALIDATE_ERROR, "window-format", "window",
-			"%s.tz must be an offset like \"+08:00\", \"-05:30\", \"Z\" or \"UTC\", got %s", label, vx_describe(c, tz));
+			"%s.tz must be an IANA zone name like \"Europe/Berlin\" or an offset like \"+08:00\", got %s", label,
+			vx_describe(c, tz));
 		bad = 1;
+	} else if (validate_parse_tz(tz->string, &w->tz, err, sizeof err) != 0) {
+		if (tz_check(tz->string, err, sizeof err) == 0) {
+			snprintf(w->zone, sizeof w->zone, "%s", tz->string);
+		} else {
+			vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s.tz: %s", label, err);
+			bad = 1;
+		}
 	}
 	if (bad)
 		return;
 	int a = w->tz < 0 ? -w->tz : w->tz;
-	w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %c%02d:%02d", days_text, w->from / 60, w->from % 60,
-			    w->to / 60, w->to % 60, w->tz < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
+	if (w->zone[0])
+		w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %s", days_text, w->from / 60, w->from % 60, w->to / 60,
+				    w->to % 60, w->zone);
+	else
+		w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %c%02d:%02d", days_text, w->from / 60, w->from % 60,
+				    w->to / 60, w->to % 60, w->tz < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
 	p->w.has_window = 1;
 	p->valid |= VF_BIT(VF_WINDOW);
 }
@@ -501,8 +569,11 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 		break;
 	case VF_VERSIONS: parse_versions(c, v, label, p); return;
 	case VF_GROUP:
-		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0))
+		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0)) {
+			if (!vx_text_valid(c, v, label, param))
+				return;
 			w->group = v->string;
+		}
 		else if (v->type == VALIDATE_STRING)
 			vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must not be empty", label);
 		break;
@@ -586,4 +657,25 @@ void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, cons
 		out->given |= VF_BIT(f);
 		parse_field(c, f, &t->fields[i].value, vx_printf(c, "%s%s", prefix, k), out);
 	}
+}
+
+/* ---- the field lists, for the generated reference (docs/rollout.md) ------------------------- */
+
+const char *const *validate_field_names(const char *table, size_t *n)
+{
+	*n = 0;
+	if (strcmp(table, "wave") == 0)
+		return *n = VF_COUNT, vx_wave_field_names;
+	if (strcmp(table, "retry") == 0)
+		return *n = COUNT(retry_fields), retry_fields;
+	if (strcmp(table, "gate") == 0)
+		return *n = COUNT(gate_fields), gate_fields;
+	if (strcmp(table, "window") == 0)
+		return *n = COUNT(window_fields), window_fields;
+	return vx_rollout_field_names(table, n);
+}
+
+const char *validate_wave_field_param(size_t i)
+{
+	return i < VF_COUNT ? vx_wave_field_params[i] : NULL;
 }

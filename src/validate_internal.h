@@ -29,6 +29,8 @@ void vx_diag(struct vx_ctx *c, enum validate_severity sev, const char *rule, con
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* `string "fast"`, `number 1.5`, `table`: for "got ..." in messages. */
 const char *vx_describe(struct vx_ctx *c, const struct validate_value *v);
+/* 0 (and an error diagnostic) when a string value holds a control character or NUL */
+int vx_text_valid(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param);
 const struct validate_value *vx_get(const struct validate_value *table, const char *key);
 /* Reports unknown keys of a nested table (`retry`, `gate`, `window`, `firmware`). */
 void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char *prefix,
@@ -64,14 +66,23 @@ void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout
 void vx_merge_wave(struct vx_ctx *c, const struct vx_wave_part *own, const struct vx_wave_part *defaults,
 		   struct validate_wave *out, uint32_t *from_defaults);
 
+/* The rollout's `notify` (one target table or a list of them) into r->notify (validate_notify.c). */
+void vx_parse_notify(struct vx_ctx *c, const struct validate_value *v, struct validate_rollout *r);
+
 void vx_wave_rules(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w,
 		   uint32_t from_defaults, uint32_t *reported_once);
 void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct validate_raw_rollout *raw);
 void vx_global_rules(struct vx_ctx *c, const struct validate_rollout *rs, size_t n);
 
 int vx_name_valid(const char *s);
+/* validate_field_names for "rollout" and "firmware" (their lists live in validate_rollout.c). */
+const char *const *vx_rollout_field_names(const char *table, size_t *n);
 /* 1 and the value when v is a number with an integer value (10 or 10.0). */
 int vx_integer(const struct validate_value *v, long long *out);
 int vx_strcmp_ptr(const void *a, const void *b);
+
+/* Is this name one letter or two away from a region where IoT Platform serves instances? Rules
+ * that depend on the region stay silent then: the typo is the error. (validate_rollout.c) */
+int vx_region_misspelt(const char *region);
 
 #endif

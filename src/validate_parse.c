@@ -3,6 +3,7 @@
  * fields. Pure C, no allocation; used by validate.c, validate_fields.c, l_validate.c and (the
  * calendar pieces) policy_parse.c. */
 #include "validate.h"
+#include "tz.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -284,10 +285,18 @@ int validate_parse_tz(const char *s, int *offset, char *err, size_t errlen)
 	return 0;
 }
 
+/* The instant a local wall-clock time happens: by the fixed offset, or by the zone's rules. */
+static long long window_instant(const struct validate_window *w, long long local)
+{
+	return w->zone[0] ? tz_local_to_utc(w->zone, local) : local - w->tz;
+}
+
 long long validate_next_window_open(const struct validate_window *w, long long t)
 {
-	long long local = t + w->tz;
-	long long today = floor_div(local, 86400);
+	int offset = w->tz;
+	if (w->zone[0] && tz_offset_at(w->zone, t, &offset) != 0)
+		return -1;
+	long long today = floor_div(t + offset, 86400);
 	long long best = -1;
 	int span = (w->to > w->from ? w->to - w->from : w->to + 1440 - w->from) * 60;
 	/* Yesterday's window may still be open (it can cross midnight); a week covers every day. */
@@ -295,13 +304,14 @@ long long validate_next_window_open(const struct validate_window *w, long long t
 		int wd = (int)(((day + 3) % 7 + 7) % 7) + 1; /* 1970-01-01 was a Thursday */
 		if (!w->days[wd])
 			continue;
-		long long open = day * 86400 + (long long)w->from * 60;
-		if (local >= open && local < open + span)
+		long long open_local = day * 86400 + (long long)w->from * 60;
+		long long open = window_instant(w, open_local), close = window_instant(w, open_local + span);
+		if (t >= open && t < close)
 			return t;
-		if (open >= local && (best < 0 || open < best))
+		if (open >= t && (best < 0 || open < best))
 			best = open;
 	}
-	return best < 0 ? -1 : best - w->tz;
+	return best;
 }
 
 /* ---- GrayPercent ---------------------------------------------------------------------------- */

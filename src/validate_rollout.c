@@ -1,11 +1,12 @@
 /* validate_rollout: the rollout-level fields (product, region, instance, identity, firmware and
- * its facts, defaults) and the merge of defaults into each wave. Uses validate_fields.c to parse
- * `defaults` like a wave, and the context of validate.c. */
+ * its facts, defaults, notify) and the merge of defaults into each wave. Uses validate_fields.c to
+ * parse `defaults` like a wave, validate_notify.c for `notify`, and the context of validate.c. */
 #include "validate_internal.h"
 
 #include <string.h>
 
-static const char *const rollout_fields[] = { "product", "region", "instance", "identity", "firmware", "defaults" };
+static const char *const rollout_fields[] = { "product", "region", "instance", "identity", "firmware", "defaults",
+					       "notify" };
 static const char *const firmware_fields[] = { "id", "version", "type", "src_version", "size", "files", "verified", "verify" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -14,7 +15,7 @@ static const char *opt_string(struct vx_ctx *c, const struct validate_value *v, 
 	if (!v)
 		return NULL;
 	if (v->type == VALIDATE_STRING)
-		return v->string;
+		return vx_text_valid(c, v, label, param) ? v->string : NULL;
 	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a string, got %s", label, vx_describe(c, v));
 	return NULL;
 }
@@ -91,6 +92,43 @@ static void parse_firmware(struct vx_ctx *c, const struct validate_value *v, str
 			"verify = false if the package was created without verification", fw->id ? fw->id : "");
 }
 
+/* The regions where IoT Platform serves instances (docs/regions.md). A name
+ * close to one of them is a typo and an error; another name only a warning, since Enterprise
+ * Edition instances open in regions this list may not know yet. */
+static const char *const iot_regions[] = { "cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1",
+					   "ap-northeast-1", "us-west-1", "us-east-1", "eu-central-1" };
+#define IOT_REGION_LIST "cn-shanghai, cn-beijing, cn-shenzhen, ap-southeast-1, ap-northeast-1, us-west-1, " \
+			"us-east-1, eu-central-1"
+
+static int region_listed(const char *region)
+{
+	for (size_t i = 0; i < sizeof iot_regions / sizeof iot_regions[0]; i++)
+		if (strcmp(region, iot_regions[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int vx_region_misspelt(const char *region)
+{
+	return !region_listed(region) &&
+	       validate_suggest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]) != NULL;
+}
+
+static void check_region(struct vx_ctx *c, const char *region)
+{
+	if (region_listed(region))
+		return;
+	const char *near = validate_suggest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]);
+	if (near)
+		vx_diag(c, VALIDATE_ERROR, "region-unknown", "region",
+			"region \"%s\" is not an IoT Platform region: did you mean \"%s\"? (regions: " IOT_REGION_LIST ")",
+			region, near);
+	else
+		vx_diag(c, VALIDATE_WARNING, "region-unlisted", "region",
+			"region \"%s\" is not one where IoT Platform is documented (" IOT_REGION_LIST "): check the "
+			"name, or ignore this for an Enterprise Edition instance in a newer region", region);
+}
+
 static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 {
 	int f;
@@ -101,6 +139,13 @@ static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 			"\"%s\" is a wave field, not a rollout field: put it in a wave or in defaults = { %s = ... }", k, k);
 		return;
 	}
+	if (strcmp(k, "waves") == 0 || strcmp(k, "wave") == 0) {
+		vx_diag(c, VALIDATE_ERROR, "unknown-field", k,
+			"\"%s\" is not a field of rollout \"%s\": write each wave inside the rollout's braces as "
+			"wave \"NAME\" { ... }, separated by commas (no waves = { ... } around them)", k,
+			c->rollout ? c->rollout : "?");
+		return;
+	}
 	const char *s = validate_suggest(k, rollout_fields, COUNT(rollout_fields));
 	if (s)
 		vx_diag(c, VALIDATE_ERROR, "unknown-field", k, "unknown field \"%s\" in rollout \"%s\": did you mean \"%s\"?",
@@ -108,7 +153,7 @@ static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 	else
 		vx_diag(c, VALIDATE_ERROR, "unknown-field", k,
 			"unknown field \"%s\" in rollout \"%s\" (rollout fields: product, region, instance, identity, "
-			"firmware, defaults, and waves)", k, c->rollout ? c->rollout : "?");
+			"firmware, defaults, notify, and waves)", k, c->rollout ? c->rollout : "?");
 }
 
 void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout *raw, struct validate_rollout *r,
@@ -144,10 +189,14 @@ void vx_parse_rollout_fields(struct vx_ctx *c, const struct validate_raw_rollout
 		vx_diag(c, VALIDATE_ERROR, "required-region", "region",
 			"rollout \"%s\" has no region: give region = \"cn-shanghai\" (or the like) or --region",
 			raw->name ? raw->name : "?");
+	if (r->region)
+		check_region(c, r->region);
 	r->instance = opt_string(c, vx_get(t, "instance"), "instance", "IotInstanceId");
 	if ((v = vx_get(t, "identity")) && opt_bool(c, v, "identity", "identity") == VALIDATE_FALSE)
 		r->identity = 0;
 	parse_firmware(c, vx_get(t, "firmware"), &r->firmware);
+	if ((v = vx_get(t, "notify")))
+		vx_parse_notify(c, v, r);
 	if ((v = vx_get(t, "defaults"))) {
 		if (v->type == VALIDATE_TABLE)
 			vx_parse_wave_fields(c, v, "defaults.", defaults);
@@ -166,7 +215,8 @@ static void copy_field(struct validate_wave *d, const struct validate_wave *s, i
 	case VF_VERSIONS: d->versions = s->versions; d->nversions = s->nversions; d->has_versions = s->has_versions; break;
 	case VF_GROUP: d->group = s->group; break;
 	case VF_DEVICES: d->devices = s->devices; d->ndevices = s->ndevices; d->has_devices = s->has_devices; break;
-	case VF_PERCENT: d->has_percent = s->has_percent; d->percent = s->percent; d->percent_text = s->percent_text; break;
+	case VF_PERCENT: d->has_percent = s->has_percent; d->percent = s->percent; d->percent_text = s->percent_text;
+		d->percent_total = s->percent_total; break;
 	case VF_ALL: d->all = s->all; break;
 	case VF_RATE: d->has_rate = s->has_rate; d->rate = s->rate; break;
 	case VF_RETRY:
@@ -250,4 +300,13 @@ void vx_merge_wave(struct vx_ctx *c, const struct vx_wave_part *own, const struc
 	merge_tags(c, &own->w, &def->w, out);
 	if (!out->on_fail)
 		out->on_fail = "halt";
+}
+
+const char *const *vx_rollout_field_names(const char *table, size_t *n)
+{
+	if (strcmp(table, "rollout") == 0)
+		return *n = COUNT(rollout_fields), rollout_fields;
+	if (strcmp(table, "firmware") == 0)
+		return *n = COUNT(firmware_fields), firmware_fields;
+	return NULL;
 }

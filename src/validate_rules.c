@@ -87,9 +87,11 @@ static void diff_package_rule(struct wave_check *k)
 		     "firmware %s is a differential package from %s: versions must be exactly { \"%s\" }",
 		     fw->id ? fw->id : "", fw->src_version, fw->src_version);
 	else if (!w->has_versions && w->kind == VALIDATE_STATIC && (w->has_percent || w->all))
-		vx_diag(k->c, VALIDATE_ERROR, "src-version-diff-package", "SrcVersion.N",
-			"firmware %s is a differential package from %s: narrow this wave with versions = { \"%s\" }",
-			fw->id ? fw->id : "", fw->src_version, fw->src_version);
+		/* the platform skips devices on other versions (docs/platform-assumptions.md) */
+		vx_diag(k->c, VALIDATE_WARNING, "src-version-diff-package", "SrcVersion.N",
+			"firmware %s is a differential package from %s: the platform skips every device of this wave that "
+			"is not on %s (they get no task); narrow the wave with versions = { \"%s\" } to say so",
+			fw->id ? fw->id : "", fw->src_version, fw->src_version, fw->src_version);
 }
 
 static size_t utf8_chars(const char *s)
@@ -152,7 +154,7 @@ static void platform_rules(struct wave_check *k)
 		     "overwrite-multi-module", "OverwriteMode",
 		     "overwrite = \"replace\" (OverwriteMode 2) cannot be combined with multi_module = true");
 	if (w->protocol && strcmp(w->protocol, "MQTT") == 0) {
-		if (r->region && strcmp(r->region, "cn-shanghai") != 0 && strcmp(r->region, "cn-beijing") != 0 &&
+		if (r->region && !vx_region_misspelt(r->region) && strcmp(r->region, "cn-shanghai") != 0 && strcmp(r->region, "cn-beijing") != 0 &&
 		    strcmp(r->region, "cn-shenzhen") != 0)
 			EMIT(k, VF_BIT(VF_PROTOCOL), ONCE_MQTT_REGION, VALIDATE_ERROR, "mqtt-region", "DownloadProtocol",
 			     "protocol MQTT is not available in %s: only cn-shanghai, cn-beijing and cn-shenzhen (use HTTPS)",
@@ -166,7 +168,8 @@ static void platform_rules(struct wave_check *k)
 			     "protocol MQTT takes packages of at most 16 MB (16777216 bytes); firmware %s has %lld bytes "
 			     "(use HTTPS)", fw->id ? fw->id : "", fw->size);
 	}
-	if (w->kind == VALIDATE_DYNAMIC && w->group && r->region && strcmp(r->region, "cn-shanghai") != 0)
+	if (w->kind == VALIDATE_DYNAMIC && w->group && r->region && !vx_region_misspelt(r->region) &&
+	    strcmp(r->region, "cn-shanghai") != 0)
 		vx_diag(c, VALIDATE_ERROR, "dynamic-group-region", "GroupId",
 			"dynamic waves on a group work only in cn-shanghai, not %s: target versions instead", r->region);
 }

@@ -299,31 +299,42 @@ static void test_windows(void)
 	CHECK(run_rule(any, &rec) == 1 && strstr(rec.message, "no window"));
 	/* the wave: mon-thu 01:00-05:00 +08:00 */
 	waves[0].has_window = 1;
-	waves[0].window = (struct policy_window){0x0f, 60, 300, 28800};
+	waves[0].window = (struct policy_window){0x0f, 60, 300, 28800, ""};
 	CHECK(run_rule(any, &rec) == 0);
 
-	struct policy_window allowed[2] = {{0x7f, 0, 360, 28800}}; /* daily 00:00-06:00 +08:00 */
+	struct policy_window allowed[2] = {{0x7f, 0, 360, 28800, ""}}; /* daily 00:00-06:00 +08:00 */
 	struct policy_rule within = rule(POLICY_WINDOWS, 0);
 	within.windows = allowed;
 	within.nwindows = 1;
 	CHECK(run_rule(within, &rec) == 0);
 	/* the same hours in UTC: 17:00-21:00 the day before */
-	allowed[0] = (struct policy_window){0x7f, 17 * 60, 21 * 60, 0};
+	allowed[0] = (struct policy_window){0x7f, 17 * 60, 21 * 60, 0, ""};
 	CHECK(run_rule(within, &rec) == 0);
-	allowed[0] = (struct policy_window){0x7f, 18 * 60, 21 * 60, 0};
+	allowed[0] = (struct policy_window){0x7f, 18 * 60, 21 * 60, 0, ""};
 	CHECK(run_rule(within, &rec) == 1 && strstr(rec.message, "outside"));
 	/* covered by two windows that meet */
-	allowed[0] = (struct policy_window){0x7f, 17 * 60, 19 * 60, 0};
-	allowed[1] = (struct policy_window){0x7f, 19 * 60, 21 * 60, 0};
+	allowed[0] = (struct policy_window){0x7f, 17 * 60, 19 * 60, 0, ""};
+	allowed[1] = (struct policy_window){0x7f, 19 * 60, 21 * 60, 0, ""};
 	within.nwindows = 2;
 	CHECK(run_rule(within, &rec) == 0);
 	/* weekdays only in the policy: a wave on sunday fails; one crossing midnight is judged whole */
-	allowed[0] = (struct policy_window){0x1f, 22 * 60, 4 * 60, 0}; /* mon-fri 22:00-04:00 UTC */
+	allowed[0] = (struct policy_window){0x1f, 22 * 60, 4 * 60, 0, ""}; /* mon-fri 22:00-04:00 UTC */
 	within.nwindows = 1;
-	waves[0].window = (struct policy_window){0x01, 23 * 60, 3 * 60, 0}; /* mon 23:00-03:00 */
+	waves[0].window = (struct policy_window){0x01, 23 * 60, 3 * 60, 0, ""}; /* mon 23:00-03:00 */
 	CHECK(run_rule(within, &rec) == 0);
-	waves[0].window = (struct policy_window){0x40, 23 * 60, 3 * 60, 0}; /* sun */
+	waves[0].window = (struct policy_window){0x40, 23 * 60, 3 * 60, 0, ""}; /* sun */
 	CHECK(run_rule(within, &rec) == 1);
+	/* a zone is judged at the plan's time: Berlin 01:00-03:00 is 23:00-01:00 UTC in July */
+	allowed[0] = (struct policy_window){0x7f, 22 * 60, 2 * 60, 0, ""};
+	waves[0].window = (struct policy_window){0x7f, 60, 3 * 60, 0, "Europe/Berlin"};
+	CHECK(run_rule(within, &rec) == 0);
+	long long saved_now = plan.now;
+	plan.now = 1784073600LL; /* 2026-07-15: CEST, +02:00 */
+	allowed[0] = (struct policy_window){0x7f, 0, 2 * 60, 0, ""};
+	CHECK(run_rule(within, &rec) == 1);
+	plan.now = 1768435200LL; /* 2026-01-15: CET, +01:00: 00:00-02:00 UTC */
+	CHECK(run_rule(within, &rec) == 0);
+	plan.now = saved_now;
 	waves[0].has_window = 0;
 	CHECK(run_rule(within, &rec) == 1 && strstr(rec.message, "inside the allowed"));
 }

@@ -233,6 +233,8 @@ static int expect_at(int line, const char *rule, enum validate_severity sev, con
 
 #include "test_validate_rules.inc"
 #include "test_validate_parse.inc"
+#include "test_validate_notify.inc"
+#include "test_validate_fidelity.inc"
 
 int main(void)
 {
@@ -252,6 +254,8 @@ int main(void)
 	test_order();
 	test_parsers();
 	test_windows();
+	test_notify();
+	test_fidelity();
 	test_speed();
 	validate_arena_free(A);
 	printf("%d passed, %d failed\n", passed, failed);

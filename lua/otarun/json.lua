@@ -1,7 +1,9 @@
--- A small deterministic JSON encoder for otarun's documents (the plan, diagnostics): objects keep a
--- fixed key order (known keys first, in the order SPEC §7a shows them, then the rest sorted by
--- bytes), so output is stable for specs, diffs and reviews. cjson's own encoder has no key order
--- and escapes "/"; cjson.null is still the null value here.
+-- The one JSON writer (docs/architecture.md, "JSON"): every JSON text otarun writes (the plan,
+-- diagnostics, results, run and log lines, `call`'s answers, the state store's canonical params)
+-- comes from here with a stable key order, so two identical runs give identical bytes. Objects
+-- keep a fixed key order (known keys first, in the ORDER below, the plan document's, then the
+-- rest sorted by bytes), or plain byte order with { sorted = true }. cjson is for decoding only
+-- (its encoder has no key order and escapes "/"); cjson.null is still the null value here.
 local cjson = require("cjson")
 
 local M = {}
@@ -9,8 +11,8 @@ local M = {}
 M.null = cjson.null
 
 local ARRAY, OBJECT, LAZY = {}, {}, {}
--- Marks an empty (or any) table as a JSON array / object; without a mark, a table with t[1] is an
--- array and an empty table is an array.
+-- Marks an empty (or any) table as a JSON array / object; without a mark, a table whose keys are
+-- exactly 1..n is an array, and an empty table is an array (an object with { empty_object = true }).
 function M.array(t) return setmetatable(t or {}, ARRAY) end
 function M.object(t) return setmetatable(t or {}, OBJECT) end
 -- A value whose JSON text fn(put) writes, piece by piece, when the encoder reaches it (a
@@ -54,11 +56,16 @@ end
 M.quote = quote
 M.escaped = escaped
 
+M.ARRAY, M.OBJECT = ARRAY, OBJECT
+
+-- Integers as such; other numbers in the shorter of %.14g / %.17g that reads back the same.
 local function number_text(n)
   if math.type(n) == "integer" then return string.format("%d", n) end
   if n ~= n or n == math.huge or n == -math.huge then error("JSON cannot hold " .. tostring(n), 0) end
   if n == math.floor(n) and math.abs(n) < 2^53 then return string.format("%d", math.tointeger(n)) end
-  return string.format("%.17g", n)
+  local s = string.format("%.14g", n)
+  if tonumber(s) ~= n then s = string.format("%.17g", n) end
+  return s
 end
 
 local encode_value
@@ -80,14 +87,20 @@ local function pad_of(indent, depth, lead)
   return p
 end
 
--- Keys in output order. Most objects (API parameters) have no ranked key: plain byte order,
--- sorted by the C comparator, which matters at 10,000 waves.
-local function ordered_keys(t)
+-- Keys in output order, as strings (a number key is written as its text). Most objects (API
+-- parameters) have no ranked key: plain byte order, sorted by the C comparator, which matters at
+-- 10,000 waves. st.sorted: byte order for every key; st.omit(key) -> true leaves a member out.
+local function ordered_keys(st, t)
   local ranks, plain = nil, {}
+  local omit, sorted = st.omit, st.sorted
   for k in pairs(t) do
-    if type(k) ~= "string" then error("JSON object keys must be strings, got " .. type(k), 0) end
-    local r = RANK[k]
-    if r then
+    local tk = type(k)
+    if tk == "number" then k = tostring(k)
+    elseif tk ~= "string" then error("JSON object keys must be strings, got " .. tk, 0) end
+    local r = not sorted and RANK[k]
+    if omit and omit(k) then
+      -- left out
+    elseif r then
       ranks = ranks or {}
       ranks[#ranks + 1] = r
     else
@@ -115,7 +128,20 @@ local function emit(st, s)
   end
 end
 
+-- Unmarked tables: an array when the keys are exactly 1..n (n > 0); empty: an array, or an object
+-- with st.empty_object.
+local function is_array(st, t)
+  if t[1] == nil then return next(t) == nil and not st.empty_object end
+  local n, count = #t, 0
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+    count = count + 1
+  end
+  return count == n
+end
+
 local function encode_table(st, t, depth)
+  if depth > 64 then error("JSON nested deeper than 64 levels", 0) end
   local mt = getmetatable(t)
   if mt == LAZY then
     st.put = st.put or function(piece) emit(st, piece) end
@@ -126,7 +152,7 @@ local function encode_table(st, t, depth)
   local pad = indent and pad_of(indent, depth + 1) or ""
   local cpad = indent and pad_of(indent, depth + 1, ",") or ","
   local close = indent and pad_of(indent, depth) or ""
-  if mt == ARRAY or (mt ~= OBJECT and (t[1] ~= nil or next(t) == nil)) then
+  if mt == ARRAY or (mt ~= OBJECT and is_array(st, t)) then
     local n = #t
     if n == 0 then emit(st, "[]") return end
     emit(st, "[")
@@ -137,7 +163,7 @@ local function encode_table(st, t, depth)
     emit(st, close .. "]")
     return
   end
-  local keys = ordered_keys(t)
+  local keys = ordered_keys(st, t)
   if #keys == 0 then emit(st, "{}") return end
   local sep = indent and ": " or ":"
   emit(st, "{")
@@ -148,6 +174,7 @@ local function encode_table(st, t, depth)
       st.keys[k] = qk
     end
     local v = t[k]
+    if v == nil then v = t[tonumber(k)] end
     if type(v) == "string" then
       -- the common case (API parameters): one piece per member
       emit(st, (i > 1 and cpad or pad) .. qk .. '"' .. escaped(v) .. '"')
@@ -169,16 +196,30 @@ encode_value = function(st, v, depth)
   else error("JSON cannot hold a " .. t, 0) end
 end
 
--- encode(value, { indent = "  " }) -> text (compact without indent)
+local function state(opts, sink)
+  opts = opts or {}
+  return { buf = {}, n = 0, indent = opts.indent, sorted = opts.sorted, omit = opts.omit,
+    empty_object = opts.empty_object, sink = sink, keys = {} }
+end
+
+-- encode(value, opts) -> text. opts: indent = "  " (compact without), sorted = true (byte order
+-- for every key), empty_object = true (unmarked empty tables as {}), omit = fn(key) -> true to
+-- leave a member out (at any depth).
 function M.encode(v, opts)
-  local st = { buf = {}, n = 0, indent = opts and opts.indent, keys = {} }
+  local st = state(opts)
   encode_value(st, v, 0)
   return table.concat(st.buf, "", 1, st.n)
 end
 
--- write(value, sink, { indent = }) streams the text as pieces: sink(buf, n) gets buf[1..n].
+-- One line of JSON (compact, no newline inside) for line-oriented output.
+function M.line(v) return M.encode(v) .. "\n" end
+
+-- A value written as the JSON text given (already encoded, say stored canonical JSON).
+function M.raw(text) return M.lazy(function(put) put(text) end) end
+
+-- write(value, sink, opts) streams the text as pieces: sink(buf, n) gets buf[1..n].
 function M.write(v, sink, opts)
-  local st = { buf = {}, n = 0, indent = opts and opts.indent, sink = sink, keys = {} }
+  local st = state(opts, sink)
   encode_value(st, v, 0)
   if st.n > 0 then sink(st.buf, st.n) end
 end

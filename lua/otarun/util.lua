@@ -34,6 +34,26 @@ function M.closest(name, candidates)
   return nil
 end
 
+-- A whole file's bytes. -> text | nil, message
+function M.read_file(path)
+  local fh <close>, err = io.open(path, "rb")
+  if not fh then return nil, err end
+  return fh:read("a")
+end
+
+-- { "a", "b" } -> { a = true, b = true }
+function M.set_of(list)
+  local set = {}
+  for _, v in ipairs(list) do set[v] = true end
+  return set
+end
+
+-- Sorts a list of tables by one field, in place. -> the list
+function M.sort_by(list, field)
+  table.sort(list, function(a, b) return a[field] < b[field] end)
+  return list
+end
+
 function M.sorted_keys(t)
   local keys = {}
   for k in pairs(t) do keys[#keys + 1] = k end
@@ -62,13 +82,19 @@ function M.parse_duration(s)
   return native.parse_duration(s)
 end
 
+-- The one duration formatter for people: "30s", "45m", "1h30m", "24h" and "48h" (whole hours
+-- under 3 days read better than "1d"), "1d12h"; at most the two largest units, whole seconds.
 function M.format_duration(secs)
-  if secs == 0 then return "0s" end
+  secs = math.floor(secs)
+  if secs < 60 then return secs .. "s" end
+  if secs % 3600 == 0 and secs < 3 * 86400 then return (secs // 3600) .. "h" end
   local parts = {}
   for _, u in ipairs({ { 86400, "d" }, { 3600, "h" }, { 60, "m" }, { 1, "s" } }) do
-    if secs >= u[1] then
+    if secs >= u[1] and #parts < 2 then
       parts[#parts + 1] = (secs // u[1]) .. u[2]
       secs = secs % u[1]
+    elseif #parts > 0 then
+      break -- a zero unit ends it: "1d" + "5m" would skip the hours
     end
   end
   return table.concat(parts)

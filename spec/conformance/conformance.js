@@ -170,6 +170,95 @@ async function cycle(ops) {
   eq(jobs.Total, 2, 'ListOTAJobByFirmware Total (verify + dynamic)');
 }
 
+// One device's operations and the task operations: NeedConfirm job -> ListOTAUnfinishedTaskByDevice
+// -> ConfirmOTATask -> ListOTAJobByDevice -> CancelOTATaskByDevice -> ReupgradeOTATask (which
+// needs confirmation again). ops: { call(action, params) } returning wire-named bodies.
+async function deviceCycle(ops, n) {
+  const device = `conf-${n}`;
+  const fw = await ops.call('CreateOTAFirmware', { FirmwareName: `device-ops-${n}`, DestVersion: `2.6.${n}`,
+    FirmwareUrl: `https://iotx-ota.oss-cn-shanghai.aliyuncs.com/ota/device-ops-${n}.bin`, ProductKey: PK, NeedToVerify: false });
+  eq(fw.Success, true, `CreateOTAFirmware Success (${fw.Code} ${fw.ErrorMessage})`);
+  const firmwareId = fw.Data.FirmwareId;
+  const job = await ops.call('CreateOTAStaticUpgradeJob', { FirmwareId: firmwareId, ProductKey: PK,
+    TargetSelection: 'SPECIFIC', TargetDeviceName: [device], NeedConfirm: true });
+  eq(job.Success, true, `CreateOTAStaticUpgradeJob Success (${job.Code} ${job.ErrorMessage})`);
+  const jobId = job.Data.JobId;
+  const unfinished = await ops.call('ListOTAUnfinishedTaskByDevice', { ProductKey: PK, DeviceName: device });
+  eq(unfinished.Success, true, 'ListOTAUnfinishedTaskByDevice Success');
+  const task = unfinished.Data.SimpleOTATaskInfo[0];
+  eq(task.JobId, jobId, 'unfinished task JobId');
+  eq(task.TaskStatus, 'CONFIRM', 'unfinished task TaskStatus');
+  eq((await ops.call('ConfirmOTATask', { TaskId: [task.TaskId] })).Success, true, 'ConfirmOTATask Success');
+  const jobs = await ops.call('ListOTAJobByDevice', { FirmwareId: firmwareId, ProductKey: PK, DeviceName: device,
+    CurrentPage: 1, PageSize: 10 });
+  eq(jobs.Total, 1, 'ListOTAJobByDevice Total');
+  eq(jobs.Data.SimpleOTAJobInfo[0].JobId, jobId, 'ListOTAJobByDevice JobId');
+  eq((await ops.call('CancelOTATaskByDevice', { ProductKey: PK, FirmwareId: firmwareId, DeviceName: [device] })).Success,
+    true, 'CancelOTATaskByDevice Success');
+  const gone = await ops.call('ListOTAUnfinishedTaskByDevice', { ProductKey: PK, DeviceName: device });
+  eq(gone.Data.SimpleOTATaskInfo.length, 0, 'no unfinished task after CancelOTATaskByDevice');
+  const re = await ops.call('ReupgradeOTATask', { JobId: jobId, TaskId: [task.TaskId] });
+  eq(re.Success, true, `ReupgradeOTATask Success (${re.Code} ${re.ErrorMessage})`);
+  const again = await ops.call('ListOTAUnfinishedTaskByDevice', { ProductKey: PK, DeviceName: device });
+  eq(again.Data.SimpleOTATaskInfo[0].TaskStatus, 'CONFIRM', 're-upgraded task waits for confirmation again');
+  const eleven = Array.from({ length: 11 }, (_, i) => `task-${i}`);
+  // pop-core throws business errors, the Tea SDK returns them
+  const over = await ops.call('ConfirmOTATask', { TaskId: eleven }).catch((e) => ({ Success: false, Code: e.code }));
+  eq(over.Success, false, 'ConfirmOTATask with 11 task ids is refused');
+  eq(over.Code, 'iot.common.InvalidFormattedParameter', 'ConfirmOTATask with 11 task ids: Code');
+}
+// GenerateDeviceNameListURL, the upload of 250 names to its Host (an OSS PostObject form, sent with
+// Node's own http), then CreateOTAStaticUpgradeJob with DnListFileUrl: one job of 250 devices.
+function postForm(url, fields, fileText) {
+  const boundary = `conformance${Date.now()}`;
+  const parts = Object.entries(fields).map(([k, v]) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
+  parts.push(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="devices.txt"\r\n` +
+    `Content-Type: text/plain\r\n\r\n${fileText}\r\n--${boundary}--\r\n`);
+  const body = Buffer.from(parts.join(''));
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length } }, (res) => {
+      let text = '';
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+async function deviceListCycle(ops, n) {
+  const fw = await ops.call('CreateOTAFirmware', { FirmwareName: `device-list-${n}`, DestVersion: `2.7.${n}`,
+    FirmwareUrl: `https://iotx-ota.oss-cn-shanghai.aliyuncs.com/ota/device-list-${n}.bin`, ProductKey: PK, NeedToVerify: false });
+  eq(fw.Success, true, 'CreateOTAFirmware Success');
+  const url = await ops.call('GenerateDeviceNameListURL', {});
+  eq(url.Success, true, 'GenerateDeviceNameListURL Success');
+  const d = url.Data;
+  for (const k of ['Key', 'Host', 'Policy', 'Signature', 'AccessKeyId', 'FileUrl']) assert(d[k], `Data.${k} is set`);
+  eq(d.ObjectStorage, 'OSS', 'Data.ObjectStorage');
+  const names = Array.from({ length: 250 }, (_, i) => `list${String(i + 1).padStart(6, '0')}`);
+  const bad = await postForm(d.Host, { key: d.Key, OSSAccessKeyId: d.AccessKeyId, policy: d.Policy, Signature: 'x' }, 'dev000001');
+  eq(bad.status, 403, 'an upload with a wrong Signature');
+  const up = await postForm(d.Host, { key: d.Key, OSSAccessKeyId: d.AccessKeyId, policy: d.Policy, Signature: d.Signature,
+    success_action_status: '200' }, names.join('\n'));
+  eq(up.status, 200, `the upload (${up.body})`);
+  const job = await ops.call('CreateOTAStaticUpgradeJob', { FirmwareId: fw.Data.FirmwareId, ProductKey: PK,
+    TargetSelection: 'SPECIFIC', DnListFileUrl: d.FileUrl });
+  eq(job.Success, true, `CreateOTAStaticUpgradeJob with DnListFileUrl (${job.Code} ${job.ErrorMessage})`);
+  const tasks = await ops.call('ListOTATaskByJob', { JobId: job.Data.JobId, CurrentPage: 1, PageSize: 1 });
+  eq(tasks.Total, 250, 'tasks of the device list job');
+}
+function sdkCall(client) {
+  const R = Iot;
+  const camel = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k[0].toLowerCase() + k.slice(1), v]));
+  const lower = (a) => a[0].toLowerCase() + a.slice(1);
+  return { call: async (action, p) => wire(await client[lower(action)](new R[`${action}Request`](camel(p)))) };
+}
+function popCall(client, method) {
+  return { call: (action, p) => client.request(action, flat(p), { method, formatParams: false }) };
+}
+
 // Wire-named bodies from the Tea SDK's typed responses.
 const wire = (resp) => resp.body.toMap();
 function sdkOps(client) {
@@ -236,6 +325,8 @@ async function main() {
 
   for (const [name, v1] of [['V3 (default)', false], ['v1 (signatureAlgorithm v2)', true]]) {
     await check(`iot20180120 ${name}: firmware -> verify -> dynamic job -> tasks -> cancel`, () => cycle(sdkOps(iot({ v1 }))));
+    await check(`iot20180120 ${name}: device operations, confirm and re-upgrade`, () => deviceCycle(sdkCall(iot({ v1 })), v1 ? 2 : 1));
+    await check(`iot20180120 ${name}: GenerateDeviceNameListURL, the upload, DnListFileUrl`, () => deviceListCycle(sdkCall(iot({ v1 })), v1 ? 2 : 1));
     await check(`iot20180120 ${name}: STS key with its security token`, async () => {
       eq((await queryFw(iot({ v1, key: STS }))).body.success, true, 'Success');
     });
@@ -279,6 +370,8 @@ async function main() {
 
   for (const method of ['GET', 'POST']) {
     await check(`pop-core ${method}: firmware -> verify -> dynamic job -> tasks -> cancel`, () => cycle(popOps(pop(), method)));
+    await check(`pop-core ${method}: device operations, confirm and re-upgrade`, () =>
+      deviceCycle(popCall(pop(), method), method === 'GET' ? 3 : 4));
     await check(`pop-core ${method}: wrong secret -> SignatureDoesNotMatch`, () =>
       rejects(pop({ secret: 'tampered' }).request('QueryOTAFirmware', { FirmwareId: 'fw-240' }, { method }), 'SignatureDoesNotMatch', 400, 'tampered'));
     await check(`pop-core ${method}: unknown key -> InvalidAccessKeyId.NotFound`, () =>

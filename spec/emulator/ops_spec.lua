@@ -79,8 +79,8 @@ describe("jobs", function()
     assert.are.equal(400, status)
     assert.are.equal("MissingMaximumPerMinute", body.Code)
     S.fails(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "5" }, BAD)
-    S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "500", ["Tag.1.Key"] = "otarun", ["Tag.1.Value"] = "r/w",
-      ["Tag.2.Key"] = "channel", ["Tag.2.Value"] = "beta", TimeoutInMinutes = "120" })
+    S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "500", ["Tags.1.Key"] = "otarun", ["Tags.1.Value"] = "r/w",
+      ["Tags.2.Key"] = "channel", ["Tags.2.Value"] = "beta", TimeoutInMinutes = "120" })
     local q = S.call(emu, "QueryOTAJob", { JobId = job }).Data
     assert.are.equal(500, q.MaximumPerMinute)
     assert.are.equal(120, q.TimeoutInMinutes)
@@ -91,6 +91,9 @@ describe("jobs", function()
     assert.are.equal('{"OtaTagDTO":[]}', emulator.to_json(q.Tags))
     S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "500", ["Tags.1.Key"] = "k", ["Tags.1.Value"] = "v" })
     assert.are.equal("k", S.call(emu, "QueryOTAJob", { JobId = job }).Data.Tags.OtaTagDTO[1].Key)
+    -- the create calls' spelling Tag.N is not UpdateOTAJob's: not sent as Tags.N, the tags are cleared
+    S.call(emu, "UpdateOTAJob", { JobId = job, MaximumPerMinute = "500", ["Tag.1.Key"] = "k", ["Tag.1.Value"] = "v" })
+    assert.are.equal(0, #S.call(emu, "QueryOTAJob", { JobId = job }).Data.Tags.OtaTagDTO)
   end)
 
   it("UpdateOTAJob changes a dynamic job's versions and timeout, not a static job's timeout", function()

@@ -114,8 +114,12 @@ describe("CreateOTAStaticUpgradeJob", function()
   end)
 
   it("cancels what has not started when ScheduleFinishTime passes", function()
+    -- the finish counts from ScheduleTime: it is refused without one
+    S.fails(emu, "CreateOTAStaticUpgradeJob", static({ ScheduleFinishTime = tostring((S.T0 + 3600) * 1000) }),
+      "iot.ota.InvalidScheduleTime")
     local job = S.call(emu, "CreateOTAStaticUpgradeJob", static({ NeedConfirm = "true",
-      ScheduleFinishTime = tostring((S.T0 + 3600) * 1000) })).Data.JobId
+      ScheduleTime = tostring((S.T0 + 300) * 1000), ScheduleFinishTime = tostring((S.T0 + 300 + 3600) * 1000) })).Data.JobId
+    emu:advance(300)
     local t1 = S.task(emu, job, "dev000001")
     S.call(emu, "ConfirmOTATask", { ["TaskId.1"] = t1.TaskId })
     emu:advance(3599)
@@ -133,6 +137,8 @@ describe("CreateOTAStaticUpgradeJob", function()
     assert.are.equal(400, status)
     assert.are.equal("MissingTargetSelection", body.Code)
     S.fails(emu, "CreateOTAStaticUpgradeJob", static({ TargetSelection = "SOME" }), BAD)
-    S.fails(emu, "CreateOTAStaticUpgradeJob", static({ DnListFileUrl = "https://x/list", TargetSelection = "SPECIFIC" }), BAD)
+    -- a DnListFileUrl must name a file uploaded after GenerateDeviceNameListURL (spec/device_list_spec.lua)
+    S.fails(emu, "CreateOTAStaticUpgradeJob", static({ DnListFileUrl = "https://x/list", TargetSelection = "SPECIFIC" }),
+      "iot.ota.InvalidDnListFile")
   end)
 end)

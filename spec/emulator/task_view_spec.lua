@@ -22,7 +22,7 @@ local function expected(emu, t)
     ProductKey = p.key, ProductName = p.name, DeviceName = s.d_name[d], SrcVersion = s.t_src[t],
     DestVersion = job.dest, TaskStatus = store_mod.NAME[s.t_status[t]], TaskDesc = s.t_desc[t],
     Progress = string.format("%d.00", emu.sim:progress(t)),
-    Timeout = job.timeout and tostring(job.timeout) or nil,
+    Timeout = s.t_timeout[t] and tostring(s.t_timeout[t]) or nil,
     UtcCreate = ids.utc(s.t_created[t]), UtcModified = ids.utc(s.t_modified[t]),
   }
 end
@@ -70,7 +70,8 @@ describe("ListOTATaskByJob views", function()
     for _ in pairs(progress) do n = n + 1 end
     assert.is_true(n > 5, "progress values seen: " .. n)
     local wire = select(2, check_all(emu, job))
-    assert.are.equal("120", wire.Data.SimpleOTATaskInfo[1].Timeout)
+    -- the tasks made at the create keep its timeout; UpdateOTAJob reaches only later tasks
+    assert.are.equal("60", wire.Data.SimpleOTATaskInfo[1].Timeout)
   end)
 
   it("match the model for a status page, a device list and a page past the end", function()

@@ -1,4 +1,4 @@
--- Saved plans (`otarun plan --out FILE`, SPEC §7a JSON) read back for `otarun apply PLAN`: told
+-- Saved plans (`otarun plan --out FILE`, the plan's JSON) read back for `otarun apply PLAN`: told
 -- apart from rollout scripts, decoded into the plan table the executor and the text renderer
 -- take (nulls gone, times as epochs), and checked against the store's fingerprint.
 -- Uses: otarun.plan.saved (the file format), cjson, otarun.util.
@@ -7,13 +7,7 @@ local util = require("otarun.util")
 
 local M = {}
 
-local function read(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, err end
-  local text = fh:read("a")
-  fh:close()
-  return text
-end
+local read = util.read_file
 
 local function denull(v)
   if v == cjson.null then return nil end
@@ -30,12 +24,101 @@ function M.is_plan(path)
   return text ~= nil and text:match("^%s*{") ~= nil and text:find('"format_version"', 1, true) ~= nil
 end
 
--- load(path) -> plan | nil, message. The file's format is otarun.plan.saved's (SPEC §7a plus a
+-- The shape a saved plan must have before anything reads it (docs/trust.md): a document that
+-- fails here is an error (exit 1), never applied. -> true | nil, "what: expected"
+local function is_array(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  return n == #v
+end
+local function is_map(v, value_types)
+  if type(v) ~= "table" then return false end
+  for k, x in pairs(v) do
+    if type(k) ~= "string" or not value_types[type(x)] then return false end
+  end
+  return true
+end
+local SCALAR = { string = true, number = true }
+function M.check_shape(doc)
+  local function opt(v, t) return v == nil or v == cjson.null or type(v) == t end
+  if not opt(doc.state_fingerprint, "string") then return nil, "state_fingerprint must be a string of hex digits" end
+  if not opt(doc.mode, "string") then return nil, "mode must be a string" end
+  if not opt(doc.generated_at, "string") then return nil, "generated_at must be a time string" end
+  if not is_array(doc.rollouts) then return nil, "rollouts must be an array" end
+  for _, k in ipairs({ "diagnostics", "policies" }) do
+    if not (doc[k] == nil or is_array(doc[k])) then return nil, k .. " must be an array" end
+    for i, d in ipairs(doc[k] or {}) do
+      if type(d) ~= "table" then return nil, string.format("%s[%d] must be an object", k, i) end
+    end
+  end
+  if doc.summary ~= nil then
+    if type(doc.summary) ~= "table" then return nil, "summary must be an object" end
+    for _, k in ipairs({ "create", "update", "replace", "cancel", "wait" }) do
+      local n = doc.summary[k]
+      if type(n) ~= "number" or n ~= math.floor(n) or n < 0 or n > 2^53 then
+        return nil, "summary." .. k .. " must be a whole number"
+      end
+    end
+  end
+  for i, r in ipairs(doc.rollouts) do
+    local where = string.format("rollouts[%d]", i)
+    if type(r) ~= "table" or type(r.name) ~= "string" then return nil, where .. " must be an object with a name" end
+    if not (r.waves == nil or is_array(r.waves)) then return nil, where .. ".waves must be an array" end
+    if not (r.firmware == nil or r.firmware == cjson.null or type(r.firmware) == "table") then
+      return nil, where .. ".firmware must be an object"
+    end
+    for j, w in ipairs(r.waves or {}) do
+      local ww = string.format("%s.waves[%d]", where, j)
+      if type(w) ~= "table" or type(w.name) ~= "string" then return nil, ww .. " must be an object with a name" end
+      if not opt(w.action, "string") then return nil, ww .. ".action must be a string" end
+      if not (opt(w.earliest_start, "string") or type(w.earliest_start) == "number") then
+        return nil, ww .. ".earliest_start must be a time"
+      end
+      if not (w.calls == nil or is_array(w.calls)) then return nil, ww .. ".calls must be an array" end
+      for k, c in ipairs(w.calls or {}) do
+        local cw = string.format("%s.calls[%d]", ww, k)
+        if type(c) ~= "table" or type(c.action) ~= "string" then return nil, cw .. " must be an object with an action" end
+        if not (c.params == nil or is_map(c.params, SCALAR)) then
+          return nil, cw .. ".params must be an object of strings"
+        end
+      end
+    end
+  end
+  local sv = doc.saved
+  if not is_array(sv.scripts) then return nil, "saved.scripts must be an array" end
+  for i, sc in ipairs(sv.scripts) do
+    if type(sc) ~= "table" or type(sc.path) ~= "string" or type(sc.sha256) ~= "string" then
+      return nil, string.format("saved.scripts[%d] must be { path, sha256 }", i)
+    end
+  end
+  if not (sv.rollouts == nil or is_array(sv.rollouts)) then return nil, "saved.rollouts must be an array" end
+  for i, n in ipairs(sv.rollouts or {}) do
+    if type(n) ~= "string" then return nil, string.format("saved.rollouts[%d] must be a string", i) end
+  end
+  if type(sv.now) ~= "number" or sv.now ~= sv.now or math.abs(sv.now) > 2^53 then
+    return nil, "saved.now must be an epoch"
+  end
+  if not (sv.offset == nil or (type(sv.offset) == "number" and math.abs(sv.offset) <= 86400)) then
+    return nil, "saved.offset must be seconds east of UTC"
+  end
+  if not (sv.vars == nil or is_map(sv.vars, { string = true })) then return nil, "saved.vars must be an object of strings" end
+  for _, k in ipairs({ "region", "endpoint", "state" }) do
+    if not opt(sv[k], "string") then return nil, "saved." .. k .. " must be a string" end
+  end
+  return true
+end
+
+-- load(path) -> plan | nil, message. The file's format is otarun.plan.saved's (the plan's JSON plus a
 -- `saved` section: the rollouts the fingerprint covers, the scripts' hashes, endpoint, store).
 function M.load(path)
   local plan, err = require("otarun.plan.saved").read(path)
   if not plan then return nil, err end
   if type(plan.rollouts) ~= "table" then return nil, path .. " is not a saved plan (no rollouts)" end
+  local shaped, why = M.check_shape(plan)
+  if not shaped then
+    return nil, string.format("%s is not a valid saved plan: %s (plan again: otarun plan --out %s FILE...)", path, why, path)
+  end
   plan = denull(plan)
   if plan.format_version ~= "1.0" then
     return nil, string.format("%s has plan format %s; this otarun reads 1.0", path, tostring(plan.format_version))
@@ -44,7 +127,8 @@ function M.load(path)
   plan.offset = 0
   for _, r in ipairs(plan.rollouts) do
     r.firmware = r.firmware or {}
-    for _, w in ipairs(r.waves or {}) do
+    r.waves = r.waves or {}
+    for _, w in ipairs(r.waves) do
       if type(w.earliest_start) == "string" then w.earliest_start = util.parse_time(w.earliest_start) end
       w.calls = w.calls or {}
       for _, c in ipairs(w.calls) do
@@ -87,6 +171,66 @@ function M.check(st, plan, path)
       now:sub(1, 12), path)
   end
   return true
+end
+
+-- The calls a plan would send, one line per wave with calls, in order: what rederive compares.
+local function call_lines(plan)
+  local out = {}
+  for _, r in ipairs(plan.rollouts or {}) do
+    for _, w in ipairs(r.waves or {}) do
+      local parts = { string.format("%s/%s %s", r.name, w.name, tostring(w.action)) }
+      for _, c in ipairs(w.calls or {}) do
+        local keys = {}
+        for k in pairs(c.params or {}) do keys[#keys + 1] = k end
+        table.sort(keys)
+        local ps = {}
+        for i, k in ipairs(keys) do ps[i] = k .. "=" .. tostring(c.params[k]) end
+        parts[#parts + 1] = c.action .. "(" .. table.concat(ps, "&") .. ")"
+      end
+      out[#out + 1] = table.concat(parts, " ")
+    end
+  end
+  return out
+end
+
+-- rederive(plan, path, st, client_for, ctx) -> fresh plan | nil, message, exit code
+-- Plans the hashed scripts again, against the recorded state (and the platform, for a live plan),
+-- with the saved vars, time and region. The saved plan is applied only when every wave's action
+-- and calls are the ones the planner produces now; what is then sent is the planner's own plan, so
+-- an edited file can neither change a parameter nor add an action (docs/trust.md).
+function M.rederive(plan, path, st, client_for, ctx)
+  local sv = plan.saved
+  local files = {}
+  for i, sc in ipairs(sv.scripts) do files[i] = sc.path end
+  if plan.mode ~= "live" and plan.mode ~= "state" then
+    return nil, string.format("%s was planned in mode %s, which cannot be applied; plan again with "
+      .. "credentials: otarun plan --out %s FILE...", path, tostring(plan.mode), path), 5
+  end
+  local pipeline = require("otarun.plan.pipeline")
+  local c = { now = math.tointeger(sv.now) or sv.now, offset = sv.offset or 0, vars = sv.vars or {},
+              region = sv.region, limits = ctx.limits, format = ctx.format, mode = plan.mode,
+              state = st, client_for = client_for }
+  local res, err = pipeline.plan(files, c)
+  if not res then return nil, err, 1 end
+  if not res.ok then
+    return nil, string.format("%s is stale: its scripts no longer plan without errors. Plan again: "
+      .. "otarun plan --out %s FILE...", path, path), 5
+  end
+  local fresh = res.plan
+  for _, r in ipairs(fresh.rollouts) do
+    for _, w in ipairs(r.waves) do w.spec = nil end
+  end
+  local want, have = call_lines(fresh), call_lines(plan)
+  for i = 1, math.max(#want, #have) do
+    if want[i] ~= have[i] then
+      return nil, string.format("%s does not match what its scripts and the recorded state produce "
+        .. "(it was edited, or the platform moved on): the plan says %s, the planner %s; nothing was "
+        .. "sent. Plan again: otarun plan --out %s FILE...", path, have[i] or "nothing more",
+        want[i] or "nothing more", path), 5
+    end
+  end
+  fresh.saved = plan.saved
+  return fresh
 end
 
 return M

@@ -1,14 +1,16 @@
--- otarun apply FILE... | PLAN (SPEC §1, §4): takes the state lock, resolves what a crash left
+-- otarun apply FILE... | PLAN: takes the state lock, resolves what a crash left
 -- open, plans (or reads a saved plan and refuses it when stale, exit 5), shows the plan, checks
 -- policies (a denial exits 4 before any call), asks for `yes` on a terminal unless
 -- --auto-approve, then performs the due waves through otarun.apply with a progress display.
 -- Exit 0 done (or nothing to do), 1 a call or the store failed, 3 invalid script, 4 denied,
--- 5 stale plan, 64 usage. Uses: otarun.args, otarun.control (the client cache), otarun.pipeline,
--- otarun.policy, otarun.state, otarun.credentials, otarun.ratelimit, otarun.apply (+ recover,
--- saved), otarun.progress, otarun.core.sys.
-local args = require("otarun.args")
-local control = require("otarun.control")
-local pipeline = require("otarun.pipeline")
+-- 5 stale plan, 64 usage (otarun.failure). Uses: otarun.cli.command, otarun.platform.clients (the
+-- client cache), otarun.plan.pipeline, otarun.policy, otarun.state, otarun.platform.credentials,
+-- otarun.platform.ratelimit, otarun.journal (recover), otarun.apply (+ saved), otarun.render.progress,
+-- otarun.core.sys.
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
+local clients = require("otarun.platform.clients")
+local pipeline = require("otarun.plan.pipeline")
 local sys = require("otarun.core.sys")
 
 local M = {}
@@ -51,23 +53,18 @@ local function say(fmt, ...)
   io.stderr:write(PREFIX, ": ", string.format(fmt, ...), "\n")
 end
 
-local function fail(fmt, ...)
-  say(fmt, ...)
-  return 1
-end
-
 -- --qps ACTION=N... -> limits table for the shared limiter (N = 0: no limit).
 local function parse_qps(list)
   local limits, all = {}, nil
   for _, item in ipairs(list or {}) do
     local action, n = item:match("^([%w%*]+)=(%d+%.?%d*)$")
-    if not action then args.usage_error("--qps needs ACTION=N (e.g. CreateOTADynamicUpgradeJob=40), got %q", item) end
+    if not action then failure.raise("usage", "--qps needs ACTION=N (e.g. CreateOTADynamicUpgradeJob=40), got %q", item) end
     n = tonumber(n)
     local v = n > 0 and n or false
     if action == "*" then all = v else limits[action] = v end
   end
   if all ~= nil then
-    for action in pairs(require("otarun.ratelimit").DEFAULT_LIMITS) do
+    for action in pairs(require("otarun.platform.ratelimit").DEFAULT_LIMITS) do
       if limits[action] == nil then limits[action] = all end
     end
     for _, a in ipairs({ "UpdateOTAJob", "QueryOTAJob", "ListOTATaskByJob" }) do
@@ -79,11 +76,11 @@ end
 
 -- client_for(rollout) -> client, key | nil, message: one client per region (or one for the
 -- endpoint), all sharing the process-wide rate limiter. -> client_for, close | nil, message
-local function clients(opts, log, default_endpoint)
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+local function client_cache(opts, log, default_endpoint)
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
   -- more patience than a single call: a read failing every retry stops the whole run
-  return control.client_cache{ creds = creds, endpoint = control.endpoint(opts, default_endpoint),
+  return clients.cache{ creds = creds, endpoint = clients.endpoint(opts, default_endpoint),
     opts = opts, new = { log = log, retries = { max = 6 } } }
 end
 
@@ -104,15 +101,15 @@ local function confirm()
   return line ~= nil and line:match("^%s*(.-)%s*$") == "yes"
 end
 
--- Plans FILE... under the lock, against the platform (live: refresh + diff, otarun.pipeline).
--- -> plan, info (policy info) | nil, exit code
+-- Plans FILE... under the lock, against the platform (live: refresh + diff, otarun.plan.pipeline).
+-- -> plan, info (policy info); raises a failure (invalid, denied)
 local function plan_files(files, ctx, st, client_for, opts, overrides)
   ctx.mode, ctx.state, ctx.client_for = "live", st, client_for
   local res, err = pipeline.plan(files, ctx)
-  if not res then return nil, fail("%s", err) end
+  if not res then failure.raise("error", "%s", err) end
   if not res.ok then
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
-    return nil, 3
+    failure.exit("invalid")
   end
   local policy = require("otarun.policy")
   local restore = require("otarun.plan").without_removed(res.plan)
@@ -126,9 +123,7 @@ local function plan_files(files, ctx, st, client_for, opts, overrides)
   -- with --format json, stdout carries one document: the result (or, when denied, the plan)
   if ctx.format ~= "json" or denied then io.stdout:write(pipeline.render_plan(res.plan, ctx)) end
   if denied then
-    io.stderr:write(PREFIX, ": denied by policy (nothing was sent):\n")
-    for _, d in ipairs(denials) do io.stderr:write("  ", d, "\n") end
-    return nil, 4
+    failure.raise("denied", "denied by policy (nothing was sent):\n  %s", table.concat(denials, "\n  "))
   end
   return res.plan, info
 end
@@ -175,7 +170,7 @@ end
 local function execute(st, plan, client_for, opts, ctx)
   local apply = require("otarun.apply")
   local steps = apply.steps(plan)
-  local progress = require("otarun.progress").new{ total = apply.count_calls(steps),
+  local progress = require("otarun.render.progress").new{ total = apply.count_calls(steps),
     tty = sys.isatty(2) }
   local report = apply.execute(st, plan, { client_for = client_for, progress = progress,
     log = function(line) progress:log(line) end })
@@ -183,109 +178,89 @@ local function execute(st, plan, client_for, opts, ctx)
   if ctx.format == "json" then
     local result = #report.errors == 0 and "applied" or (report.fatal and "stopped" or "incomplete")
     io.stdout:write(M.result_doc(plan, result, report, secs))
-    if #report.errors > 0 then
-      io.stderr:write(PREFIX, ": ", #report.errors == 1 and "1 wave" or (#report.errors .. " waves"), " not applied:\n")
-      for _, e in ipairs(report.errors) do io.stderr:write("  ", e, "\n") end
-      return 1
-    end
-    return 0
-  end
-  if #report.errors == 0 then
+  elseif #report.errors == 0 then
     io.stdout:write(string.format("Apply complete: %s.\n", summary_text(report, secs)))
-    return 0
+  else
+    io.stdout:write(string.format("Apply %s: %s; what succeeded is recorded in %s.\n",
+      report.fatal and "stopped" or "incomplete", summary_text(report, secs), st:path()))
   end
-  io.stderr:write(PREFIX, ": ", #report.errors == 1 and "1 wave" or (#report.errors .. " waves"), " not applied:\n")
-  for _, e in ipairs(report.errors) do io.stderr:write("  ", e, "\n") end
-  io.stdout:write(string.format("Apply %s: %s; what succeeded is recorded in %s.\n",
-    report.fatal and "stopped" or "incomplete", summary_text(report, secs), st:path()))
-  return 1
+  if #report.errors > 0 then
+    failure.raise("error", "%s not applied:\n  %s", #report.errors == 1 and "1 wave" or (#report.errors .. " waves"),
+      table.concat(report.errors, "\n  "))
+  end
+  return failure.CODES.ok
 end
 
 function M.main(argv)
-  local opts, files = control.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then args.usage_error("apply needs FILE... (rollout scripts) or a saved PLAN") end
-  if opts.offline then args.usage_error("apply changes the platform; it cannot run with --offline") end
+  local opts, files = command.parse(argv, M)
+  if #files == 0 then failure.raise("usage", "apply needs FILE... (rollout scripts) or a saved PLAN") end
+  if opts.offline then failure.raise("usage", "apply changes the platform; it cannot run with --offline") end
   local saved = require("otarun.apply.saved")
   local plan_path = #files == 1 and saved.is_plan(files[1]) and files[1] or nil
   if not plan_path and not opts.auto_approve and not sys.isatty(0) then
-    args.usage_error("stdin is not a terminal, so nobody can answer the confirmation: "
+    failure.raise("usage", "stdin is not a terminal, so nobody can answer the confirmation: "
       .. "review the plan (otarun plan) and run apply with --auto-approve")
   end
   local timeout = opts.lock_timeout or M.DEFAULT_LOCK_TIMEOUT
   local overrides, oerr = require("otarun.policy").parse_overrides(opts.override, opts.reason)
-  if not overrides then args.usage_error("%s", oerr) end
+  if not overrides then failure.raise("usage", "%s", oerr) end
   local ctx = pipeline.context(opts)
-  if ctx.format == "markdown" then args.usage_error("--format for apply must be text or json") end
-  require("otarun.ratelimit").shared():configure(parse_qps(opts.qps))
+  if ctx.format == "markdown" then failure.raise("usage", "--format for apply must be text or json") end
+  require("otarun.platform.ratelimit").shared():configure(parse_qps(opts.qps))
   local log
   if opts.verbose then log = function(line) say("%s", line) end end
   local plan, info
   if plan_path then
     local perr
     plan, perr = saved.load(plan_path)
-    if not plan then return fail("%s", perr) end
+    failure.check(plan, perr)
     -- the store and endpoint the plan was made against, unless told otherwise
     local sv = plan.saved or {}
     if opts.state == nil and (os.getenv("OTARUN_STATE") or "") == "" then opts.state = sv.state end
     if sv.endpoint then opts.saved_endpoint = sv.endpoint end
   end
-  local client_for, close_clients = clients(opts, log, opts.saved_endpoint)
-  if not client_for then return fail("%s", close_clients) end
+  local client_for, close_clients = failure.check(client_cache(opts, log, opts.saved_endpoint))
+  local _ <close> = setmetatable({}, { __close = function() close_clients() end })
 
-  local st, serr = require("otarun.state").open{ state = opts.state, command = "apply" }
-  if not st then return fail("%s", serr) end
-  local function done(code)
-    close_clients()
-    st:close()
-    return code
-  end
-  local ok, lerr = lock(st, timeout)
-  if not ok then return done(fail("%s", lerr)) end
+  local st <close> = failure.check(require("otarun.state").open{ state = opts.state, command = "apply" })
+  failure.check(lock(st, timeout))
 
   if plan_path then
     local fresh, why = saved.check(st, plan, plan_path)
-    if not fresh then
-      say("%s", why)
-      return done(5)
-    end
+    if not fresh then failure.raise("stale", "%s", why) end
+    local derived, derr, dcode = saved.rederive(plan, plan_path, st, client_for, ctx)
+    if not derived then failure.raise(dcode == 5 and "stale" or "error", "%s", derr) end
+    plan = derived -- what is sent is the planner's, equal call for call to the reviewed file
   end
-  local recover = require("otarun.apply.recover")
-  local counts, rerr = recover.resolve(st, client_for, { log = function(line) say("%s", line) end })
-  if not counts then return done(fail("%s", rerr)) end
+  local counts = failure.check(require("otarun.journal").recover(st, client_for,
+    { log = function(line) say("%s", line) end }))
   if plan_path then
     if counts.adopted > 0 then
-      say("%s is stale: resolving what an interrupted apply left open found %d job(s) it created; "
-        .. "plan again", plan_path, counts.adopted)
-      return done(5)
+      failure.raise("stale", "%s is stale: resolving what an interrupted apply left open found %d job(s) it "
+        .. "created; plan again", plan_path, counts.adopted)
     end
     if ctx.format ~= "json" then io.stdout:write(pipeline.render_plan(plan, ctx)) end
   else
-    local code
-    plan, code = plan_files(files, ctx, st, client_for, opts, overrides)
-    if not plan then return done(code) end
-    info = code
+    plan, info = plan_files(files, ctx, st, client_for, opts, overrides)
   end
 
   local apply = require("otarun.apply")
   local steps = apply.steps(plan)
   if #steps == 0 then
     io.stdout:write(ctx.format == "json" and M.result_doc(plan, "no changes") or "No changes. Nothing is due now.\n")
-    return done(0)
+    return failure.CODES.ok
   end
   if not plan_path and not opts.auto_approve then
     if not confirm() then
       io.stdout:write(ctx.format == "json" and M.result_doc(plan, "cancelled") or "Apply cancelled.\n")
-      return done(1)
+      failure.exit("error")
     end
   end
   for _, o in ipairs(info and info.overrides or {}) do
-    local rok, oerr2 = st:override(o.policy .. "." .. o.rule, o.reason, o.rollout, plan.state_fingerprint)
-    if not rok then return done(fail("%s", oerr2)) end
+    failure.check(st:override(o.policy .. "." .. o.rule, o.reason, o.rollout, plan.state_fingerprint))
   end
-  local rok, rerr2 = apply.record_rollouts(st, plan)
-  if not rok then return done(fail("%s", rerr2)) end
-  return done(execute(st, plan, client_for, opts, ctx))
+  failure.check(apply.record_rollouts(st, plan))
+  return execute(st, plan, client_for, opts, ctx)
 end
 
 return M

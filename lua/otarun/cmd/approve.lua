@@ -1,8 +1,9 @@
 -- otarun approve FILE WAVE: records a human's approval of a wave that has approve = true, with who
 -- (user@host) and why, in the state store and its audit log; `otarun run` starts the wave once
--- it is otherwise due. Approving twice records nothing new.
-local args = require("otarun.args")
-local control = require("otarun.control")
+-- it is otherwise due. Approving twice records nothing new. The `approve` notification event is
+-- recorded with the approval (otarun.notify, docs/notifications.md).
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
@@ -24,18 +25,17 @@ options:
 exit: 0 approved (or already approved), 1 error, 3 invalid script, 64 usage error
 ]]
 
-local function run(argv)
-  local opts, pos = control.parse(argv, M)
-  if not opts then return 0 end
-  if #pos ~= 2 then args.usage_error("approve needs FILE and WAVE (e.g. otarun approve rollout.lua canary)") end
-  local ctx, rollouts = control.load({ pos[1] }, opts, "approve")
-  local r, w = control.pick_wave(rollouts, opts.rollout, pos[2])
+function M.main(argv)
+  local opts, pos = command.parse(argv, M)
+  if #pos ~= 2 then failure.raise("usage", "approve needs FILE and WAVE (e.g. otarun approve rollout.lua canary)") end
+  local ctx, rollouts = command.load({ pos[1] }, opts)
+  local r, w = command.pick_wave(rollouts, opts.rollout, pos[2])
   if not w.approve then
-    control.fail(1, "wave %q of rollout %q does not wait for approval (it has no approve = true); nothing to approve",
+    failure.raise("error", "wave %q of rollout %q does not wait for approval (it has no approve = true); nothing to approve",
       w.name, r.name)
   end
-  local st = control.open_state(opts, "approve", { r }, opts.now and ctx.now)
-  control.lock(st)
+  local st = command.open_state(opts, "approve", { r }, opts.now and ctx.now)
+  command.lock(st)
   local prior = st:approvals(r.name, w.name) or {}
   if #prior > 0 then
     local a = prior[#prior]
@@ -44,14 +44,17 @@ local function run(argv)
     st:close()
     return 0
   end
-  local ok, err = st:approve(r.name, w.name, opts.reason or "")
+  local notify = require("otarun.notify")
+  local ok, err = notify.decide(st, function() -- the approval and its event together
+    assert(st:approve(r.name, w.name, opts.reason or ""))
+    notify.record(st, { kind = "approve", rollout = r.name, wave = w.name, text = string.format("wave %q approved by %s%s",
+      w.name, require("otarun.state").who(), opts.reason and (": " .. opts.reason) or "") })
+  end)
   st:close()
-  if not ok then control.fail(1, "%s", err) end
+  if not ok then failure.raise("error", "%s", err) end
   io.stdout:write(string.format("approved wave %q of rollout %q as %s%s; `otarun run` starts it when it is otherwise due\n",
     w.name, r.name, require("otarun.state").who(), opts.reason and (": " .. opts.reason) or ""))
   return 0
 end
-
-function M.main(argv) return control.guard("approve", run, argv) end
 
 return M

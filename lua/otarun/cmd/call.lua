@@ -2,8 +2,9 @@
 -- keys sorted), or with --dry-run the exact request that would be sent and how it was signed.
 -- The AccessKey secret and security token are never printed: every text shown passes through
 -- redact(), which masks the token in its raw, encoded and doubly encoded forms.
--- Uses: otarun.args, otarun.credentials, otarun.client, otarun.util, otarun.core.sign.
-local args = require("otarun.args")
+-- Uses: otarun.cli.args, otarun.failure, otarun.platform.credentials, otarun.platform.client, otarun.util, otarun.core.sign.
+local args = require("otarun.cli.args")
+local failure = require("otarun.failure")
 
 local M = {}
 
@@ -31,69 +32,13 @@ options:
   --format text|json     dry-run output format
   -v, --verbose          say which credentials and endpoint are used, and each attempt
 ]]
+M.OPTIONS, M.HELP = OPTIONS, HELP
 
 -- ---- stable pretty JSON ------------------------------------------------------------------------
 
-local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    local named = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-    return named[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
-
-local function json_number(n)
-  if math.type(n) == "integer" then return string.format("%d", n) end
-  if n ~= n or n == math.huge or n == -math.huge then return "null" end
-  local i = math.tointeger(n)
-  if i and math.abs(n) < 2 ^ 53 then return string.format("%d", i) end
-  local s = string.format("%.14g", n)
-  if tonumber(s) ~= n then s = string.format("%.17g", n) end
-  return s
-end
-
-local function is_array(t)
-  local n = #t
-  if n == 0 then return false end
-  local count = 0
-  for _ in pairs(t) do count = count + 1 end
-  return count == n
-end
-
-local function encode(v, indent, out)
-  local t = type(v)
-  if t == "string" then out[#out + 1] = json_string(v)
-  elseif t == "number" then out[#out + 1] = json_number(v)
-  elseif t == "boolean" then out[#out + 1] = tostring(v)
-  elseif t == "table" then
-    local inner = indent .. "  "
-    if next(v) == nil then out[#out + 1] = "{}" return end
-    if is_array(v) then
-      out[#out + 1] = "[\n"
-      for i, item in ipairs(v) do
-        out[#out + 1] = inner
-        encode(item, inner, out)
-        out[#out + 1] = i < #v and ",\n" or "\n"
-      end
-      out[#out + 1] = indent .. "]"
-    else
-      local keys = require("otarun.util").sorted_keys(v)
-      out[#out + 1] = "{\n"
-      for i, k in ipairs(keys) do
-        out[#out + 1] = inner .. json_string(tostring(k)) .. ": "
-        encode(v[k], inner, out)
-        out[#out + 1] = i < #keys and ",\n" or "\n"
-      end
-      out[#out + 1] = indent .. "}"
-    end
-  else
-    out[#out + 1] = "null" -- cjson.null and anything JSON cannot hold
-  end
-end
-
+-- An answer as indented JSON, keys in byte order (otarun.json).
 function M.pretty_json(v)
-  local out = {}
-  encode(v, "", out)
-  return table.concat(out) .. "\n"
+  return require("otarun.json").encode(v, { indent = "  ", sorted = true, empty_object = true }) .. "\n"
 end
 
 -- ---- arguments -----------------------------------------------------------------------------------
@@ -103,12 +48,12 @@ local function parse_params(list)
   for _, item in ipairs(list) do
     local key, value = item:match("^([^=]*)=(.*)$")
     if not key then
-      args.usage_error("parameter %q is not Key=Value (e.g. JobId=XUbmsMHmkqv0PiAG****010001)", item)
+      failure.raise("usage", "parameter %q is not Key=Value (e.g. JobId=XUbmsMHmkqv0PiAG****010001)", item)
     end
     if not key:match("^%a[%w.]*$") then
-      args.usage_error("parameter name %q must be letters, digits and dots (e.g. Tag.1.Key)", key)
+      failure.raise("usage", "parameter name %q must be letters, digits and dots (e.g. Tag.1.Key)", key)
     end
-    if params[key] then args.usage_error("parameter %s given twice", key) end
+    if params[key] then failure.raise("usage", "parameter %s given twice", key) end
     params[key] = value
   end
   return params
@@ -118,7 +63,7 @@ local function parse_timestamp(text)
   if not text then return nil end
   if text:match("^%d+$") then return tonumber(text) end
   local epoch, err = require("otarun.util").parse_time(text)
-  if not epoch then args.usage_error("--timestamp: %s", err) end
+  if not epoch then failure.raise("usage", "--timestamp: %s", err) end
   return epoch
 end
 
@@ -181,36 +126,33 @@ function M.main(argv)
     return 0
   end
   local action = table.remove(pos, 1)
-  if not action then args.usage_error("missing ACTION (e.g. otarun call QueryOTAJob JobId=...)") end
+  if not action then failure.raise("usage", "missing ACTION (e.g. otarun call QueryOTAJob JobId=...)") end
   if not action:match("^%u%w*$") then
-    args.usage_error("ACTION %q must be an operation name such as QueryOTAJob", action)
+    failure.raise("usage", "ACTION %q must be an operation name such as QueryOTAJob", action)
   end
   local params = parse_params(pos)
   local signature = opts.signature or "v3"
   if signature ~= "v3" and signature ~= "v1" then
-    args.usage_error("--signature must be v3 or v1, not %q", signature)
+    failure.raise("usage", "--signature must be v3 or v1, not %q", signature)
   end
   if opts.format and opts.format ~= "text" and opts.format ~= "json" then
-    args.usage_error("--format must be text or json, not %q", opts.format)
+    failure.raise("usage", "--format must be text or json, not %q", opts.format)
   end
   local timestamp = parse_timestamp(opts.timestamp)
-  local function fail(msg)
-    io.stderr:write("otarun call: ", msg, "\n")
-    return 1
-  end
+  local function fail(msg) failure.raise("error", "%s", msg) end
 
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
-  if not creds then return fail(err) end
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
+  if not creds then fail(err) end
   local redact = redactor(creds)
   local region = opts.region or creds.region or os.getenv("ALIBABA_CLOUD_REGION_ID")
   local endpoint = opts.endpoint or os.getenv("OTARUN_ENDPOINT")
   if endpoint == "" then endpoint = nil end
   local log
   if opts.verbose then log = function(line) io.stderr:write("otarun call: ", redact(line), "\n") end end
-  local client = require("otarun.client")
+  local client = require("otarun.platform.client")
   local c, cerr = client.new{ endpoint = endpoint, region = region, credentials = creds,
     signature = signature, log = log }
-  if not c then return fail(cerr) end
+  if not c then fail(cerr) end
   if log then
     log(string.format("credentials %s; endpoint %s; signature %s", creds:describe(), c.endpoint.base,
       signature))
@@ -227,7 +169,7 @@ function M.main(argv)
   c:close()
   if not result then
     -- one line: a gateway may quote its string to sign, newlines included
-    return fail(redact(tostring(cerr2)):gsub("\n", "\\n"))
+    fail((redact(tostring(cerr2)):gsub("\n", "\\n")))
   end
   io.stdout:write(redact(M.pretty_json(result))) -- even a server echoing the token is masked
   return 0

@@ -1,8 +1,9 @@
--- otarun emulator: a local IoT Platform OTA endpoint (SPEC §8). Builds the model (otarun.emulator),
+-- otarun emulator: a local IoT Platform OTA endpoint (docs/emulator.md). Builds the model (otarun.emulator),
 -- the gateway and the admin API in front of it, and serves them over HTTP on loopback with
 -- otarun.core.httpd until SIGINT/SIGTERM or POST /_emulator/shutdown. Prints
 -- `listening on http://HOST:PORT` on stdout once ready (tests read the port from it).
-local args = require("otarun.args")
+local args = require("otarun.cli.args")
+local failure = require("otarun.failure")
 local util = require("otarun.util")
 
 local M = {}
@@ -23,12 +24,15 @@ A local IoT Platform OTA endpoint with a simulated fleet. It verifies v1 (HMAC-S
 (ACS3-HMAC-SHA256) signatures from the request as received, the timestamp window, nonce replay,
 unknown keys and STS tokens, answers Throttling.User beyond each operation's QPS, and answers in
 the platform's two error formats. The admin API under /_emulator/ (loopback only) loads fleets,
-moves a manual clock, injects faults and reports counters.
+moves a manual clock, injects faults and reports counters. Device list files for
+GenerateDeviceNameListURL are uploaded to the emulated object storage under /_oss/ (an OSS
+PostObject form; larger lists need a larger --max-body). What the emulator assumes where the
+platform's documentation is silent: docs/platform-assumptions.md.
 
 options:
   --listen HOST:PORT     address to serve on (default 127.0.0.1:8780; port 0 picks a free one).
                          Only loopback addresses unless --allow-remote.
-  --fleet FILE           fleet file to load at start (repeatable; see SPEC §8)
+  --fleet FILE           fleet file to load at start (repeatable; see docs/emulator.md)
   --key ID:SECRET[:TOKEN]  an accepted AccessKey (repeatable; with TOKEN it is an STS key and
                          requests must carry that security token). Without --key one fresh test
                          key pair is generated and printed: it is this emulator's own key and
@@ -69,13 +73,14 @@ POST /_emulator/counters/reset, GET /_emulator/jobs, GET /_emulator/jobs/JOBID/t
 POST /_emulator/jobs/JOBID, GET /_emulator/devices, POST /_emulator/devices/PK/NAME,
 POST /_emulator/shutdown.
 ]==]
+M.OPTIONS, M.HELP = OPTIONS, HELP
 
 local function parse_listen(text)
   local host, port = text:match("^%[(.+)%]:(%d+)$")
   if not host then host, port = text:match("^([^:]+):(%d+)$") end
-  if not host then args.usage_error("--listen needs HOST:PORT (e.g. 127.0.0.1:8780 or [::1]:0), got %q", text) end
+  if not host then failure.raise("usage", "--listen needs HOST:PORT (e.g. 127.0.0.1:8780 or [::1]:0), got %q", text) end
   port = tonumber(port)
-  if port > 65535 then args.usage_error("--listen: port %d is out of range (0-65535)", port) end
+  if port > 65535 then failure.raise("usage", "--listen: port %d is out of range (0-65535)", port) end
   return host, port
 end
 
@@ -84,7 +89,7 @@ local function parse_keys(list)
   for _, k in ipairs(list or {}) do
     local id, secret, token = k:match("^([^:]+):([^:]+):(.+)$")
     if not id then id, secret = k:match("^([^:]+):([^:]+)$") end
-    if not id then args.usage_error("--key needs ID:SECRET or ID:SECRET:TOKEN (the value given is not shown)") end
+    if not id then failure.raise("usage", "--key needs ID:SECRET or ID:SECRET:TOKEN (the value given is not shown)") end
     keys[id] = { secret = secret, token = token }
   end
   return keys
@@ -94,7 +99,7 @@ local function parse_qps(list, actions)
   local qps = {}
   for _, item in ipairs(list or {}) do
     local action, n = item:match("^([%w%*]+)=(%d+)$")
-    if not action then args.usage_error("--qps needs Action=N with N a whole number, got %q", item) end
+    if not action then failure.raise("usage", "--qps needs Action=N with N a whole number, got %q", item) end
     n = tonumber(n)
     if action == "*" then
       for _, a in ipairs(actions) do qps[a] = n end
@@ -122,13 +127,13 @@ local function build(opts, keys)
   local gateway = require("otarun.emulator.gateway")
   local admin_mod = require("otarun.emulator.admin")
   local clock = opts.clock or "real"
-  if clock ~= "real" and clock ~= "manual" then args.usage_error("--clock must be real or manual, got %q", clock) end
-  if opts.speed and opts.speed <= 0 then args.usage_error("--speed must be a positive number") end
+  if clock ~= "real" and clock ~= "manual" then failure.raise("usage", "--clock must be real or manual, got %q", clock) end
+  if opts.speed and opts.speed <= 0 then failure.raise("usage", "--speed must be a positive number") end
   local window = 900
   if opts.timestamp_window then
     local w, err = util.parse_duration(opts.timestamp_window)
     if not w then w = tonumber(opts.timestamp_window) end
-    if not w then args.usage_error("--timestamp-window: %s", err) end
+    if not w then failure.raise("usage", "--timestamp-window: %s", err) end
     window = w
   end
   local model = emulator.new({ clock = clock, speed = opts.speed, seed = opts.seed })
@@ -145,7 +150,22 @@ local function build(opts, keys)
     local list, err = emulator.load_fleet_file(path)
     return list, err
   end
-  local adm = admin_mod.new({ gateway = gw, model = model, encode = emulator.to_json, load_fleet_file = load_file })
+  -- the admin API loads fleet files only from the directories of the --fleet files (docs/trust.md):
+  -- a request must not read an arbitrary file of the host
+  local paths, allowed = require("otarun.core.path"), {}
+  for _, f in ipairs(opts.fleet or {}) do
+    local real = paths.resolve(f)
+    if real then allowed[#allowed + 1] = real:match("^(.*)/[^/]*$") end
+  end
+  local function admin_load(path)
+    local real = type(path) == "string" and paths.resolve(path)
+    for _, dir in ipairs(real and allowed or {}) do
+      if real:sub(1, #dir + 1) == dir .. "/" then return load_file(real) end
+    end
+    return nil, "fleet files are loaded only from the directory of the emulator's --fleet files; "
+      .. "send the fleet itself as the request body"
+  end
+  local adm = admin_mod.new({ gateway = gw, model = model, encode = emulator.to_json, load_fleet_file = admin_load })
   return model, gw, adm, load_file
 end
 
@@ -200,7 +220,7 @@ function M.main(argv)
   local restored = false
   if opts.state then
     local r, err = load_state(model, opts.state)
-    if r == nil then io.stderr:write("otarun emulator: ", err, "\n") return 1 end
+    if r == nil then failure.raise("error", "%s", err) end
     restored = r
   end
   if restored and opts.fleet then
@@ -208,17 +228,11 @@ function M.main(argv)
     io.stderr:write("otarun emulator: state restored from ", opts.state, "; --fleet files not loaded again\n")
   else
     local ok, err = load_fleets(model, load_file, opts.fleet)
-    if not ok then
-      io.stderr:write("otarun emulator: cannot load the fleet: ", err, "\n")
-      return 1
-    end
+    if not ok then failure.raise("error", "cannot load the fleet: %s", err) end
   end
   local httpd = require("otarun.core.httpd")
   local srv, lerr = httpd.listen({ host = host, port = port, allow_remote = opts.allow_remote, max_body = opts.max_body })
-  if not srv then
-    io.stderr:write("otarun emulator: ", lerr, "\n")
-    return 1
-  end
+  if not srv then failure.raise("error", "%s", lerr) end
   adm.server_stats = function() return srv:stats() end
   if generated then
     -- The one place otarun prints a secret: a key pair made up just now for this emulator.
@@ -260,7 +274,8 @@ function M.main(argv)
   io.stderr:write(string.format("otarun emulator: stopped (%s%s) after %d requests, %d throttled%s\n",
     tostring(reason), detail and (" " .. detail) or "", c.requests.total, c.throttled.total,
     (opts.state and saved) and ("; state saved to " .. opts.state) or ""))
-  return (reason and saved) and 0 or 1
+  if not (reason and saved) then failure.exit("error") end -- what failed was said above
+  return failure.CODES.ok
 end
 
 return M

@@ -1,6 +1,8 @@
 -- otarun lua FILE [ARGS]: a trusted Lua interpreter with otarun's modules, as `lua FILE` would run
 -- it (global `arg`, full standard library). It runs the busted specs. os.exit is turned into a
 -- return from here, so the host closes the state and exits from main.
+local failure = require("otarun.failure")
+
 local M = {}
 
 local Exit = {}
@@ -9,13 +11,11 @@ function M.main(argv)
   local file = argv[1]
   if file == nil or file == "-h" or file == "--help" then
     io.stdout:write("usage: otarun lua FILE [ARGS]\n\nRuns FILE as trusted Lua with otarun's modules.\n")
-    return file == nil and 64 or 0
+    if file == nil then failure.exit("usage") end
+    return failure.CODES.ok
   end
   local fn, err = loadfile(file, "t")
-  if not fn then
-    io.stderr:write("otarun lua: ", err, "\n")
-    return 1
-  end
+  if not fn then failure.raise("error", "%s", err) end
   local script_arg = { [0] = file }
   for i = 2, #argv do script_arg[i - 1] = argv[i] end
   _G.arg = script_arg
@@ -31,8 +31,7 @@ function M.main(argv)
   os.exit = real_exit
   if ok then return 0 end
   if getmetatable(res) == Exit then return res.code end
-  io.stderr:write("otarun lua: ", tostring(res), "\n")
-  return 1
+  failure.raise("error", "%s", tostring(res))
 end
 
 return M

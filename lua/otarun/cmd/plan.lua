@@ -1,13 +1,15 @@
--- otarun plan FILE...: validate, plan, check policies, render (SPEC §1, §4, §5, §7a). With
--- credentials the plan is the diff against the platform ("live": otarun.refresh, otarun.diff,
--- otarun.platform_checks); --refresh=false diffs against the state store alone ("state");
--- --offline or no credentials plans from nothing ("offline"). Invalid scripts (including the
+-- otarun plan FILE...: validate, plan, check policies, render. With
+-- credentials the plan is the diff against the platform ("live": otarun.plan.refresh, otarun.plan.diff,
+-- otarun.plan.platform_checks); --refresh=false diffs against the state store alone ("state");
+-- --offline plans from the store's records when there is a store, else from nothing ("offline");
+-- no credentials without --offline is an error (exit 1). Invalid scripts (including the
 -- platform checks' errors) print their diagnostics and no plan (exit 3). A plan denied by policy
 -- is printed with the denials (exit 4). An unreadable platform exits 1. --out saves the plan
 -- (otarun.plan.saved, with the state fingerprint); --detailed-exitcode exits 2 on changes.
-local args = require("otarun.args")
-local control = require("otarun.control")
-local pipeline = require("otarun.pipeline")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
+local clients = require("otarun.platform.clients")
+local pipeline = require("otarun.plan.pipeline")
 
 local M = {}
 
@@ -19,14 +21,17 @@ usage: otarun plan [OPTIONS] FILE...
 
 Validates rollout scripts, reads what runs on the platform, works out when each wave can start,
 and prints one action per wave (+ create, ~ update, -/+ replace, - cancel, ... wait) with the
-exact API calls it makes. Without credentials, or with --offline, the plan is computed offline
-and marked "platform state unknown"; --refresh=false compares with the recorded state only.
+exact API calls it makes. It needs credentials (ALIBABA_CLOUD_ACCESS_KEY_ID and
+ALIBABA_CLOUD_ACCESS_KEY_SECRET, or a profile of ~/.aliyun/config.json): without them it fails
+(exit 1) unless --offline is given. With --offline the platform is not contacted: the plan compares
+with the state store's records when there is a store (a running wave is not shown as a create),
+else it is marked "platform state unknown". --refresh=false compares with the recorded state only.
 
 options:
   --format text|json|markdown   output format (text)
   --out FILE                    also save the plan (JSON, with the state fingerprint) to FILE
   --detailed-exitcode           exit 2 when the plan has changes (create, update, replace, cancel)
-  --offline                     never contact the platform
+  --offline                     never contact the platform (no credentials needed)
   --refresh=false               compare with the state store only (no platform calls)
   --state PATH                  state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL                API endpoint (https://iot.<region>.aliyuncs.com; also OTARUN_ENDPOINT)
@@ -37,7 +42,7 @@ options:
   --now TIME                    evaluate as if it were TIME (RFC 3339)
   --var NAME=VALUE              set var.NAME for the scripts (repeatable)
   --region REGION               region for rollouts that do not name one
-  --max-memory BYTES, --max-instructions N   script limits
+  --max-memory BYTES, --max-instructions N, --max-seconds S   script limits
   --no-color                    never colour the output
 
 exit: 0 no changes (or changes without --detailed-exitcode), 1 error, 2 changes,
@@ -54,27 +59,32 @@ local function open_state(opts)
   return state.open{ state = ":memory:", command = "plan" }
 end
 
--- Credentials, or false (none: plan offline; a half-done setup is said on stderr), or nil,
--- message (a profile asked for by name cannot be used).
+-- Credentials for a live plan, or nil and why: a live plan without them is an error that names
+-- where otarun looked, never a silent offline plan (--offline says that on purpose).
 local function load_credentials(opts)
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if creds then return creds end
-  if opts.profile then return nil, err end
-  if not tostring(err):match("^no credentials") then
-    io.stderr:write("otarun plan: note: planning offline: ", tostring(err), "\n")
-  end
-  return false
+  return nil, tostring(err) .. "; or plan without the platform: otarun plan --offline"
 end
 
--- Mode and what it needs: "offline" (--offline, or no credentials), "state" (--refresh=false:
--- the store only), "live" (the platform, through one client per endpoint). -> mode | nil, message
+-- Mode and what it needs: "offline" (--offline: no platform; with a state store, its records,
+-- so a running rollout is not shown as a create), "state" (--refresh=false: the store only),
+-- "live" (the platform, through one client per endpoint). -> mode | nil, message
 local function connect(opts, ctx)
-  if opts.offline then return "offline" end
+  if opts.offline then
+    local st, _, code = require("otarun.state").open{ state = opts.state, readonly = true, command = "plan" }
+    if not st then
+      if code ~= "notfound" then return nil, _ end
+      return "offline"
+    end
+    ctx.state = st
+    ctx.no_fingerprint = true -- the platform was not read: this plan cannot be applied
+    return "state"
+  end
   if opts.refresh ~= false then
     local creds, err = load_credentials(opts)
-    if creds == nil then return nil, err end
-    if not creds then return "offline" end
-    ctx.client_for, ctx.close = control.client_cache{ creds = creds, endpoint = control.endpoint(opts),
+    if not creds then return nil, err end
+    ctx.client_for, ctx.close = clients.cache{ creds = creds, endpoint = clients.endpoint(opts),
       opts = opts, new = { log = opts.verbose and function(line) io.stderr:write("otarun plan: ", line, "\n") end or nil } }
   end
   local st, err = open_state(opts)
@@ -110,31 +120,27 @@ local function emit(plan, ctx, out)
 end
 
 function M.main(argv)
-  local opts, files = control.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then args.usage_error("plan needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
+  for _, f in ipairs(files) do
+    if require("otarun.apply.saved").is_plan(f) then
+      failure.raise("usage", "%s is a saved plan, not a rollout script: show it with otarun show %s, apply it with otarun apply %s", f, f, f)
+    end
+  end
   local ctx = pipeline.context(opts)
   local policy = require("otarun.policy")
   local overrides, oerr = policy.parse_overrides(opts.override, opts.reason)
-  if not overrides then args.usage_error("%s", oerr) end
-  local mode, cerr = connect(opts, ctx)
-  if not mode then
-    io.stderr:write("otarun plan: ", cerr, "\n")
-    return 1
-  end
+  if not overrides then failure.raise("usage", "%s", oerr) end
+  local mode = failure.check(connect(opts, ctx))
   ctx.mode = mode
   ctx.saved_info = { files = files, vars = ctx.vars, region = opts.region,
-    endpoint = control.endpoint(opts), state = require("otarun.state").redact(require("otarun.state").resolve(opts)) }
+    endpoint = clients.endpoint(opts), state = require("otarun.state").redact(require("otarun.state").resolve(opts)) }
   local res, err = pipeline.plan(files, ctx)
   if ctx.close then ctx.close() end
   if ctx.state then ctx.state:close() end
-  if not res then
-    io.stderr:write("otarun plan: ", err, "\n")
-    return 1
-  end
+  if not res then failure.raise("error", "%s", err) end
   if not res.ok then
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
-    return 3
+    failure.exit("invalid")
   end
   local restore = require("otarun.plan").without_removed(res.plan)
   local _, denied, denials, info = policy.evaluate(res.plan, { dirs = opts.policy, overrides = overrides,
@@ -144,18 +150,12 @@ function M.main(argv)
   for _, msg in ipairs(info.unmatched or {}) do io.stderr:write("otarun plan: warning: ", msg, "\n") end
   release_specs(res)
   -- a denied plan is shown but not saved: there is nothing to apply
-  local ok, werr = emit(res.plan, ctx, not denied and opts.out or nil)
-  if not ok then
-    io.stderr:write("otarun plan: ", werr, "\n")
-    return 1
-  end
+  failure.check(emit(res.plan, ctx, not denied and opts.out or nil))
   if denied then
-    io.stderr:write("otarun plan: denied by policy:\n")
-    for _, d in ipairs(denials) do io.stderr:write("  ", d, "\n") end
-    return 4
+    failure.raise("denied", "denied by policy:\n  %s", table.concat(denials, "\n  "))
   end
-  if opts.detailed_exitcode and require("otarun.plan").has_changes(res.plan) then return 2 end
-  return 0
+  if opts.detailed_exitcode and require("otarun.plan").has_changes(res.plan) then return failure.CODES.changes end
+  return failure.CODES.ok
 end
 
 return M

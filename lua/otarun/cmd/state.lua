@@ -2,8 +2,8 @@
 -- (engine, schema version, rollouts, lock holders, row counts), and moving a whole store, audit log
 -- included, between a file and a PostgreSQL database (or any two stores) with the counts checked.
 -- A password in a URL is never printed: every path shown goes through state.redact.
-local args = require("otarun.args")
-local control = require("otarun.control")
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
 local state = require("otarun.state")
 
 local M = {}
@@ -40,8 +40,8 @@ local function open_or_fail(path, opts, readonly, command)
   local st, err, code = state.open{ state = path, readonly = readonly, command = command,
     lock_timeout = opts.lock_timeout or 30 }
   if not st then
-    if code == "notfound" then control.fail(1, "%s: no state recorded there", shown(path)) end
-    control.fail(1, "%s", err)
+    if code == "notfound" then failure.raise("error", "%s: no state recorded there", shown(path)) end
+    failure.raise("error", "%s", err)
   end
   return st
 end
@@ -57,16 +57,16 @@ end
 
 -- Copies from -> to, both locked. -> exit code
 local function copy(from_path, to_path, opts, verb)
-  if from_path == to_path then args.usage_error("%s: the source and the target are the same store", verb) end
+  if from_path == to_path then failure.raise("usage", "%s: the source and the target are the same store", verb) end
   open_or_fail(from_path, opts, true, "state " .. verb):close() -- there is something to copy
   local from = open_or_fail(from_path, opts, false, "state " .. verb)
   local to = open_or_fail(to_path, opts, false, "state " .. verb)
-  control.lock(from)
-  control.lock(to)
-  local counts, err = from.h:copy_to(to.h)
+  command.lock(from)
+  command.lock(to)
+  local counts, err = from.h:copy_to(to.h.raw or to.h)
   from:close()
   to:close()
-  if not counts then control.fail(1, "%s", err) end
+  if not counts then failure.raise("error", "%s", err) end
   io.stdout:write(string.format("copied %s -> %s: %s (row counts verified)\n", shown(from_path),
     shown(to_path), counts_text(counts)))
   return 0
@@ -80,9 +80,9 @@ local function show(opts)
   local path = state.resolve(opts)
   local st, err, code = state.open{ state = path, readonly = true, command = "state show" }
   local format = opts.format or "text"
-  if format ~= "text" and format ~= "json" then args.usage_error("--format for state show must be text or json") end
+  if format ~= "text" and format ~= "json" then failure.raise("usage", "--format for state show must be text or json") end
   if not st then
-    if code ~= "notfound" then control.fail(1, "%s", err) end
+    if code ~= "notfound" then failure.raise("error", "%s", err) end
     if format == "json" then
       io.stdout:write(require("cjson").encode({ state = shown(path), recorded = false }), "\n")
     else
@@ -135,26 +135,23 @@ local function show(opts)
   return 0
 end
 
-local function run(argv)
-  local opts, pos = control.parse(argv, M)
-  if not opts then return 0 end
+function M.main(argv)
+  local opts, pos = command.parse(argv, M)
   local sub = pos[1]
   if #pos ~= 1 or (sub ~= "show" and sub ~= "push" and sub ~= "pull") then
-    args.usage_error("state needs one of show, push --to URL, pull --from URL")
+    failure.raise("usage", "state needs one of show, push --to URL, pull --from URL")
   end
   if sub == "show" then
-    if opts.to or opts.from then args.usage_error("state show takes neither --to nor --from") end
+    if opts.to or opts.from then failure.raise("usage", "state show takes neither --to nor --from") end
     return show(opts)
   end
   local here = state.resolve(opts)
   if sub == "push" then
-    if not opts.to or opts.from then args.usage_error("state push needs --to URL (and no --from)") end
+    if not opts.to or opts.from then failure.raise("usage", "state push needs --to URL (and no --from)") end
     return copy(here, opts.to, opts, "push")
   end
-  if not opts.from or opts.to then args.usage_error("state pull needs --from URL (and no --to)") end
+  if not opts.from or opts.to then failure.raise("usage", "state pull needs --from URL (and no --to)") end
   return copy(opts.from, here, opts, "pull")
 end
-
-function M.main(argv) return control.guard("state", run, argv) end
 
 return M

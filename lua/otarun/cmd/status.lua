@@ -1,22 +1,25 @@
--- otarun status FILE... (SPEC §1, §3): per wave, the state the store recorded and its job; when
+-- otarun status FILE...: per wave, the state the store recorded and its job; when
 -- the platform is reachable, the job's status and its devices counted by task status (one
 -- ListOTATaskByJob per status with PageSize=1, reading Total: the cost does not grow with the
 -- fleet); and what happens next (the plan's status, reason and earliest start). Text or JSON.
--- Reads only: never takes the lock, never changes the store or the platform.
--- Uses: otarun.args, otarun.control (the client cache), otarun.pipeline, otarun.state,
--- otarun.credentials, otarun.json, otarun.util.
-local args = require("otarun.args")
-local control = require("otarun.control")
-local pipeline = require("otarun.pipeline")
+-- Reads only: never takes the lock, never changes the store or the platform. With --device, one
+-- device's place in the rollout (otarun.cmd.device_task).
+-- Uses: otarun.cli.command, otarun.platform.clients (the client cache), otarun.plan.pipeline, otarun.state,
+-- otarun.platform.credentials, otarun.json, otarun.util.
+local command = require("otarun.cli.command")
+local failure = require("otarun.failure")
+local clients = require("otarun.platform.clients")
+local pipeline = require("otarun.plan.pipeline")
 local util = require("otarun.util")
 
 local M = {}
 
-M.OPTIONS = {}
+M.OPTIONS = { ["--device"] = "string", ["--rollout"] = "string" }
 M.TASK_STATUSES = { "CONFIRM", "QUEUED", "NOTIFIED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED" }
 
 M.HELP = [[
 usage: otarun status [OPTIONS] FILE...
+       otarun status FILE --device NAME [--rollout NAME] [--format text|json]
 
 Shows each wave's state from the state store, its job, and, when the platform answers, the
 job's status and its devices by task status; then what happens next and when.
@@ -26,9 +29,13 @@ options:
   --state PATH          state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL, --region REGION, --profile P   where and as whom to read the platform
   --offline             only the store: do not contact the platform
+  --device NAME         where this device is in the rollout: its unfinished task and the jobs
+                        that gave it a task (docs/commands-ota.md)
+  --rollout NAME        with --device: the rollout, when FILE declares several
   --now TIME, --var NAME=VALUE, --no-color
 
-exit: 0 shown, 1 error, 3 invalid script, 64 usage error
+exit: 0 shown, 1 error (also: the platform could not be read or refused the key; the store's view
+      is still shown), 3 invalid script, 64 usage error
 ]]
 
 -- The devices of a job by task status. -> { QUEUED = n, ..., total = n } | nil, err
@@ -49,10 +56,10 @@ end
 -- A client when credentials exist and --offline is not set. -> client_for | nil, why
 local function platform(opts)
   if opts.offline then return nil, "offline" end
-  local creds, err = require("otarun.credentials").load{ profile = opts.profile }
+  local creds, err = require("otarun.platform.credentials").load{ profile = opts.profile }
   if not creds then return nil, err end
   -- status only reads: give up quickly on a platform that does not answer
-  return (control.client_cache{ creds = creds, endpoint = control.endpoint(opts), opts = opts,
+  return (clients.cache{ creds = creds, endpoint = clients.endpoint(opts), opts = opts,
     new = { retries = { max = 1 }, timeouts = { connect = 3, request = 10 } } })
 end
 
@@ -70,12 +77,12 @@ local function open_store(opts)
   return st, path
 end
 
--- The gate of a started wave against its thresholds (otarun.gate.describe): the fresh counts when
+-- The gate of a started wave against its thresholds (otarun.run.gate.describe): the fresh counts when
 -- the platform answered, else the last reading recorded by `otarun run`, with its verdict.
 function M.gate_view(st, r, w, ws, devices, now)
   local g = w.spec and w.spec.gate
   if not (g and st and ws and ws.started_at) then return nil end
-  local gate = require("otarun.gate")
+  local gate = require("otarun.run.gate")
   local readings = st:gate_readings(r.name, w.name) or {}
   local last = readings[#readings]
   local reading = last
@@ -88,10 +95,53 @@ function M.gate_view(st, r, w, ws, devices, now)
            read_at = last and last.at }
 end
 
+-- Is this error the platform refusing the key (wrong secret, unknown or disabled key, expired
+-- token, no permission), rather than a fact about what was asked for?
+function M.key_refused(err)
+  local code = type(err) == "table" and err.code or ""
+  return (code:match("AccessKey") or code:match("Signature") or code:match("Forbidden")
+    or code:match("Permission") or code:match("SecurityToken") or code:match("InvalidToken")) and true or false
+end
+
+-- One read to learn whether the platform answers and accepts the key, before anything is shown
+-- as read from it. -> "reachable" | "unreachable: …" | "refused: …", ok
+local function probe(plan, client_for)
+  local r = plan.rollouts[1]
+  local client = r and client_for(r)
+  if not client then return "reachable", true end
+  local _, err = client:call("QueryOTAFirmware", { FirmwareId = r.firmware and r.firmware.id or "-",
+    IotInstanceId = r.instance })
+  if not err or err.kind == "business" and not M.key_refused(err) then return "reachable", true end
+  if M.key_refused(err) then
+    return "refused: the platform refused the access key (" .. tostring(err) .. "); check "
+      .. "ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET, or --profile", false
+  end
+  return "unreachable: " .. tostring(err), false
+end
+
 -- The status document: { store, platform, rollouts = { { name, ..., waves = { ... } } } }
 local function collect(plan, st, client_for, why)
-  local doc = { rollouts = {}, platform = client_for and "reachable" or why }
+  local doc = { rollouts = {}, platform = why }
   local unreachable
+  local has_job = false
+  for _, r in ipairs(plan.rollouts) do
+    local row = st and st:rollout(r.name) or nil
+    for _, w in ipairs(r.waves) do
+      if (row and row.wave[w.name] and row.wave[w.name].job_id) or w.job_id then has_job = true end
+    end
+  end
+  if client_for then
+    -- a job's QueryOTAJob tells as much; without any job, one read of the firmware
+    doc.platform = "reachable"
+    if not has_job then
+      local ok
+      doc.platform, ok = probe(plan, client_for)
+      if not ok then
+        unreachable = true
+        doc.platform_failed = true
+      end
+    end
+  end
   for _, r in ipairs(plan.rollouts) do
     local row = st and st:rollout(r.name) or nil
     local out = { name = r.name, product = r.product, region = r.region, file = r.file,
@@ -111,18 +161,44 @@ local function collect(plan, st, client_for, why)
         end
         if err then
           wave.platform_error = tostring(err)
-          if err.kind == "transport" then
+          if err.kind == "transport" or M.key_refused(err) then
             unreachable = true
-            doc.platform = "unreachable: " .. tostring(err)
+            doc.platform_failed = true
+            doc.platform = (err.kind == "transport" and "unreachable: " or "refused: ") .. tostring(err)
           end
         end
       end
       wave.gate = M.gate_view(st, r, w, ws, wave.devices, plan.now)
       out.waves[#out.waves + 1] = wave
     end
+    out.moves = M.moves(r, out)
     doc.rollouts[#doc.rollouts + 1] = out
   end
   return doc
+end
+
+-- The commands that move a halted or aborted rollout on, for the human on call:
+-- { { command =, does = }... } (empty when nothing waits for a human decision).
+function M.moves(r, out)
+  local file, moves = r.file or "FILE", {}
+  local function add(cmd, does) moves[#moves + 1] = { command = cmd, does = does } end
+  local stopped = false
+  for _, w in ipairs(out.waves) do
+    if w.state == "failed" or w.state == "cancelled" then
+      stopped = true
+      add(string.format('otarun resume %s --retry %s --reason "..."', file, w.name),
+        string.format("start %s again with a new job", w.name))
+      add(string.format('otarun resume %s --skip %s --reason "..."', file, w.name),
+        string.format("accept %s as passed and go on", w.name))
+    end
+  end
+  if out.halted and not stopped then
+    add(string.format('otarun resume %s --reason "..."', file), "clear the halt and go on")
+  end
+  if #moves > 0 then
+    add(string.format('otarun abort %s --reason "..."', file), "stop the whole rollout")
+  end
+  return moves
 end
 
 local function device_text(d)
@@ -157,6 +233,10 @@ local function render_text(doc, offset)
           or (n.reason or n.action), when)
       end
     end
+    if #r.moves > 0 then
+      out[#out + 1] = "  to move on, one of:"
+      for _, m in ipairs(r.moves) do out[#out + 1] = string.format("    %-62s %s", m.command, m.does) end
+    end
     out[#out + 1] = ""
   end
   out[#out + 1] = "platform: " .. tostring(doc.platform)
@@ -169,6 +249,7 @@ local function render_json(doc, offset)
   for _, r in ipairs(doc.rollouts) do
     r.halt_reason = r.halt_reason or json.null
     json.array(r.waves)
+    json.array(r.moves)
     for _, w in ipairs(r.waves) do
       w.job_id, w.job_status = w.job_id or json.null, w.job_status or json.null
       w.devices = w.devices or json.null
@@ -179,38 +260,41 @@ local function render_json(doc, offset)
     end
   end
   json.array(doc.rollouts)
+  doc.format_version = "1.0" -- docs/schema/status.schema.json
   return json.encode(doc, { indent = "  " }) .. "\n"
 end
 
 function M.main(argv)
-  local opts, files = control.parse(argv, M)
-  if not opts then return 0 end
-  if #files == 0 then args.usage_error("status needs at least one FILE") end
+  local opts, files = command.parse(argv, M, "some")
+  if opts.device then return require("otarun.cmd.device_task").status(opts, files) end
   local ctx = pipeline.context(opts)
-  if ctx.format == "markdown" then args.usage_error("--format for status must be text or json") end
+  if ctx.format == "markdown" then failure.raise("usage", "--format for status must be text or json") end
   local st, path, serr = open_store(opts)
-  if serr then
-    io.stderr:write("otarun status: ", serr, "\n")
-    return 1
-  end
-  ctx.mode, ctx.state = "state", st -- the diff against the recorded state (otarun.diff)
+  if serr then failure.raise("error", "%s", serr) end
+  ctx.mode, ctx.state = "state", st -- the diff against the recorded state (otarun.plan.diff)
   local res, err = pipeline.plan(files, ctx)
   if not res then
-    io.stderr:write("otarun status: ", err, "\n")
     if st then st:close() end
-    return 1
+    failure.raise("error", "%s", err)
   end
   if not res.ok then
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
     if st then st:close() end
-    return 3
+    failure.exit("invalid")
   end
   local client_for, why = platform(opts)
   local doc = collect(res.plan, st, client_for, why)
   doc.store = st and path or (path .. " (not created yet: nothing applied)")
   if st then st:close() end
+  local failed = doc.platform_failed
+  doc.platform_failed = nil
   if ctx.format == "json" then io.stdout:write(render_json(doc, ctx.offset))
   else io.stdout:write(render_text(doc, ctx.offset)) end
+  if failed then
+    io.stderr:write("otarun status: the platform could not be read (", doc.platform, "); what is shown "
+      .. "comes from the state store\n")
+    return 1
+  end
   return 0
 end
 

@@ -1,7 +1,8 @@
 -- otarun validate FILE...: load each script, run every offline check, print the diagnostics and a
 -- summary. Exit 3 when any diagnostic is an error, else 0; 64 for a usage error.
-local args = require("otarun.args")
-local pipeline = require("otarun.pipeline")
+local args = require("otarun.cli.args")
+local failure = require("otarun.failure")
+local pipeline = require("otarun.plan.pipeline")
 
 local M = {}
 
@@ -16,7 +17,7 @@ options:
   --var NAME=VALUE              set var.NAME for the scripts (repeatable)
   --now TIME                    evaluate as if it were TIME (RFC 3339)
   --region REGION               region for rollouts that do not name one
-  --max-memory BYTES, --max-instructions N   script limits
+  --max-memory BYTES, --max-instructions N, --max-seconds S   script limits
   --no-color                    never colour the output
 
 exit: 0 valid, 3 invalid (any error), 64 usage error
@@ -28,15 +29,13 @@ function M.main(argv)
     io.stdout:write(M.HELP)
     return 0
   end
-  if #files == 0 then args.usage_error("validate needs at least one FILE") end
+  if #files == 0 then failure.raise("usage", "validate needs at least one FILE") end
   local ctx = pipeline.context(opts)
   local res, err = pipeline.check(files, ctx)
-  if not res then
-    io.stderr:write("otarun validate: ", err, "\n")
-    return 1
-  end
+  if not res then failure.raise("error", "%s", err) end
   io.stdout:write(pipeline.render_diagnostics(res, ctx))
-  return res.ok and 0 or 3
+  if not res.ok then failure.exit("invalid") end
+  return failure.CODES.ok
 end
 
 return M

@@ -84,6 +84,8 @@ end
 
 local routes = {}
 
+M.MAX_ADVANCE = 10 * 366 * 86400
+
 routes["POST fleet"] = function(self, req, q, body)
   local path = q.path or q.file or body.path or body.file
   local fleets
@@ -110,8 +112,9 @@ routes["GET clock"] = function(self) return reply(self, 200, clock_view(self)) e
 
 routes["POST clock/advance"] = function(self, req, q, body)
   local s = tonumber(q.seconds or body.seconds)
-  if not s or s < 0 then
-    return fail(self, 400, "InvalidParameter", "clock/advance needs seconds=N with N >= 0, e.g. ?seconds=3600")
+  if not s or s ~= s or s < 0 or s > M.MAX_ADVANCE then
+    return fail(self, 400, "InvalidParameter", string.format("clock/advance needs seconds=N with 0 <= N <= %d "
+      .. "(ten years), e.g. ?seconds=3600", M.MAX_ADVANCE))
   end
   model_fn(self.model, "advance")(s)
   return reply(self, 200, clock_view(self))
@@ -285,11 +288,15 @@ function Admin:handle(req)
     req.method, M.PREFIX, rest, table.concat(known, ", ")))
 end
 
--- One handler for the server: /_emulator/... to the admin API, everything else to the gateway.
+-- One handler for the server: /_emulator/... to the admin API, /_oss/... to the emulated object
+-- storage (device list uploads, ops_device_list.lua), everything else to the gateway.
 function M.router(gw, admin)
   local prefix, n = M.PREFIX, #M.PREFIX
+  local device_list = require("otarun.emulator.ops_device_list")
+  local oss, no = device_list.PREFIX, #device_list.PREFIX
   return function(req)
     if req.path:sub(1, n) == prefix then return admin:handle(req) end
+    if req.path:sub(1, no) == oss then return device_list.upload(gw.model, req) end
     return gw:handle(req)
   end
 end

@@ -1,9 +1,10 @@
 -- The emulator's error vocabulary: business errors (HTTP 200, `Success = false`, `Code`,
--- `ErrorMessage`, reference §3.1) and gateway-style errors (HTTP 4xx, `Code`, `Message`, §3.2).
+-- `ErrorMessage`) and gateway-style errors (HTTP 4xx, `Code`, `Message`).
 -- Operations raise them with errors.fail(...) and otarun.emulator catches them in call().
 --
--- The reference lists no iot.ota.* code (alibaba-api.md §3.4, §5.3). Codes marked CHOSEN below are
--- plausible names picked for the emulator; the others are the reference's own.
+-- No documentation checked gives an iot.ota.* code: codes marked CHOSEN below are names picked for
+-- the emulator, listed with the sources checked in docs/platform-assumptions.md ("Error codes");
+-- the others are documented.
 local M = {}
 
 local ApiError = {}
@@ -12,7 +13,7 @@ ApiError.__tostring = function(e) return e.code .. ": " .. e.message end
 M.ApiError = ApiError
 
 M.CODES = {
-  -- from the reference (§3.4)
+  -- the platform's documented codes
   system            = "iot.system.SystemException",
   illegal_request   = "iot.system.IllegalRequest",
   instance          = "iot.system.InstanceNotFound",
@@ -45,6 +46,7 @@ M.CODES = {
   src_version_diff  = "iot.ota.SrcVersionMismatchDiffPackage",
   no_cancel_kind    = "iot.ota.NoCancelTaskTypeSpecified",
   schedule          = "iot.ota.InvalidScheduleTime",
+  dn_list           = "iot.ota.InvalidDnListFile",
 }
 
 local function raise(e) error(setmetatable(e, ApiError), 0) end
@@ -60,7 +62,7 @@ function M.check(cond, kind, message)
   return cond
 end
 
--- A POP gateway error for a missing parameter: 400 Missing<Param> (§3.2). List parameters are
+-- A POP gateway error for a missing parameter: 400 Missing<Param>. List parameters are
 -- named without their ".N" suffix.
 function M.missing(param)
   local name = param:gsub("%.N$", ""):gsub("%.", "")

@@ -1,12 +1,14 @@
--- Fleet files and tables (SPEC §8): checking a fleet table and turning it into products, groups,
+-- Fleet files and tables: checking a fleet table and turning it into products, groups,
 -- firmware and devices in the store, and running a fleet file (`fleet { ... }`, possibly several)
 -- in otarun's sandbox. What a fleet table accepts is documented at M.FIELDS.
-local sandbox = require("otarun.sandbox")
+local sandbox = require("otarun.lang.sandbox")
 local util = require("otarun.util")
 local ids = require("otarun.emulator.ids")
 local sim_mod = require("otarun.emulator.sim")
 
 local M = {}
+
+M.MAX_DEVICES = 1000000 -- per fleet load: a bigger count would only exhaust memory
 
 -- One product per table; `products = { {...}, ... }` declares several, the outer fields acting as
 -- defaults for each (seed, online, duration, failure, poll, reconnect, groups, firmware).
@@ -108,6 +110,7 @@ local function normalise(t, where)
                         size = bytes(f.size, fw .. ".size"), files = f.files or 1 }
   end
   if type(t.devices) ~= "table" then fail(where, "devices = { { version =, count = }, ... } is required") end
+  local total = 0
   for i, d in ipairs(t.devices) do
     local dw = where .. ".devices[" .. i .. "]"
     if type(d) ~= "table" then fail(dw, "expected { version =, count = }") end
@@ -115,6 +118,10 @@ local function normalise(t, where)
     if type(d.version) ~= "string" or d.version == "" then fail(dw, "version is required") end
     local count = d.count or (d.names and #d.names) or 1
     if math.type(count) ~= "integer" or count < 0 then fail(dw .. ".count", "expected a whole number") end
+    total = total + count
+    if total > M.MAX_DEVICES then
+      fail(dw .. ".count", string.format("a fleet holds at most %d devices (docs/trust.md)", M.MAX_DEVICES))
+    end
     if d.names and #d.names ~= count then fail(dw, "names must list exactly count names") end
     local prefix = d.prefix or "dev"
     if type(prefix) ~= "string" then fail(dw .. ".prefix", "expected a string") end
@@ -142,11 +149,14 @@ function M.check(t)
     end
     return list
   end)
-  if not ok then
-    if type(res) == "table" and res.fleet_error then return nil, res.fleet_error end
-    error(res, 0)
-  end
-  return res
+  return M.settled(ok, res)
+end
+
+-- What pcall gave around fleet code: a fleet error as nil, message; any other error raised again.
+function M.settled(ok, res)
+  if ok then return res end
+  if type(res) == "table" and res.fleet_error then return nil, res.fleet_error end
+  error(res, 0)
 end
 
 -- Adds one normalised product to the emulator (emu.store, emu.sim). Returns the device count.
@@ -210,14 +220,12 @@ end
 
 -- Runs a fleet file in the sandbox. Returns the list of fleet tables it declared, or nil, message.
 function M.load_file(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, "cannot read the fleet file: " .. tostring(err) end
-  local text = fh:read("a")
-  fh:close()
+  local text, err = sandbox.read_source(path)
+  if not text then return nil, "cannot read the fleet file: " .. tostring(err) end
   local fleets = {}
   local function fleet(t)
     if type(t) ~= "table" then error("fleet expects a table: fleet { product = ..., devices = { ... } }", 2) end
-    fleets[#fleets + 1] = t
+    fleets[#fleets + 1] = sandbox.raw_copy(t) -- copied raw under the budgets (docs/sandbox.md)
   end
   local env = sandbox.env({ dir = path:match("^(.*)/[^/]*$") or ".", globals = { fleet = fleet } })
   local fn, serr = sandbox.load(text, "@" .. path, env)

@@ -3,7 +3,7 @@
 -- parameter parsing (query and form body, percent-decoded as received), v1 (HMAC-SHA1) and V3
 -- (ACS3-HMAC-SHA256) verification with otarun.core.sign, the timestamp window, nonce replay,
 -- unknown keys and STS tokens, per-account per-action QPS limits (a sliding one-second window),
--- fault injection, counters, and the gateway error format (reference alibaba-api.md §1, §2, §3.2).
+-- fault injection, counters, and the gateway error format.
 -- Business answers of the model pass through as they are, with a RequestId added.
 -- Uses: otarun.core.sign, otarun.core.sys (clocks), cjson, answer_json.lua. Used by: otarun.cmd.emulator, admin.lua.
 local sign = require("otarun.core.sign")
@@ -13,13 +13,14 @@ local answer_json = require("otarun.emulator.answer_json")
 
 local M = {}
 
--- Per-account QPS of each operation (reference §4; UpdateOTAJob from the IoT quota page).
+-- Per-account QPS of each operation (UpdateOTAJob from the IoT quota page).
 -- Operations not listed are not throttled.
 M.DEFAULT_QPS = {
   CreateOTADynamicUpgradeJob = 20, CreateOTAStaticUpgradeJob = 20, CancelOTAStrategyByJob = 10,
   CancelOTATaskByJob = 5, QueryOTAJob = 10, ListOTAJobByFirmware = 10, ListOTATaskByJob = 10,
   QueryOTAFirmware = 20, ListOTAFirmware = 10, CreateOTAVerifyJob = 10, CreateOTAFirmware = 10,
   QueryDeviceGroupList = 100, QueryDeviceDetail = 50, UpdateOTAJob = 10,
+  ReupgradeOTATask = 20, ConfirmOTATask = 20, CancelOTATaskByDevice = 10,
 }
 
 M.API_VERSION = "2018-01-20"
@@ -170,11 +171,7 @@ end
 -- A copy of the counters, shaped for JSON (GET /_emulator/counters).
 function Gateway:counters_snapshot()
   local c = self.counters
-  local function obj(t)
-    local r = {}
-    for k, v in pairs(t) do r[k] = v end
-    return r
-  end
+  local function obj(t) local r = {} for k, v in pairs(t) do r[k] = v end return r end
   return {
     requests = { total = c.requests, by_action = obj(c.by_action) },
     accepted = c.accepted,
@@ -192,7 +189,7 @@ local function headers_for(rid)
   return { ["Content-Type"] = JSON_TYPE, ["x-acs-request-id"] = rid }
 end
 
--- A gateway (POP) error: { RequestId, HostId, Code, Message, Recommend } (reference §3.2).
+-- A gateway (POP) error: { RequestId, HostId, Code, Message, Recommend }.
 function Gateway:gateway_error(rid, status, code, message)
   bump(self.counters.gateway_errors, code)
   local body = cjson.encode({
@@ -270,7 +267,7 @@ local function redact(text, key)
   return text
 end
 
--- v1: every parameter but Signature is signed, with the request's real method (reference §1.8).
+-- v1: every parameter but Signature is signed, with the request's real method.
 function Gateway:verify_v1(req, params)
   for _, name in ipairs({ "AccessKeyId", "SignatureMethod", "SignatureVersion" }) do
     if params[name] == nil or params[name] == "" then
@@ -299,19 +296,25 @@ function Gateway:verify_v1(req, params)
   local want, sts = sign.v1(req.method, params, key.secret)
   params.Signature = got
   if not want then error("v1 signer failed: " .. tostring(sts)) end
+  return self:verified(want, got, sts, key, params.SecurityToken, "its SecurityToken", nonce, params.AccessKeyId)
+end
+
+-- The end of both verifications: the signature compared, an STS key's token checked, the nonce
+-- remembered. -> id, key, nonce | nil, status, code, message
+function Gateway:verified(want, got, sts, key, token, token_name, nonce, id)
   if not sign.equal(want, got) then
     self.counters.rejected_signatures = self.counters.rejected_signatures + 1
     return nil, 400, "SignatureDoesNotMatch", MSG.not_matched .. redact(sts, key)
   end
-  if key.token and params.SecurityToken ~= key.token then
+  if key.token and token ~= key.token then
     return nil, 400, "InvalidSecurityToken.MismatchWithAccessKey",
-      "Specified SecurityToken mismatch with the AccessKey (the key is an STS key; send its SecurityToken)."
+      "Specified SecurityToken mismatch with the AccessKey (the key is an STS key; send " .. token_name .. ")."
   end
   self:remember_nonce(nonce)
-  return params.AccessKeyId, key, nonce
+  return id, key, nonce
 end
 
--- V3: canonical request rebuilt from the SignedHeaders the client declared (reference §2).
+-- V3: canonical request rebuilt from the SignedHeaders the client declared.
 function Gateway:verify_v3(req, auth_value, query)
   local auth, why = sign.parse_authorization(auth_value)
   if not auth then
@@ -339,18 +342,9 @@ function Gateway:verify_v3(req, auth_value, query)
   if not want then
     return nil, 400, "SignatureDoesNotMatch", "Specified SignedHeaders are not valid: " .. tostring(sts)
   end
-  if not sign.equal(want, auth.signature) then
-    self.counters.rejected_signatures = self.counters.rejected_signatures + 1
-    return nil, 400, "SignatureDoesNotMatch", MSG.not_matched .. redact(sts, key)
-  end
-  if key.token and h["x-acs-security-token"] ~= key.token then
-    return nil, 400, "InvalidSecurityToken.MismatchWithAccessKey",
-      "Specified SecurityToken mismatch with the AccessKey (the key is an STS key; send x-acs-security-token)."
-  end
-  self:remember_nonce(nonce)
-  return auth.credential, key, nonce
+  return self:verified(want, auth.signature, sts, key, h["x-acs-security-token"], "x-acs-security-token", nonce,
+    auth.credential)
 end
-
 
 -- ---- faults ---------------------------------------------------------------------------------
 
@@ -597,7 +591,7 @@ function Gateway:handle(req)
   self.counters.accepted = self.counters.accepted + 1
   local s, h, b = self:call_model(rid, action, params, {
     request_id = rid, access_key_id = id, account = key.account, method = req.method,
-    signature = v3 and "v3" or "v1", remote = req.remote, raw_json = self.raw_json,
+    signature = v3 and "v3" or "v1", remote = req.remote, raw_json = self.raw_json, host = req.headers["host"],
   })
   return s, h, b, opts
 end

@@ -34,7 +34,8 @@ M.RAW_MT = shape.RAW_MT
 M.to_json = shape.to_json
 
 local OPS = {}
-for _, name in ipairs({ "ops_firmware", "ops_jobs", "ops_update", "ops_tasks", "ops_devices" }) do
+for _, name in ipairs({ "ops_firmware", "ops_jobs", "ops_update", "ops_tasks", "ops_devices",
+                       "ops_device_tasks", "ops_device_list" }) do
   for action, fn in pairs(require("otarun.emulator." .. name).ops) do OPS[action] = fn end
 end
 M.ACTIONS = util.sorted_keys(OPS)
@@ -44,11 +45,7 @@ Emu.__index = Emu
 
 local OPTION_NAMES = { "account", "clock", "instance", "now", "region", "seed", "speed" }
 
-local function wall_now()
-  local ok, sys = pcall(require, "otarun.core.sys")
-  if ok and sys.now then return sys.now() end
-  return os.time()
-end
+local function wall_now() return require("otarun.core.sys").now() end
 
 -- opts: clock = "manual"|"real", speed = 1, now = epoch seconds, region = "cn-shanghai",
 -- account = "default", seed = 7, instance = IotInstanceId the emulated instance requires (nil: any).
@@ -155,7 +152,7 @@ function Emu:region_of(ctx) return (ctx and ctx.region) or self.region end
 
 -- Fleet ---------------------------------------------------------------------------------------
 
--- Loads a fleet table (SPEC §8; see fleet.lua for every field). Returns
+-- Loads a fleet table (see fleet.lua for every field). Returns
 -- { products = { key... }, devices = n } or nil, message.
 function Emu:load_fleet(t)
   local list, err = fleet.check(t)
@@ -168,11 +165,7 @@ function Emu:load_fleet(t)
     end
     return { products = keys, devices = n }
   end)
-  if not ok then
-    if type(res) == "table" and res.fleet_error then return nil, res.fleet_error end
-    error(res, 0)
-  end
-  return res
+  return fleet.settled(ok, res)
 end
 
 M.load_fleet_file = fleet.load_file

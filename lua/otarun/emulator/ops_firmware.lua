@@ -1,5 +1,5 @@
 -- Firmware (update packages): CreateOTAFirmware, QueryOTAFirmware, ListOTAFirmware, and the record
--- fleets declare. Status follows the reference (§4.1): -1 no verification needed, 0 unverified,
+-- fleets declare. Status follows the platform's API: -1 no verification needed, 0 unverified,
 -- 1 verified, 2 verifying, 3 verification failed. Verification jobs live in ops_jobs.lua.
 local errors = require("otarun.emulator.errors")
 local ids = require("otarun.emulator.ids")

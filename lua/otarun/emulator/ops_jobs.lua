@@ -1,6 +1,6 @@
 -- Creating jobs (update batches): CreateOTADynamicUpgradeJob, CreateOTAStaticUpgradeJob,
 -- CreateOTAVerifyJob, with every usage rule of the CreateOTADynamicUpgradeJob page and the limits
--- of reference §4.2-4.3 and §4.11. Parameters are checked first, then the platform's state
+-- of the platform's API. Parameters are checked first, then the platform's state
 -- (firmware verified, one running dynamic job per firmware, group job modes), then the job is
 -- made and the simulation gives its devices tasks (sim.lua). Uses store.lua, params.lua.
 local errors = require("otarun.emulator.errors")
@@ -82,11 +82,7 @@ local function versions_of(P, c)
   return list
 end
 
-local function set_of(list)
-  local set = {}
-  for _, v in ipairs(list) do set[v] = true end
-  return set
-end
+local set_of = require("otarun.util").set_of
 
 function M.new_job_id(emu, serial)
   return emu.store.gen:alnum(20) .. string.format("01%04d", serial % 10000)
@@ -194,7 +190,9 @@ local function schedule_times(P, now)
     errors.fail("schedule", "ScheduleTime must be 5 minutes to 7 days in the future (milliseconds since the epoch).")
   end
   if fin then
-    local base = at or now
+    -- the finish is documented only relative to ScheduleTime (docs/platform-assumptions.md, "Schedules")
+    if not at then errors.fail("schedule", "ScheduleFinishTime needs ScheduleTime: the end time is counted from the scheduled start.") end
+    local base = at
     if fin < base + 3600 or fin > base + 30 * 86400 then
       errors.fail("schedule", "ScheduleFinishTime must be 1 hour to 30 days after ScheduleTime.")
     end
@@ -282,7 +280,7 @@ function ops.CreateOTAStaticUpgradeJob(emu, P, ctx)
     local names = P:unique_list("TargetDeviceName", 200)
     if P:has("DnListFileUrl") then
       if #names > 0 then errors.fail("format", "Give TargetDeviceName.N or DnListFileUrl, not both.") end
-      errors.fail("format", "DnListFileUrl is not supported by the emulator; give TargetDeviceName.N.")
+      names = require("otarun.emulator.ops_device_list").lookup(emu, P:str("DnListFileUrl"))
     end
     if #names == 0 then errors.missing("TargetDeviceName.N") end
     local list = {}

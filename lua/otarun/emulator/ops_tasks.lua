@@ -2,7 +2,7 @@
 -- ReupgradeOTATask. Listing by status reads the job's per-status bucket, so Total and a page cost
 -- O(PageSize) whatever the fleet size. A task's view (SimpleOTATaskInfo) is kept as JSON text in
 -- the store's t_json column, built when first listed and again only after the task changed (the
--- store drops it in set_status), its progress moved, or its job's Timeout changed; a page is then
+-- store drops it in set_status) or its progress moved; a page is then
 -- a slice of ready texts (shape.raw_array) that the gateway splices into the answer. Uses store.lua
 -- and sim.lua through the emulator, shape.lua.
 local cjson = require("cjson")
@@ -21,27 +21,24 @@ local M = {}
 local STATUS_JSON = {}
 for i, n in ipairs(NAME) do STATUS_JSON[i] = ',"TaskStatus":' .. jstr(n) end
 
--- The job's share of each task view; rebuilt (and its tasks' texts dropped) when Timeout changes.
+-- The job's share of each task view (fixed for the job's life).
 local function job_piece(s, job)
   local piece = job.json_piece
-  if piece and job.json_timeout == job.timeout then return piece end
-  if piece then
-    local t_json = s.t_json
-    for _, t in ipairs(job.tasks) do t_json[t] = nil end
-  end
+  if piece then return piece end
   local p = job.product
-  piece = format(',"JobId":%s,"FirmwareId":%s,"ProductKey":%s,"ProductName":%s,"DestVersion":%s%s',
-    jstr(job.id), jstr(job.firmware.id), jstr(p.key), jstr(p.name), jstr(job.dest),
-    job.timeout and (',"Timeout":' .. jstr(tostring(job.timeout))) or "")
-  job.json_piece, job.json_timeout = piece, job.timeout
+  piece = format(',"JobId":%s,"FirmwareId":%s,"ProductKey":%s,"ProductName":%s,"DestVersion":%s',
+    jstr(job.id), jstr(job.firmware.id), jstr(p.key), jstr(p.name), jstr(job.dest))
+  job.json_piece = piece
   return piece
 end
 
 local function build_json(emu, s, job, t, progress)
   local d = s.t_dev[t]
   local desc = s.t_desc[t]
-  local text = format('{"TaskId":"%s","IotId":"%s","DeviceName":%s,"SrcVersion":%s%s%s%s,"Progress":"%d.00","UtcCreate":"%s","UtcModified":"%s"}',
+  local timeout = s.t_timeout[t]
+  local text = format('{"TaskId":"%s","IotId":"%s","DeviceName":%s,"SrcVersion":%s%s%s%s%s,"Progress":"%d.00","UtcCreate":"%s","UtcModified":"%s"}',
     s:task_id(t), s:iot_id(d), jstr(s.d_name[d]), jstr(s.t_src[t]), job_piece(s, job),
+    timeout and (',"Timeout":' .. jstr(tostring(timeout))) or "",
     STATUS_JSON[s.t_status[t]], desc and (',"TaskDesc":' .. jstr(desc)) or "", progress,
     utc(s.t_created[t]), utc(s.t_modified[t]))
   s.t_json[t] = text
@@ -126,7 +123,7 @@ function ops.CancelOTATaskByJob(emu, P)
   local sim = emu.sim
   local kinds = {}
   if queued then kinds[#kinds + 1] = ST.QUEUED end
-  -- CancelQueuedTask alone also cancels tasks waiting for confirmation (reference §4.5)
+  -- CancelQueuedTask alone also cancels tasks waiting for confirmation
   if unconfirmed or (queued and not unconfirmed_given) then kinds[#kinds + 1] = ST.CONFIRM end
   if notified then kinds[#kinds + 1] = ST.NOTIFIED end
   if in_progress then kinds[#kinds + 1] = ST.IN_PROGRESS end
@@ -143,9 +140,11 @@ function ops.CancelOTATaskByJob(emu, P)
   return {}
 end
 
--- TaskId.N -> task numbers, each checked to exist (and to belong to job when given).
+-- TaskId.N -> task numbers, each checked to exist (and to belong to job when given). Both
+-- operations take 1 to 10 task ids a call (docs/platform-assumptions.md, "Task operations").
+M.MAX_TASK_IDS = 10
 local function tasks_of(emu, P, job)
-  local ids_list = P:unique_list("TaskId", 100)
+  local ids_list = P:unique_list("TaskId", M.MAX_TASK_IDS)
   if #ids_list == 0 then errors.missing("TaskId.N") end
   local out = {}
   for i, tid in ipairs(ids_list) do
@@ -187,7 +186,8 @@ function ops.ReupgradeOTATask(emu, P)
   for _, t in ipairs(list) do
     sim:bind(job, s.t_dev[t], t)
     if job.status == "COMPLETED" then job.status, job.end_time = "IN_PROGRESS", nil end
-    sim:requeue(t, true)
+    -- a batch that needs confirmation needs it again for the new attempt
+    sim:requeue(t, true, job.need_confirm)
   end
   return {}
 end

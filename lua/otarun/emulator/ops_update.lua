@@ -1,7 +1,10 @@
 -- Reading and changing existing jobs: QueryOTAJob, ListOTAJobByFirmware, UpdateOTAJob,
 -- CancelOTAStrategyByJob. UpdateOTAJob follows the platform's page: MaximumPerMinute must always
--- be sent, tags are replaced by what is sent (and cleared when none are), TimeoutInMinutes and
--- SrcVersionList.N change only dynamic batches. Uses store.lua, sim.lua through the emulator.
+-- be sent, tags are replaced by what is sent as Tags.N.Key/Value (and cleared when none are: the
+-- create calls' spellings Tag.N and SrcVersion.N are not this operation's and are ignored, as the
+-- platform ignores them), TimeoutInMinutes and SrcVersionList.N change only dynamic batches, and a
+-- new TimeoutInMinutes reaches only tasks made after the change (docs/platform-assumptions.md,
+-- "UpdateOTAJob"). Uses store.lua, sim.lua through the emulator.
 local errors = require("otarun.emulator.errors")
 local ids = require("otarun.emulator.ids")
 local shape = require("otarun.emulator.shape")
@@ -96,14 +99,9 @@ function ops.UpdateOTAJob(emu, P)
   local id = P:req("JobId")
   local rate = P:int("MaximumPerMinute", 10, 10000, nil)
   if rate == nil then errors.missing("MaximumPerMinute") end
-  local has_plural = false
-  for k in pairs(P.raw) do
-    if type(k) == "string" and k:match("^Tags%.%d+%.") then has_plural = true end
-  end
-  local tags = P:tags(has_plural and "Tags" or "Tag")
+  local tags = P:tags("Tags")
   local timeout = P:int("TimeoutInMinutes", 1, 1440, nil)
   local list = P:unique_list("SrcVersionList", 10)
-  if #list == 0 then list = P:unique_list("SrcVersion", 10) end
   local upgrade_type = P:enum("UpgradeType", { "STATIC", "DYNAMIC" }, nil)
   local target = P:enum("TargetSelection", { "ALL", "SPECIFIC", "GRAY", "GROUP" }, nil)
   local job = M.find(emu, id)

@@ -103,8 +103,12 @@ function Reader:unique_list(name, max)
   return list
 end
 
--- Tags "Tag.N.Key"/"Tag.N.Value" (prefix "Tag", or "Tags" for UpdateOTAJob's doc spelling):
--- pairs, keys 1-30 of [A-Za-z0-9.], values 1-1024, at most 10, keys plus values <= 4096.
+-- Characters of a UTF-8 string (bytes when it is not valid UTF-8): the platform's tag limits count
+-- characters (docs/platform-assumptions.md, "Tags").
+local function chars(s) return utf8.len(s) or #s end
+
+-- Tags "Tag.N.Key"/"Tag.N.Value" (prefix "Tag"; UpdateOTAJob's are "Tags"): pairs, keys 1-30 of
+-- [A-Za-z0-9.], values 1-1024 characters, at most 10, keys plus values <= 4096 characters.
 function Reader:tags(prefix)
   local found = {}
   local pat = "^" .. prefix .. "%.(%d+)%.(%a+)$"
@@ -131,10 +135,11 @@ function Reader:tags(prefix)
       errors.fail("format", string.format("%s.%d.Key must be 1 to 30 characters of letters, digits and periods, got %q.",
         prefix, n, t.Key))
     end
-    if #t.Value > 1024 then
-      errors.fail("format", string.format("%s.%d.Value must be 1 to 1024 characters, got %d.", prefix, n, #t.Value))
+    local vchars = chars(t.Value)
+    if vchars > 1024 then
+      errors.fail("format", string.format("%s.%d.Value must be 1 to 1024 characters, got %d.", prefix, n, vchars))
     end
-    total = total + #t.Key + #t.Value
+    total = total + #t.Key + vchars
     tags[#tags + 1] = { Key = t.Key, Value = t.Value }
   end
   if #tags > 10 then

@@ -199,9 +199,9 @@ local function on_start(self, t, g)
   local p = s.d_prod[d]
   local dur = p.dmin + floor(hash01(p.seed, H_DUR, t, s.t_retries[t]) * (p.dmax - p.dmin + 1))
   s.t_astart[t], s.t_dur[t] = now, dur
-  local job = s.job_list[s.t_job[t]]
-  if job.timeout then
-    local deadline = s.t_started[t] + job.timeout * 60
+  local timeout = s.t_timeout[t]
+  if timeout then
+    local deadline = s.t_started[t] + timeout * 60
     if now + dur >= deadline then
       self:push(deadline, K_TIMEOUT, t, g)
       return
@@ -241,8 +241,7 @@ end
 local function on_timeout(self, t, g)
   local s = self.s
   if s.t_status[t] ~= IN_PROGRESS or not gen_ok(s, t, g) then return end
-  local job = s.job_list[s.t_job[t]]
-  s:set_status(t, FAILED, self.now, string.format("upgrade timed out after %d minutes", job.timeout))
+  s:set_status(t, FAILED, self.now, string.format("upgrade timed out after %d minutes", s.t_timeout[t]))
   self:unbind(t)
 end
 
@@ -399,16 +398,17 @@ function Sim:schedule_job(job, at, finish_at)
   if finish_at then self:push(finish_at, K_SCHED_END, job.serial, job.gen) end
 end
 
--- ConfirmOTATask, ReupgradeOTATask: the task (re)enters the queue.
-function Sim:requeue(t, reset)
+-- ConfirmOTATask, ReupgradeOTATask: the task (re)enters the queue, or waits for confirmation
+-- again (confirm: a re-upgrade in a batch with NeedConfirm).
+function Sim:requeue(t, reset, confirm)
   local s = self.s
   s:bump(t)
   if reset then
     s.t_retries[t] = 0
     s.t_started[t] = nil
   end
-  s:set_status(t, QUEUED, self.now, nil)
-  self:arrive(t)
+  s:set_status(t, confirm and CONFIRM or QUEUED, self.now, nil)
+  if not confirm then self:arrive(t) end
 end
 
 -- Progress of a task in percent, derived from the clock while it is in progress.

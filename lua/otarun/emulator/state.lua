@@ -132,7 +132,7 @@ end
 -- Records: scalar fields copied as they are, table fields handled by the caller ----------------
 
 -- Caches kept on records (ops_tasks.lua), rebuilt on demand.
-local DERIVED = { json_piece = true, json_timeout = true }
+local DERIVED = { json_piece = true, json_timeout = true }   -- json_timeout: older files
 
 local function scalars_out(rec, tables, what)
   local out = {}
@@ -260,6 +260,7 @@ local TASK_COLUMNS = {
   { "created", "number" }, { "modified", "number" }, { "retries", "integer" }, { "gen", "integer" },
   { "started", "number", true }, { "astart", "number", true }, { "dur", "integer", true },
   { "desc", "string", true }, { "retry_wait", "boolean", true }, { "inq", "boolean", true },
+  { "timeout", "integer", true, "job" },   -- absent in older files: the job's timeout
 }
 
 -- The model as a plain table (see the module's header). Runs a real clock up to now first.
@@ -410,8 +411,14 @@ end
 
 local function import_tasks(s, src, n)
   want(src, "table", "store.tasks")
-  for _, c in ipairs(TASK_COLUMNS) do s["t_" .. c[1]] = col_in(src, c[1], n, c[2], c[3]) end
+  for _, c in ipairs(TASK_COLUMNS) do
+    if c[4] and src[c[1]] == nil then s["t_" .. c[1]] = {}
+    else s["t_" .. c[1]] = col_in(src, c[1], n, c[2], c[3]) end
+  end
   for _, job in ipairs(s.job_list) do
+    if src.timeout == nil then
+      for _, t in ipairs(job.tasks) do s.t_timeout[t] = job.timeout end
+    end
     for _, t in ipairs(job.tasks) do
       if t < 1 or t > n or s.t_job[t] ~= job.serial then fail("job %s lists task %d, which is not its own", job.id, t) end
       job.task_of[s.t_dev[t]] = t

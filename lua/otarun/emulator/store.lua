@@ -28,7 +28,7 @@ function M.new(seed)
     ntask = 0,
     t_job = {}, t_dev = {}, t_status = {}, t_src = {}, t_created = {}, t_modified = {},
     t_retries = {}, t_started = {}, t_astart = {}, t_dur = {}, t_gen = {}, t_pos = {},
-    t_desc = {}, t_retry_wait = {}, t_inq = {},
+    t_desc = {}, t_retry_wait = {}, t_inq = {}, t_timeout = {},
     t_json = {}, t_json_progress = {},   -- cached API views (ops_tasks.lua); not saved
     -- entities
     products = {}, product_list = {},
@@ -198,6 +198,9 @@ function Store:new_task(job, d, st, now, desc)
   self.t_retries[t] = 0
   self.t_gen[t] = 0
   self.t_desc[t] = desc
+  -- the job's timeout when the task was made: UpdateOTAJob reaches only later tasks
+  -- (docs/platform-assumptions.md, "UpdateOTAJob")
+  self.t_timeout[t] = job.timeout
   job.tasks[#job.tasks + 1] = t
   job.task_of[d] = t
   bucket_add(self, job, t, st)

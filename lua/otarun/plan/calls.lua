@@ -1,13 +1,17 @@
--- The exact API calls of a wave (SPEC §2 table, §7a; alibaba-api.md §4.2–4.4): the business
+-- The exact API calls of a wave: the business
 -- parameters of CreateOTADynamicUpgradeJob / CreateOTAStaticUpgradeJob / CancelOTAStrategyByJob,
 -- flattened to the strings that are sent. Only what the wave sets, plus what the platform
 -- requires, is sent: the platform's own defaults stay the platform's.
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 
 local M = {}
 
 M.SCHEDULE_MIN = 5 * 60          -- ScheduleTime: 5 minutes to 7 days ahead of the call
 M.SCHEDULE_MAX = 7 * 86400
+-- A wave with a finish but no start far enough ahead is scheduled this long after its create: the
+-- platform takes ScheduleFinishTime only with ScheduleTime (docs/platform-assumptions.md,
+-- "Schedules"); the extra minute covers the time between planning the call and sending it.
+M.SCHEDULE_FOR_FINISH = M.SCHEDULE_MIN + 60
 
 local OVERWRITE = { keep = 1, replace = 2 }
 local DYNAMIC_MODE = { continuous = 1, ["new-reports"] = 2 }
@@ -61,14 +65,20 @@ function M.static_create(rollout, wave, created_at)
   local r = common(rollout, wave)
   if wave.devices then
     r.TargetSelection = "SPECIFIC"
-    r.TargetDeviceName = list_or_nil(wave.devices)
+    if #wave.devices > M.MAX_NAMES then
+      r.DnListFileUrl = M.device_list_placeholder(wave)
+    else
+      r.TargetDeviceName = list_or_nil(wave.devices)
+    end
   elseif wave.group then
     r.TargetSelection = "GROUP"
     r.GroupId = wave.group
     r.GroupType = "LINK_PLATFORM"
   elseif wave.percent_text or wave.percent then
     r.TargetSelection = "GRAY"
-    r.GrayPercent = wave.percent_text or params.text(wave.percent)
+    -- `percent = { total = N }`: the GrayPercent that brings the total to N% (otarun.plan.reach)
+    r.GrayPercent = wave.percent_total and require("otarun.plan.reach").of(rollout, wave).gray
+      or wave.percent_text or params.text(wave.percent)
     r.SrcVersion = list_or_nil(wave.versions)
   else
     r.TargetSelection = "ALL"
@@ -78,6 +88,9 @@ function M.static_create(rollout, wave, created_at)
   if wave.start and created_at and wave.start - created_at >= M.SCHEDULE_MIN then
     r.ScheduleTime = wave.start * 1000
     begins = wave.start
+  elseif (wave.finish_at or wave.finish_after) and created_at then
+    begins = created_at + M.SCHEDULE_FOR_FINISH
+    r.ScheduleTime = begins * 1000
   end
   if wave.finish_at then
     r.ScheduleFinishTime = wave.finish_at * 1000
@@ -85,6 +98,22 @@ function M.static_create(rollout, wave, created_at)
     r.ScheduleFinishTime = (begins + wave.finish_after) * 1000
   end
   return { action = "CreateOTAStaticUpgradeJob", params = params.flatten(r) }
+end
+
+-- More than MAX_NAMES devices go out as a device list file: GenerateDeviceNameListURL, the upload
+-- (otarun.platform.device_list), then the create with DnListFileUrl (docs/commands-ota.md).
+M.MAX_NAMES = 200
+M.DEVICE_LIST = '^%(FileUrl of the device list of wave "(.-)"'
+
+function M.device_list_placeholder(wave)
+  return string.format('(FileUrl of the device list of wave "%s": %d names)', wave.name, #wave.devices)
+end
+
+-- The call that precedes a create with a device list file; apply uploads `names` after it. The
+-- names ride on the call, not in its params (a plan shows the parameters sent, not the file).
+function M.device_list_url(rollout, wave)
+  return { action = "GenerateDeviceNameListURL", params = params.flatten({ IotInstanceId = rollout.instance }),
+           names = wave.devices }
 end
 
 -- job_id: the real id, or a placeholder text while the job does not exist yet.

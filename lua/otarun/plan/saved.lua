@@ -1,4 +1,4 @@
--- Saved plans (`otarun plan --out FILE`, SPEC §1, §4): the plan's JSON (SPEC §7a) plus a `saved`
+-- Saved plans (`otarun plan --out FILE`): the plan's JSON plus a `saved`
 -- section with what `otarun apply FILE` needs to perform exactly that plan or refuse it as stale.
 -- Written atomically (temp file + rename). Uses otarun.render.json, otarun.json,
 -- otarun.core.sys (write_atomic), otarun.core.sign (sha256_hex), cjson (reading back).
@@ -60,6 +60,15 @@ function M.write(path, plan, info)
   local saved, err = M.section(plan, info)
   if not saved then return nil, err end
   doc.saved = saved
+  -- the plan replaces a regular file or nothing: never a device (as root, /dev/full would be
+  -- replaced), a directory, or the target of a symbolic link someone left there (docs/trust.md)
+  local kind = require("otarun.core.path").kind(path)
+  if kind == "link" then
+    return nil, string.format("cannot save the plan to %s: it is a symbolic link; give the path of the file itself", path)
+  elseif kind and kind ~= "file" then
+    return nil, string.format("cannot save the plan to %s: it exists and is not a regular file (it is %s)", path,
+      kind == "directory" and "a directory" or "a device, pipe or socket")
+  end
   local ok, werr = require("otarun.core.sys").write_atomic(path, json.encode(doc, { indent = "  " }) .. "\n")
   if not ok then return nil, string.format("cannot save the plan to %s: %s", path, tostring(werr)) end
   return true
@@ -67,10 +76,8 @@ end
 
 -- Reads a saved plan. -> doc | nil, message
 function M.read(path)
-  local fh, err = io.open(path, "rb")
-  if not fh then return nil, "cannot read the saved plan: " .. tostring(err) end
-  local text = fh:read("a")
-  fh:close()
+  local text, err = require("otarun.util").read_file(path)
+  if not text then return nil, "cannot read the saved plan: " .. tostring(err) end
   local ok, doc = pcall(require("cjson").decode, text)
   if not ok or type(doc) ~= "table" then return nil, path .. " is not a saved plan (not JSON)" end
   if type(doc.saved) ~= "table" or doc.saved.format ~= M.FORMAT then

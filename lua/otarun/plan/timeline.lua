@@ -1,4 +1,4 @@
--- When each wave of a rollout can start (SPEC §3): its status (waiting / ready, or what the state
+-- When each wave of a rollout can start: its status (waiting / ready, or what the state
 -- store observed), the reasons it waits, and a lower bound of its start: the predecessor's earliest
 -- start + the predecessor's gate soak + this wave's delay, at least `start`, moved to the next
 -- opening of its window. One pass in wave order, so the cost grows linearly with the waves.
@@ -16,11 +16,6 @@ local function fmt_time(ctx, epoch)
   return util.format_time(epoch, ctx.offset or 0)
 end
 
--- "24h" and "48h" read better than "1d" and "2d"; whole days from 3 days on.
-local function fmt_duration(secs)
-  if secs % 3600 == 0 and secs < 3 * 86400 then return string.format("%dh", secs // 3600) end
-  return util.format_duration(secs)
-end
 
 local function pred_reason(pred)
   if pred.spec.gate then return string.format("waiting for gate of %q", pred.name) end
@@ -73,7 +68,7 @@ local function open_entry(ctx, rollout, wave, entries)
       base = pred.earliest_start and (pred.earliest_start + soak + (wave.delay or 0))
     end
     if wave.delay and (blocked or base > now) then
-      reasons[#reasons + 1] = string.format("delay %s after %q", fmt_duration(wave.delay), pred.name)
+      reasons[#reasons + 1] = string.format("delay %s after %q", util.format_duration(wave.delay), pred.name)
     end
   end
   local t = base and math.max(base, now)
@@ -85,7 +80,10 @@ local function open_entry(ctx, rollout, wave, entries)
   local window_reason
   t, window_reason = apply_window(ctx, wave, t)
   reasons[#reasons + 1] = window_reason
-  if wave.approve then
+  -- a recorded approval (ctx.approval, from the state store) no longer holds the wave back; it is
+  -- shown with who gave it, when and why
+  local approval = wave.approve and ctx.approval and ctx.approval(rollout, wave)
+  if wave.approve and not approval then
     reasons[#reasons + 1] = string.format("approval (otarun approve %s %s)", rollout.file or "FILE", wave.name)
   end
 
@@ -110,6 +108,12 @@ local function open_entry(ctx, rollout, wave, entries)
     end
     entry.reason = table.concat(reasons, "; ")
   end
+  if approval then
+    local text = string.format("approved by %s at %s%s", tostring(approval.who), fmt_time(ctx, approval.at),
+      approval.why and approval.why ~= "" and (": " .. approval.why) or "")
+    entry.approval = { who = approval.who, at = approval.at, why = approval.why }
+    entry.reason = entry.reason .. "; " .. text
+  end
   entry.reasons = reasons
   return entry
 end
@@ -120,6 +124,19 @@ local function wave_calls(rollout, entry, prev_dynamic)
   local wave, list = entry.spec, {}
   if wave.kind == "static" then
     list[1] = calls.static_create(rollout, wave, entry.created_at)
+    if list[1].params.DnListFileUrl then
+      table.insert(list, 1, calls.device_list_url(rollout, wave))
+      entry.reason = entry.reason .. string.format("; its %d devices go out as a device list file "
+        .. "(GenerateDeviceNameListURL, an upload, then DnListFileUrl)", #wave.devices)
+    end
+    -- what a percent wave reaches of the fleet (docs/platform-assumptions.md, "Percentages")
+    local reach = require("otarun.plan.reach")
+    local words = reach.text(rollout, wave)
+    if words then
+      entry.reason = entry.reason .. "; " .. words
+      local r = reach.of(rollout, wave)
+      entry.reach = { gray_percent = r.gray, share = r.share, before = r.before, total = r.total }
+    end
     return list
   end
   if prev_dynamic and not (prev_dynamic.status == "superseded" or prev_dynamic.status == "cancelled"

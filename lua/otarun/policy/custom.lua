@@ -4,7 +4,7 @@
 -- report:fail(rule, message, where) / report:pass(rule, message, where). An error or a blown
 -- budget becomes a failed result "POLICY.check" with the error: it never stops the plan.
 local loader = require("otarun.policy.loader")
-local sandbox = require("otarun.sandbox")
+local sandbox = require("otarun.lang.sandbox")
 
 local M = {}
 

@@ -4,7 +4,7 @@
 -- suggest the closest name) and its rules compiled by the native engine (otarun.core.policy).
 -- A policy from a directory replaces a built-in one of the same name; two in directories clash.
 local core = require("otarun.core.policy")
-local sandbox = require("otarun.sandbox")
+local sandbox = require("otarun.lang.sandbox")
 local util = require("otarun.util")
 
 local M = {}
@@ -107,7 +107,8 @@ function M.load_text(text, path, opts)
       if type(body) ~= "table" then
         error(string.format("policy %q expects a table: policy %q { level = ..., rules = { ... } }", name, name), 2)
       end
-      decls[#decls + 1] = { name = name, body = body, file = path, line = line }
+      -- copied here, inside the budgets, with raw access: the host never meets a metamethod
+      decls[#decls + 1] = { name = name, body = sandbox.raw_copy(body), file = path, line = line }
     end
   end
   local env = sandbox.env({ now = opts.now, globals = { policy = policy } })

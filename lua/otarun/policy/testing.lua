@@ -15,7 +15,7 @@
 -- earliest_start as RFC 3339. Verdicts per POLICY.RULE: "fail" (some result failed, overridden
 -- or not), "pass" (results, all passed), "skip" (no result: out of scope or not declared).
 local policy = require("otarun.policy")
-local sandbox = require("otarun.sandbox")
+local sandbox = require("otarun.lang.sandbox")
 local util = require("otarun.util")
 
 local M = {}
@@ -59,22 +59,19 @@ end
 
 -- A plan from a rollout script, through the real pipeline (script -> validate -> plan).
 local function plan_from_script(script, dir, now, vars)
-  local path = script
+  local path, temporary = script, false
   if script:find("\n") or not script:match("%.lua$") then
-    path = os.tmpname() .. ".lua"
+    path, temporary = os.tmpname() .. ".lua", true
     local fh = assert(io.open(path, "wb"))
     fh:write(script)
     fh:close()
   elseif not script:match("^/") then
     path = dir .. "/" .. script
   end
-  local ok, pipeline = pcall(require, "otarun.pipeline")
-  if not ok then
-    error("script cases need the planner (otarun.pipeline), not in this build; give a plan fixture", 0)
-  end
+  local pipeline = require("otarun.plan.pipeline")
   local res, err = pipeline.plan({ path }, { now = now or math.floor(require("otarun.core.sys").now()),
                                             offset = 0, vars = vars or {}, limits = {}, mode = "offline" })
-  if path ~= script then os.remove(path) end
+  if temporary then os.remove(path) end -- never the user's script beside the test
   if not res then error(err, 0) end
   if not res.ok then
     for _, d in ipairs(res.diagnostics) do
@@ -179,8 +176,7 @@ local function test_files(dir)
       end
     end
   end
-  table.sort(files, function(a, b) return a.path < b.path end)
-  return files
+  return require("otarun.util").sort_by(files, "path")
 end
 
 -- Runs the tests of dir (nil: the built-in policies and their tests). out(line) prints.

@@ -1,4 +1,4 @@
--- The plan as JSON, exactly the document of SPEC §7a (plus a few added fields: rollout instance,
+-- The plan as JSON, the plan JSON document (plus a few added fields: rollout instance,
 -- file and line, wave line). Internal fields (the normalised `spec`, reasons list, epochs) stay
 -- out; times are RFC 3339; absent values are null. Deterministic key order (otarun.json).
 local json = require("otarun.json")
@@ -147,7 +147,7 @@ local function policy_doc(p)
            rollout = orNull(p.rollout), wave = orNull(p.wave), reason = orNull(p.reason) }
 end
 
--- The plan table -> the §7a document (a Lua table ready for otarun.json).
+-- The plan table -> the plan JSON document (a Lua table ready for otarun.json).
 function M.document(plan)
   quoted, times = {}, {}
   local rollouts = json.array({})
@@ -192,7 +192,7 @@ end
 
 -- `otarun validate --format json` and a plan that stopped at errors.
 function M.diagnostics(list, summary)
-  return json.encode({ diagnostics = M.diagnostics_list(list), summary = summary }, { indent = "  " }) .. "\n"
+  return json.encode({ format_version = "1.0", diagnostics = M.diagnostics_list(list), summary = summary }, { indent = "  " }) .. "\n"
 end
 
 return M

@@ -2,7 +2,7 @@
 -- (rollout, wave, kind, status, action, earliest start), a collapsed <details> per wave with its
 -- reason and exact API calls, then policy results and diagnostics.
 local json = require("otarun.json")
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 local text = require("otarun.render.text")
 local util = require("otarun.util")
 
@@ -10,13 +10,13 @@ local M = {}
 
 -- Table cells: no line breaks, no bare pipes, no HTML.
 local function cell(s)
-  s = tostring(s == nil and "" or s)
-  return (s:gsub("[\r\n]+", " "):gsub("[|<>&`]", { ["|"] = "\\|", ["<"] = "&lt;", [">"] = "&gt;",
+  s = text.esc((tostring(s == nil and "" or s):gsub("[\r\n]+", " ")))
+  return (s:gsub("[|<>&`]", { ["|"] = "\\|", ["<"] = "&lt;", [">"] = "&gt;",
                                                   ["&"] = "&amp;", ["`"] = "&#96;" }))
 end
 
 local function html(s)
-  return (tostring(s):gsub("[<>&]", { ["<"] = "&lt;", [">"] = "&gt;", ["&"] = "&amp;" }))
+  return (text.esc(s):gsub("[<>&]", { ["<"] = "&lt;", [">"] = "&gt;", ["&"] = "&amp;" }))
 end
 
 -- A code fence longer than any run of backticks inside the block.
@@ -29,10 +29,10 @@ end
 local function calls_block(w)
   local lines = {}
   for _, c in ipairs(w.calls or {}) do
-    lines[#lines + 1] = c.action
+    lines[#lines + 1] = text.esc(c.action)
     for _, k in ipairs(params.sorted_names(c.params)) do
       local v = c.params[k]
-      lines[#lines + 1] = "  " .. k .. " = " .. (v:find("^%(job of wave ") and v or json.quote(v))
+      lines[#lines + 1] = "  " .. text.esc(k) .. " = " .. (v:find("^%(job of wave ") and text.esc(v) or json.quote(v))
     end
   end
   local body = table.concat(lines, "\n")

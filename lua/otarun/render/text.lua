@@ -2,7 +2,7 @@
 -- line per wave with its action symbol, the reason, the earliest start, and the exact API calls.
 -- Colour (ANSI) only when the caller says so (a terminal, no NO_COLOR, no --no-color).
 local json = require("otarun.json")
-local params = require("otarun.params")
+local params = require("otarun.platform.params")
 local util = require("otarun.util")
 
 local M = {}
@@ -11,15 +11,22 @@ M.SYMBOL = { create = "+", update = "~", replace = "-/+", cancel = "-", wait = "
 local COLOR = { create = "32", update = "33", replace = "35", cancel = "31", wait = "36", none = "0",
                 error = "31", warning = "33", bold = "1", dim = "2" }
 
+-- Everything a script, a policy or the platform wrote is printed through esc: a control character
+-- shows as \xNN, so no text can fake a plan line or send a terminal escape (docs/trust.md).
+local function esc(v)
+  return (tostring(v):gsub("[%c\127]", function(ch) return string.format("\\x%02x", ch:byte()) end))
+end
+M.esc = esc
+
 local function painter(on)
   if not on then return function(_, s) return s end end
   return function(what, s) return "\27[" .. COLOR[what] .. "m" .. s .. "\27[0m" end
 end
 
 local function location(d)
-  local where = (d.file or "?") .. ":" .. tostring(d.line or 0)
+  local where = esc(d.file or "?") .. ":" .. esc(d.line or 0)
   local subject = ""
-  if d.rollout then subject = " " .. d.rollout .. (d.wave and ("/" .. d.wave) or "") .. ":" end
+  if d.rollout then subject = " " .. esc(d.rollout) .. (d.wave and ("/" .. esc(d.wave)) or "") .. ":" end
   return where, subject
 end
 
@@ -28,8 +35,8 @@ function M.diagnostic_line(d, paint)
   paint = paint or painter(false)
   local where, subject = location(d)
   local sev = d.severity == "error" and "error" or "warning"
-  return string.format("%s: %s%s %s%s", where, paint(sev, sev .. "[" .. tostring(d.rule) .. "]"),
-    subject, tostring(d.message), d.param and (" (" .. d.param .. ")") or "")
+  return string.format("%s: %s%s %s%s", where, paint(sev, sev .. "[" .. esc(d.rule) .. "]"),
+    subject, esc(d.message), d.param and (" (" .. esc(d.param) .. ")") or "")
 end
 
 local function plural(n, word)
@@ -60,25 +67,25 @@ end
 local PLACEHOLDER = "^%(job of wave "
 
 local function render_call(out, call)
-  out[#out + 1] = "      " .. call.action
+  out[#out + 1] = "      " .. esc(call.action)
   local names = params.sorted_names(call.params)
   local width = 0
   for _, k in ipairs(names) do if #k > width then width = #k end end
   local fmt = "        %-" .. width .. "s = %s"
   for _, k in ipairs(names) do
     local v = call.params[k]
-    local shown = v:find(PLACEHOLDER) and v or json.quote(v)
-    out[#out + 1] = string.format(fmt, k, shown)
+    local shown = v:find(PLACEHOLDER) and esc(v) or json.quote(v)
+    out[#out + 1] = string.format(fmt, esc(k), shown)
   end
 end
 
 local function render_wave(out, plan, w, paint)
   local sym = M.SYMBOL[w.action] or "?"
-  local head = string.format("  %s %s: %s (%s, %s)", sym, w.name, w.action, w.kind or "?", w.status)
-  out[#out + 1] = paint(w.action, head) .. (w.job_id and ("  job " .. w.job_id) or "")
+  local head = string.format("  %s %s: %s (%s, %s)", sym, esc(w.name), esc(w.action), esc(w.kind or "?"), esc(w.status))
+  out[#out + 1] = paint(w.action, head) .. (w.job_id and ("  job " .. esc(w.job_id)) or "")
   -- one reason per line: the planner joins them with "; "
   for part in ((w.reason or "") .. "; "):gmatch("(.-); ") do
-    if part ~= "" then out[#out + 1] = "      " .. part end
+    if part ~= "" then out[#out + 1] = "      " .. esc(part) end
   end
   if w.earliest_start and w.status == "waiting" then
     out[#out + 1] = "      earliest start " .. util.format_time(w.earliest_start, plan.offset or 0)
@@ -109,9 +116,9 @@ function M.plan(plan, opts)
     util.format_time(plan.now, plan.offset or 0)), "" }
   for _, r in ipairs(plan.rollouts) do
     local fw = r.firmware or {}
-    out[#out + 1] = paint("bold", "rollout " .. r.name) .. string.format("  (%s:%s)", r.file or "?", r.line or 0)
-    out[#out + 1] = string.format("  product %s, region %s%s, firmware %s%s", r.product or "?", r.region or "?",
-      r.instance and (", instance " .. r.instance) or "", fw.id or "?", fw.version and (" (" .. fw.version .. ")") or "")
+    out[#out + 1] = paint("bold", "rollout " .. esc(r.name)) .. string.format("  (%s:%s)", esc(r.file or "?"), esc(r.line or 0))
+    out[#out + 1] = string.format("  product %s, region %s%s, firmware %s%s", esc(r.product or "?"), esc(r.region or "?"),
+      r.instance and (", instance " .. esc(r.instance)) or "", esc(fw.id or "?"), fw.version and (" (" .. esc(fw.version) .. ")") or "")
     out[#out + 1] = ""
     for _, w in ipairs(r.waves) do render_wave(out, plan, w, paint) end
   end
@@ -119,7 +126,7 @@ function M.plan(plan, opts)
   local policy_lines = policy_text(plan.policies)
   if #policy_lines > 0 then
     out[#out + 1] = "Policies:"
-    for _, l in ipairs(policy_lines) do out[#out + 1] = "  " .. paint(l:sub(1, 1) == "x" and "error" or "warning", l) end
+    for _, l in ipairs(policy_lines) do out[#out + 1] = "  " .. paint(l:sub(1, 1) == "x" and "error" or "warning", esc(l)) end
     out[#out + 1] = ""
   end
   if #plan.diagnostics > 0 then

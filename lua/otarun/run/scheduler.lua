@@ -1,0 +1,522 @@
+-- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
+--   1. settle what a crash left open (otarun.journal.recover: a create is adopted by its identity
+--      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
+--   1b. read the platform (otarun.plan.refresh: the firmware, one walk of its job pages, QueryOTAJob
+--      for its running jobs; skipped for a rollout that is done or halted) and plan through the
+--      same diff as `otarun plan` (otarun.plan.diff), then close what that plan shows: drift and script
+--      edits of a running wave through UpdateOTAJob (an audit entry names the drift), the job of a
+--      wave removed from the script cancelled. A wave whose job was cancelled outside otarun, or
+--      that needs `-/+ replace`, halts the rollout with the reason: replacing restarts a wave's
+--      job and its gate, which an unattended loop does not decide on its own (otarun apply does,
+--      then otarun resume). A failed read starts and changes nothing this tick;
+--   2. finish decisions already made (a failed wave's strategy and, with on_fail = "abort", its
+--      pending tasks cancelled), so a kill between a decision and its calls loses nothing;
+--   3. judge the gates of running waves (otarun.run.gate; FAILED tasks that are not the firmware's
+--      left out by otarun.run.failures; every reading recorded): pass -> `passed`,
+--      trip -> `failed`, rollout halted, strategy cancelled (tasks too with "abort");
+--   4. start the waves that are due, one at a time, re-planning after each (otarun.plan's timeline
+--      decides due-ness: time, after, delay from the predecessor's passed_at, window, approval);
+--      a dynamic wave first cancels the running dynamic strategy it supersedes (both calls through
+--      apply's executor, otarun.apply);
+--   5. work out when the next thing can happen.
+-- The waves are planned from that tick's snapshot, updated with the calls the tick made, so a
+-- tick reads the platform once per rollout. Every changing call goes through the intent journal
+-- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
+-- a restarted run continues where the last one stopped and never acts twice on one decision. The
+-- lock is released at the end of each tick.
+-- Uses otarun.run.gate, otarun.run.stop, otarun.run.failures, otarun.run.auto_confirm, otarun.plan,
+-- otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.journal, otarun.util, otarun.state
+-- (through the handle it is given), otarun.notify (events recorded with their decisions;
+-- env.notifier delivers them at each tick's end).
+local gate = require("otarun.run.gate")
+local stop = require("otarun.run.stop")
+local notify = require("otarun.notify")
+local failures = require("otarun.run.failures")
+local auto_confirm = require("otarun.run.auto_confirm")
+local util = require("otarun.util")
+
+local M = {}
+
+M.DEFAULT_INTERVAL = 60
+local TERMINAL = { passed = true, done = true, superseded = true, cancelled = true, failed = true }
+local SETTLED = { running = true, passed = true, done = true, superseded = true, failed = true,
+                  cancelled = true }
+
+local Sched = {}
+Sched.__index = Sched
+
+-- new{ state = handle, client =, rollouts = list | load = fn() -> rollouts, now = fn() -> epoch,
+--      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
+--      lock_timeout =, check_limits = }
+-- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
+--           "update"|"cancel"|"cancelled"|"confirm", rollout, wave, job_id, text, counts, verdict }
+-- env.auto_confirm: confirm waiting devices of confirm = true waves in their window (run --auto-confirm).
+-- s.calls counts gate readings' calls; s.refresh_calls the platform reads of the ticks' plans.
+function M.new(env)
+  assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
+  local s = setmetatable({ env = env, state = env.state, client = env.client,
+    interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0, refresh_calls = 0,
+    failures = {}, snaps = {}, unread = {}, firmware = {}, diffs = {}, plans = {} }, Sched)
+  return s
+end
+
+function Sched:emit(ev)
+  ev.t = ev.t or self.now
+  notify.record(self.state, ev) -- a notification event, in the decision's transaction when one is open
+  -- what this tick could not read or do: `run --once` exits 1 with these (docs/run.md)
+  if ev.kind == "error" and self.errors then self.errors[#self.errors + 1] = ev end
+  if self.env.on_event then self.env.on_event(ev) end
+end
+
+-- ---- 1. what a crash left open ---------------------------------------------------------------
+
+-- What a crash left open, through the journal's recovery (otarun.journal.recover): a create is adopted
+-- by its identity tag or marked absent, a cancel settled by the job's status. When the platform
+-- cannot tell, nothing starts this tick (never risk a duplicate job).
+function Sched:resolve()
+  local counts, err = require("otarun.journal").recover(self.state, function() return self.client end)
+  if not counts then
+    self.blocked = true
+    self:emit{ kind = "error", text = "cannot settle what an earlier run left open: " .. tostring(err) }
+    return
+  end
+  if counts.adopted > 0 then
+    self:emit{ kind = "adopt", text = string.format("adopted %d job(s) created before a crash", counts.adopted) }
+  end
+end
+
+function Sched:wave_of(r, name)
+  for _, w in ipairs(r.waves) do if w.name == name then return w end end
+  return nil
+end
+
+-- ---- 1b. what the platform says -----------------------------------------------------------------
+
+local function done_in_store(r, rec)
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if not (row and TERMINAL[row.state]) then return false end
+  end
+  return true
+end
+
+-- Reads the platform for one rollout into this tick's snapshot, unless it is done or halted
+-- (those are planned from the store: nothing of theirs starts or changes). -> true | nil
+function Sched:refresh(r, rec)
+  self.snaps[r.name], self.unread[r.name] = nil, nil
+  if rec.halted or done_in_store(r, rec) then return true end
+  local diff = require("otarun.plan.diff")
+  local snap, err = require("otarun.plan.refresh").read(self.client, { r },
+    { known_jobs = diff.known_jobs(self.state, { r }), groups = false, firmware = self.firmware })
+  if not snap then
+    self.unread[r.name] = true
+    self:emit{ kind = "error", rollout = r.name, text = "reading the platform: " .. tostring(err)
+      .. "; nothing is started or changed in this rollout until it answers" }
+    return nil
+  end
+  self.refresh_calls = self.refresh_calls + snap.calls
+  self.snaps[r.name] = snap
+  for id, facts in pairs(snap.firmware) do
+    if not facts.missing then self.firmware[id] = facts end
+  end
+  return true
+end
+
+-- What the snapshot would have shown had it been read after these calls of wave w succeeded:
+-- the created job (running; its parameters unknown until the next read, so not compared) and
+-- the cancelled strategies.
+function Sched:note_calls(r, w, calls, job_id)
+  self:changed(r)
+  local snap = self.snaps[r.name]
+  if not snap then return end
+  local apply = require("otarun.apply")
+  for _, c in ipairs(calls) do
+    local target = c.params and snap.jobs[c.params.JobId]
+    if c.action == "CancelOTAStrategyByJob" and target then
+      target.status = "CANCELED"
+    elseif c.action == "UpdateOTAJob" and target then
+      target.params = nil -- compared again after the next read
+    elseif apply.CREATES[c.action] and job_id then
+      local job = { job_id = job_id, firmware_id = c.params.FirmwareId, status = "IN_PROGRESS", kind = w.kind,
+        identity = apply.identity_of(c.params), created = util.format_time(self.now, 0), tags = {} }
+      snap.jobs[job_id] = job
+      local list = snap.by_firmware[job.firmware_id or ""]
+      if list then list[#list + 1] = job end
+      if job.identity then snap.by_identity[job.identity] = job end
+    end
+  end
+end
+
+-- Carries out one planned entry's calls through apply's executor. -> report
+function Sched:execute(r, pw, calls)
+  self:changed(r)
+  local step = setmetatable({ calls = calls or pw.calls }, { __index = pw })
+  local plan = { rollouts = { setmetatable({ waves = { step } }, { __index = r }) } }
+  return require("otarun.apply").execute(self.state, plan, {
+    client_for = function() return self.client end, log = self.env.log })
+end
+
+function Sched:halt_for(r, wave, why)
+  self:changed(r)
+  local st = self.state
+  notify.decide(st, function()
+    st:halt(r.name, why)
+    self:emit{ kind = "halt", rollout = r.name, wave = wave, text = "rollout " .. r.name .. " halted: " .. why }
+  end)
+end
+
+-- Closes what the tick's plan shows for waves that already have jobs (see the header, 1b).
+function Sched:reconcile(r, rec)
+  if not self.snaps[r.name] then return end
+  local st = self.state
+  for _, pw in ipairs(self:plan(r, rec)) do
+    local row = rec.wave[pw.name]
+    local where = string.format("wave %q", pw.name)
+    if pw.status == "cancelled" and row and row.state == "running" and not pw.removed then
+      self:changed(r)
+      st:transition(r.name, pw.name, "cancelled", pw.reason, pw.job_id)
+      self:emit{ kind = "cancelled", rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      if pw.cancelled_outside then
+        self:halt_for(r, pw.name, string.format("job %s of %s was cancelled outside otarun, so no later wave "
+          .. "can follow it; remove the wave from the script or give it a new name, then otarun resume",
+          tostring(pw.job_id), where))
+        return
+      end
+    elseif pw.action == "replace" then
+      self:halt_for(r, pw.name, string.format("%s needs -/+ replace (%s); otarun run does not restart a "
+        .. "running wave on its own: review it with otarun plan, carry it out with otarun apply, then "
+        .. "otarun resume", where, pw.reason))
+      return
+    elseif pw.action == "update" or pw.action == "cancel" then
+      local kind = pw.drift and "drift" or pw.action
+      notify.decide(st, function()
+        st:audit{ kind = "decision", action = kind, rollout = r.name, wave = pw.name, result = pw.reason }
+        self:emit{ kind = kind, rollout = r.name, wave = pw.name, job_id = pw.job_id, text = pw.reason }
+      end)
+      local report = self:execute(r, pw)
+      if #report.errors > 0 then
+        self:emit{ kind = "error", rollout = r.name, wave = pw.name, text = table.concat(report.errors, "; ") }
+        if report.fatal then self.blocked = true end
+        return
+      end
+      self:note_calls(r, pw, pw.calls)
+    end
+  end
+end
+
+-- ---- 2 and 3. gates and halts --------------------------------------------------------------------
+
+-- The calls a tripped gate owes: cancel the strategy (dynamic), and the pending tasks ("abort").
+function Sched:follow_up(r, w, job_id)
+  self:changed(r)
+  local failures = stop.job(self.state, self.client, r, w.name, job_id, { strategy = w.kind == "dynamic",
+    pending = w.on_fail == "abort", first_failure = true })
+  for _, f in ipairs(failures) do
+    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling " .. f.what .. ": " .. tostring(f.err) }
+  end
+end
+
+function Sched:readings(r, w)
+  local key = r.name .. "/" .. w.name
+  local h = self.history[key]
+  if not h then
+    h = {}
+    local cjson = require("cjson")
+    for _, row in ipairs(self.state:gate_readings(r.name, w.name) or {}) do
+      local ok, c = pcall(cjson.decode, row.counts or "{}")
+      h[#h + 1] = { at = row.at, verdict = row.verdict, reason = row.reason, counts = ok and c or {} }
+    end
+    self.history[key] = h
+  end
+  while #h > gate.HISTORY do table.remove(h, 1) end
+  return h
+end
+
+-- `run --auto-confirm`: confirms the waiting devices of running and passed waves with
+-- confirm = true while their window is open (otarun.run.auto_confirm).
+function Sched:confirm_waiting(r)
+  local rec = self.state:rollout(r.name)
+  if rec.halted then return end
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if w.confirm and row and (row.state == "running" or row.state == "passed") then
+      local n, err = auto_confirm.run(self, r, w, row)
+      if not n then
+        self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "confirming waiting devices: " .. tostring(err.message or err) }
+      elseif n > 0 then
+        self:emit{ kind = "confirm", rollout = r.name, wave = w.name, job_id = row.job_id,
+          text = string.format("%d device%s confirmed (--auto-confirm)", n, n == 1 and "" or "s") }
+      end
+    end
+  end
+end
+
+-- Leaves out of the FAILED count what is not the firmware's failure (otarun.run.failures).
+function Sched:firmware_failures(r, w, job_id, counts)
+  self.failed_prev = self.failed_prev or {}
+  local key = r.name .. "/" .. w.name
+  local out, err, calls = failures.adjust(self.client, job_id, counts, w, self.failed_prev[key],
+    { now = self.now, instance = r.instance })
+  if out then calls, err = err, nil end
+  self.calls = self.calls + (calls or 0)
+  if out then self.failed_prev[key] = out end
+  return out, err
+end
+
+function Sched:judge(r, w, row)
+  local st = self.state
+  if not w.gate then
+    self:changed(r)
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "passed", "no gate")
+      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
+      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id,
+        text = string.format("wave %q passed (no gate)", w.name) }
+    end)
+    return
+  end
+  local counts, err, calls = gate.read(self.client, row.job_id, { instance = r.instance })
+  if counts then calls = err end
+  self.calls = self.calls + (calls or 0)
+  if counts then counts, err = self:firmware_failures(r, w, row.job_id, counts) end
+  if not counts then
+    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "reading the gate: " .. tostring(err) }
+    return
+  end
+  local started = row.started_at or self.now
+  if w.start and w.start > started then started = w.start end -- a scheduled static job
+  local history = w.gate.check and self:readings(r, w) or {}
+  local verdict, reason = gate.evaluate(counts, w.gate, { now = self.now, started_at = started,
+    history = history, rollout = r.name, wave = w.name, check_limits = self.env.check_limits })
+  local note = failures.note(counts)
+  if note then reason = reason .. " (" .. note .. ")" end
+  st:gate(r.name, w.name, counts, verdict, reason)
+  if w.gate.check then history[#history + 1] = { at = self.now, verdict = verdict, reason = reason, counts = counts } end
+  self:emit{ kind = "gate", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+    verdict = verdict, text = string.format("gate of %q: %s: %s", w.name, verdict, reason) }
+  if verdict ~= "wait" then self:changed(r) end -- the wave moves on: plan it again
+  if verdict == "pass" then
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
+      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
+      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+        text = string.format("wave %q passed its gate: %s", w.name, reason) }
+    end)
+  elseif verdict == "fail" then
+    -- the decision first, durably; the calls it owes follow (and are finished by a later tick
+    -- if this process dies in between)
+    local why = string.format("gate of wave %q tripped: %s", w.name, reason)
+    notify.decide(st, function()
+      st:transition(r.name, w.name, "failed", "gate tripped: " .. reason)
+      st:halt(r.name, why)
+      self:emit{ kind = "fail", rollout = r.name, wave = w.name, text = why }
+      self:emit{ kind = "halt", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
+        text = "rollout " .. r.name .. " halted: " .. why }
+    end)
+    self:follow_up(r, w, row.job_id)
+  end
+end
+
+-- ---- 4. starting waves -----------------------------------------------------------------------
+
+local function observed_from(rec)
+  return function(_, wave)
+    local row = rec.wave[wave.name]
+    if row and SETTLED[row.state] then
+      return { status = row.state, job_id = row.job_id, started_at = row.started_at, passed_at = row.passed_at }
+    end
+    return nil
+  end
+end
+
+-- The tick changed the store or the snapshot for r: its diff and plan are made again.
+function Sched:changed(r)
+  self.diffs[r.name], self.plans[r.name] = nil, nil
+end
+
+-- The rollout's planned waves: from this tick's snapshot through otarun.plan.diff, as `otarun plan`
+-- shows them, or from the store alone for a rollout that was not read (done, halted, unreadable).
+function Sched:plan(r, rec)
+  local snap = self.snaps[r.name]
+  if snap and self.plans[r.name] then return self.plans[r.name] end
+  local rollout = {}
+  for k, v in pairs(r) do rollout[k] = v end
+  -- approved waves no longer wait for approval (otarun.plan.timeline shows who approved)
+  local ctx = { now = self.now, offset = self.env.offset or 0, approval = function(ro, w)
+    local list = self.state:approvals(ro.name, w.name) or {}
+    return list[#list]
+  end }
+  if snap then
+    ctx.mode = "live"
+    -- the diff reads the store once; kept until this tick changes the store or the snapshot
+    local d = self.diffs[r.name]
+    if not d then
+      d = require("otarun.plan.diff").new{ rollouts = { rollout }, snapshot = snap, state = self.state,
+        mode = "live", now = self.now }
+      self.diffs[r.name] = d
+    end
+    ctx.diff = d
+  else
+    ctx.observed = observed_from(rec)
+  end
+  local waves = require("otarun.plan").build({ rollout }, ctx).rollouts[1].waves
+  if snap then self.plans[r.name] = waves end
+  return waves
+end
+
+local function placeholder(job) return type(job) == "string" and job:sub(1, 1) == "(" end
+
+M.MAX_START_FAILURES = 3
+
+-- Starts one due wave through apply's executor (intent, call, record; a create whose outcome is
+-- unknown is resolved by its identity tag at once). A cancel of a wave that has no job yet is
+-- dropped: there is no strategy to supersede. -> true | nil (stop starting waves of this rollout)
+function Sched:start(r, pw, rec)
+  local w = pw.spec
+  local calls, stopped = {}, {}
+  local cancelled = {}
+  for _, j in ipairs(self.state:jobs(r.name) or {}) do
+    if j.status == "CANCELED" then cancelled[j.job_id] = true end
+  end
+  for _, c in ipairs(pw.calls) do
+    local job = c.action == "CancelOTAStrategyByJob" and c.params.JobId
+    if job and cancelled[job] then
+      stopped[#stopped + 1] = job -- a halt (then a resume) already cancelled it
+    elseif not (job and placeholder(job)) then
+      calls[#calls + 1] = c
+    end
+  end
+  local report = self:execute(r, pw, calls)
+  for _, c in ipairs(calls) do
+    if c.action == "CancelOTAStrategyByJob" then
+      local prev
+      for name, row in pairs(rec.wave) do if row.job_id == c.params.JobId then prev = name end end
+      local now = self.state:rollout(r.name).wave[prev or ""]
+      if now and now.state == "superseded" then
+        self:emit{ kind = "supersede", rollout = r.name, wave = prev, job_id = c.params.JobId,
+          text = string.format("wave %q superseded by %q (strategy of job %s cancelled)", prev, w.name, c.params.JobId) }
+      end
+    end
+  end
+  local key = r.name .. "/" .. w.name
+  local job = report.jobs[key]
+  if job then
+    self:note_calls(r, w, calls, job)
+    self.failures[key] = nil
+    for _, old in ipairs(stopped) do
+      for name, row in pairs(rec.wave) do
+        if row.job_id == old and row.state == "passed" then
+          self.state:transition(r.name, name, "superseded",
+            string.format("superseded by wave %q (its strategy was already cancelled)", w.name), old)
+        end
+      end
+    end
+    self:changed(r)
+    self:emit{ kind = "start", rollout = r.name, wave = w.name, job_id = job,
+      text = string.format("wave %q started: job %s (%s)", w.name, job, pw.reason) }
+    return true
+  end
+  local why = table.concat(report.errors, "; ")
+  self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "starting the wave: " .. why }
+  if report.fatal then self.blocked = true return nil end
+  self.failures[key] = (self.failures[key] or 0) + 1
+  if self.failures[key] >= M.MAX_START_FAILURES then
+    notify.decide(self.state, function()
+      self.state:halt(r.name, string.format("could not start wave %q (%d tries): %s", w.name, self.failures[key], why))
+      self:emit{ kind = "halt", rollout = r.name, wave = w.name,
+        text = string.format("rollout %s halted: wave %s could not be started", r.name, w.name) }
+    end)
+  end
+  return nil
+end
+
+function Sched:start_due(r)
+  for _ = 1, #r.waves do
+    if self.blocked or self.unread[r.name] then return end
+    local rec = self.state:rollout(r.name)
+    if rec.halted then return end
+    local due
+    for _, pw in ipairs(self:plan(r, rec)) do
+      if pw.action == "create" and pw.status == "ready" then
+        due = pw
+        break
+      end
+    end
+    if not due or not self:start(r, due, rec) then return end
+  end
+end
+
+-- ---- the tick --------------------------------------------------------------------------------
+
+-- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
+--                   next_at, done (every rollout done), finished (every rollout done or halted),
+--                   errors = { error events of this tick: what could not be read or done } }
+function Sched:tick()
+  local st = self.state
+  self.now = math.floor(self.env.now())
+  -- one lock per rollout (docs/state.md): a rollout another runner holds is skipped this tick
+  local held, skipped = st:lock_rollouts(self.env.rollouts or self.env.load())
+  if not held then return nil, skipped end
+  for _, s in ipairs(skipped) do self:emit{ kind = "skip", rollout = s.name, text = s.message } end
+  local res = table.pack(pcall(self.tick_locked, self, held))
+  st:unlock_rollouts()
+  -- a lost database session: the store's message, not a traceback (docs/state.md, "Locks")
+  if not res[1] and not st:connected() then return nil, tostring(res[2]) end
+  if not res[1] then error(res[2], 0) end
+  if #skipped > 0 then res[2].done, res[2].finished = false, false end
+  return res[2]
+end
+
+function Sched:tick_locked(rollouts)
+  local st = self.state
+  rollouts = rollouts or self.env.rollouts or self.env.load()
+  self.blocked = false
+  self.errors = {}
+  local report = { at = self.now, rollouts = {}, done = true, finished = true, errors = self.errors }
+  for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
+  if self.env.notifier then self.env.notifier:begin(st, rollouts) end
+  self:resolve()
+  local next_at
+  local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
+  self.snaps, self.unread, self.diffs, self.plans = {}, {}, {}, {}
+  for _, r in ipairs(rollouts) do
+    assert(st:record_rollout(r))
+    local rec = st:rollout(r.name)
+    if not self.blocked and self:refresh(r, rec) then
+      self:reconcile(r, rec)
+      rec = st:rollout(r.name)
+    end
+    for _, w in ipairs(r.waves) do
+      local row = rec.wave[w.name]
+      if row.state == "failed" and row.job_id then self:follow_up(r, w, row.job_id) end
+    end
+    for _, w in ipairs(r.waves) do
+      local row = rec.wave[w.name]
+      if row.state == "running" and row.job_id then
+        self:judge(r, w, row)
+        if st:rollout(r.name).halted then break end
+      end
+    end
+    if self.env.auto_confirm then self:confirm_waiting(r) end
+    self:start_due(r)
+    rec = st:rollout(r.name)
+    local waves = self:plan(r, rec)
+    local done, running = true, false
+    for _, pw in ipairs(waves) do
+      if not TERMINAL[pw.status] then done = false end
+      if pw.status == "running" then running = true end
+      if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then wake(pw.earliest_start) end
+    end
+    if running or (not done and not rec.halted) then wake(self.now + self.interval) end
+    report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
+      done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
+    if not done or rec.halted then report.done = false end
+    if not (done or rec.halted) then report.finished = false end
+  end
+  -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
+  report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
+  if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
+  return report
+end
+
+return M
