@@ -262,6 +262,12 @@ int store_intent_begin(struct store *s, const struct store_intent *in, int64_t *
 		                  in->action);
 	if ((rc = store_json_check_secrets(s, in->params_json)))
 		return rc;
+	/* a lost session lost its locks too: another process may act now (docs/state.md, "Locks");
+	 * the intent's own write below is the check that the session, and so the lock, still holds */
+	if (!store_session_ok(s))
+		return store_fail(s, STORE_ERROR,
+		                  "recording an intent: lost the connection to the state database; "
+		                  "stopped before acting further (run the command again)");
 	int own;
 	if ((rc = store_tx_enter(s, &own)))
 		return rc;
