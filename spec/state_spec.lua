@@ -1,6 +1,8 @@
 -- The state store from Lua: the binding otarun.core.store and the friendly otarun.state, on real
 -- files in temporary directories, and the process lock between real `otarun lua` processes: a
 -- second one names the holder, waits for it, and takes over after the holder is SIGKILLed.
+-- Every test that is not about SQLite files runs on both engines: SQLite, and PostgreSQL when
+-- OTARUN_TEST_PG names a server (ctest starts one: scripts/pg-test-server), a schema per store.
 local helpers = require("helpers")
 local core = require("otarun.core.store")
 local state = require("otarun.state")
@@ -8,6 +10,17 @@ local sys = require("otarun.core.sys")
 local cjson = require("cjson")
 
 local tmpdir = helpers.tmpdir
+
+-- The engines to run on; path(dir, name) is where a store named `name` lives.
+local ENGINES = { { name = "SQLite", path = function(dir, name) return dir .. "/" .. name end } }
+local PG = os.getenv("OTARUN_TEST_PG")
+if PG and PG ~= "" then
+  local n = 0
+  ENGINES[2] = { name = "PostgreSQL", pg = true, path = function(_, name)
+    n = n + 1
+    return string.format("%s?schema=s%d_%d_%s", PG, sys.getpid(), n, (name:gsub("%W", "_")))
+  end }
+end
 
 local function rm_rf(dir)
   os.execute("rm -rf " .. helpers.shell_quote(dir))
@@ -25,69 +38,76 @@ local ROLLOUT = {
   waves = { { name = "canary", kind = "dynamic", index = 1 }, { name = "all", kind = "dynamic", index = 2 } },
 }
 
-describe("otarun.core.store", function()
+for _, engine in ipairs(ENGINES) do
+describe("otarun.core.store on " .. engine.name, function()
   local dir
   before_each(function() dir = tmpdir() end)
   after_each(function() rm_rf(dir) end)
 
   it("creates a store at the current schema version and reopens it", function()
-    local st = assert(core.open(dir .. "/s.db"))
+    local path = engine.path(dir, "s.db")
+    local st = assert(core.open(path))
     assert.are.equal(core.SCHEMA_VERSION, st:version())
-    assert.are.equal(dir .. "/s.db", st:path())
+    assert.are.equal(path, st:path())
     seed(st)
     st:close()
-    st = assert(core.open(dir .. "/s.db", { readonly = true }))
+    st = assert(core.open(path, { readonly = true }))
     assert.are.equal(2, #st:list("waves", { rollout = "cam" }))
     st:close()
   end)
 
   it("migrates an older store, keeping what it holds", function()
-    local st = assert(core.open(dir .. "/old.db", { target_version = 1 }))
+    local path = engine.path(dir, "old.db")
+    local st = assert(core.open(path, { target_version = 1 }))
     assert.are.equal(1, st:version())
     seed(st)
     st:close()
-    st = assert(core.open(dir .. "/old.db"))
+    st = assert(core.open(path))
     assert.are.equal(core.SCHEMA_VERSION, st:version())
     assert.are.equal("canary", st:list("waves", { rollout = "cam" })[1].name)
     assert.is_true(st:approval{ rollout = "cam", wave = "all", who = "ana@h", why = "ok" })
     st:close()
   end)
 
-  it("refuses a store written by a newer otarun, and never downgrades it", function()
-    local path = dir .. "/new.db"
-    assert(core.open(path)):close()
-    local fh = assert(io.open(path, "r+b"))
-    fh:seek("set", 60) -- user_version in the SQLite header, big-endian
-    fh:write("\0\0\0\99")
-    fh:close()
-    local st, msg, code = core.open(path)
-    assert.is_nil(st)
-    assert.are.equal("newer", code)
-    assert.matches(path, msg, 1, true)
-    assert.matches("state schema version 99 is newer than this otarun knows", msg, 1, true)
-    fh = assert(io.open(path, "rb"))
-    fh:seek("set", 60)
-    assert.are.equal("\0\0\0\99", fh:read(4))
-    fh:close()
-  end)
+  if not engine.pg then
+    it("refuses a store written by a newer otarun, and never downgrades it", function()
+      local path = engine.path(dir, "new.db")
+      assert(core.open(path)):close()
+      local fh = assert(io.open(path, "r+b"))
+      fh:seek("set", 60) -- user_version in the SQLite header, big-endian
+      fh:write("\0\0\0\99")
+      fh:close()
+      local st, msg, code = core.open(path)
+      assert.is_nil(st)
+      assert.are.equal("newer", code)
+      assert.matches(path, msg, 1, true)
+      assert.matches("state schema version 99 is newer than this otarun knows", msg, 1, true)
+      fh = assert(io.open(path, "rb"))
+      fh:seek("set", 60)
+      assert.are.equal("\0\0\0\99", fh:read(4))
+      fh:close()
+    end)
+  end
 
-  it("says clearly when --state names something that is not a store", function()
-    local text = helpers.write(dir .. "/notes.txt", "shopping list: milk, eggs, firmware\n")
-    local st, msg, code = core.open(text)
-    assert.is_nil(st)
-    assert.are.equal("notstore", code)
-    assert.matches(text .. ": ", msg, 1, true)
-    assert.matches("not a database", msg, 1, true)
-    st, msg = core.open(dir)
-    assert.is_nil(st)
-    assert.matches("is a directory", msg, 1, true)
-    st, msg, code = core.open(dir .. "/absent.db", { readonly = true })
-    assert.is_nil(st)
-    assert.are.equal("notfound", code)
-  end)
+  if not engine.pg then
+    it("says clearly when --state names something that is not a store", function()
+      local text = helpers.write(dir .. "/notes.txt", "shopping list: milk, eggs, firmware\n")
+      local st, msg, code = core.open(text)
+      assert.is_nil(st)
+      assert.are.equal("notstore", code)
+      assert.matches(text .. ": ", msg, 1, true)
+      assert.matches("not a database", msg, 1, true)
+      st, msg = core.open(dir)
+      assert.is_nil(st)
+      assert.matches("is a directory", msg, 1, true)
+      st, msg, code = core.open(engine.path(dir, "absent.db"), { readonly = true })
+      assert.is_nil(st)
+      assert.are.equal("notfound", code)
+    end)
+  end
 
   it("moves waves through their states and records each transition", function()
-    local st = assert(core.open(dir .. "/w.db"))
+    local st = assert(core.open(engine.path(dir, "w.db")))
     seed(st)
     assert.is_true(st:wave_transition{ rollout = "cam", wave = "canary", to = "ready", why = "due", at = 200 })
     assert.is_false(st:wave_transition{ rollout = "cam", wave = "canary", to = "ready", at = 201 })
@@ -106,7 +126,7 @@ describe("otarun.core.store", function()
   end)
 
   it("journals intents: only under the lock, listed until settled", function()
-    local st = assert(core.open(dir .. "/i.db"))
+    local st = assert(core.open(engine.path(dir, "i.db")))
     local intent = { rollout = "cam", wave = "canary", action = "CreateOTADynamicUpgradeJob",
       params = '{"FirmwareId":"fw1"}', identity = "cam/canary", at = 10 }
     local ok, msg, code = st:intent_begin(intent)
@@ -127,7 +147,7 @@ describe("otarun.core.store", function()
   end)
 
   it("refuses params holding secrets, naming the key", function()
-    local st = assert(core.open(dir .. "/sec.db"))
+    local st = assert(core.open(engine.path(dir, "sec.db")))
     assert(st:lock(0, "t"))
     for _, json in ipairs({ '{"AccessKeySecret":"k"}', '{"h":{"x-acs-security-token":"t"}}',
                             '{"Signature":"s"}', '[{"authorization":"ACS3-HMAC-SHA256 ..."}]' }) do
@@ -147,7 +167,7 @@ describe("otarun.core.store", function()
   end)
 
   it("rejects unknown fields and wrong types before touching the store", function()
-    local st = assert(core.open(dir .. "/f.db"))
+    local st = assert(core.open(engine.path(dir, "f.db")))
     local ok, err = pcall(st.rollout_put, st, { nmae = "x" })
     assert.is_false(ok)
     assert.matches('unknown field "nmae"', err, 1, true)
@@ -159,7 +179,7 @@ describe("otarun.core.store", function()
   end)
 
   it("groups writes in transactions", function()
-    local st = assert(core.open(dir .. "/t.db"))
+    local st = assert(core.open(engine.path(dir, "t.db")))
     seed(st)
     assert.is_true(st:begin())
     assert.is_true(st:in_transaction())
@@ -176,7 +196,7 @@ describe("otarun.core.store", function()
   end)
 
   it("fingerprints what a plan depends on, stably", function()
-    local st = assert(core.open(dir .. "/fp.db"))
+    local st = assert(core.open(engine.path(dir, "fp.db")))
     seed(st)
     local a = st:fingerprint({ "cam" })
     assert.matches("^%x+$", a)
@@ -192,35 +212,39 @@ describe("otarun.core.store", function()
   it("closes with <close> and refuses use afterwards", function()
     local st
     do
-      local h <close> = assert(core.open(dir .. "/c.db"))
+      local h <close> = assert(core.open(engine.path(dir, "c.db")))
       st = h
     end
     assert.has_error(function() st:version() end, "state store is closed")
   end)
 end)
+end
 
-describe("otarun.state", function()
+for _, engine in ipairs(ENGINES) do
+describe("otarun.state on " .. engine.name, function()
   local dir
   before_each(function() dir = tmpdir() end)
   after_each(function() rm_rf(dir) end)
 
-  it("resolves --state, then OTARUN_STATE, then .otarun/state.db, creating the directory", function()
-    local p = assert(state.path({ state = dir .. "/a/b/state.db" }))
-    assert.are.equal(dir .. "/a/b/state.db", p)
-    local fh = io.open(dir .. "/a/b/probe", "w")
-    assert.is_truthy(fh)
-    fh:close()
-    local script = helpers.script([[
-      local state = require("otarun.state")
-      print(state.resolve({ state = arg[1] ~= "" and arg[1] or nil }))]])
-    local _, out = helpers.run({ "lua", script, "" }, { env = { OTARUN_STATE = dir .. "/env.db" } })
-    assert.are.equal(dir .. "/env.db\n", out)
-    _, out = helpers.run({ "lua", script, dir .. "/opt.db" }, { env = { OTARUN_STATE = dir .. "/env.db" } })
-    assert.are.equal(dir .. "/opt.db\n", out)
-    _, out = helpers.run({ "lua", script, "" }, { env = { OTARUN_STATE = "" } })
-    assert.are.equal(".otarun/state.db\n", out)
-    os.remove(script)
-  end)
+  if not engine.pg then
+    it("resolves --state, then OTARUN_STATE, then .otarun/state.db, creating the directory", function()
+      local p = assert(state.path({ state = dir .. "/a/b/state.db" }))
+      assert.are.equal(dir .. "/a/b/state.db", p)
+      local fh = io.open(dir .. "/a/b/probe", "w")
+      assert.is_truthy(fh)
+      fh:close()
+      local script = helpers.script([[
+        local state = require("otarun.state")
+        print(state.resolve({ state = arg[1] ~= "" and arg[1] or nil }))]])
+      local _, out = helpers.run({ "lua", script, "" }, { env = { OTARUN_STATE = dir .. "/env.db" } })
+      assert.are.equal(dir .. "/env.db\n", out)
+      _, out = helpers.run({ "lua", script, dir .. "/opt.db" }, { env = { OTARUN_STATE = dir .. "/env.db" } })
+      assert.are.equal(dir .. "/opt.db\n", out)
+      _, out = helpers.run({ "lua", script, "" }, { env = { OTARUN_STATE = "" } })
+      assert.are.equal(".otarun/state.db\n", out)
+      os.remove(script)
+    end)
+  end
 
   it("encodes params as canonical JSON without secret keys", function()
     assert.are.equal('{"FirmwareId":"fw","SrcVersion.1":"2.3.1","Tag.1.Key":"a\\"b/c"}',
@@ -235,7 +259,7 @@ describe("otarun.state", function()
   end)
 
   it("records a rollout, a call and its outcome atomically, and the audit log says who", function()
-    local st = assert(state.open({ state = dir .. "/s.db", command = "apply", now = 1796000000,
+    local st = assert(state.open({ state = engine.path(dir, "s.db"), command = "apply", now = 1796000000,
                                    who = "ana@ops" }))
     assert(st:record_rollout(ROLLOUT))
     assert(st:lock())
@@ -269,7 +293,7 @@ describe("otarun.state", function()
   end)
 
   it("halts, resumes, approves and overrides with an audit entry each", function()
-    local st = assert(state.open({ state = dir .. "/h.db", command = "run", who = "bo@ops" }))
+    local st = assert(state.open({ state = engine.path(dir, "h.db"), command = "run", who = "bo@ops" }))
     assert(st:record_rollout(ROLLOUT))
     assert.is_true(st:halt("cam", "canary gate: 3 failed > max_failed 2"))
     assert.is_true(st:rollout("cam").halted)
@@ -290,7 +314,7 @@ describe("otarun.state", function()
   end)
 
   it("changes the fingerprint when the state a plan saw changes", function()
-    local st = assert(state.open({ state = dir .. "/fp.db" }))
+    local st = assert(state.open({ state = engine.path(dir, "fp.db") }))
     assert(st:record_rollout(ROLLOUT))
     local before = st:fingerprint({ "cam" })
     assert.are.equal(before, st:fingerprint({ "cam" }))
@@ -300,7 +324,7 @@ describe("otarun.state", function()
   end)
 
   it("exports every table as JSON through a temp file and rename", function()
-    local st = assert(state.open({ state = dir .. "/e.db", now = 5 }))
+    local st = assert(state.open({ state = engine.path(dir, "e.db"), now = 5 }))
     assert(st:record_rollout(ROLLOUT))
     assert.is_true(st:export(dir .. "/dump.json"))
     local doc = cjson.decode(helpers.slurp(dir .. "/dump.json"))
@@ -312,14 +336,17 @@ describe("otarun.state", function()
     st:close()
   end)
 
-  it("gives a clear error for a file that is not a store", function()
-    local bad = helpers.write(dir .. "/bad.db", ("x"):rep(4096))
-    local st, msg, code = state.open({ state = bad })
-    assert.is_nil(st)
-    assert.are.equal("notstore", code)
-    assert.matches(bad .. ": ", msg, 1, true)
-  end)
+  if not engine.pg then
+    it("gives a clear error for a file that is not a store", function()
+      local bad = helpers.write(dir .. "/bad.db", ("x"):rep(4096))
+      local st, msg, code = state.open({ state = bad })
+      assert.is_nil(st)
+      assert.are.equal("notstore", code)
+      assert.matches(bad .. ": ", msg, 1, true)
+    end)
+  end
 end)
+end
 
 -- ---- two real processes ---------------------------------------------------------------------
 
@@ -371,13 +398,14 @@ local function process_gone(pid)
   return s == nil or s == "Z" or s == "X"
 end
 
-describe("the state lock between two otarun processes", function()
+for _, engine in ipairs(ENGINES) do
+describe("the state lock between two otarun processes on " .. engine.name, function()
   local dir, holder, contender, db, pidfile
   before_each(function()
     dir = tmpdir()
     holder = helpers.write(dir .. "/holder.lua", HOLDER)
     contender = helpers.write(dir .. "/contender.lua", CONTENDER)
-    db = dir .. "/state.db"
+    db = engine.path(dir, "state.db")
     pidfile = dir .. "/holder.pid"
   end)
   after_each(function()
@@ -402,7 +430,8 @@ describe("the state lock between two otarun processes", function()
 
     os.execute("kill -KILL " .. pid)
     assert(wait_for(function() return process_gone(pid) end, 10), "the holder did not die")
-    code, out = helpers.run({ "lua", contender, db, "0" })
+    -- PostgreSQL ends the session once it sees the socket close: the contender may wait a moment
+    code, out = helpers.run({ "lua", contender, db, engine.pg and "10" or "0" })
     assert.are.equal(0, code, out)
     assert.matches(string.format("TOOKOVER %d %s", pid, sys.hostname()), out, 1, true)
     assert.matches("UNSETTLED 1", out, 1, true) -- the killed holder's intent, left to resolve
@@ -419,3 +448,4 @@ describe("the state lock between two otarun processes", function()
     assert(wait_for(function() return process_gone(pid) end, 10))
   end)
 end)
+end

@@ -15,6 +15,8 @@
 
 #define STORE_META "otarun.core.store"
 
+void l_store_copy_register(lua_State *L, int methods, int fns);
+
 struct handle {
 	struct store *s;
 };
@@ -443,7 +445,7 @@ static int l_list(lua_State *L)
 	if (what < 0)
 		return luaL_argerror(L, 2, lua_pushfstring(L, "no list \"%s\" (rollouts, waves, "
 		                                                "transitions, jobs, intents, unsettled, "
-		                                                "gates, approvals, overrides, audit)",
+		                                                "gates, approvals, overrides, audit, locks)",
 		                                             name));
 	struct store_filter f = {NULL, NULL, 0, 0};
 	if (!lua_isnoneornil(L, 3)) {
@@ -524,8 +526,16 @@ int luaopen_otarun_core_store(lua_State *L)
 		{"secret_key", l_secret_key},
 		{NULL, NULL},
 	};
-	lutil_new_class(L, STORE_META, meta, methods);
+	luaL_newmetatable(L, STORE_META);
+	luaL_setfuncs(L, meta, 0);
+	luaL_newlib(L, methods);
 	luaL_newlib(L, fns);
+	l_store_copy_register(L, -2, -1); /* src/l_store_copy.c */
+	lua_insert(L, -3);                /* fns below the metatable */
+	lua_setfield(L, -2, "__index");
+	lua_pushliteral(L, STORE_META);
+	lua_setfield(L, -2, "__name");
+	lua_pop(L, 1);
 	lua_pushinteger(L, STORE_SCHEMA_VERSION);
 	lua_setfield(L, -2, "SCHEMA_VERSION");
 	return 1;

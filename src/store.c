@@ -1,8 +1,9 @@
 /*
  * store.c: opening and closing the state store, recognising what is not one (not SQLite, corrupt,
  * another program's database, a newer schema), pragmas (WAL, synchronous=FULL, foreign keys, busy
- * timeout), migrations, transactions, errors, and the prepared-statement cache the other store_*.c
- * files draw from. Uses SQLite; the schema itself is in store_schema.c.
+ * timeout), migrations, transactions, errors, and the statement cache the other store_*.c files
+ * draw from. SQLite here; a postgres:// URL goes to store_pg.c (docs/state.md). The schema itself
+ * is in store_schema.c, written once for both engines.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -28,7 +29,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_WAVE_PUT] =
 		"INSERT INTO waves(rollout, name, idx, kind, created_at, updated_at)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT(rollout, name) DO UPDATE SET"
-		" idx = excluded.idx, kind = coalesce(excluded.kind, kind)",
+		" idx = excluded.idx, kind = coalesce(excluded.kind, waves.kind)",
 	[ST_WAVE_GET] = "SELECT state, job_id FROM waves WHERE rollout = ?1 AND name = ?2",
 	[ST_WAVE_SET] =
 		/* back to 'waiting' (resume --retry): the wave starts afresh, with a new job */
@@ -46,14 +47,16 @@ static const char *const stmt_sql[ST_COUNT_] = {
 		"INSERT INTO jobs(job_id, rollout, wave, firmware, kind, identity, params_fingerprint,"
 		" created_at, status, status_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
 		" CASE WHEN ?9 IS NULL THEN NULL ELSE ?8 END) ON CONFLICT(job_id) DO UPDATE SET"
-		" rollout = coalesce(excluded.rollout, rollout), wave = coalesce(excluded.wave, wave),"
-		" firmware = coalesce(excluded.firmware, firmware), kind = coalesce(excluded.kind, kind),"
-		" identity = coalesce(excluded.identity, identity),"
-		" params_fingerprint = coalesce(excluded.params_fingerprint, params_fingerprint),"
-		" status = coalesce(excluded.status, status)",
+		" rollout = coalesce(excluded.rollout, jobs.rollout),"
+		" wave = coalesce(excluded.wave, jobs.wave),"
+		" firmware = coalesce(excluded.firmware, jobs.firmware),"
+		" kind = coalesce(excluded.kind, jobs.kind),"
+		" identity = coalesce(excluded.identity, jobs.identity),"
+		" params_fingerprint = coalesce(excluded.params_fingerprint, jobs.params_fingerprint),"
+		" status = coalesce(excluded.status, jobs.status)",
 	[ST_JOB_STATUS] = "UPDATE jobs SET status = ?2, status_at = ?3 WHERE job_id = ?1",
 	[ST_INTENT_ADD] = "INSERT INTO intents(rollout, wave, action, params, identity, created_at)"
-	                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
 	[ST_INTENT_GET] = "SELECT state FROM intents WHERE id = ?1",
 	[ST_INTENT_SETTLE] = "UPDATE intents SET state = ?2, job_id = coalesce(?3, job_id),"
 	                     " result = ?4, settled_at = ?5 WHERE id = ?1",
@@ -64,13 +67,28 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_OVERRIDE_ADD] = "INSERT INTO overrides(rollout, rule, reason, who, at, plan_fingerprint)"
 	                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_AUDIT_ADD] = "INSERT INTO audit(at, who, command, rollout, wave, kind, action, params,"
-	                 " result, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	                 " result, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
 	[ST_LOCK_GET] = "SELECT host, pid, proc_start, since, command FROM lock WHERE id = 1",
-	[ST_LOCK_PUT] = "INSERT OR REPLACE INTO lock(id, host, pid, proc_start, since, command)"
-	                " VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+	[ST_LOCK_PUT] = "INSERT INTO lock(id, host, pid, proc_start, since, command)"
+	                " VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET"
+	                " host = excluded.host, pid = excluded.pid, proc_start = excluded.proc_start,"
+	                " since = excluded.since, command = excluded.command",
 	[ST_LOCK_DEL] = "DELETE FROM lock WHERE id = 1 AND host = ?1 AND pid = ?2",
-	[ST_JSON_VALID] = "SELECT json_valid(?1)",
-	[ST_JSON_KEYS] = "SELECT DISTINCT key FROM json_tree(?1) WHERE typeof(key) = 'text'",
+	[ST_RLOCK_GET] = "SELECT host, pid, proc_start, since, command FROM rollout_locks"
+	                 " WHERE rollout = ?1",
+	[ST_RLOCK_PUT] = "INSERT INTO rollout_locks(rollout, host, pid, proc_start, since, command)"
+	                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(rollout) DO UPDATE SET"
+	                 " host = excluded.host, pid = excluded.pid, proc_start = excluded.proc_start,"
+	                 " since = excluded.since, command = excluded.command",
+	[ST_RLOCK_DEL] = "DELETE FROM rollout_locks WHERE rollout = ?1 AND host = ?2 AND pid = ?3",
+	/* the shared quota: `at` is when the bucket's next token is due (docs/state.md) */
+	[ST_QUOTA_TAKE] =
+		"INSERT INTO quota(account, action, tokens, at) VALUES (?1, ?2, ?3, ?4 + ?5)"
+		" ON CONFLICT(account, action) DO UPDATE SET tokens = excluded.tokens,"
+		" at = CASE WHEN quota.at > ?4 THEN quota.at ELSE ?4 END + ?5"
+		" RETURNING at - ?5",
+	[ST_RLOCK_ANY] = "SELECT host, pid, proc_start, since, command, rollout FROM rollout_locks"
+	                 " ORDER BY since, rollout LIMIT 1",
 };
 
 /* ---- errors and small helpers ---------------------------------------------------------------- */
@@ -85,20 +103,6 @@ int store_fail(struct store *s, int rc, const char *fmt, ...)
 	vsnprintf(s->err + n, sizeof s->err - (size_t)n, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-int store_sqlfail(struct store *s, const char *what)
-{
-	int code = s->db ? sqlite3_errcode(s->db) & 0xff : SQLITE_ERROR;
-	const char *msg = s->db ? sqlite3_errmsg(s->db) : "no database";
-	if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-		return store_fail(s, STORE_NOTSTORE,
-		                  "%s: %s (the file is damaged or not an otarun state store)", what, msg);
-	if (code == SQLITE_NOMEM)
-		return store_fail(s, STORE_NOMEM, "%s: out of memory", what);
-	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-		return store_fail(s, STORE_ERROR, "%s: the database stayed busy (%s)", what, msg);
-	return store_fail(s, STORE_ERROR, "%s: %s", what, msg);
 }
 
 const char *store_errmsg(const struct store *s)
@@ -123,41 +127,12 @@ int64_t store_now(int64_t at)
 	return at > 0 ? at : (int64_t)time(NULL);
 }
 
-void store_bind_text(sqlite3_stmt *st, int idx, const char *v)
+struct store_q *store_stmt(struct store *s, enum store_stmt id)
 {
-	if (v)
-		sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, idx);
-}
-
-void store_bind_texts(sqlite3_stmt *st, int first, int n, ...)
-{
-	va_list ap;
-	va_start(ap, n);
-	for (int i = 0; i < n; i++)
-		store_bind_text(st, first + i, va_arg(ap, const char *));
-	va_end(ap);
-}
-
-sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id)
-{
-	if (!s->stmt[id] &&
-	    sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL)
-	            != SQLITE_OK) {
-		store_sqlfail(s, "preparing a statement");
+	if (!s->stmt[id] && !(s->stmt[id] = store_q_new(s, stmt_sql[id])))
 		return NULL;
-	}
-	sqlite3_reset(s->stmt[id]);
-	sqlite3_clear_bindings(s->stmt[id]);
+	store_q_reset(s->stmt[id]);
 	return s->stmt[id];
-}
-
-int store_exec(struct store *s, const char *sql, const char *what)
-{
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return store_sqlfail(s, what);
-	return STORE_OK;
 }
 
 int store_write_allowed(struct store *s)
@@ -178,7 +153,7 @@ int store_begin(struct store *s)
 		return rc;
 	if (s->in_tx)
 		return store_fail(s, STORE_CONFLICT, "a transaction is already open");
-	rc = store_exec(s, "BEGIN IMMEDIATE", "starting a transaction");
+	rc = store_begin_write(s);
 	if (rc == STORE_OK)
 		s->in_tx = 1;
 	return rc;
@@ -192,7 +167,7 @@ int store_commit(struct store *s)
 	if (rc != STORE_OK) {
 		char keep[sizeof s->err];
 		memcpy(keep, s->err, sizeof keep);
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		store_exec(s, "ROLLBACK", "rolling back");
 		memcpy(s->err, keep, sizeof keep);
 	}
 	s->in_tx = 0;
@@ -204,8 +179,8 @@ int store_rollback(struct store *s)
 	if (!s->in_tx)
 		return store_fail(s, STORE_CONFLICT, "rollback without an open transaction");
 	s->in_tx = 0;
-	if (sqlite3_get_autocommit(s->db))
-		return STORE_OK; /* SQLite already rolled back after an error */
+	if (store_native_autocommit(s))
+		return STORE_OK; /* the engine already rolled back after an error */
 	return store_exec(s, "ROLLBACK", "rolling back");
 }
 
@@ -220,7 +195,7 @@ int store_tx_enter(struct store *s, int *own)
 	int rc = store_write_allowed(s);
 	if (rc || s->in_tx)
 		return rc;
-	rc = store_exec(s, "BEGIN IMMEDIATE", "starting a transaction");
+	rc = store_begin_write(s);
 	if (rc == STORE_OK)
 		*own = 1;
 	return rc;
@@ -232,10 +207,10 @@ int store_tx_leave(struct store *s, int own, int rc)
 		return rc;
 	if (rc == STORE_OK)
 		rc = store_exec(s, "COMMIT", "committing");
-	if (rc != STORE_OK && !sqlite3_get_autocommit(s->db)) {
+	if (rc != STORE_OK && !store_native_autocommit(s)) {
 		char keep[sizeof s->err];
 		memcpy(keep, s->err, sizeof keep);
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		store_exec(s, "ROLLBACK", "rolling back");
 		memcpy(s->err, keep, sizeof keep);
 	}
 	return rc;
@@ -257,6 +232,8 @@ static int pragma_int(struct store *s, const char *sql, int64_t *out)
 
 int store_schema_version(struct store *s, int *version)
 {
+	if (s->engine == STORE_ENGINE_PG)
+		return store_pg_version(s, version);
 	int64_t v = 0;
 	int rc = pragma_int(s, "PRAGMA user_version", &v);
 	*version = (int)v;
@@ -292,6 +269,12 @@ int store_migrate(struct store *s, int target)
 		const struct store_migration *m = &store_migrations[i];
 		if (m->version <= version || m->version > target)
 			continue;
+		if (s->engine == STORE_ENGINE_PG) {
+			rc = store_pg_migrate_step(s, m);
+			if (rc == STORE_OK)
+				rc = store_pg_set_version(s, m->version);
+			continue;
+		}
 		if (sqlite3_exec(s->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
 			char what[160];
 			snprintf(what, sizeof what, "migrating to schema version %d (%s)", m->version,
@@ -332,8 +315,21 @@ static int check_tables(struct store *s)
 static int check_identity(struct store *s)
 {
 	int64_t app = 0, tables = 0;
-	int version;
-	int rc = pragma_int(s, "PRAGMA application_id", &app);
+	int version, rc;
+	if (s->engine == STORE_ENGINE_PG) {
+		rc = store_pg_check(s);
+		if (rc == STORE_OK)
+			rc = store_schema_version(s, &version);
+		if (rc == STORE_OK && version > STORE_SCHEMA_VERSION)
+			return refuse_newer(s, version);
+		if (rc == STORE_OK && s->readonly && version < STORE_SCHEMA_VERSION)
+			return store_fail(s, STORE_NOTSTORE,
+			                  "state schema version %d is older than this otarun's (%d); a "
+			                  "command that writes (plan, apply) will migrate it",
+			                  version, STORE_SCHEMA_VERSION);
+		return rc;
+	}
+	rc = pragma_int(s, "PRAGMA application_id", &app);
 	if (rc == STORE_OK)
 		rc = store_schema_version(s, &version);
 	if (rc == STORE_OK)
@@ -419,21 +415,36 @@ int store_open(struct store **out, const char *path, const struct store_options 
 		return STORE_NOMEM;
 	}
 	s->lock_fd = -1;
+	s->shared_fd = -1;
 	s->pid = (long)getpid();
 	s->readonly = opt->readonly;
 	s->memory = strcmp(path, ":memory:") == 0;
-	size_t plen = strlen(path);
+	int url = store_is_url(path);
+	/* a URL is shown only once store_pg_connect has taken its password out */
+	const char *shown = url ? "state database" : path;
+	size_t plen = strlen(shown);
 	s->path = malloc(plen + 1);
 	s->lock_path = malloc(plen + 6);
 	if (!s->path || !s->lock_path) {
-		snprintf(s->err, sizeof s->err, "%s: out of memory", path);
+		snprintf(s->err, sizeof s->err, "%s: out of memory", shown);
 		return open_fail(s, out, STORE_NOMEM, err, errlen);
 	}
-	memcpy(s->path, path, plen + 1);
-	snprintf(s->lock_path, plen + 6, "%s.lock", path);
+	memcpy(s->path, shown, plen + 1);
+	snprintf(s->lock_path, plen + 6, "%s.lock", shown);
 	if (gethostname(s->host, sizeof s->host) != 0)
 		snprintf(s->host, sizeof s->host, "unknown");
 	s->host[sizeof s->host - 1] = '\0';
+	if (url) {
+		int rc = store_pg_connect(s, path, opt);
+		if (rc == STORE_OK)
+			rc = check_identity(s);
+		if (rc == STORE_OK && !opt->readonly)
+			rc = store_migrate(s, opt->target_version);
+		if (rc)
+			return open_fail(s, out, rc, err, errlen);
+		*out = s;
+		return STORE_OK;
+	}
 
 	struct stat sb;
 	if (!s->memory && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
@@ -479,15 +490,19 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	if (s->db && s->in_tx && (long)getpid() == s->pid)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	int mine = (long)getpid() == s->pid;
+	if ((s->db || s->pg) && s->in_tx && mine)
+		store_exec(s, "ROLLBACK", "rolling back");
 	store_lock_release(s);
 	for (int i = 0; i < ST_COUNT_; i++)
-		sqlite3_finalize(s->stmt[i]);
+		store_q_free(s->stmt[i]);
 	for (int i = 0; i < STORE_LIST_COUNT_; i++)
-		sqlite3_finalize(s->list_stmt[i]);
+		store_q_free(s->list_stmt[i]);
 	if (s->db)
 		sqlite3_close_v2(s->db);
+	if (s->pg && !mine)
+		store_pg_forget(s); /* a forked child must not end its parent's session */
+	store_pg_close(s);
 	free(s->path);
 	free(s->lock_path);
 	free(s);

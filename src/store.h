@@ -3,8 +3,10 @@
  * (WAL, synchronous=FULL) with a versioned schema migrated forward in C, holding rollouts, waves
  * and their transitions, jobs, the intent journal, gate readings, approvals, policy overrides and
  * the audit log. One process acts on a store at a time (store_lock: flock on PATH.lock plus a
- * holder row). A SHA-256 fingerprint of what a saved plan depends on lets `apply PLAN` refuse a
- * stale plan. Pure C (no lua.h); the Lua face is src/l_store.c and lua/otarun/state/init.lua.
+ * holder row), or on a rollout at a time (store_rollout_lock). A postgres:// URL names the same
+ * store in a PostgreSQL schema (docs/state.md). A SHA-256 fingerprint of what a saved plan depends
+ * on lets `apply PLAN` refuse a stale plan. Pure C (no lua.h); the Lua face is src/l_store.c and
+ * lua/otarun/state/init.lua.
  *
  * Conventions: every function returns a store_rc; on failure store_errmsg() says what went wrong
  * and names the store's path. Times are epoch seconds given by the caller (otarun has --now and a
@@ -18,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_APPLICATION_ID 0x4f544152 /* "OTAR": marks a SQLite file as an otarun store */
 
 enum store_rc {
@@ -83,6 +85,25 @@ int store_lock(struct store *s, double timeout_seconds, const char *command,
 int store_unlock(struct store *s);
 int store_locked(const struct store *s);
 int store_lock_holder(struct store *s, struct store_holder *h); /* h->present 0 if none */
+
+/* ---- rollout locks (docs/state.md, "Locks") ---------------------------------------------------
+ * Several processes share a store by taking one lock per rollout: each rollout's tick or apply is
+ * done by one process at a time. Holding any rollout lock also holds the store's lock shared, so
+ * store_lock (exclusive) waits for every rollout holder and the other way round. SQLite: an flock
+ * on PATH.locks/NAME-KEY.lock; PostgreSQL: a session-level advisory lock on (schema, rollout),
+ * released with the session. Either way a holder row (rollout_locks) names host, pid, since and
+ * command, and a dead holder's row is taken over and recorded in the audit log. */
+int store_rollout_lock(struct store *s, const char *rollout, double timeout_seconds,
+                       const char *command, struct store_holder *took_over);
+int store_rollout_unlock(struct store *s, const char *rollout);
+int store_rollout_held(const struct store *s, const char *rollout); /* by this handle */
+
+/* ---- the shared API quota (docs/state.md, "Shared API quota") ---------------------------------
+ * One bucket per (account, action) in the store, refilled at `rate` tokens a second and one token
+ * deep: each call reserves the next free slot, atomically, whichever process asks. *slot gets the
+ * time (epoch seconds, `now` is the caller's wall clock) at which this request may be sent. */
+int store_quota_take(struct store *s, const char *account, const char *action, double rate,
+                     double now, double *slot);
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
@@ -175,6 +196,7 @@ enum store_list {
 	STORE_LIST_APPROVALS,
 	STORE_LIST_OVERRIDES,
 	STORE_LIST_AUDIT,
+	STORE_LIST_LOCKS, /* lock holders: the store's (rollout "") and each rollout's */
 	STORE_LIST_COUNT_
 };
 
@@ -202,6 +224,24 @@ const char *store_list_name(enum store_list what); /* "rollouts", "waves", ... *
 /* The intents a crash left open (pending or unknown), oldest first; rollout NULL: all. */
 int store_intents_unsettled(struct store *s, const char *rollout, store_row_fn fn, void *ctx);
 int store_list_from_name(const char *name);         /* -1 if unknown */
+
+/* ---- moving state (docs/state.md) ----------------------------------------------------------- */
+
+/* A URL names a PostgreSQL store (postgres:// or postgresql://); anything else is a file. */
+int store_is_url(const char *path);
+const char *store_engine_name(const struct store *s); /* "sqlite" | "postgresql" */
+/* 0 once a PostgreSQL session is lost (never reconnected: the command must stop); SQLite: 1 */
+int store_session_ok(const struct store *s);
+/* The path as it may be shown: a URL without its password (userinfo or password=). */
+void store_redact(const char *path, char *out, size_t size);
+
+#define STORE_COPY_TABLES 9 /* the history tables push and pull copy */
+const char *store_copy_table(int i); /* "rollouts", "waves", ... */
+int store_counts(struct store *s, int64_t counts[STORE_COPY_TABLES]);
+/* Copies every history table of `from` into the empty store `to` (ids and the audit log
+ * included; lock holders and quota buckets are not), in one transaction, and checks the row
+ * counts of both afterwards; counts receives the source's. STORE_CONFLICT if `to` holds state. */
+int store_copy(struct store *from, struct store *to, int64_t counts[STORE_COPY_TABLES]);
 
 /* SHA-256 hex (65 bytes with NUL) of what a plan over these rollouts depends on: halts, wave
  * states and jobs, jobs, intents and approvals. Order and duplicates of names do not matter. */

@@ -5,7 +5,9 @@
  * command) so a waiter can name the holder; a row left by a dead holder is taken over and the
  * takeover recorded in the audit log. Taking the flock while the row names a live process on this
  * host (the lock file was deleted and recreated) is refused, so two processes never act at once.
- * The lock file is never unlinked, for that reason.
+ * The lock file is never unlinked, for that reason. On PostgreSQL a session-level advisory lock
+ * takes the flock's place (docs/state.md, "Locks"): the server releases it when the session ends,
+ * so a row found by the new holder is always a dead holder's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,7 +68,7 @@ static int proc_alive(long pid, int64_t proc_start)
 	return !(proc_start && start && start != proc_start);
 }
 
-static void format_utc(int64_t t, char out[32])
+void store_format_utc(int64_t t, char out[32])
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -74,36 +76,41 @@ static void format_utc(int64_t t, char out[32])
 		snprintf(out, 32, "%lld", (long long)t);
 }
 
-static double monotonic(void)
+double store_monotonic(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void copy_text(char *dst, size_t size, const unsigned char *src)
+static void copy_text(char *dst, size_t size, const char *src)
 {
-	snprintf(dst, size, "%s", src ? (const char *)src : "");
+	snprintf(dst, size, "%s", src ? src : "");
 }
 
-int store_lock_holder(struct store *s, struct store_holder *h)
+/* The holder row of the store's lock (rollout NULL) or of a rollout's. */
+int store_holder_read(struct store *s, const char *rollout, struct store_holder *h)
 {
 	memset(h, 0, sizeof *h);
-	sqlite3_stmt *st = store_stmt(s, ST_LOCK_GET);
+	struct store_q *st = store_stmt(s, rollout ? ST_RLOCK_GET : ST_LOCK_GET);
 	if (!st)
 		return STORE_ERROR;
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rollout)
+		store_bind_text(st, 1, rollout);
+	int rc = store_step(st);
+	if (rc == STORE_ROW) {
 		h->present = 1;
-		copy_text(h->host, sizeof h->host, sqlite3_column_text(st, 0));
-		h->pid = (long)sqlite3_column_int64(st, 1);
-		h->proc_start = sqlite3_column_int64(st, 2);
-		h->since = sqlite3_column_int64(st, 3);
-		copy_text(h->command, sizeof h->command, sqlite3_column_text(st, 4));
+		copy_text(h->host, sizeof h->host, store_coltext(st, 0));
+		h->pid = (long)store_colint(st, 1);
+		h->proc_start = store_colint(st, 2);
+		h->since = store_colint(st, 3);
+		copy_text(h->command, sizeof h->command, store_coltext(st, 4));
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_sqlfail(s, "reading the lock holder");
+	if (rc != STORE_ROW && rc != STORE_DONE)
+		rc = store_sqlfail(s, "reading the lock holder");
+	store_q_reset(st);
+	if (rc != STORE_ROW && rc != STORE_DONE)
+		return rc;
 	if (!h->present)
 		return STORE_OK;
 	if (strcmp(h->host, s->host) != 0) {
@@ -114,18 +121,51 @@ int store_lock_holder(struct store *s, struct store_holder *h)
 	return STORE_OK;
 }
 
-static int describe_holder(struct store *s, const struct store_holder *h, double waited)
+int store_lock_holder(struct store *s, struct store_holder *h)
 {
-	char since[32], tail[96] = "";
+	return store_holder_read(s, NULL, h);
+}
+
+/* STORE_LOCKED, naming what is locked and by whom. */
+int store_describe_holder(struct store *s, const char *rollout, const struct store_holder *h,
+                          double waited)
+{
+	char since[32], tail[96] = "", what[300];
 	if (waited > 0)
 		snprintf(tail, sizeof tail, "; gave up after waiting %.0fs", waited);
+	if (rollout)
+		snprintf(what, sizeof what, "rollout \"%s\"", rollout);
+	else
+		snprintf(what, sizeof what, "state");
+	if (!h->present && !rollout) {
+		/* no holder of the whole store: rollout holders, if any, keep it shared */
+		struct store_q *st = store_stmt(s, ST_RLOCK_ANY);
+		char line[600] = "";
+		if (st && store_step(st) == STORE_ROW) {
+			store_format_utc(store_colint(st, 3), since);
+			const char *cmd = store_coltext(st, 4);
+			snprintf(line, sizeof line,
+			         "state in use: rollout \"%s\" locked by pid %lld on host %s since %s%s%s%s",
+			         store_coltext(st, 5), (long long)store_colint(st, 1), store_coltext(st, 0),
+			         since, cmd ? " (" : "", cmd ? cmd : "", cmd ? ")" : "");
+		}
+		if (st)
+			store_q_reset(st);
+		if (line[0])
+			return store_fail(s, STORE_LOCKED, "%s%s", line, tail);
+	}
 	if (!h->present)
-		return store_fail(s, STORE_LOCKED,
-		                  "state locked by another process (not yet recorded who)%s", tail);
-	format_utc(h->since, since);
-	return store_fail(s, STORE_LOCKED, "state locked by pid %ld on host %s since %s%s%s%s%s",
+		return store_fail(s, STORE_LOCKED, "%s locked by another process (not yet recorded who)%s",
+		                  what, tail);
+	store_format_utc(h->since, since);
+	return store_fail(s, STORE_LOCKED, "%s locked by pid %ld on host %s since %s%s%s%s%s", what,
 	                  h->pid, h->host, since, h->command[0] ? " (" : "", h->command,
 	                  h->command[0] ? ")" : "", tail);
+}
+
+static int describe_holder(struct store *s, const struct store_holder *h, double waited)
+{
+	return store_describe_holder(s, NULL, h, waited);
 }
 
 static void who_am_i(const struct store *s, char *out, size_t size)
@@ -136,61 +176,114 @@ static void who_am_i(const struct store *s, char *out, size_t size)
 	snprintf(out, size, "%s@%s", user && *user ? user : "unknown", s->host);
 }
 
-/* With the flock held: check the row, record a takeover, write ourselves in. */
-static int claim_row(struct store *s, const char *command, struct store_holder *took_over)
+/* With the flock (or advisory lock) held: check the row, record a takeover, write ourselves in.
+ * proven: the engine's lock shows any other holder is gone (PostgreSQL). */
+int store_claim_row(struct store *s, const char *rollout, const char *command,
+                    struct store_holder *took_over, int proven)
 {
 	struct store_holder h;
 	memset(&h, 0, sizeof h);
 	int own, rc = store_tx_enter(s, &own);
 	if (rc == STORE_OK)
-		rc = store_lock_holder(s, &h);
+		rc = store_holder_read(s, rollout, &h);
 	int mine = h.present && h.pid == s->pid && strcmp(h.host, s->host) == 0;
+	if (proven && h.present && !mine)
+		h.alive = 0;
 	if (rc == STORE_OK && h.present && !mine && h.alive == 1) {
-		describe_holder(s, &h, 0);
+		store_describe_holder(s, rollout, &h, 0);
 		size_t n = strlen(s->err);
 		snprintf(s->err + n, sizeof s->err - n,
 		         " (its lock file %s was replaced; two processes must not act at once)",
-		         s->lock_path);
+		         rollout ? "for the rollout" : s->lock_path);
 		rc = STORE_LOCKED;
 	}
 	int64_t now = (int64_t)time(NULL);
 	if (rc == STORE_OK && h.present && !mine) {
 		char since[32], who[300], result[512];
-		format_utc(h.since, since);
+		store_format_utc(h.since, since);
 		who_am_i(s, who, sizeof who);
 		snprintf(result, sizeof result,
 		         "took over the lock of pid %ld on host %s (since %s%s%s): %s", h.pid, h.host,
 		         since, h.command[0] ? ", " : "", h.command,
 		         h.alive == 0 ? "that process is gone" : "its lock file was free");
-		sqlite3_stmt *st = store_stmt(s, ST_AUDIT_ADD);
+		struct store_q *st = store_stmt(s, ST_AUDIT_ADD);
 		if (!st)
 			rc = STORE_ERROR;
 		if (rc == STORE_OK) {
-			sqlite3_bind_int64(st, 1, now);
+			store_bind_int(st, 1, now);
 			store_bind_text(st, 2, who);
 			store_bind_text(st, 3, command);
+			store_bind_text(st, 4, rollout);
+			store_bind_text(st, 5, NULL);
 			store_bind_text(st, 6, "decision");
 			store_bind_text(st, 7, "lock-takeover");
+			store_bind_text(st, 8, NULL);
 			store_bind_text(st, 9, result);
-			if (sqlite3_step(st) != SQLITE_DONE)
+			store_bind_text(st, 10, NULL);
+			int step = store_step(st);
+			if (step == STORE_ROW)
+				step = store_step(st);
+			if (step != STORE_DONE)
 				rc = store_sqlfail(s, "recording the lock takeover");
+			store_q_reset(st);
 		}
 		if (took_over)
 			*took_over = h;
 	}
-	sqlite3_stmt *st = rc == STORE_OK ? store_stmt(s, ST_LOCK_PUT) : NULL;
+	struct store_q *st = rc == STORE_OK ? store_stmt(s, rollout ? ST_RLOCK_PUT : ST_LOCK_PUT) : NULL;
 	if (rc == STORE_OK && !st)
 		rc = STORE_ERROR;
 	if (st) {
-		store_bind_text(st, 1, s->host);
-		sqlite3_bind_int64(st, 2, s->pid);
-		sqlite3_bind_int64(st, 3, store_proc_start(s->pid));
-		sqlite3_bind_int64(st, 4, now);
-		store_bind_text(st, 5, command);
-		if (sqlite3_step(st) != SQLITE_DONE)
+		int k = rollout ? 1 : 0;
+		if (rollout)
+			store_bind_text(st, 1, rollout);
+		store_bind_text(st, 1 + k, s->host);
+		store_bind_int(st, 2 + k, s->pid);
+		store_bind_int(st, 3 + k, store_proc_start(s->pid));
+		store_bind_int(st, 4 + k, now);
+		store_bind_text(st, 5 + k, command);
+		if (store_step(st) != STORE_DONE)
 			rc = store_sqlfail(s, "recording the lock holder");
+		store_q_reset(st);
 	}
 	return store_tx_leave(s, own, rc);
+}
+
+void store_nap_until(double start, double timeout)
+{
+	double nap = 0.05, waited = store_monotonic() - start;
+	if (timeout >= 0 && timeout - waited < nap)
+		nap = timeout - waited > 0.001 ? timeout - waited : 0.001;
+	struct timespec ts = {0, (long)(nap * 1e9)};
+	nanosleep(&ts, NULL);
+}
+
+/* PostgreSQL: the session's advisory lock (schema key, STORE_KEY_STORE) in place of the flock. */
+static int pg_lock(struct store *s, double timeout, const char *command,
+                   struct store_holder *took_over)
+{
+	double start = store_monotonic();
+	for (;;) {
+		int got, rc = store_pg_try_lock(s, STORE_KEY_STORE, &got);
+		if (rc)
+			return rc;
+		if (got) {
+			rc = store_claim_row(s, NULL, command, took_over, 1);
+			if (rc == STORE_OK) {
+				s->locked = 1;
+				return STORE_OK;
+			}
+			store_pg_unlock(s, STORE_KEY_STORE);
+			return rc;
+		}
+		double waited = store_monotonic() - start;
+		if (timeout >= 0 && waited >= timeout) {
+			struct store_holder h;
+			rc = store_lock_holder(s, &h);
+			return rc ? rc : describe_holder(s, &h, waited);
+		}
+		store_nap_until(start, timeout);
+	}
 }
 
 int store_lock(struct store *s, double timeout, const char *command, struct store_holder *took_over)
@@ -204,22 +297,27 @@ int store_lock(struct store *s, double timeout, const char *command, struct stor
 		return rc;
 	if (s->in_tx)
 		return store_fail(s, STORE_CONFLICT, "lock inside a transaction; lock first");
+	if (s->rlocks)
+		return store_fail(s, STORE_CONFLICT,
+		                  "the whole store's lock while holding rollout locks; let them go first");
 	if (s->memory) {
 		s->locked = 1;
 		return STORE_OK;
 	}
+	if (s->engine == STORE_ENGINE_PG)
+		return pg_lock(s, timeout, command, took_over);
 	int fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return store_fail(s, STORE_ERROR, "cannot open the lock file %s: %s", s->lock_path,
 		                  strerror(errno));
-	double start = monotonic();
+	double start = store_monotonic();
 	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-			rc = claim_row(s, command, took_over);
+			rc = store_claim_row(s, NULL, command, took_over, 0);
 			if (rc == STORE_OK)
 				break;
 			flock(fd, LOCK_UN);
-			if (rc != STORE_LOCKED || (timeout >= 0 && monotonic() - start >= timeout)) {
+			if (rc != STORE_LOCKED || (timeout >= 0 && store_monotonic() - start >= timeout)) {
 				close(fd);
 				return rc;
 			}
@@ -231,7 +329,7 @@ int store_lock(struct store *s, double timeout, const char *command, struct stor
 			close(fd);
 			return rc;
 		}
-		double waited = monotonic() - start;
+		double waited = store_monotonic() - start;
 		if (rc != STORE_LOCKED && timeout >= 0 && waited >= timeout) {
 			close(fd);
 			struct store_holder h;
@@ -271,16 +369,27 @@ int store_unlock(struct store *s)
  * inherited handle must not release its parent's lock (LOCK_UN acts on the shared description). */
 int store_lock_release(struct store *s)
 {
-	int rc = STORE_OK;
+	int rc = store_rollout_release_all(s);
+	if (s->engine == STORE_ENGINE_PG && s->locked && s->pg && (long)getpid() == s->pid) {
+		struct store_q *st = store_stmt(s, ST_LOCK_DEL);
+		if (st) {
+			store_bind_text(st, 1, s->host);
+			store_bind_int(st, 2, s->pid);
+			if (store_step(st) != STORE_DONE)
+				rc = store_sqlfail(s, "clearing the lock holder");
+			store_q_reset(st);
+		}
+		store_pg_unlock(s, STORE_KEY_STORE);
+	}
 	if (s->lock_fd >= 0) {
 		if ((long)getpid() == s->pid) {
-			sqlite3_stmt *st = s->db ? store_stmt(s, ST_LOCK_DEL) : NULL;
+			struct store_q *st = s->db ? store_stmt(s, ST_LOCK_DEL) : NULL;
 			if (st) {
 				store_bind_text(st, 1, s->host);
-				sqlite3_bind_int64(st, 2, s->pid);
-				if (sqlite3_step(st) != SQLITE_DONE)
+				store_bind_int(st, 2, s->pid);
+				if (store_step(st) != STORE_DONE)
 					rc = store_sqlfail(s, "clearing the lock holder");
-				sqlite3_reset(st);
+				store_q_reset(st);
 			}
 			flock(s->lock_fd, LOCK_UN); /* even when the row stays: the next taker clears it */
 		}

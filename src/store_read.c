@@ -1,7 +1,7 @@
 /*
  * store_read.c: reading the state store back: one generic row walk per table (store_list) for
  * status, log and the planner, and the state fingerprint a saved plan carries (SHA-256 over a
- * canonical, length-prefixed serialisation of what the plan depends on). Uses SQLite and OpenSSL.
+ * canonical, length-prefixed serialisation of what the plan depends on). Either engine; OpenSSL.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@ static const struct {
 	[STORE_LIST_ROLLOUTS] = {"rollouts",
 		"SELECT name, file, product, region, firmware, halted, halt_reason, halted_at,"
 		" created_at, updated_at FROM rollouts WHERE (?1 IS NULL OR name = ?1)"
-		" AND (?2 IS NULL OR 1) AND ?3 = ?3 ORDER BY name LIMIT ?4"},
+		" AND (?2 IS NULL OR TRUE) AND ?3 = ?3 ORDER BY name LIMIT ?4"},
 	[STORE_LIST_WAVES] = {"waves",
 		"SELECT rollout, name, idx AS \"index\", kind, state, job_id, started_at, passed_at,"
 		" finished_at, created_at, updated_at FROM waves WHERE (?1 IS NULL OR rollout = ?1)"
@@ -48,11 +48,16 @@ static const struct {
 		"SELECT id, rollout, wave, who, why, at FROM approvals" WHERE_RW " ORDER BY id LIMIT ?4"},
 	[STORE_LIST_OVERRIDES] = {"overrides",
 		"SELECT id, rollout, rule, reason, who, at, plan_fingerprint FROM overrides"
-		" WHERE (?1 IS NULL OR rollout = ?1) AND (?2 IS NULL OR 1) AND id > ?3"
+		" WHERE (?1 IS NULL OR rollout = ?1) AND (?2 IS NULL OR TRUE) AND id > ?3"
 		" ORDER BY id LIMIT ?4"},
 	[STORE_LIST_AUDIT] = {"audit",
 		"SELECT id, at, who, command, rollout, wave, kind, action, params, result, request_id"
 		" FROM audit" WHERE_RW " ORDER BY id LIMIT ?4"},
+	[STORE_LIST_LOCKS] = {"locks",
+		"SELECT rollout, host, pid, since, command FROM (SELECT '' AS rollout, host, pid, since,"
+		" command FROM lock UNION ALL SELECT rollout, host, pid, since, command"
+		" FROM rollout_locks) x WHERE (?1 IS NULL OR rollout = ?1) AND (?2 IS NULL OR TRUE)"
+		" AND ?3 = ?3 ORDER BY rollout LIMIT ?4"},
 };
 
 const char *store_list_name(enum store_list what)
@@ -78,64 +83,55 @@ int store_list(struct store *s, enum store_list what, const struct store_filter 
 		return store_fail(s, STORE_INVALID, "no such list %d", (int)what);
 	if (!f)
 		f = &none;
-	sqlite3_stmt **slot = &s->list_stmt[what];
-	if (!*slot && sqlite3_prepare_v3(s->db, lists[what].sql, -1, SQLITE_PREPARE_PERSISTENT, slot,
-	                                 NULL) != SQLITE_OK)
-		return store_sqlfail(s, "preparing a query");
-	sqlite3_stmt *st = *slot;
-	sqlite3_reset(st);
+	struct store_q **slot = &s->list_stmt[what];
+	if (!*slot && !(*slot = store_q_new(s, lists[what].sql)))
+		return STORE_ERROR;
+	struct store_q *st = *slot;
+	store_q_reset(st);
 	store_bind_text(st, 1, f->rollout);
 	store_bind_text(st, 2, f->wave);
-	sqlite3_bind_int64(st, 3, f->after_id);
-	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
-	int n = sqlite3_column_count(st), step, rc = STORE_OK;
-	if (n > LIST_MAX_COLS)
-		n = LIST_MAX_COLS;
+	store_bind_int(st, 3, f->after_id);
+	if (f->limit > 0)
+		store_bind_int(st, 4, f->limit);
+	else if (s->engine == STORE_ENGINE_PG)
+		store_bind_null_int(st, 4); /* LIMIT NULL: none */
+	else
+		store_bind_int(st, 4, -1);
+	int step, rc = STORE_OK;
 	struct store_value cols[LIST_MAX_COLS];
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = store_step(st)) == STORE_ROW) {
+		int n = store_ncols(st);
+		if (n > LIST_MAX_COLS)
+			n = LIST_MAX_COLS;
 		for (int i = 0; i < n; i++) {
 			struct store_value *v = &cols[i];
 			memset(v, 0, sizeof *v);
-			v->name = sqlite3_column_name(st, i);
-			int type = sqlite3_column_type(st, i);
-			const char *decl = sqlite3_column_decltype(st, i);
-			if (decl && type != SQLITE_NULL &&
-			    ((strcmp(decl, "INTEGER") == 0 && type != SQLITE_INTEGER) ||
-			     (strcmp(decl, "TEXT") == 0 && type != SQLITE_TEXT))) {
+			v->name = store_colname(st, i);
+			const char *held = store_col_mismatch(st, i);
+			if (held) {
 				/* a damaged or hand-edited store: say so rather than hand on a wrong type */
-				sqlite3_reset(st);
+				const char *decl = store_col_decl(st, i);
+				store_q_reset(st);
 				return store_fail(s, STORE_ERROR,
 				                  "the state store is damaged: column %s of %s holds %s where %s "
 				                  "belongs; restore the file from a backup, or point --state at a "
-				                  "new one", v->name, lists[what].name,
-				                  type == SQLITE_INTEGER ? "an integer" : type == SQLITE_FLOAT
-				                  ? "a real number" : type == SQLITE_BLOB ? "binary data" : "text",
+				                  "new one", v->name, lists[what].name, held,
 				                  decl[0] == 'I' ? "an integer" : "text");
 			}
-			switch (type) {
-			case SQLITE_INTEGER:
-				v->type = STORE_INT;
-				v->i = sqlite3_column_int64(st, i);
-				break;
-			case SQLITE_FLOAT:
-				v->type = STORE_REAL;
-				v->d = sqlite3_column_double(st, i);
-				break;
-			case SQLITE_NULL:
-				v->type = STORE_NULL;
-				break;
-			default:
-				v->type = STORE_TEXT;
-				v->s = (const char *)sqlite3_column_text(st, i);
-				break;
-			}
+			v->type = store_coltype(st, i);
+			if (v->type == STORE_INT)
+				v->i = store_colint(st, i);
+			else if (v->type == STORE_REAL)
+				v->d = store_colreal(st, i);
+			else if (v->type == STORE_TEXT)
+				v->s = store_coltext(st, i);
 		}
 		if (fn(ctx, n, cols))
 			break;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
+	if (step != STORE_ROW && step != STORE_DONE)
 		rc = store_sqlfail(s, "reading the state store");
-	sqlite3_reset(st);
+	store_q_reset(st);
 	return rc;
 }
 
@@ -157,13 +153,13 @@ static const char *const fp_parts[] = {
 };
 
 /* Length-prefixed so that no two different states serialise alike: "5:canary", NULL as "-". */
-static int hash_value(EVP_MD_CTX *md, sqlite3_stmt *st, int i)
+static int hash_value(EVP_MD_CTX *md, struct store_q *st, int i)
 {
 	char head[32];
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	const char *t = store_coltext(st, i);
+	if (!t)
 		return EVP_DigestUpdate(md, "-", 1);
-	const unsigned char *t = sqlite3_column_text(st, i);
-	int len = sqlite3_column_bytes(st, i);
+	int len = (int)strlen(t);
 	int n = snprintf(head, sizeof head, "%d:", len);
 	return EVP_DigestUpdate(md, head, (size_t)n) && EVP_DigestUpdate(md, t, (size_t)len);
 }
@@ -173,25 +169,25 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int fp_rollout(struct store *s, EVP_MD_CTX *md, sqlite3_stmt **parts, const char *name)
+static int fp_rollout(struct store *s, EVP_MD_CTX *md, struct store_q **parts, const char *name)
 {
 	char head[32];
 	int n = snprintf(head, sizeof head, "rollout %zu:", strlen(name));
 	if (!EVP_DigestUpdate(md, head, (size_t)n) || !EVP_DigestUpdate(md, name, strlen(name)))
 		return store_fail(s, STORE_ERROR, "hashing the state failed");
 	for (size_t p = 0; p < sizeof fp_parts / sizeof fp_parts[0]; p++) {
-		sqlite3_stmt *st = parts[p];
-		sqlite3_reset(st);
+		struct store_q *st = parts[p];
+		store_q_reset(st);
 		store_bind_text(st, 1, name);
 		int step;
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-			int cols = sqlite3_column_count(st), ok = 1;
+		while ((step = store_step(st)) == STORE_ROW) {
+			int cols = store_ncols(st), ok = 1;
 			for (int i = 0; i < cols && ok; i++)
 				ok = hash_value(md, st, i);
 			if (!ok || !EVP_DigestUpdate(md, ";", 1))
 				return store_fail(s, STORE_ERROR, "hashing the state failed");
 		}
-		if (step != SQLITE_DONE)
+		if (step != STORE_DONE)
 			return store_sqlfail(s, "reading the state for its fingerprint");
 	}
 	return STORE_OK;
@@ -203,11 +199,11 @@ int store_fingerprint(struct store *s, const char *const *rollouts, size_t n, ch
 	out[0] = '\0';
 	const char **names = malloc((n ? n : 1) * sizeof *names);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	sqlite3_stmt *parts[NPARTS] = {0};
+	struct store_q *parts[NPARTS] = {0};
 	int rc = names && md ? STORE_OK : store_fail(s, STORE_NOMEM, "out of memory");
 	for (size_t i = 0; rc == STORE_OK && i < NPARTS; i++)
-		if (sqlite3_prepare_v2(s->db, fp_parts[i], -1, &parts[i], NULL) != SQLITE_OK)
-			rc = store_sqlfail(s, "preparing the fingerprint");
+		if (!(parts[i] = store_q_new(s, fp_parts[i])))
+			rc = STORE_ERROR;
 	if (rc == STORE_OK && !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		rc = store_fail(s, STORE_ERROR, "SHA-256 unavailable");
 	if (rc == STORE_OK && !EVP_DigestUpdate(md, "otarun-state-fingerprint-1\n", 27))
@@ -218,14 +214,19 @@ int store_fingerprint(struct store *s, const char *const *rollouts, size_t n, ch
 		qsort(names, n, sizeof *names, cmp_names);
 	}
 	/* One read transaction, so the parts agree with each other. */
-	int own_read = rc == STORE_OK && !s->in_tx && sqlite3_get_autocommit(s->db);
+	int own_read = rc == STORE_OK && !s->in_tx && store_native_autocommit(s);
 	if (own_read)
-		rc = store_exec(s, "BEGIN", "starting a read");
+		rc = store_exec(s, s->engine == STORE_ENGINE_PG ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+		                                                : "BEGIN",
+		                "starting a read");
 	for (size_t i = 0; rc == STORE_OK && i < n; i++)
 		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
 			rc = fp_rollout(s, md, parts, names[i]);
-	if (own_read)
-		sqlite3_exec(s->db, rc == STORE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	if (own_read) {
+		int end = store_exec(s, rc == STORE_OK ? "COMMIT" : "ROLLBACK", "ending a read");
+		if (rc == STORE_OK)
+			rc = end;
+	}
 	unsigned char digest[32];
 	unsigned int dlen = 0;
 	if (rc == STORE_OK && (!EVP_DigestFinal_ex(md, digest, &dlen) || dlen != 32))
@@ -234,7 +235,7 @@ int store_fingerprint(struct store *s, const char *const *rollouts, size_t n, ch
 		for (int i = 0; i < 32; i++)
 			snprintf(out + 2 * i, 3, "%02x", digest[i]);
 	for (size_t i = 0; i < NPARTS; i++)
-		sqlite3_finalize(parts[i]);
+		store_q_free(parts[i]);
 	EVP_MD_CTX_free(md);
 	free(names);
 	return rc;

@@ -2,6 +2,9 @@
  * store_schema.c: the state store's schema as an ordered list of migration steps. Step N takes a
  * store from user_version N-1 to N; store.c runs the missing steps in one transaction. Never edit
  * a released step: add a new one. Times are epoch seconds; JSON columns hold the caller's text.
+ * This text is the one description of the schema for both engines: SQLite runs it as written,
+ * store_pg.c translates it for PostgreSQL (docs/state.md, "Engines"). So it keeps to what both
+ * understand: INTEGER, REAL, TEXT, CHECK, REFERENCES, partial indexes, and PRAGMA only for SQLite.
  */
 #include "store_internal.h"
 
@@ -64,8 +67,18 @@ static const char step2[] =
 	"  id INTEGER PRIMARY KEY CHECK (id = 1), host TEXT NOT NULL, pid INTEGER NOT NULL,\n"
 	"  proc_start INTEGER, since INTEGER NOT NULL, command TEXT);\n";
 
+/* Step 3: shared state (issue 11): a lock holder per rollout, the shared API quota buckets. */
+static const char step3[] =
+	"CREATE TABLE rollout_locks (\n"
+	"  rollout TEXT PRIMARY KEY NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,\n"
+	"  proc_start INTEGER, since INTEGER NOT NULL, command TEXT);\n"
+	"CREATE TABLE quota (\n"
+	"  account TEXT NOT NULL, action TEXT NOT NULL, tokens REAL NOT NULL, at REAL NOT NULL,\n"
+	"  PRIMARY KEY (account, action));\n";
+
 const struct store_migration store_migrations[] = {
 	{1, "rollouts, waves, transitions, jobs, intents, audit log", step1},
 	{2, "gate readings, approvals, policy overrides, lock holder", step2},
+	{3, "rollout lock holders, shared API quota", step3},
 };
 const int store_migration_count = (int)(sizeof store_migrations / sizeof store_migrations[0]);

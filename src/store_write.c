@@ -1,11 +1,12 @@
 /*
  * store_write.c: every write to the state store: rollouts and halts, waves and their transitions,
  * jobs, the intent journal, gate readings, approvals, policy overrides, the audit log, and the
- * check that keeps secrets out of stored JSON. Each write is its own transaction unless the caller
+ * shared API quota; the secrets check is in store_secrets.c. Each write is its own transaction unless the caller
  * opened one (store_begin) to group several. Uses the statement cache of store.c.
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_internal.h"
@@ -38,69 +39,28 @@ int store_wave_state_valid(const char *state)
 }
 
 /* Steps a statement that returns no rows, then resets it. */
-static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
+static int step_done(struct store *s, struct store_q *st, const char *what)
 {
 	if (!st)
 		return STORE_ERROR;
-	int rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : store_sqlfail(s, what);
-	sqlite3_reset(st);
+	int rc = store_step(st) == STORE_DONE ? STORE_OK : store_sqlfail(s, what);
+	store_q_reset(st);
 	return rc;
 }
 
-/* ---- secrets --------------------------------------------------------------------------------- */
-
-/* Lower-cased letters and digits only: "x-acs-security-token" -> "xacssecuritytoken". */
-static void key_fold(const char *key, char *out, size_t size)
+/* Steps an INSERT ... RETURNING id: the new row's id into *id (may be NULL). */
+static int step_id(struct store *s, struct store_q *st, const char *what, int64_t *id)
 {
-	size_t n = 0;
-	for (; *key && n + 1 < size; key++)
-		if (isalnum((unsigned char)*key))
-			out[n++] = (char)tolower((unsigned char)*key);
-	out[n] = '\0';
-}
-
-int store_key_is_secret(const char *key)
-{
-	static const char *const parts[] = {"secret",        "securitytoken", "password",
-	                                    "authorization", "privatekey",    NULL};
-	char k[256];
-	key_fold(key, k, sizeof k);
-	if (strcmp(k, "signature") == 0 || strcmp(k, "xacssignature") == 0)
-		return 1;
-	for (const char *const *p = parts; *p; p++)
-		if (strstr(k, *p))
-			return 1;
-	return 0;
-}
-
-int store_json_check_secrets(struct store *s, const char *json)
-{
-	if (!json)
-		return STORE_OK;
-	sqlite3_stmt *st = store_stmt(s, ST_JSON_VALID);
 	if (!st)
 		return STORE_ERROR;
-	store_bind_text(st, 1, json);
-	int valid = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
-	sqlite3_reset(st);
-	if (!valid)
-		return store_fail(s, STORE_INVALID, "not valid JSON: %.60s", json);
-	st = store_stmt(s, ST_JSON_KEYS);
-	if (!st)
-		return STORE_ERROR;
-	store_bind_text(st, 1, json);
-	int rc = STORE_OK, step;
-	while (rc == STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(st, 0);
-		if (key && store_key_is_secret(key))
-			rc = store_fail(s, STORE_INVALID,
-			                "refusing to store \"%s\": secrets and signatures never go into "
-			                "the state store (leave the key out)",
-			                key);
+	int step = store_step(st);
+	if (step == STORE_ROW) {
+		if (id)
+			*id = store_colint(st, 0);
+		step = store_step(st);
 	}
-	if (rc == STORE_OK && step != SQLITE_DONE)
-		rc = store_sqlfail(s, "reading JSON keys");
-	sqlite3_reset(st);
+	int rc = step == STORE_DONE ? STORE_OK : store_sqlfail(s, what);
+	store_q_reset(st);
 	return rc;
 }
 
@@ -111,10 +71,10 @@ int store_rollout_put(struct store *s, const struct store_rollout *r)
 	int own, rc = required(s, r->name, "rollout name");
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_ROLLOUT_PUT);
+	struct store_q *st = store_stmt(s, ST_ROLLOUT_PUT);
 	if (st) {
 		store_bind_texts(st, 1, 5, r->name, r->file, r->product, r->region, r->firmware);
-		sqlite3_bind_int64(st, 6, store_now(r->at));
+		store_bind_int(st, 6, store_now(r->at));
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a rollout"));
 }
@@ -125,18 +85,18 @@ static int rollout_update(struct store *s, enum store_stmt id, const char *rollo
 	int own, rc = required(s, rollout, "rollout name");
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, id);
+	struct store_q *st = store_stmt(s, id);
 	if (st) {
 		store_bind_text(st, 1, rollout);
 		if (id == ST_ROLLOUT_HALT) {
 			store_bind_text(st, 2, reason);
-			sqlite3_bind_int64(st, 3, store_now(at));
+			store_bind_int(st, 3, store_now(at));
 		} else {
-			sqlite3_bind_int64(st, 2, store_now(at));
+			store_bind_int(st, 2, store_now(at));
 		}
 	}
 	rc = step_done(s, st, "recording a halt");
-	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
+	if (rc == STORE_OK && s->changes == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "no rollout \"%s\" in the state store", rollout);
 	return store_tx_leave(s, own, rc);
 }
@@ -158,15 +118,15 @@ int store_wave_put(struct store *s, const struct store_wave *w)
 		rc = required(s, w->name, "wave name");
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_WAVE_PUT);
+	struct store_q *st = store_stmt(s, ST_WAVE_PUT);
 	if (st) {
 		store_bind_texts(st, 1, 2, w->rollout, w->name);
-		sqlite3_bind_int(st, 3, w->index);
+		store_bind_int(st, 3, w->index);
 		store_bind_text(st, 4, w->kind);
-		sqlite3_bind_int64(st, 5, store_now(w->at));
+		store_bind_int(st, 5, store_now(w->at));
 	}
 	rc = step_done(s, st, "recording a wave");
-	if (rc == STORE_ERROR && (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_FOREIGNKEY))
+	if (rc == STORE_ERROR && store_fk_failed(s))
 		rc = store_fail(s, STORE_NOTFOUND, "wave %s/%s: no rollout \"%s\" recorded first",
 		                w->rollout, w->name, w->rollout);
 	return store_tx_leave(s, own, rc);
@@ -176,22 +136,22 @@ int store_wave_put(struct store *s, const struct store_wave *w)
 static int wave_get(struct store *s, const char *rollout, const char *wave, char *from,
                     size_t fsize, char *job, size_t jsize)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_WAVE_GET);
+	struct store_q *st = store_stmt(s, ST_WAVE_GET);
 	if (!st)
 		return STORE_ERROR;
 	store_bind_texts(st, 1, 2, rollout, wave);
-	int step = sqlite3_step(st), rc = STORE_OK;
-	if (step == SQLITE_ROW) {
-		const unsigned char *f = sqlite3_column_text(st, 0), *j = sqlite3_column_text(st, 1);
-		snprintf(from, fsize, "%s", f ? (const char *)f : "");
-		snprintf(job, jsize, "%s", j ? (const char *)j : "");
-	} else if (step == SQLITE_DONE) {
+	int step = store_step(st), rc = STORE_OK;
+	if (step == STORE_ROW) {
+		const char *f = store_coltext(st, 0), *j = store_coltext(st, 1);
+		snprintf(from, fsize, "%s", f ? f : "");
+		snprintf(job, jsize, "%s", j ? j : "");
+	} else if (step == STORE_DONE) {
 		rc = store_fail(s, STORE_NOTFOUND, "no wave \"%s\" of rollout \"%s\" in the state store",
 		                wave, rollout);
 	} else {
 		rc = store_sqlfail(s, "reading a wave");
 	}
-	sqlite3_reset(st);
+	store_q_reset(st);
 	return rc;
 }
 
@@ -215,16 +175,16 @@ int store_wave_transition(struct store *s, const char *rollout, const char *wave
 	if (rc == STORE_OK && strcmp(from, to) == 0 && (!job_id || strcmp(job_id, job) == 0))
 		return store_tx_leave(s, own, rc);
 	at = store_now(at);
-	sqlite3_stmt *st = rc ? NULL : store_stmt(s, ST_WAVE_SET);
+	struct store_q *st = rc ? NULL : store_stmt(s, ST_WAVE_SET);
 	if (st) {
 		store_bind_texts(st, 1, 4, rollout, wave, to, job_id);
-		sqlite3_bind_int64(st, 5, at);
+		store_bind_int(st, 5, at);
 		rc = step_done(s, st, "changing a wave's state");
 	}
 	st = rc ? NULL : store_stmt(s, ST_TRANSITION_ADD);
 	if (st) {
 		store_bind_texts(st, 1, 4, rollout, wave, from, to);
-		sqlite3_bind_int64(st, 5, at);
+		store_bind_int(st, 5, at);
 		store_bind_texts(st, 6, 2, why, job_id);
 		rc = step_done(s, st, "recording a wave transition");
 	}
@@ -240,11 +200,11 @@ int store_job_put(struct store *s, const struct store_job *j)
 	int own, rc = required(s, j->job_id, "job id");
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_JOB_PUT);
+	struct store_q *st = store_stmt(s, ST_JOB_PUT);
 	if (st) {
 		store_bind_texts(st, 1, 7, j->job_id, j->rollout, j->wave, j->firmware, j->kind,
 		                 j->identity, j->params_fingerprint);
-		sqlite3_bind_int64(st, 8, store_now(j->created_at));
+		store_bind_int(st, 8, store_now(j->created_at));
 		store_bind_text(st, 9, j->status);
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a job"));
@@ -255,13 +215,13 @@ int store_job_status(struct store *s, const char *job_id, const char *status, in
 	int own, rc = required(s, job_id, "job id");
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_JOB_STATUS);
+	struct store_q *st = store_stmt(s, ST_JOB_STATUS);
 	if (st) {
 		store_bind_texts(st, 1, 2, job_id, status);
-		sqlite3_bind_int64(st, 3, store_now(at));
+		store_bind_int(st, 3, store_now(at));
 	}
 	rc = step_done(s, st, "recording a job's status");
-	if (rc == STORE_OK && sqlite3_changes(s->db) == 0)
+	if (rc == STORE_OK && s->changes == 0)
 		rc = store_fail(s, STORE_NOTFOUND, "no job %s in the state store", job_id);
 	return store_tx_leave(s, own, rc);
 }
@@ -271,9 +231,10 @@ int store_intent_begin(struct store *s, const struct store_intent *in, int64_t *
 	int rc = required(s, in->action, "intent action");
 	if (rc)
 		return rc;
-	if (!s->locked)
+	if (!s->locked && !store_rollout_held(s, in->rollout))
 		return store_fail(s, STORE_CONFLICT,
-		                  "intent for %s without holding the state lock; lock the store first",
+		                  "intent for %s without holding the state lock; lock the store (or "
+		                  "the rollout) first",
 		                  in->action);
 	if (s->in_tx)
 		return store_fail(s, STORE_CONFLICT,
@@ -282,18 +243,22 @@ int store_intent_begin(struct store *s, const struct store_intent *in, int64_t *
 		                  in->action);
 	if ((rc = store_json_check_secrets(s, in->params_json)))
 		return rc;
+	/* a lost session lost its locks too: another process may act now (docs/state.md, "Locks");
+	 * the intent's own write below is the check that the session, and so the lock, still holds */
+	if (!store_session_ok(s))
+		return store_fail(s, STORE_ERROR,
+		                  "recording an intent: lost the connection to the state database; "
+		                  "stopped before acting further (run the command again)");
 	int own;
 	if ((rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_INTENT_ADD);
+	struct store_q *st = store_stmt(s, ST_INTENT_ADD);
 	if (st) {
 		store_bind_texts(st, 1, 5, in->rollout, in->wave, in->action, in->params_json,
 		                 in->identity);
-		sqlite3_bind_int64(st, 6, store_now(in->at));
+		store_bind_int(st, 6, store_now(in->at));
 	}
-	rc = step_done(s, st, "recording an intent");
-	if (rc == STORE_OK && id)
-		*id = sqlite3_last_insert_rowid(s->db);
+	rc = step_id(s, st, "recording an intent", id);
 	return store_tx_leave(s, own, rc);
 }
 
@@ -303,32 +268,34 @@ int store_intent_settle(struct store *s, int64_t id, const struct store_settle *
 		return store_fail(s, STORE_INVALID,
 		                  "intent %lld: unknown outcome \"%s\" (settled, failed or unknown)",
 		                  (long long)id, r->state ? r->state : "(null)");
-	if (!s->locked)
+	if (!s->locked && !s->rlocks)
 		return store_fail(s, STORE_CONFLICT,
 		                  "settling intent %lld without holding the state lock", (long long)id);
 	int own, rc = store_tx_enter(s, &own);
 	if (rc)
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_INTENT_GET);
+	struct store_q *st = store_stmt(s, ST_INTENT_GET);
 	if (!st)
 		return store_tx_leave(s, own, STORE_ERROR);
-	sqlite3_bind_int64(st, 1, id);
-	int step = sqlite3_step(st);
+	store_bind_int(st, 1, id);
+	int step = store_step(st);
 	char state[16] = "";
-	if (step == SQLITE_ROW)
-		snprintf(state, sizeof state, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_reset(st);
-	if (step == SQLITE_DONE)
+	if (step == STORE_ROW)
+		snprintf(state, sizeof state, "%s", store_coltext(st, 0));
+	if (step != STORE_ROW && step != STORE_DONE)
+		store_sqlfail(s, "reading an intent");
+	store_q_reset(st);
+	if (step == STORE_DONE)
 		rc = store_fail(s, STORE_NOTFOUND, "no intent %lld in the state store", (long long)id);
-	else if (step != SQLITE_ROW)
-		rc = store_sqlfail(s, "reading an intent");
+	else if (step != STORE_ROW)
+		rc = STORE_ERROR;
 	else if (strcmp(state, "settled") == 0 || strcmp(state, "failed") == 0)
 		rc = store_fail(s, STORE_CONFLICT, "intent %lld is already %s", (long long)id, state);
 	st = rc ? NULL : store_stmt(s, ST_INTENT_SETTLE);
 	if (st) {
-		sqlite3_bind_int64(st, 1, id);
+		store_bind_int(st, 1, id);
 		store_bind_texts(st, 2, 3, r->state, r->job_id, r->result);
-		sqlite3_bind_int64(st, 5, store_now(r->at));
+		store_bind_int(st, 5, store_now(r->at));
 		rc = step_done(s, st, "settling an intent");
 	}
 	return store_tx_leave(s, own, rc);
@@ -348,10 +315,10 @@ int store_gate_reading(struct store *s, const struct store_gate *g)
 		rc = store_json_check_secrets(s, g->counts_json);
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_GATE_ADD);
+	struct store_q *st = store_stmt(s, ST_GATE_ADD);
 	if (st) {
 		store_bind_texts(st, 1, 2, g->rollout, g->wave);
-		sqlite3_bind_int64(st, 3, store_now(g->at));
+		store_bind_int(st, 3, store_now(g->at));
 		store_bind_texts(st, 4, 3, g->counts_json, g->verdict, g->reason);
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a gate reading"));
@@ -364,10 +331,10 @@ int store_approval(struct store *s, const struct store_approval *a)
 		rc = required(s, a->wave, "wave name");
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_APPROVAL_ADD);
+	struct store_q *st = store_stmt(s, ST_APPROVAL_ADD);
 	if (st) {
 		store_bind_texts(st, 1, 4, a->rollout, a->wave, a->who, a->why);
-		sqlite3_bind_int64(st, 5, store_now(a->at));
+		store_bind_int(st, 5, store_now(a->at));
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording an approval"));
 }
@@ -379,10 +346,10 @@ int store_override(struct store *s, const struct store_override *o)
 		rc = required(s, o->reason, "override reason");
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_OVERRIDE_ADD);
+	struct store_q *st = store_stmt(s, ST_OVERRIDE_ADD);
 	if (st) {
 		store_bind_texts(st, 1, 4, o->rollout, o->rule, o->reason, o->who);
-		sqlite3_bind_int64(st, 5, store_now(o->at));
+		store_bind_int(st, 5, store_now(o->at));
 		store_bind_text(st, 6, o->plan_fingerprint);
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a policy override"));
@@ -400,14 +367,44 @@ int store_audit(struct store *s, const struct store_audit *a, int64_t *id)
 		rc = store_json_check_secrets(s, a->params_json);
 	if (rc || (rc = store_tx_enter(s, &own)))
 		return rc;
-	sqlite3_stmt *st = store_stmt(s, ST_AUDIT_ADD);
+	struct store_q *st = store_stmt(s, ST_AUDIT_ADD);
 	if (st) {
-		sqlite3_bind_int64(st, 1, store_now(a->at));
+		store_bind_int(st, 1, store_now(a->at));
 		store_bind_texts(st, 2, 9, a->who, a->command, a->rollout, a->wave, a->kind,
 		                 a->action, a->params_json, a->result, a->request_id);
 	}
-	rc = step_done(s, st, "writing the audit log");
-	if (rc == STORE_OK && id)
-		*id = sqlite3_last_insert_rowid(s->db);
+	rc = step_id(s, st, "writing the audit log", id);
 	return store_tx_leave(s, own, rc);
+}
+
+/* ---- the shared quota ------------------------------------------------------------------------ */
+
+int store_quota_take(struct store *s, const char *account, const char *action, double rate,
+                     double now, double *slot)
+{
+	int rc = required(s, account, "quota account");
+	if (!rc)
+		rc = required(s, action, "quota action");
+	if (!rc && !(rate > 0))
+		rc = store_fail(s, STORE_INVALID, "quota rate for %s must be positive", action);
+	if (!rc)
+		rc = store_write_allowed(s);
+	if (rc)
+		return rc;
+	/* one statement: atomic on its own, and outside the store's write lock */
+	struct store_q *st = store_stmt(s, ST_QUOTA_TAKE);
+	if (!st)
+		return STORE_ERROR;
+	store_bind_texts(st, 1, 2, account, action);
+	store_bind_real(st, 3, rate);
+	store_bind_real(st, 4, now);
+	store_bind_real(st, 5, 1.0 / rate);
+	int step = store_step(st);
+	if (step == STORE_ROW) {
+		*slot = store_colreal(st, 0);
+		step = store_step(st);
+	}
+	rc = step == STORE_DONE ? STORE_OK : store_sqlfail(s, "taking from the shared quota");
+	store_q_reset(st);
+	return rc;
 }

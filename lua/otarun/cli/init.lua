@@ -20,6 +20,7 @@ local COMMANDS = {
   { "confirm", "confirm a wave's devices waiting for confirmation (ConfirmOTATask)" },
   { "resume", "clear a halt after a human decision" },
   { "log", "the audit log: every decision, gate reading, approval, API call" },
+  { "state", "the state store: show, push --to URL, pull --from URL" },
   { "rehearse", "run the whole rollout against a simulated fleet in simulated time" },
   { "policy", "policy test [DIR]: run policy test cases" },
   { "call", "one signed API call; prints the JSON response" },

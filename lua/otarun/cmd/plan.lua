@@ -133,7 +133,7 @@ function M.main(argv)
   local mode = failure.check(connect(opts, ctx))
   ctx.mode = mode
   ctx.saved_info = { files = files, vars = ctx.vars, region = opts.region,
-    endpoint = clients.endpoint(opts), state = require("otarun.state").resolve(opts) }
+    endpoint = clients.endpoint(opts), state = require("otarun.state").redact(require("otarun.state").resolve(opts)) }
   local res, err = pipeline.plan(files, ctx)
   if ctx.close then ctx.close() end
   if ctx.state then ctx.state:close() end

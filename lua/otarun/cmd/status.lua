@@ -66,10 +66,13 @@ end
 local function open_store(opts)
   local state = require("otarun.state")
   local path = state.resolve(opts)
-  local fh = io.open(path, "rb")
-  if not fh then return nil, path end
-  fh:close()
-  local st, err = state.open{ state = opts.state, readonly = true }
+  if state.is_url(path) then path = state.redact(path) else
+    local fh = io.open(path, "rb")
+    if not fh then return nil, path end
+    fh:close()
+  end
+  local st, err, code = state.open{ state = opts.state, readonly = true }
+  if not st and code == "notfound" then return nil, path end -- a database with no state yet
   if not st then return nil, path, err end
   return st, path
 end

@@ -293,7 +293,7 @@ function Client:call(action, params)
   local attempt = 0
   while true do
     attempt = attempt + 1
-    self.limiter:acquire(action)
+    self.limiter:acquire(action, self.credentials.access_key_id) -- per-account quota (docs/state.md)
     local req = self:prepare(action, params) -- a fresh nonce and date for every attempt
     local t0 = self.clock()
     self.stats.requests = self.stats.requests + 1

@@ -20,6 +20,8 @@ M.DEFAULT_RATE = 10
 -- 1.5% slower than the nominal rate: one request per 50.75 ms at 20/s keeps 20 requests strictly
 -- inside more than one second even when one of them is delayed by up to 0.7 ms on the way.
 M.DEFAULT_MARGIN = 0.015
+-- With a quota shared between processes (share()), 5%: at 10/s, 5 ms of jitter per request.
+M.SHARED_MARGIN = 0.05
 
 local Limiter = {}
 Limiter.__index = Limiter
@@ -66,8 +68,14 @@ function Limiter:rate(action)
   return r or nil
 end
 
--- Reserves the next slot for action and sleeps until it; returns the seconds waited.
-function Limiter:acquire(action)
+-- A quota shared with other processes (docs/state.md, "Shared API quota"):
+-- fn(account, action, rate) -> seconds until this request's slot | nil (no answer: the local
+-- pacing stands alone). nil removes it.
+function Limiter:share(fn) self.shared_fn = fn end
+
+-- Reserves the next slot for action (and, with a shared quota, the account's slot) and sleeps
+-- until it; returns the seconds waited.
+function Limiter:acquire(action, account)
   local now = self.clock()
   local at = now
   local rate = self:rate(action)
@@ -76,6 +84,11 @@ function Limiter:acquire(action)
   if rate then self.next_at[action] = at + (1 + self.margin) / rate end
   if self.overall then self.overall_next = at + (1 + self.margin) / self.overall end
   local wait = at - now
+  if self.shared_fn and account and rate then
+    -- a wider margin: several processes' requests reach the server with independent delays
+    local w = self.shared_fn(account, action, rate / (1 + math.max(self.margin, M.SHARED_MARGIN)))
+    if w and w > wait then wait = w end
+  end
   if wait > 0 then
     self.sleep(wait)
     self.waited = self.waited + wait

@@ -454,17 +454,22 @@ end
 function Sched:tick()
   local st = self.state
   self.now = math.floor(self.env.now())
-  local ok, err = st:lock(self.env.lock_timeout)
-  if not ok then return nil, err end
-  local res = table.pack(pcall(self.tick_locked, self))
-  st:unlock()
+  -- one lock per rollout (docs/state.md): a rollout another runner holds is skipped this tick
+  local held, skipped = st:lock_rollouts(self.env.rollouts or self.env.load())
+  if not held then return nil, skipped end
+  for _, s in ipairs(skipped) do self:emit{ kind = "skip", rollout = s.name, text = s.message } end
+  local res = table.pack(pcall(self.tick_locked, self, held))
+  st:unlock_rollouts()
+  -- a lost database session: the store's message, not a traceback (docs/state.md, "Locks")
+  if not res[1] and not st:connected() then return nil, tostring(res[2]) end
   if not res[1] then error(res[2], 0) end
+  if #skipped > 0 then res[2].done, res[2].finished = false, false end
   return res[2]
 end
 
-function Sched:tick_locked()
+function Sched:tick_locked(rollouts)
   local st = self.state
-  local rollouts = self.env.rollouts or self.env.load()
+  rollouts = rollouts or self.env.rollouts or self.env.load()
   self.blocked = false
   self.errors = {}
   local report = { at = self.now, rollouts = {}, done = true, finished = true, errors = self.errors }

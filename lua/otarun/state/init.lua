@@ -25,9 +25,15 @@ function M.resolve(opts)
   return p
 end
 
--- Resolves the path and creates its parent directory. -> path | nil, message
+-- A postgres:// or postgresql:// URL (docs/state.md) rather than a file?
+M.is_url = core.is_url
+-- The path as it may be shown: a URL without its password.
+M.redact = core.redact
+
+-- Resolves the path and creates its parent directory (a URL has none). -> path | nil, message
 function M.path(opts)
   local p = M.resolve(opts)
+  if core.is_url(p) then return p end
   local dir = p:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
     local ok, err = sys.mkdirs(dir)
@@ -77,10 +83,38 @@ local State = {}
 State.__index = State
 State.__close = function(self) self:close() end
 
+-- ---- the shared API quota (docs/state.md, "Shared API quota") ---------------------------------
+
+local quota = { path = nil, h = nil, warned = false }
+
+-- Makes the process-wide rate limiter draw every call from the buckets of the store at `path`
+-- (a URL: a store shared by several processes), through a handle of its own, opened on first use.
+function M.share_quota(path)
+  if quota.path == path then return end
+  if quota.h then quota.h:close() end
+  quota.path, quota.h = path, nil
+  require("otarun.platform.ratelimit").shared():share(function(account, action, rate)
+    if not quota.h then
+      local h, err = core.open(quota.path)
+      if not h then
+        if not quota.warned then
+          io.stderr:write("otarun: the shared API quota is unavailable (", err, "); pacing this process alone\n")
+          quota.warned = true
+        end
+        return nil
+      end
+      quota.h = h
+    end
+    local now = sys.now()
+    local slot = quota.h:quota_take(account, action, rate, now)
+    return slot and slot - now or nil
+  end)
+end
+
 -- The store handle with list() made strict: a damaged store (a column holding the wrong type,
 -- docs/trust.md) stops the command with a clear error instead of reading as empty.
 function M.guarded(h)
-  return setmetatable({}, { __index = function(_, k)
+  return setmetatable({ raw = h }, { __index = function(_, k)
     local f = h[k]
     if k == "list" then
       return function(_, ...)
@@ -105,8 +139,9 @@ function M.open(opts)
   if not path then return nil, err, "error" end
   local h, msg, code = core.open(path, { readonly = opts.readonly or nil })
   if not h then return nil, msg, code end
+  if core.is_url(path) then M.share_quota(path) end
   return setmetatable({
-    h = M.guarded(h), file = path, command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
+    h = M.guarded(h), file = h:path(), command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
     lock_timeout = opts.lock_timeout or 0,
   }, State)
 end
@@ -116,8 +151,11 @@ function State:close()
   self.h = nil
 end
 
-function State:path() return self.file end
+function State:path() return self.file end -- a URL without its password
 function State:version() return self.h:version() end
+function State:engine() return self.h:engine() end
+-- false once the database session is lost: the command stops acting (docs/state.md, "Locks")
+function State:connected() return self.h:connected() end
 
 -- The time to record: --now or the simulated clock if given, else the wall clock.
 function State:now()
@@ -134,6 +172,54 @@ function State:lock(timeout)
 end
 
 function State:unlock() return self.h:unlock() end
+
+-- ---- locks per rollout (docs/state.md, "Locks") ------------------------------------------------
+
+-- lock_rollout(name, [timeout]) -> true, takeover | nil, "... rollout "cam" locked by pid N ...", code
+function State:lock_rollout(name, timeout)
+  local ok, a, b = self.h:rollout_lock(name, timeout or 0, self.command)
+  if ok then
+    self.held = self.held or {}
+    self.held[name] = true
+  end
+  return ok, a, b
+end
+
+function State:unlock_rollout(name)
+  if self.held then self.held[name] = nil end
+  return self.h:rollout_unlock(name)
+end
+
+-- Takes the lock of every rollout it can at once; the others are held by another process.
+-- rollouts: normalised rollouts (or names) -> held rollouts, skipped { { name, message } }
+--   | nil, message (the store failed, not a lock)
+function State:lock_rollouts(rollouts, timeout)
+  local held, skipped = {}, {}
+  -- each process starts at its own place in the list, so runners starting together split it
+  local n, first = #rollouts, #rollouts > 0 and sys.getpid() % #rollouts or 0
+  for k = 1, n do
+    local r = rollouts[(first + k - 1) % n + 1]
+    local name = type(r) == "table" and r.name or r
+    local ok, err, code = self:lock_rollout(name, timeout)
+    if ok then
+      held[#held + 1] = r
+    elseif code == "locked" then
+      skipped[#skipped + 1] = { name = name, message = err }
+    else
+      self:unlock_rollouts()
+      return nil, err
+    end
+  end
+  -- in the scripts' order again
+  local pos = {}
+  for i, r in ipairs(rollouts) do pos[r] = i end
+  table.sort(held, function(a, b) return pos[a] < pos[b] end)
+  return held, skipped
+end
+
+function State:unlock_rollouts()
+  for name in pairs(self.held or {}) do self:unlock_rollout(name) end
+end
 function State:locked() return self.h:locked() end
 function State:holder() return self.h:holder() end
 
@@ -358,6 +444,14 @@ end
 function State:unsettled(rollout)
   local rows, err = self.h:list("unsettled", { rollout = rollout })
   if not rows then return nil, err end
+  if rollout == nil and self.held and next(self.held) and not self.h:locked() then
+    -- holding some rollouts only: another process resolves the others' intents
+    local mine = {}
+    for _, row in ipairs(rows) do
+      if row.rollout and self.held[row.rollout] then mine[#mine + 1] = row end
+    end
+    rows = mine
+  end
   for _, row in ipairs(rows) do
     if row.params then
       local ok, t = pcall(cjson.decode, row.params)
