@@ -7,7 +7,7 @@ local sys = require("otarun.core.sys")
 
 local calls = tonumber(arg[1]) or 500
 local dir = arg[2] or os.tmpname() .. ".d"
-assert(require("otarun.core.store").mkdirs(dir))
+assert(require("otarun.core.sys").mkdirs(dir))
 local path = dir .. "/bench.db"
 os.remove(path)
 

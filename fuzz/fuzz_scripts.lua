@@ -88,7 +88,7 @@ function M.run(opts)
   for i, name in ipairs(EXAMPLES) do bases[i] = read(src .. "/examples/" .. name) end
   local dir = os.tmpname()
   os.remove(dir)
-  assert(require("otarun.core.store").mkdirs(dir))
+  assert(require("otarun.core.sys").mkdirs(dir))
   local result = { runs = 0, findings = {} }
   local t0 = sys.monotonic()
   while (opts.count and result.runs < opts.count) or (opts.seconds and sys.monotonic() - t0 < opts.seconds) do

@@ -22,7 +22,7 @@ M.slurp = slurp
 function M.tmpdir()
   local base = os.tmpname()
   os.remove(base)
-  assert(require("otarun.core.store").mkdirs(base))
+  assert(require("otarun.core.sys").mkdirs(base))
   return base
 end
 

@@ -256,7 +256,7 @@ end)
 describe("clear errors, never tracebacks", function()
   it("for a ~/.aliyun/config.json whose profiles are not a list", function()
     local home = h.tmpdir()
-    assert(require("otarun.core.store").mkdirs(home .. "/.aliyun"))
+    assert(require("otarun.core.sys").mkdirs(home .. "/.aliyun"))
     for _, v in ipairs({ "null", "true", "1", '"x"' }) do
       h.write(home .. "/.aliyun/config.json", '{"current": "default", "profiles": ' .. v .. '}')
       -- a live plan needs credentials: exit 1 with the reason, never a traceback (docs/run.md)

@@ -5,6 +5,7 @@
  * on the resolved address, so neither a DNS answer nor a proxy can turn "http to localhost" into
  * cleartext on the network. Uses libcurl and the C library.
  */
+#include "bytes.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -190,12 +191,10 @@ int http_response_add_header(struct http_response *r, const char *name, size_t n
                              const char *value, size_t value_len)
 {
 	if (r->nheaders == r->headers_cap) {
-		size_t cap = r->headers_cap ? r->headers_cap * 2 : 16;
-		struct http_header *h = realloc(r->headers, cap * sizeof *h);
+		struct http_header *h = bytes_grow(r->headers, &r->headers_cap, sizeof *h, 16);
 		if (!h)
 			return -1;
 		r->headers = h;
-		r->headers_cap = cap;
 	}
 	char *n = malloc(name_len + 1), *v = malloc(value_len + 1);
 	if (!n || !v) {
@@ -247,21 +246,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	size_t limit = r->body_limit ? r->body_limit : HTTP_DEFAULT_BODY_LIMIT;
 	if (n > limit - r->body_len)
 		return 0; /* CURLE_WRITE_ERROR, classified as too large below */
-	if (r->body_len + n + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 4096;
-		while (cap < r->body_len + n + 1)
-			cap *= 2;
-		char *b = realloc(r->body, cap);
-		if (!b) {
-			r->oom = 1;
-			return 0;
-		}
-		r->body = b;
-		r->body_cap = cap;
+	if (bytes_append(&r->body, &r->body_len, &r->body_cap, 4096, data, n)) {
+		r->oom = 1;
+		return 0;
 	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
 	return n;
 }
 

@@ -3,14 +3,15 @@
  * and report the port picked for port 0), MHD's URI log callback to see the request target exactly
  * as received (MHD would otherwise decode the query for us), and suspend/resume for delayed answers
  * so a slow answer never stalls the other connections. */
+#include "bytes.h"
 #include "httpd.h"
+#include "sys.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,14 +180,12 @@ static enum MHD_Result hd_collect_header(void *cls, enum MHD_ValueKind kind, con
 	struct hd_headers *hs = cls;
 	(void)kind;
 	if (hs->n == hs->cap) {
-		size_t cap = hs->cap ? hs->cap * 2 : 16;
-		struct httpd_header *nv = realloc(hs->v, cap * sizeof *nv);
+		struct httpd_header *nv = bytes_grow(hs->v, &hs->cap, sizeof *nv, 16);
 		if (!nv) {
 			hs->oom = 1;
 			return MHD_NO;
 		}
 		hs->v = nv;
-		hs->cap = cap;
 	}
 	char *n = hd_strdup(key), *v = hd_strdup(value ? value : "");
 	if (!n || !v) {
@@ -350,20 +349,7 @@ static enum MHD_Result hd_access(void *cls, struct MHD_Connection *conn, const c
 			q->too_large = 1;
 			return MHD_YES;
 		}
-		if (q->len + n > q->cap) {
-			size_t cap = q->cap ? q->cap : 1024;
-			while (cap < q->len + n)
-				cap *= 2;
-			char *nb = realloc(q->body, cap + 1);
-			if (!nb)
-				return MHD_NO;
-			q->body = nb;
-			q->cap = cap;
-		}
-		memcpy(q->body + q->len, upload_data, n);
-		q->len += n;
-		q->body[q->len] = '\0';
-		return MHD_YES;
+		return bytes_append(&q->body, &q->len, &q->cap, 1024, upload_data, n) ? MHD_NO : MHD_YES;
 	}
 	if (q->queued || q->delayed)
 		return MHD_YES;
@@ -485,32 +471,7 @@ const char *httpd_host(const struct httpd *h) { return h->host; }
 void httpd_request_stop(struct httpd *h) { h->stop = 1; }
 void httpd_get_stats(const struct httpd *h, struct httpd_stats *out) { *out = h->stats; }
 
-static volatile sig_atomic_t hd_signal;
-
-int httpd_stop_requested(const struct httpd *h) { return h->stop || hd_signal != 0; }
-int httpd_caught_signal(void) { return (int)hd_signal; }
-
-static void hd_on_signal(int sig) { hd_signal = sig; }
-
-void httpd_catch_signals(int enable)
-{
-	static struct sigaction old_int, old_term;
-	static int active;
-	if (enable && !active) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = hd_on_signal;
-		sigemptyset(&sa.sa_mask);
-		hd_signal = 0;
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
-		active = 1;
-	} else if (!enable && active) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		active = 0;
-	}
-}
+int httpd_stop_requested(const struct httpd *h) { return h->stop || sys_caught_signal() != SYS_SIGNAL_NONE; }
 
 /* Resumes suspended connections whose delay is over (all of them when `all`). */
 static int hd_resume_due(struct httpd *h, int all)

@@ -57,14 +57,10 @@ const char *httpd_host(const struct httpd *h);
  * sends what is ready. Returns the number of requests handed to fn, or -1 if MHD failed. */
 int httpd_poll(struct httpd *h, int timeout_ms, httpd_handler_fn fn, void *ud);
 
-/* Set by a handler's stop flag, httpd_request_stop, or a caught SIGINT/SIGTERM. */
+/* Set by a handler's stop flag, httpd_request_stop, or a caught SIGINT/SIGTERM (sys.h). */
 void httpd_request_stop(struct httpd *h);
 int httpd_stop_requested(const struct httpd *h);
 
-/* While enabled, SIGINT and SIGTERM set a flag instead of killing the process; the old dispositions
- * come back when disabled. Returns the signal number caught since enabling, or 0. */
-void httpd_catch_signals(int enable);
-int httpd_caught_signal(void);
 
 /* Drops delayed answers, gives queued answers up to about a second to go out, closes everything. */
 void httpd_close(struct httpd *h);

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include <lauxlib.h>
+#include "l_util.h"
 #include "http.h"
 
 #define CLIENT_MT "otarun.http.client"
@@ -32,11 +33,8 @@ static int http_new_client(lua_State *L)
 	http_response_init(&lc->resp);
 	luaL_setmetatable(L, CLIENT_MT);
 	lc->c = http_client_new();
-	if (!lc->c) {
-		luaL_pushfail(L);
-		lua_pushliteral(L, "cannot initialise libcurl");
-		return 2;
-	}
+	if (!lc->c)
+		return lutil_fail(L, "cannot initialise libcurl");
 	return 1;
 }
 
@@ -59,22 +57,6 @@ static int client_tostring(lua_State *L)
 static const char *const REQUEST_KEYS[] = {"method", "url", "headers", "body",
                                            "connect_timeout", "timeout", "body_limit", NULL};
 
-static void check_option_keys(lua_State *L, int t)
-{
-	lua_pushnil(L);
-	while (lua_next(L, t)) {
-		int known = 0;
-		if (lua_type(L, -2) == LUA_TSTRING)
-			for (const char *const *k = REQUEST_KEYS; *k; k++)
-				if (strcmp(*k, lua_tostring(L, -2)) == 0)
-					known = 1;
-		if (!known)
-			luaL_error(L, "request: unknown option %s (known: method, url, headers, body, "
-			           "connect_timeout, timeout, body_limit)",
-			           lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "(not a string)");
-		lua_pop(L, 1);
-	}
-}
 
 static long opt_ms(lua_State *L, int t, const char *key)
 {
@@ -118,21 +100,10 @@ static size_t count_headers(lua_State *L, int h)
 static void push_response(lua_State *L, const struct http_response *r)
 {
 	lua_createtable(L, 0, 3);
-	lua_pushinteger(L, r->status);
-	lua_setfield(L, -2, "status");
+	lutil_set_integer(L, "status", r->status);
 	lua_createtable(L, 0, (int)r->nheaders);
-	for (size_t i = 0; i < r->nheaders; i++) {
-		/* a repeated header keeps every value, joined as HTTP allows */
-		if (lua_getfield(L, -1, r->headers[i].name) == LUA_TSTRING) {
-			lua_pushliteral(L, ", ");
-			lua_pushstring(L, r->headers[i].value);
-			lua_concat(L, 3);
-		} else {
-			lua_pop(L, 1);
-			lua_pushstring(L, r->headers[i].value);
-		}
-		lua_setfield(L, -2, r->headers[i].name);
-	}
+	for (size_t i = 0; i < r->nheaders; i++) /* a repeated header keeps every value */
+		lutil_add_header(L, r->headers[i].name, r->headers[i].value, ", ");
 	lua_setfield(L, -2, "headers");
 	lua_pushlstring(L, r->body ? r->body : "", r->body_len);
 	lua_setfield(L, -2, "body");
@@ -145,7 +116,7 @@ static int client_request(lua_State *L)
 	struct l_client *lc = check_client(L);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
-	check_option_keys(L, 2);
+	lutil_check_keys(L, 2, "request", REQUEST_KEYS);
 	struct http_request req = {0};
 	lua_getfield(L, 2, "method");  /* 3 */
 	lua_getfield(L, 2, "url");     /* 4 */
@@ -232,11 +203,7 @@ int luaopen_otarun_core_http(lua_State *L)
 	                                {"__tostring", client_tostring}, {NULL, NULL}};
 	static const luaL_Reg fns[] = {{"client", http_new_client}, {"check_url", http_check_url},
 	                               {"is_loopback", http_is_loopback}, {NULL, NULL}};
-	luaL_newmetatable(L, CLIENT_MT);
-	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	lutil_new_class(L, CLIENT_MT, meta, methods);
 	luaL_newlib(L, fns);
 	return 1;
 }

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <lauxlib.h>
+#include "l_util.h"
 #include "httpd.h"
+#include "sys.h"
 
 #define LHTTPD_MT "otarun.core.httpd.server"
 
@@ -37,29 +39,6 @@ static struct lhttpd *lhttpd_check(lua_State *L, int idx)
 
 static const char *const lhttpd_listen_keys[] = {"host", "port", "allow_remote", "max_body", NULL};
 
-static void lhttpd_check_keys(lua_State *L, int idx, const char *const *keys, const char *what)
-{
-	lua_pushnil(L);
-	while (lua_next(L, idx) != 0) {
-		lua_pop(L, 1);
-		int ok = 0;
-		if (lua_type(L, -1) == LUA_TSTRING)
-			for (const char *const *k = keys; *k; k++)
-				ok = ok || strcmp(lua_tostring(L, -1), *k) == 0;
-		if (!ok) {
-			luaL_Buffer b;
-			luaL_buffinit(L, &b);
-			for (const char *const *k = keys; *k; k++) {
-				luaL_addstring(&b, k == keys ? "" : ", ");
-				luaL_addstring(&b, *k);
-			}
-			luaL_pushresult(&b);
-			const char *known = lua_tostring(L, -1);
-			const char *key = luaL_tolstring(L, -2, NULL);
-			luaL_error(L, "%s: unknown option '%s' (known: %s)", what, key, known);
-		}
-	}
-}
 
 /* listen{ host=, port=, allow_remote=, max_body= } -> server | nil, message */
 static int lhttpd_listen(lua_State *L)
@@ -67,7 +46,7 @@ static int lhttpd_listen(lua_State *L)
 	struct httpd_config cfg = {.host = "127.0.0.1"};
 	if (!lua_isnoneornil(L, 1)) {
 		luaL_checktype(L, 1, LUA_TTABLE);
-		lhttpd_check_keys(L, 1, lhttpd_listen_keys, "httpd.listen");
+		lutil_check_keys(L, 1, "httpd.listen", lhttpd_listen_keys);
 		lua_getfield(L, 1, "host");
 		cfg.host = luaL_optstring(L, -1, "127.0.0.1");
 		lua_getfield(L, 1, "port");
@@ -87,11 +66,8 @@ static int lhttpd_listen(lua_State *L)
 	luaL_setmetatable(L, LHTTPD_MT);
 	char err[256];
 	s->h = httpd_open(&cfg, err, sizeof err);
-	if (!s->h) {
-		luaL_pushfail(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
+	if (!s->h)
+		return lutil_fail(L, err);
 	return 1;
 }
 
@@ -110,29 +86,15 @@ static int lhttpd_build_request(lua_State *L)
 {
 	const struct httpd_request *req = lua_touserdata(L, 1);
 	lua_createtable(L, 0, 7);
-	lua_pushstring(L, req->method);
-	lua_setfield(L, -2, "method");
-	lua_pushstring(L, req->path);
-	lua_setfield(L, -2, "path");
-	lua_pushstring(L, req->query);
-	lua_setfield(L, -2, "query");
+	lutil_set_string(L, "method", req->method);
+	lutil_set_string(L, "path", req->path);
+	lutil_set_string(L, "query", req->query);
 	lua_pushlstring(L, req->body, req->body_len);
 	lua_setfield(L, -2, "body");
-	lua_pushstring(L, req->remote);
-	lua_setfield(L, -2, "remote");
+	lutil_set_string(L, "remote", req->remote);
 	lua_createtable(L, 0, (int)req->nheaders);
-	for (size_t i = 0; i < req->nheaders; i++) {
-		if (lua_getfield(L, -1, req->headers[i].name) == LUA_TSTRING) {
-			/* RFC 9110: repeated fields combine into one comma-separated list */
-			lua_pushstring(L, ",");
-			lua_pushstring(L, req->headers[i].value);
-			lua_concat(L, 3);
-		} else {
-			lua_pop(L, 1);
-			lua_pushstring(L, req->headers[i].value);
-		}
-		lua_setfield(L, -2, req->headers[i].name);
-	}
+	for (size_t i = 0; i < req->nheaders; i++) /* RFC 9110: repeats join into one list */
+		lutil_add_header(L, req->headers[i].name, req->headers[i].value, ",");
 	lua_setfield(L, -2, "headers");
 	return 1;
 }
@@ -253,11 +215,8 @@ static int lhttpd_poll(lua_State *L)
 	s->busy = 1;
 	int n = httpd_poll(s->h, (int)ms, lhttpd_dispatch, &dc);
 	s->busy = 0;
-	if (n < 0) {
-		luaL_pushfail(L);
-		lua_pushstring(L, "libmicrohttpd failed while polling");
-		return 2;
-	}
+	if (n < 0)
+		return lutil_fail(L, "libmicrohttpd failed while polling");
 	lua_pushinteger(L, n);
 	return 1;
 }
@@ -273,7 +232,7 @@ static int lhttpd_serve(lua_State *L)
 	int interval = 50, signals = 1, has_until = 0;
 	if (!lua_isnoneornil(L, 3)) {
 		luaL_checktype(L, 3, LUA_TTABLE);
-		lhttpd_check_keys(L, 3, lhttpd_serve_keys, "server:serve");
+		lutil_check_keys(L, 3, "server:serve", lhttpd_serve_keys);
 		lua_getfield(L, 3, "interval_ms");
 		lua_Integer iv = luaL_optinteger(L, -1, 50);
 		luaL_argcheck(L, iv >= 0 && iv <= 60000, 3, "interval_ms must be 0-60000");
@@ -294,7 +253,7 @@ static int lhttpd_serve(lua_State *L)
 	struct lhttpd_dispatch dc = {L, 2};
 	const char *reason = "stopped";
 	if (signals)
-		httpd_catch_signals(1);
+		sys_catch_signals(1);
 	s->busy = 1;
 	for (;;) {
 		if (httpd_poll(s->h, interval, lhttpd_dispatch, &dc) < 0) {
@@ -308,7 +267,7 @@ static int lhttpd_serve(lua_State *L)
 			if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
 				s->busy = 0;
 				if (signals)
-					httpd_catch_signals(0);
+					sys_catch_signals(0);
 				return lua_error(L);
 			}
 			int done = lua_toboolean(L, -1);
@@ -320,17 +279,14 @@ static int lhttpd_serve(lua_State *L)
 		}
 	}
 	s->busy = 0;
-	int sig = httpd_caught_signal();
+	enum sys_signal sig = sys_caught_signal();
 	if (signals)
-		httpd_catch_signals(0);
-	if (!reason) {
-		luaL_pushfail(L);
-		lua_pushstring(L, "libmicrohttpd failed while serving");
-		return 2;
-	}
-	if (sig && strcmp(reason, "stopped") == 0) {
+		sys_catch_signals(0);
+	if (!reason)
+		return lutil_fail(L, "libmicrohttpd failed while serving");
+	if (sig != SYS_SIGNAL_NONE && strcmp(reason, "stopped") == 0) {
 		lua_pushstring(L, "signal");
-		lua_pushstring(L, sig == 2 ? "SIGINT" : sig == 15 ? "SIGTERM" : "signal");
+		lua_pushstring(L, sys_signal_name(sig));
 		return 2;
 	}
 	lua_pushstring(L, reason);
@@ -362,14 +318,10 @@ static int lhttpd_stats(lua_State *L)
 	struct httpd_stats st;
 	httpd_get_stats(lhttpd_check(L, 1)->h, &st);
 	lua_createtable(L, 0, 4);
-	lua_pushinteger(L, (lua_Integer)st.requests);
-	lua_setfield(L, -2, "requests");
-	lua_pushinteger(L, (lua_Integer)st.dropped);
-	lua_setfield(L, -2, "dropped");
-	lua_pushinteger(L, (lua_Integer)st.too_large);
-	lua_setfield(L, -2, "too_large");
-	lua_pushinteger(L, (lua_Integer)st.connections);
-	lua_setfield(L, -2, "connections");
+	lutil_set_integer(L, "requests", (lua_Integer)st.requests);
+	lutil_set_integer(L, "dropped", (lua_Integer)st.dropped);
+	lutil_set_integer(L, "too_large", (lua_Integer)st.too_large);
+	lutil_set_integer(L, "connections", (lua_Integer)st.connections);
 	return 1;
 }
 
@@ -412,11 +364,7 @@ static const luaL_Reg lhttpd_fns[] = {
 
 int luaopen_otarun_core_httpd(lua_State *L)
 {
-	luaL_newmetatable(L, LHTTPD_MT);
-	luaL_setfuncs(L, lhttpd_meta, 0);
-	luaL_newlib(L, lhttpd_methods);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	lutil_new_class(L, LHTTPD_MT, lhttpd_meta, lhttpd_methods);
 	luaL_newlib(L, lhttpd_fns);
 	return 1;
 }

@@ -1,21 +1,18 @@
-/* otarun.core.policy: the binding of the native policy engine (policy.c). It only converts:
- * a policy file's level, applies and rules into a compiled policy (userdata), and the plan table
+/* otarun.core.policy: the binding of the native policy engine (policy.c). It only converts (the
+ * schema is checked once, in policy_schema.c): a policy declaration into a compiled policy, and the plan table
  * (per rollout: name, product, region; per wave: status, action, earliest_start and the
  * normalised `spec`) into C structs, then turns the engine's results into Lua tables.
  * Every C array lives in a userdata anchored in a Lua table, so a Lua error never leaks. */
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
 #include <lauxlib.h>
 #include "policy.h"
 #include "l_policy.h"
+#include "l_util.h"
 
-#define MAX_WINDOWS 16
 #define COMPILED LPOLICY_COMPILED
 
 
@@ -45,30 +42,10 @@ int lpolicy_fail(struct cctx *c, const char *fmt, ...)
 	return -1;
 }
 
-/* Every key of the table at idx is one of `allowed` (NULL-terminated). */
+/* Every key of the table at idx is one of the schema's `allowed` (NULL-terminated). */
 static int only_keys(struct cctx *c, int idx, const char *where, const char *const *allowed)
 {
-	lua_State *L = c->L;
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		lua_pop(L, 1);
-		int ok = 0;
-		if (lua_type(L, -1) == LUA_TSTRING)
-			for (const char *const *a = allowed; *a && !ok; a++)
-				ok = strcmp(*a, lua_tostring(L, -1)) == 0;
-		if (!ok) {
-			char list[160] = "";
-			size_t used = 0;
-			for (const char *const *a = allowed; *a; a++)
-				used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0,
-				                         "%s%s", a == allowed ? "" : ", ", *a);
-			int r = lpolicy_fail(c, "%s: unknown field \"%s\"; expected %s", where,
-			              luaL_tolstring(L, -1, NULL), list);
-			lua_pop(L, 2);
-			return r;
-		}
-	}
-	return 0;
+	return lutil_unknown_key(c->L, idx, where, allowed, c->err, sizeof c->err) ? -1 : 0;
 }
 
 /* A string or an array of strings at idx -> anchored array. */
@@ -115,16 +92,13 @@ static int opt_string_field(struct cctx *c, int idx, const char *key, const char
 
 static int compile_period(struct cctx *c, int idx, const char *where, struct policy_period *p)
 {
-	static const char *const keys[] = {"from", "to", "tz", "reason", NULL};
 	const char *from, *to, *tz, *reason;
 	if (!lua_istable(c->L, idx))
 		return lpolicy_fail(c, "%s: expected { from = \"2026-12-24\", to = \"2027-01-02\" }", where);
-	if (only_keys(c, idx, where, keys) || opt_string_field(c, idx, "from", where, &from) ||
+	if (only_keys(c, idx, where, policy_period_fields) || opt_string_field(c, idx, "from", where, &from) ||
 	    opt_string_field(c, idx, "to", where, &to) || opt_string_field(c, idx, "tz", where, &tz) ||
 	    opt_string_field(c, idx, "reason", where, &reason))
 		return -1;
-	if (!from || !to)
-		return lpolicy_fail(c, "%s: needs both from and to (dates, RFC 3339 times, or yearly \"MM-DD\")", where);
 	char err[200];
 	if (policy_parse_period(from, to, tz, p, err, sizeof err))
 		return lpolicy_fail(c, "%s: %s", where, err);
@@ -135,111 +109,98 @@ static int compile_period(struct cctx *c, int idx, const char *where, struct pol
 	return 0;
 }
 
-/* A single table (recognised by `probe`) or an array of them: pushes nothing, returns the count
- * and leaves *single set when the value is one table. */
-static size_t one_or_many(lua_State *L, int idx, const char *probe, int *single)
+static int compile_window(struct cctx *c, int idx, const char *where, struct policy_window *w)
 {
-	lua_getfield(L, idx, probe);
-	*single = !lua_isnil(L, -1);
-	lua_pop(L, 1);
-	return *single ? 1 : lua_rawlen(L, idx);
+	if (!lua_istable(c->L, idx))
+		return lpolicy_fail(c, "%s: expected { days =, from =, to =, tz = }", where);
+	return only_keys(c, idx, where, policy_window_fields) || lpolicy_window(c, idx, where, w) ? -1 : 0;
 }
 
-static int compile_list_rule(struct cctx *c, int idx, const char *kind, struct policy_rule *r)
+/* freeze and windows: one table (recognised by its `probe` field) or a list of them. */
+static int compile_list_rule(struct cctx *c, int idx, const char *where, struct policy_rule *r)
 {
 	lua_State *L = c->L;
-	int single;
-	char where[96];
-	if (r->kind == POLICY_WINDOWS && lua_isboolean(L, idx)) {
+	int freeze = r->kind == POLICY_FREEZE;
+	if (!freeze && lua_isboolean(L, idx)) {
 		r->enabled = lua_toboolean(L, idx);
 		return 0;
 	}
 	if (!lua_istable(L, idx))
-		return lpolicy_fail(c, "%s: expected %s", kind, r->kind == POLICY_FREEZE ?
+		return lpolicy_fail(c, "%s: expected %s", where, freeze ?
 		             "a list of { from =, to = } periods" : "true, or a list of { days =, from =, to =, tz = }");
-	size_t n = one_or_many(L, idx, r->kind == POLICY_FREEZE ? "from" : "days", &single);
-	if (n == 0 || (r->kind == POLICY_WINDOWS && n > MAX_WINDOWS))
-		return lpolicy_fail(c, "%s: expected 1 to %d entries", kind, r->kind == POLICY_WINDOWS ? MAX_WINDOWS : 1000);
-	if (r->kind == POLICY_FREEZE) {
-		struct policy_period *p = lpolicy_anchored(c, n * sizeof *p);
-		for (size_t i = 0; i < n; i++) {
-			snprintf(where, sizeof where, "%s[%zu]", kind, i + 1);
-			if (!single)
-				lua_rawgeti(L, idx, (lua_Integer)i + 1);
-			int rc = compile_period(c, single ? idx : lua_gettop(L), where, &p[i]);
-			if (!single)
-				lua_pop(L, 1);
-			if (rc)
-				return -1;
-		}
-		r->periods = p;
-		r->nperiods = n;
-		return 0;
-	}
-	static const char *const keys[] = {"days", "from", "to", "tz", NULL};
-	struct policy_window *w = lpolicy_anchored(c, n * sizeof *w);
+	lua_getfield(L, idx, freeze ? "from" : "days");
+	int single = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	size_t n = single ? 1 : lua_rawlen(L, idx);
+	size_t size = freeze ? sizeof(struct policy_period) : sizeof(struct policy_window);
+	char *items = lpolicy_anchored(c, n * size);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(where, sizeof where, "%s[%zu]", kind, i + 1);
+		char at[96];
+		snprintf(at, sizeof at, "%s[%zu]", where, i + 1);
 		if (!single)
 			lua_rawgeti(L, idx, (lua_Integer)i + 1);
-		int at = single ? idx : lua_gettop(L);
-		int rc = !lua_istable(L, at) ? lpolicy_fail(c, "%s: expected { days =, from =, to =, tz = }", where)
-		         : (only_keys(c, at, where, keys) || lpolicy_window(c, at, where, &w[i])) ? -1 : 0;
+		int t = single ? idx : lua_gettop(L);
+		int rc = freeze ? compile_period(c, t, at, (struct policy_period *)(void *)(items + i * size))
+		                : compile_window(c, t, at, (struct policy_window *)(void *)(items + i * size));
 		if (!single)
 			lua_pop(L, 1);
 		if (rc)
 			return -1;
 	}
-	r->windows = w;
-	r->nwindows = n;
+	if (freeze) {
+		r->periods = (const struct policy_period *)(void *)items;
+		r->nperiods = n;
+	} else {
+		r->windows = (const struct policy_window *)(void *)items;
+		r->nwindows = n;
+	}
 	return 0;
 }
 
 static int compile_approval(struct cctx *c, int idx, struct policy_rule *r)
 {
-	static const char *const keys[] = {"after_first", "beyond_percent", NULL};
 	lua_State *L = c->L;
 	r->limit = -1;
 	if (lua_isboolean(L, idx)) {
 		r->enabled = r->after_first = lua_toboolean(L, idx);
 		return 0;
 	}
-	if (!lua_istable(L, idx) || only_keys(c, idx, "require_approval", keys))
-		return c->err[0] ? -1 : lpolicy_fail(c, "require_approval: expected true, or { after_first = true, beyond_percent = 10 }");
+	if (!lua_istable(L, idx))
+		return lpolicy_fail(c, "rules.require_approval: expected true, or { after_first = true, beyond_percent = 10 }");
+	if (only_keys(c, idx, "rules.require_approval", policy_approval_fields))
+		return -1;
 	lua_getfield(L, idx, "after_first");
 	r->after_first = lua_toboolean(L, -1);
-	lua_getfield(L, idx, "beyond_percent");
-	if (!lua_isnil(L, -1)) {
-		if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) < 0 || lua_tonumber(L, -1) > 100)
-			return lua_pop(L, 2), lpolicy_fail(c, "require_approval.beyond_percent: expected a percentage 0-100");
-		r->limit = lua_tonumber(L, -1);
-	}
+	int t = lua_getfield(L, idx, "beyond_percent");
+	r->limit = t == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
 	lua_pop(L, 2);
-	if (!r->after_first && r->limit < 0)
-		return lpolicy_fail(c, "require_approval: give after_first = true and/or beyond_percent = N");
+	if (t != LUA_TNIL && t != LUA_TNUMBER)
+		return lpolicy_fail(c, "rules.require_approval.beyond_percent: expected a percentage 0-100");
 	return 0;
 }
 
+/* Converts rules[kind] (at idx) into r; the schema (policy_check_rule) judges the result. */
 static int compile_rule(struct cctx *c, const char *kind, int idx, struct policy_rule *r)
 {
 	lua_State *L = c->L;
-	int k = policy_kind_lookup(kind);
-	if (k < 0)
-		return lpolicy_fail(c, "unknown rule kind \"%s\"", kind);
-	r->kind = (enum policy_kind)k;
+	char where[64];
+	if (policy_check_kind(kind, &r->kind, c->err, sizeof c->err))
+		return -1;
+	snprintf(where, sizeof where, "rules.%s", kind);
 	r->enabled = 1;
+	int rc = 0;
 	switch (r->kind) {
 	case POLICY_MAX_FIRST_WAVE_RATE: case POLICY_MAX_RATE: case POLICY_MIN_WAVES:
 	case POLICY_MAX_PERCENT_FIRST_WAVE:
-		if (!lua_isnumber(L, idx) || lua_type(L, idx) != LUA_TNUMBER || lua_tonumber(L, idx) < 0)
-			return lpolicy_fail(c, "%s: expected a number >= 0, got %s", kind, luaL_typename(L, idx));
+		if (lua_type(L, idx) != LUA_TNUMBER)
+			return lpolicy_fail(c, "%s: expected a number >= 0, got %s", where, luaL_typename(L, idx));
 		r->limit = lua_tonumber(L, idx);
-		return 0;
+		break;
 	case POLICY_REQUIRE_GATE: case POLICY_REQUIRE_TIMEOUT: case POLICY_REQUIRE_RETRY:
 		if (!lua_isboolean(L, idx))
-			return lpolicy_fail(c, "%s: expected true or false, got %s", kind, luaL_typename(L, idx));
+			return lpolicy_fail(c, "%s: expected true or false, got %s", where, luaL_typename(L, idx));
 		r->enabled = lua_toboolean(L, idx);
-		return 0;
+		break;
 	case POLICY_MIN_SOAK:
 		if (lua_type(L, idx) == LUA_TNUMBER) {
 			r->limit = lua_tonumber(L, idx);
@@ -247,37 +208,35 @@ static int compile_rule(struct cctx *c, const char *kind, int idx, struct policy
 			long long s;
 			char err[160];
 			if (policy_parse_duration(lua_tostring(L, idx), &s, err, sizeof err))
-				return lpolicy_fail(c, "%s: %s", kind, err);
+				return lpolicy_fail(c, "%s: %s", where, err);
 			r->limit = (double)s;
 		} else {
-			return lpolicy_fail(c, "%s: expected a duration like \"12h\" or seconds", kind);
+			return lpolicy_fail(c, "%s: expected a duration like \"12h\" or seconds", where);
 		}
-		return 0;
+		break;
 	case POLICY_FORBID_PROTOCOL:
-		if (string_list(c, idx, kind, &r->strings, &r->nstrings))
-			return -1;
-		for (size_t i = 0; i < r->nstrings; i++)
-			if (strcasecmp(r->strings[i], "HTTPS") && strcasecmp(r->strings[i], "MQTT"))
-				return lpolicy_fail(c, "%s: expected \"HTTPS\" or \"MQTT\", got \"%s\"", kind, r->strings[i]);
-		return 0;
+		rc = string_list(c, idx, where, &r->strings, &r->nstrings);
+		break;
 	case POLICY_FREEZE: case POLICY_WINDOWS:
-		return compile_list_rule(c, idx, kind, r);
+		rc = compile_list_rule(c, idx, where, r);
+		break;
 	case POLICY_REQUIRE_APPROVAL:
-		return compile_approval(c, idx, r);
+		rc = compile_approval(c, idx, r);
+		break;
 	default:
-		return lpolicy_fail(c, "unknown rule kind \"%s\"", kind);
+		break;
 	}
+	return rc ? -1 : policy_check_rule(r, c->err, sizeof c->err);
 }
 
 static int compile_scope(struct cctx *c, int idx, struct policy_scope *sc)
 {
-	static const char *const keys[] = {"products", "regions", "rollouts", "tags", NULL};
 	lua_State *L = c->L;
 	if (lua_isnil(L, idx))
 		return 0;
 	if (!lua_istable(L, idx))
-		return lpolicy_fail(c, "applies: expected a table like { products = { \"...\" } }");
-	if (only_keys(c, idx, "applies", keys))
+		return lpolicy_fail(c, "applies must be a table like { products = { \"a1Le6d0abcd\" } }");
+	if (only_keys(c, idx, "applies", policy_applies_fields))
 		return -1;
 	static const char *const lists[] = {"products", "regions", "rollouts"};
 	const char *const **dst[] = {&sc->products, &sc->regions, &sc->rollouts};
@@ -313,20 +272,50 @@ static int compile_scope(struct cctx *c, int idx, struct policy_scope *sc)
 	return 0;
 }
 
-/* compile({ name =, level =, applies =, rules = }) -> compiled | nil, message */
+/* The declaration's fields besides level, applies and rules: check and limits (the loader runs
+ * the check; only their shape is judged here). */
+static int compile_body_shape(struct cctx *c, int body, int has_rules)
+{
+	lua_State *L = c->L;
+	struct policy_body_shape shape = {has_rules, 0, 0, 0, 0, 0};
+	int t = lua_getfield(L, body, "check");
+	lua_pop(L, 1);
+	if (t != LUA_TNIL && t != LUA_TFUNCTION)
+		return lpolicy_fail(c, "check must be a function(plan, report)");
+	shape.has_check = t == LUA_TFUNCTION;
+	t = lua_getfield(L, body, "limits");
+	int rc = 0;
+	if (t == LUA_TTABLE) {
+		int at = lua_gettop(L);
+		rc = only_keys(c, at, "limits", policy_limits_fields);
+		static const char *const keys[] = {"memory", "instructions"};
+		int *has[] = {&shape.has_memory, &shape.has_instructions};
+		long long *val[] = {&shape.memory, &shape.instructions};
+		for (int i = 0; i < 2 && !rc; i++) {
+			int vt = lua_getfield(L, at, keys[i]);
+			if (vt != LUA_TNIL && !lua_isinteger(L, -1))
+				rc = lpolicy_fail(c, "limits.%s must be a positive integer", keys[i]);
+			*has[i] = vt != LUA_TNIL;
+			*val[i] = (long long)lua_tointeger(L, -1);
+			lua_pop(L, 1);
+		}
+	} else if (t != LUA_TNIL) {
+		rc = lpolicy_fail(c, "limits must be { memory =, instructions = }");
+	}
+	lua_pop(L, 1);
+	return rc ? -1 : policy_check_body(&shape, c->err, sizeof c->err);
+}
+
+/* compile(name, body) -> compiled | nil, message: the body of `policy "NAME" { ... }` checked
+ * against the schema (policy_schema.c) and converted. The message has no "policy NAME: " prefix. */
 static int l_compile(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_settop(L, 1);
-	lua_getfield(L, 1, "name");     /* 2 */
-	lua_getfield(L, 1, "level");    /* 3 */
-	lua_getfield(L, 1, "applies");  /* 4 */
-	lua_getfield(L, 1, "rules");    /* 5 */
-	luaL_argcheck(L, lua_type(L, 2) == LUA_TSTRING, 1, "name must be a string");
-	int level = policy_level_lookup(luaL_optstring(L, 3, "advisory"));
-	luaL_argcheck(L, level >= 0, 1, "level must be \"advisory\", \"soft\" or \"hard\"");
-	luaL_argcheck(L, lua_isnil(L, 5) || lua_istable(L, 5), 1, "rules must be a table");
-
+	luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	lua_getfield(L, 2, "level");    /* 3 */
+	lua_getfield(L, 2, "applies");  /* 4 */
+	lua_getfield(L, 2, "rules");    /* 5 */
 	struct policy_def *def = lua_newuserdatauv(L, sizeof *def, 1); /* 6 */
 	memset(def, 0, sizeof *def);
 	luaL_setmetatable(L, COMPILED);
@@ -334,18 +323,30 @@ static int l_compile(lua_State *L)
 	lua_pushvalue(L, -1);
 	lua_setiuservalue(L, 6, 1);
 	struct cctx c = {L, 7, ""};
-	def->name = lpolicy_anchored_string(&c, 2);
-	def->level = (enum policy_level)level;
-	if (compile_scope(&c, 4, &def->scope))
+	def->name = lpolicy_anchored_string(&c, 1);
+	if (only_keys(&c, 2, NULL, policy_fields))
 		goto failed;
+	if (!lua_isnil(L, 3) && lua_type(L, 3) != LUA_TSTRING) {
+		lpolicy_fail(&c, "level must be \"advisory\", \"soft\" or \"hard\", got %s", luaL_typename(L, 3));
+		goto failed;
+	}
+	if (policy_check_level(lua_tostring(L, 3), &def->level, c.err, sizeof c.err) ||
+	    compile_scope(&c, 4, &def->scope))
+		goto failed;
+	if (!lua_isnil(L, 5) && !lua_istable(L, 5)) {
+		lpolicy_fail(&c, "rules must be a table like { min_waves = 2 }");
+		goto failed;
+	}
 	if (lua_istable(L, 5)) {
 		size_t n = 0;
 		for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1))
 			n++;
 		struct policy_rule *rules = lpolicy_anchored(&c, n * sizeof *rules);
 		for (lua_pushnil(L); lua_next(L, 5); lua_pop(L, 1)) {
-			if (lua_type(L, -2) != LUA_TSTRING)
-				goto bad_key;
+			if (lua_type(L, -2) != LUA_TSTRING) {
+				lpolicy_fail(&c, "rules: keys must be rule kind names");
+				goto failed;
+			}
 			if (compile_rule(&c, lua_tostring(L, -2), lua_gettop(L), &rules[def->nrules]))
 				goto failed;
 			def->nrules++;
@@ -359,14 +360,13 @@ static int l_compile(lua_State *L)
 			}
 		def->rules = rules;
 	}
+	if (compile_body_shape(&c, 2, lua_istable(L, 5)))
+		goto failed;
 	lua_settop(L, 6);
 	return 1;
-bad_key:
-	lpolicy_fail(&c, "rules: keys must be rule kind names");
 failed:
-	lua_pushnil(L);
-	lua_pushstring(L, c.err);
-	return 2;
+	lua_settop(L, 0);
+	return lutil_fail(L, c.err);
 }
 
 struct emit_ctx {
@@ -375,27 +375,18 @@ struct emit_ctx {
 	lua_Integer n;
 };
 
-static void set_string(lua_State *L, const char *key, const char *value)
-{
-	if (value) {
-		lua_pushstring(L, value);
-		lua_setfield(L, -2, key);
-	}
-}
-
 static int emit_result(void *ctx, const struct policy_result *r)
 {
 	struct emit_ctx *e = ctx;
 	lua_State *L = e->L;
 	lua_createtable(L, 0, 8);
-	set_string(L, "policy", r->policy);
-	set_string(L, "rule", r->rule);
-	set_string(L, "level", policy_level_name(r->level));
-	lua_pushboolean(L, r->passed);
-	lua_setfield(L, -2, "passed");
-	set_string(L, "rollout", r->rollout);
-	set_string(L, "wave", r->wave);
-	set_string(L, "message", r->message);
+	lutil_set_string(L, "policy", r->policy);
+	lutil_set_string(L, "rule", r->rule);
+	lutil_set_string(L, "level", policy_level_name(r->level));
+	lutil_set_boolean(L, "passed", r->passed);
+	lutil_set_string(L, "rollout", r->rollout);
+	lutil_set_string(L, "wave", r->wave);
+	lutil_set_string(L, "message", r->message);
 	lua_rawseti(L, e->results, ++e->n);
 	return 0;
 }
@@ -451,69 +442,21 @@ static int l_evaluate(lua_State *L)
 	return 2;
 }
 
-#define DIRHANDLE "otarun.policy.dir"
-
-static int dir_close(lua_State *L)
+/* fields() -> the schema's field names: { policy =, applies =, period =, window =, approval =,
+ * limits = } (lists in their documented order), for the generated editor definitions. */
+static int l_fields(lua_State *L)
 {
-	DIR **box = luaL_checkudata(L, 1, DIRHANDLE);
-	if (*box) {
-		closedir(*box);
-		*box = NULL;
-	}
-	return 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* scan(dir) -> sorted names of the regular *.lua files in dir | nil, message, "missing"|"error".
- * The policy loader lists policy and test directories with it (plain Lua cannot). */
-static int l_scan(lua_State *L)
-{
-	const char *dir = luaL_checkstring(L, 1);
-	DIR **box = lua_newuserdatauv(L, sizeof *box, 0); /* closed by __gc if a push raises */
-	*box = NULL;
-	luaL_setmetatable(L, DIRHANDLE);
-	lua_newtable(L);
-	DIR *d = *box = opendir(dir);
-	if (!d) {
-		int missing = errno == ENOENT;
-		lua_pushnil(L);
-		lua_pushfstring(L, "cannot read the directory %s: %s", dir, strerror(errno));
-		lua_pushstring(L, missing ? "missing" : "error");
-		return 3;
-	}
-	lua_Integer n = 0;
-	struct dirent *ent;
-	while ((ent = readdir(d)) != NULL) {
-		size_t len = strlen(ent->d_name);
-		if (len < 5 || strcmp(ent->d_name + len - 4, ".lua") != 0 || ent->d_name[0] == '.')
-			continue;
-		struct stat st;
-		lua_pushfstring(L, "%s/%s", dir, ent->d_name);
-		int regular = stat(lua_tostring(L, -1), &st) == 0 && S_ISREG(st.st_mode);
-		lua_pop(L, 1);
-		if (!regular)
-			continue;
-		lua_pushstring(L, ent->d_name);
-		lua_rawseti(L, -2, ++n);
-	}
-	closedir(d);
-	*box = NULL;
-	/* sort through a C array of the anchored strings */
-	const char **names = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *names, 0);
-	for (lua_Integer i = 0; i < n; i++) {
-		lua_rawgeti(L, -2, i + 1);
-		names[i] = lua_tostring(L, -1);
-		lua_pop(L, 1); /* the table still holds it */
-	}
-	qsort(names, (size_t)n, sizeof *names, compare_names);
-	lua_createtable(L, (int)n, 0);
-	for (lua_Integer i = 0; i < n; i++) {
-		lua_pushstring(L, names[i]);
-		lua_rawseti(L, -2, i + 1);
+	static const char *const names[] = {"policy", "applies", "period", "window", "approval", "limits"};
+	const char *const *lists[] = {policy_fields, policy_applies_fields, policy_period_fields,
+	                              policy_window_fields, policy_approval_fields, policy_limits_fields};
+	lua_createtable(L, 0, 6);
+	for (int i = 0; i < 6; i++) {
+		lua_newtable(L);
+		for (int j = 0; lists[i][j]; j++) {
+			lua_pushstring(L, lists[i][j]);
+			lua_rawseti(L, -2, j + 1);
+		}
+		lua_setfield(L, -2, names[i]);
 	}
 	return 1;
 }
@@ -534,16 +477,11 @@ int luaopen_otarun_core_policy(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{"compile", l_compile},
 		{"evaluate", l_evaluate},
+		{"fields", l_fields},
 		{"kinds", l_kinds},
-		{"scan", l_scan},
 		{NULL, NULL},
 	};
-	luaL_newmetatable(L, COMPILED);
-	lua_pop(L, 1);
-	luaL_newmetatable(L, DIRHANDLE);
-	lua_pushcfunction(L, dir_close);
-	lua_setfield(L, -2, "__gc");
-	lua_pop(L, 1);
+	lutil_new_class(L, COMPILED, NULL, NULL);
 	luaL_newlib(L, fns);
 	return 1;
 }

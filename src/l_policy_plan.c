@@ -1,11 +1,13 @@
-/* The plan half of otarun.core.policy: converts the plan table (SPEC §7a, contracts.md) into
- * the engine's structs: per rollout name, product and region; per wave status, action,
- * earliest_start and the normalised `spec` (or, in hand-written fixtures, the flat wave itself).
- * A malformed plan is the caller's mistake and raises, naming the field. Uses: l_policy.h. */
+/* The plan half of otarun.core.policy: converts the plan table (the plan the pipeline builds) into the engine's
+ * structs: per rollout name, product and region; per wave status, action, earliest_start and the
+ * normalised `spec`. A malformed plan is the caller's mistake and raises, naming the field.
+ * Uses: l_policy.h, l_util.h. */
 #include <stdio.h>
 #include <string.h>
 #include <lauxlib.h>
 #include "l_policy.h"
+#include "l_util.h"
+#include "timefmt.h"
 #include "tz.h"
 
 /* A window table { days =, from =, to =, tz = } (strings, or the validator's normalised form). */
@@ -15,7 +17,7 @@ int lpolicy_window(struct cctx *c, int idx, const char *where, struct policy_win
 	char err[200];
 	w->days = 0x7f;
 	w->from = 0;
-	w->to = 1440;
+	w->to = TIMEFMT_MINUTES_PER_DAY;
 	w->tz = 0;
 	w->zone[0] = 0;
 	if (lua_getfield(L, idx, "days") == LUA_TSTRING) {
@@ -70,21 +72,10 @@ static long plan_int(lua_State *L, int idx, const char *key, const char *where)
 	return v;
 }
 
-/* String field, NULL when absent. The pointer stays valid: the plan table holds the string. */
-static const char *plan_string(lua_State *L, int idx, const char *key, const char *where)
-{
-	int t = lua_getfield(L, idx, key);
-	const char *s = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-	if (t != LUA_TNIL && t != LUA_TSTRING)
-		luaL_error(L, "%s.%s: expected a string, got %s", where, key, luaL_typename(L, -1));
-	lua_pop(L, 1);
-	return s;
-}
-
 static int plan_enum(lua_State *L, int idx, const char *key, const char *where,
                      int (*lookup)(const char *), int unknown)
 {
-	const char *s = plan_string(L, idx, key, where);
+	const char *s = lutil_opt_string(L, idx, key, where);
 	if (!s)
 		return unknown;
 	int v = lookup(s);
@@ -137,8 +128,8 @@ static void plan_gate_window_tags(struct cctx *c, int spec, const char *where, s
 		struct policy_tag *tags = lpolicy_anchored(c, n * sizeof *tags);
 		for (size_t i = 0; i < n; i++) {
 			lua_rawgeti(L, t, (lua_Integer)i + 1);
-			tags[i].key = plan_string(L, -1, "key", where);
-			tags[i].value = plan_string(L, -1, "value", where);
+			tags[i].key = lutil_opt_string(L, -1, "key", where);
+			tags[i].value = lutil_opt_string(L, -1, "value", where);
 			lua_pop(L, 1);
 			if (!tags[i].key || !tags[i].value)
 				luaL_error(L, "%s.tags[%d]: expected { key =, value = }", where, (int)i + 1);
@@ -155,7 +146,7 @@ static void plan_wave(struct cctx *c, int widx, size_t ri, size_t wi, struct pol
 	char where[64];
 	snprintf(where, sizeof where, "plan.rollouts[%zu].waves[%zu]", ri + 1, wi + 1);
 	luaL_checkstack(L, 8, "plan conversion");
-	w->name = plan_string(L, widx, "name", where);
+	w->name = lutil_opt_string(L, widx, "name", where);
 	if (!w->name)
 		luaL_error(L, "%s: a wave needs a name", where);
 	w->status = (enum policy_status)plan_enum(L, widx, "status", where, policy_status_lookup,
@@ -167,21 +158,19 @@ static void plan_wave(struct cctx *c, int widx, size_t ri, size_t wi, struct pol
 		w->earliest_start = (long long)lua_tonumber(L, -1);
 	}
 	lua_pop(L, 1);
-	if (lua_getfield(L, widx, "spec") != LUA_TTABLE) { /* a hand-written fixture: flat waves */
-		lua_pop(L, 1);
-		lua_pushvalue(L, widx);
-	}
+	if (lua_getfield(L, widx, "spec") != LUA_TTABLE)
+		luaL_error(L, "%s.spec: expected the wave's normalised settings (a table)", where);
 	int spec = lua_gettop(L);
 	long index = plan_int(L, spec, "index", where);
 	w->index = index > 0 ? (int)index : (int)wi + 1;
-	const char *kind = plan_string(L, spec, "kind", where);
+	const char *kind = lutil_opt_string(L, spec, "kind", where);
 	w->is_static = kind && strcmp(kind, "static") == 0;
 	plan_target(L, spec, w);
 	w->rate = plan_int(L, spec, "rate", where);
 	w->timeout = plan_int(L, spec, "timeout", where);
 	w->retry_count = plan_int(L, spec, "retry_count", where);
 	w->retry_interval = plan_int(L, spec, "retry_interval", where);
-	w->protocol = plan_string(L, spec, "protocol", where);
+	w->protocol = lutil_opt_string(L, spec, "protocol", where);
 	lua_getfield(L, spec, "approve");
 	w->approve = lua_toboolean(L, -1);
 	lua_pop(L, 1);
@@ -203,9 +192,9 @@ void lpolicy_plan(struct cctx *c, int pidx, struct policy_plan *plan)
 		if (lua_rawgeti(L, rs, (lua_Integer)i + 1) != LUA_TTABLE)
 			luaL_error(L, "%s: expected a rollout table", where);
 		int r = lua_gettop(L);
-		rollouts[i].name = plan_string(L, r, "name", where);
-		rollouts[i].product = plan_string(L, r, "product", where);
-		rollouts[i].region = plan_string(L, r, "region", where);
+		rollouts[i].name = lutil_opt_string(L, r, "name", where);
+		rollouts[i].product = lutil_opt_string(L, r, "product", where);
+		rollouts[i].region = lutil_opt_string(L, r, "region", where);
 		if (!rollouts[i].name)
 			luaL_error(L, "%s: a rollout needs a name", where);
 		if (lua_getfield(L, r, "waves") != LUA_TTABLE)

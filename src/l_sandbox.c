@@ -11,7 +11,7 @@
 #include <time.h>
 #include <lauxlib.h>
 #include "host.h"
-#include "httpd.h"
+#include "sys.h"
 #include "watchdog.h"
 
 #define SANDBOX_STEP 1000
@@ -45,7 +45,7 @@ static void sandbox_push_message(lua_State *L, const struct sandbox_run *r)
 	else if (r->trip == TRIP_SECONDS)
 		lua_pushfstring(L, "time limit exceeded (%f seconds)", (lua_Number)r->seconds);
 	else if (r->trip == TRIP_SIGNAL)
-		lua_pushstring(L, httpd_caught_signal() == 2 ? "interrupted by SIGINT" : "interrupted by SIGTERM");
+		lua_pushstring(L, sys_caught_signal() == SYS_SIGNAL_INT ? "interrupted by SIGINT" : "interrupted by SIGTERM");
 	else
 		lua_pushfstring(L, "memory limit exceeded (%I bytes)", (lua_Integer)r->memory_limit);
 }
@@ -78,6 +78,23 @@ static struct sandbox_run *sandbox_current(lua_State *L)
 	return r;
 }
 
+/* A budget tripped at stack level `level`: a yieldable script notes where and yields (the runner
+ * reports it; in a hook lua_yield returns and the hook must return at once), anything else raises
+ * the message. */
+static int sandbox_stop(lua_State *L, struct sandbox_run *r, int level)
+{
+	sandbox_where(L, L, level);
+	if (lua_isyieldable(L)) {
+		strncpy(r->where, lua_tostring(L, -1), sizeof r->where - 1);
+		r->where[sizeof r->where - 1] = '\0';
+		lua_pop(L, 1);
+		return lua_yield(L, 0);
+	}
+	sandbox_push_message(L, r);
+	lua_concat(L, 2);
+	return lua_error(L);
+}
+
 static void sandbox_hook(lua_State *L, lua_Debug *ar)
 {
 	struct sandbox_run *r = sandbox_current(L);
@@ -91,7 +108,7 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
 			r->trip = TRIP_MEMORY;
 		else if (sandbox_past(&r->deadline))
 			r->trip = TRIP_SECONDS;
-		else if (httpd_caught_signal()) /* `otarun run` stops on SIGINT/SIGTERM (docs/sandbox.md) */
+		else if (sys_caught_signal() != SYS_SIGNAL_NONE) /* `otarun run` stops on SIGINT/SIGTERM (docs/sandbox.md) */
 			r->trip = TRIP_SIGNAL;
 		else {
 			/* every 8th step: where the script is, should a C call outlast the limit */
@@ -103,17 +120,7 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
 		lua_sethook(L, sandbox_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
 	}
 	/* level 0 is the script's running function (a hook has no frame of its own) */
-	sandbox_where(L, L, 0);
-	if (lua_isyieldable(L)) {
-		strncpy(r->where, lua_tostring(L, -1), sizeof r->where - 1);
-		r->where[sizeof r->where - 1] = '\0';
-		lua_pop(L, 1);
-		lua_yield(L, 0);
-		return;
-	}
-	sandbox_push_message(L, r);
-	lua_concat(L, 2);
-	lua_error(L);
+	sandbox_stop(L, r, 0);
 }
 
 /* charge(n): counts n instructions' worth of work a library function is about to do in C
@@ -143,16 +150,7 @@ static int sandbox_charge(lua_State *L)
 		}
 	}
 	lua_sethook(L, sandbox_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-	sandbox_where(L, L, 1);
-	if (lua_isyieldable(L)) {
-		strncpy(r->where, lua_tostring(L, -1), sizeof r->where - 1);
-		r->where[sizeof r->where - 1] = '\0';
-		lua_pop(L, 1);
-		return lua_yield(L, 0);
-	}
-	sandbox_push_message(L, r);
-	lua_concat(L, 2);
-	return lua_error(L);
+	return sandbox_stop(L, r, 1);
 }
 
 /* A message at index -2 that blames the sandbox's own wrappers is made to blame the script's line

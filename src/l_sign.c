@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include "l_util.h"
 
 #include "l_sign.h"
 #include "sign.h"
@@ -87,55 +88,41 @@ static const char *scalar_bytes(lua_State *L, int idx, int anchor, int *anchored
 }
 
 /*
- * Fills p from the string->scalar table at idx. Converted values are kept alive in a fresh table
- * left on the stack (so the borrowed pointers stay valid until the caller returns).
+ * Fills p from the name->scalar table at idx (with `lists`, a value may also be a list of scalars,
+ * one pair each: a header with several values). Converted values are kept alive in a fresh table
+ * left on the stack (so the borrowed pointers stay valid until the caller returns). Errors name
+ * fname and the item ("parameter", "header").
  */
-static int load_params(lua_State *L, int idx, struct sign_params *p, const char *fname)
+static int load_pairs(lua_State *L, int idx, struct sign_params *p, const char *fname, const char *item,
+                      int lists)
 {
 	sign_params_reset(p);
 	lua_newtable(L);
 	int anchor = lua_gettop(L), n = 0;
+	const char *vname = lists ? lua_pushfstring(L, "%s: %s", fname, item) : fname;
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		if (lua_type(L, -2) != LUA_TSTRING)
-			return luaL_error(L, "%s: parameter names must be strings (got a %s)", fname,
+			return luaL_error(L, "%s: %s names must be strings (got a %s)", fname, item,
 			                  luaL_typename(L, -2));
 		size_t kn, vn;
 		const char *k = lua_tolstring(L, -2, &kn);
-		const char *v = scalar_bytes(L, -1, anchor, &n, &vn, fname, k);
-		lua_pop(L, 1);
-		if (sign_params_add(p, k, kn, v, vn))
-			return SIGN_ENOMEM;
-	}
-	return SIGN_OK;
-}
-
-/* headers: name -> scalar, or name -> list of scalars for a header with several values */
-static int load_headers(lua_State *L, int idx, struct sign_params *p)
-{
-	sign_params_reset(p);
-	lua_newtable(L);
-	int anchor = lua_gettop(L), n = 0;
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		if (lua_type(L, -2) != LUA_TSTRING)
-			return luaL_error(L, "v3: header names must be strings (got a %s)",
-			                  luaL_typename(L, -2));
-		size_t kn, vn;
-		const char *k = lua_tolstring(L, -2, &kn);
-		lua_Integer count = lua_istable(L, -1) ? (lua_Integer)lua_rawlen(L, -1) : 1;
+		int list = lists && lua_istable(L, -1);
+		lua_Integer count = list ? (lua_Integer)lua_rawlen(L, -1) : 1;
 		for (lua_Integer i = 1; i <= count; i++) {
-			if (lua_istable(L, -1))
+			if (list)
 				lua_rawgeti(L, -1, i);
 			else
 				lua_pushvalue(L, -1);
-			const char *v = scalar_bytes(L, -1, anchor, &n, &vn, "v3: header", k);
-			lua_pop(L, 1); /* a string item stays alive in the caller's list */
+			const char *v = scalar_bytes(L, -1, anchor, &n, &vn, vname, k);
+			lua_pop(L, 1); /* a string item stays alive in the caller's table */
 			if (sign_params_add(p, k, kn, v, vn))
 				return SIGN_ENOMEM;
 		}
 		lua_pop(L, 1);
 	}
+	if (lists)
+		lua_pop(L, 1); /* vname; the anchor table stays */
 	return SIGN_OK;
 }
 
@@ -179,7 +166,7 @@ static int l_canonical_query(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	struct state *st = state_of(L);
-	int rc = load_params(L, 1, &st->params, "canonical_query");
+	int rc = load_pairs(L, 1, &st->params, "canonical_query", "parameter", 0);
 	sign_params_sort(&st->params);
 	sign_buf_reset(&st->buf);
 	if (rc == SIGN_OK)
@@ -200,7 +187,7 @@ static int l_v1(lua_State *L)
 	size_t sn;
 	const char *secret = luaL_checklstring(L, 3, &sn);
 	struct state *st = state_of(L);
-	int rc = load_params(L, 2, &st->params, "v1");
+	int rc = load_pairs(L, 2, &st->params, "v1", "parameter", 0);
 	if (rc == SIGN_OK)
 		rc = sign_v1_compute(&st->v1, method, &st->params, secret, sn);
 	if (rc)
@@ -254,9 +241,9 @@ static int l_v3(lua_State *L)
 	const char *secret = luaL_checklstring(L, 5, &sn);
 	struct state *st = state_of(L);
 	const char *names = signed_names_arg(L, 6, st, &nn);
-	int rc = load_params(L, 2, &st->params, "v3");
+	int rc = load_pairs(L, 2, &st->params, "v3", "parameter", 0);
 	if (rc == SIGN_OK)
-		rc = load_headers(L, 3, &st->headers);
+		rc = load_pairs(L, 3, &st->headers, "v3", "header", 1);
 	if (rc == SIGN_OK)
 		rc = sign_v3_compute(&st->v3, method, &st->params, &st->headers, names, nn, body, bn,
 		                     secret, sn);
@@ -413,24 +400,16 @@ static void flatten_child(lua_State *L, int out, int depth)
 static void flatten_table(lua_State *L, int out, int value, int prefix, int depth)
 {
 	const char *where = prefix ? lua_tostring(L, prefix) : "the top level";
-	lua_Integer n = (lua_Integer)lua_rawlen(L, value), items = 0, entries = 0;
+	lua_Integer n = (lua_Integer)lua_rawlen(L, value);
 	if (n > 0 && !prefix)
 		luaL_error(L, "flatten: the top level must be a table of named parameters, not a list");
-	for (lua_Integer i = 1; i <= n; i++) {
-		if (lua_rawgeti(L, value, i) != LUA_TNIL)
-			items++;
-		lua_pop(L, 1);
-	}
-	lua_pushnil(L);
-	while (lua_next(L, value)) {
-		lua_pop(L, 1);
-		entries++;
-		if (n == 0 && lua_type(L, -1) != LUA_TSTRING)
-			luaL_error(L, "flatten: field names in %s must be strings (got a %s)", where,
-			           luaL_typename(L, -1));
-	}
-	if (n > 0 && entries != items)
+	if (n > 0 && !lutil_is_list(L, value, n))
 		luaL_error(L, "flatten: %s mixes list items and named fields", where);
+	if (n == 0)
+		for (lua_pushnil(L); lua_next(L, value); lua_pop(L, 1))
+			if (lua_type(L, -2) != LUA_TSTRING)
+				luaL_error(L, "flatten: field names in %s must be strings (got a %s)", where,
+				           luaL_typename(L, -2));
 	if (n > 0) {
 		for (lua_Integer i = 1; i <= n; i++) {
 			lua_pushfstring(L, "%s.%I", where, (LUAI_UACINT)i);

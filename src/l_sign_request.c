@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include "l_util.h"
 
 #include "l_sign.h"
 #include "sign.h"
@@ -104,18 +105,7 @@ static void walk_scalar(lua_State *L, struct sign_rq *rq, int idx)
  * item is walked, so that the first error is the one flatten reports. */
 static void walk_list(lua_State *L, struct sign_rq *rq, int idx, lua_Integer n, int depth)
 {
-	lua_Integer items = 0, entries = 0;
-	for (lua_Integer i = 1; i <= n; i++) {
-		if (lua_rawgeti(L, idx, i) != LUA_TNIL)
-			items++;
-		lua_pop(L, 1);
-	}
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		lua_pop(L, 1);
-		entries++;
-	}
-	if (entries != items)
+	if (!lutil_is_list(L, idx, n))
 		luaL_error(L, "flatten: %s mixes list items and named fields", where(L, rq));
 	for (lua_Integer i = 1; i <= n; i++) {
 		size_t mark;
@@ -214,18 +204,12 @@ static struct sign_rq *prepare(lua_State *L, const char *fname, struct sign_rq_f
 		luaL_checktype(L, INTO_ARG, LUA_TTABLE);
 	lua_settop(L, INTO_ARG);
 	luaL_checkstack(L, K_COUNT + 8, fname);
-	f->method = field(L, fname, K_METHOD, 0);
-	f->host = field(L, fname, K_HOST, 0);
-	f->action = field(L, fname, K_ACTION, 1);
-	f->version = field(L, fname, K_VERSION, 1);
-	f->date = field(L, fname, K_DATE, 1);
-	f->nonce = field(L, fname, K_NONCE, 1);
-	f->access_key_id = field(L, fname, K_ACCESS_KEY_ID, 1);
-	f->secret = field(L, fname, K_SECRET, 1);
-	f->token = field(L, fname, K_TOKEN, 0);
-	f->body = field(L, fname, K_BODY, 0);
-	f->content_type = field(L, fname, K_CONTENT_TYPE, 0);
-	f->format = field(L, fname, K_FORMAT, 0);
+	static const unsigned required = 1u << K_ACTION | 1u << K_VERSION | 1u << K_DATE | 1u << K_NONCE |
+	                                 1u << K_ACCESS_KEY_ID | 1u << K_SECRET;
+	struct sign_slice *const slots[] = {&f->method, &f->host, &f->action, &f->version, &f->date,
+		&f->nonce, &f->access_key_id, &f->secret, &f->token, &f->body, &f->content_type, &f->format};
+	for (int k = K_METHOD; k <= K_FORMAT; k++) /* slots in the order of the K_ names */
+		*slots[k - K_METHOD] = field(L, fname, k, (required >> k) & 1);
 	lua_rawgeti(L, KEYS, K_PARAMS);
 	int t = lua_rawget(L, FACTS_ARG);
 	if (t != LUA_TNIL && t != LUA_TTABLE)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <lauxlib.h>
+#include "l_util.h"
 
 #include "store.h"
 
@@ -45,31 +46,11 @@ static int result(lua_State *L, struct store *s, int rc)
 
 /* ---- option tables --------------------------------------------------------------------------- */
 
-/* Raises on a key of t (at idx) that is not in fields, naming the ones that are. */
+/* Raises on a key of the table at idx that is not in fields. */
 static void check_fields(lua_State *L, int idx, const char *fn, const char *const *fields)
 {
 	luaL_checktype(L, idx, LUA_TTABLE);
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		lua_pop(L, 1);
-		const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-		int known = 0;
-		for (const char *const *f = fields; key && *f && !known; f++)
-			known = strcmp(key, *f) == 0;
-		if (!known) {
-			luaL_Buffer b;
-			luaL_buffinit(L, &b);
-			for (const char *const *f = fields; *f; f++) {
-				luaL_addstring(&b, f == fields ? "" : ", ");
-				luaL_addstring(&b, *f);
-			}
-			luaL_pushresult(&b);
-			const char *known_list = lua_tostring(L, -1);
-			const char *what = key ? lua_pushfstring(L, "\"%s\"", key)
-			                       : lua_pushfstring(L, "key of type %s", luaL_typename(L, -2));
-			luaL_error(L, "%s: unknown field %s (fields: %s)", fn, what, known_list);
-		}
-	}
+	lutil_check_keys(L, idx, fn, fields);
 }
 
 /* t[name] as a string or NULL; the string stays valid while t is on the stack. */
@@ -145,19 +126,6 @@ static int l_close(lua_State *L)
 	return 0;
 }
 
-static int l_mkdirs(lua_State *L)
-{
-	const char *dir = luaL_checkstring(L, 1);
-	char err[1024];
-	if (store_mkdirs(dir, err, sizeof err) != STORE_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
 static int l_path(lua_State *L)
 {
 	lua_pushstring(L, store_path(check_store(L)));
@@ -183,18 +151,12 @@ static int l_migrate(lua_State *L)
 static void push_holder(lua_State *L, const struct store_holder *h)
 {
 	lua_createtable(L, 0, 6);
-	lua_pushstring(L, h->host);
-	lua_setfield(L, -2, "host");
-	lua_pushinteger(L, h->pid);
-	lua_setfield(L, -2, "pid");
-	lua_pushinteger(L, h->since);
-	lua_setfield(L, -2, "since");
-	lua_pushstring(L, h->command);
-	lua_setfield(L, -2, "command");
-	if (h->alive >= 0) {
-		lua_pushboolean(L, h->alive);
-		lua_setfield(L, -2, "alive");
-	}
+	lutil_set_string(L, "host", h->host);
+	lutil_set_integer(L, "pid", h->pid);
+	lutil_set_integer(L, "since", h->since);
+	lutil_set_string(L, "command", h->command);
+	if (h->alive >= 0)
+		lutil_set_boolean(L, "alive", h->alive);
 }
 
 /* lock(timeout_seconds, command) -> true, takeover|nil | nil, msg, "locked", holder */
@@ -221,11 +183,17 @@ static int l_lock(lua_State *L)
 	return n;
 }
 
-static int l_unlock(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_unlock(s));
-}
+/* Methods that only call the core: true | nil, message, code. */
+#define STORE_CALL(name, fn) \
+	static int name(lua_State *L) \
+	{ \
+		struct store *s = check_store(L); \
+		return result(L, s, fn(s)); \
+	}
+STORE_CALL(l_unlock, store_unlock)
+STORE_CALL(l_begin, store_begin)
+STORE_CALL(l_commit, store_commit)
+STORE_CALL(l_rollback, store_rollback)
 
 static int l_locked(lua_State *L)
 {
@@ -245,24 +213,6 @@ static int l_holder(lua_State *L)
 	else
 		push_holder(L, &h);
 	return 1;
-}
-
-static int l_begin(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_begin(s));
-}
-
-static int l_commit(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_commit(s));
-}
-
-static int l_rollback(lua_State *L)
-{
-	struct store *s = check_store(L);
-	return result(L, s, store_rollback(s));
 }
 
 static int l_in_transaction(lua_State *L)
@@ -573,7 +523,6 @@ int luaopen_otarun_core_store(lua_State *L)
 	};
 	static const luaL_Reg fns[] = {
 		{"open", l_open},
-		{"mkdirs", l_mkdirs},
 		{"secret_key", l_secret_key},
 		{NULL, NULL},
 	};

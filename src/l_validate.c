@@ -12,6 +12,8 @@
  * Only converts: Lua tables to the tagged values of validate.h (strings are borrowed from the
  * declarations, which stay on the stack), then the C result back to tables. All C memory of a
  * check sits in an arena owned by a userdata, so a Lua error on the way cannot leak it. */
+#include "l_util.h"
+#include "timefmt.h"
 #include "validate.h"
 #include "tz.h"
 
@@ -159,28 +161,16 @@ static void fill_rollout(struct fill *f, int idx, struct validate_raw_rollout *r
 
 /* ---- building the result -------------------------------------------------------------------- */
 
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-	if (v) {
-		lua_pushstring(L, v);
-		lua_setfield(L, -2, k);
-	}
-}
-
 static void set_int(lua_State *L, const char *k, int has, long long v)
 {
-	if (has) {
-		lua_pushinteger(L, (lua_Integer)v);
-		lua_setfield(L, -2, k);
-	}
+	if (has)
+		lutil_set_integer(L, k, (lua_Integer)v);
 }
 
 static void set_bool(lua_State *L, const char *k, int v) /* enum validate_tristate */
 {
-	if (v != VALIDATE_UNSET) {
-		lua_pushboolean(L, v);
-		lua_setfield(L, -2, k);
-	}
+	if (v != VALIDATE_UNSET)
+		lutil_set_boolean(L, k, v);
 }
 
 static void set_list(lua_State *L, const char *k, int has, const char **v, size_t n)
@@ -198,8 +188,8 @@ static void set_list(lua_State *L, const char *k, int has, const char **v, size_
 static void push_tag(lua_State *L, const char *key, const char *value)
 {
 	lua_createtable(L, 0, 2);
-	set_str(L, "key", key);
-	set_str(L, "value", value);
+	lutil_set_string(L, "key", key);
+	lutil_set_string(L, "value", value);
 }
 
 static void push_window(lua_State *L, const struct validate_window *w)
@@ -214,10 +204,10 @@ static void push_window(lua_State *L, const struct validate_window *w)
 	set_int(L, "from", 1, w->from);
 	set_int(L, "to", 1, w->to);
 	if (w->zone[0])
-		set_str(L, "tz", w->zone);
+		lutil_set_string(L, "tz", w->zone);
 	else
 		set_int(L, "tz", 1, w->tz);
-	set_str(L, "text", w->text);
+	lutil_set_string(L, "text", w->text);
 }
 
 static void push_gate(lua_State *L, const struct validate_gate *g, int functions)
@@ -238,7 +228,7 @@ static void push_gate(lua_State *L, const struct validate_gate *g, int functions
 		lua_pushnumber(L, g->confidence);
 		lua_setfield(L, -2, "confidence");
 	}
-	set_str(L, "mode", g->mode);
+	lutil_set_string(L, "mode", g->mode);
 	set_bool(L, "require_evidence", g->require_evidence);
 	if (g->check) {
 		lua_rawgeti(L, functions, g->check->handle);
@@ -246,24 +236,36 @@ static void push_gate(lua_State *L, const struct validate_gate *g, int functions
 	}
 }
 
-static void push_wave(lua_State *L, const struct validate_wave *w, int functions)
+/* t[key] = a list of the n items of `size` bytes at items, each pushed by push. */
+typedef void (*push_fn)(lua_State *L, const void *item, int functions);
+static void set_items(lua_State *L, const char *key, const void *items, size_t n, size_t size, push_fn push,
+		      int functions)
 {
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		push(L, (const char *)items + i * size, functions);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, key);
+}
+
+static void push_wave(lua_State *L, const void *item, int functions)
+{
+	const struct validate_wave *w = item;
 	lua_createtable(L, 0, 24);
-	set_str(L, "name", w->name);
+	lutil_set_string(L, "name", w->name);
 	set_int(L, "line", 1, w->line);
 	set_int(L, "index", 1, w->index);
-	set_str(L, "kind", w->kind == VALIDATE_STATIC ? "static" : "dynamic");
+	lutil_set_string(L, "kind", w->kind == VALIDATE_STATIC ? "static" : "dynamic");
 	set_list(L, "versions", w->has_versions, w->versions, w->nversions);
-	set_str(L, "group", w->group);
+	lutil_set_string(L, "group", w->group);
 	set_list(L, "devices", w->has_devices, w->devices, w->ndevices);
 	if (w->has_percent) {
 		lua_pushnumber(L, w->percent);
 		lua_setfield(L, -2, "percent");
-		set_str(L, "percent_text", w->percent_text);
-		if (w->percent_total) {
-			lua_pushboolean(L, 1);
-			lua_setfield(L, -2, "percent_total");
-		}
+		lutil_set_string(L, "percent_text", w->percent_text);
+		if (w->percent_total)
+			lutil_set_boolean(L, "percent_total", 1);
 	}
 	if (w->all) {
 		lua_pushboolean(L, 1);
@@ -273,12 +275,12 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 	set_int(L, "retry_interval", w->has_retry_interval, w->retry_interval);
 	set_int(L, "retry_count", w->has_retry_count, w->retry_count);
 	set_int(L, "timeout", w->has_timeout, w->timeout);
-	set_str(L, "overwrite", w->overwrite);
-	set_str(L, "mode", w->mode);
+	lutil_set_string(L, "overwrite", w->overwrite);
+	lutil_set_string(L, "mode", w->mode);
 	set_bool(L, "push", w->push);
 	set_bool(L, "confirm", w->confirm);
 	set_bool(L, "multi_module", w->multi_module);
-	set_str(L, "protocol", w->protocol);
+	lutil_set_string(L, "protocol", w->protocol);
 	lua_createtable(L, (int)w->ntags, 0);
 	for (size_t i = 0; i < w->ntags; i++) {
 		push_tag(L, w->tags[i].key, w->tags[i].value);
@@ -291,7 +293,7 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 	}
 	set_int(L, "finish_at", w->has_finish_at, w->finish_at);
 	set_int(L, "finish_after", w->has_finish_after, w->finish_after);
-	set_str(L, "after", w->after);
+	lutil_set_string(L, "after", w->after);
 	set_bool(L, "after_explicit", w->after_explicit ? 1 : VALIDATE_UNSET);
 	set_int(L, "start", w->has_start, w->start);
 	set_int(L, "delay", w->has_delay, w->delay);
@@ -304,7 +306,7 @@ static void push_wave(lua_State *L, const struct validate_wave *w, int functions
 		push_gate(L, &w->gate, functions);
 		lua_setfield(L, -2, "gate");
 	}
-	set_str(L, "on_fail", w->on_fail);
+	lutil_set_string(L, "on_fail", w->on_fail);
 }
 
 /* notify = { { url =, url_env =, format =, secret_env =, on = { events in their fixed order } } } */
@@ -314,10 +316,10 @@ static void push_notify(lua_State *L, const struct validate_rollout *r)
 	for (size_t i = 0; i < r->nnotify; i++) {
 		const struct validate_notify *n = &r->notify[i];
 		lua_createtable(L, 0, 5);
-		set_str(L, "url", n->url);
-		set_str(L, "url_env", n->url_env);
-		set_str(L, "format", n->format);
-		set_str(L, "secret_env", n->secret_env);
+		lutil_set_string(L, "url", n->url);
+		lutil_set_string(L, "url_env", n->url_env);
+		lutil_set_string(L, "format", n->format);
+		lutil_set_string(L, "secret_env", n->secret_env);
 		lua_createtable(L, VN_COUNT, 0);
 		int k = 0;
 		for (int e = 0; e < VN_COUNT; e++) {
@@ -332,61 +334,54 @@ static void push_notify(lua_State *L, const struct validate_rollout *r)
 	lua_setfield(L, -2, "notify");
 }
 
-static void push_rollout(lua_State *L, const struct validate_rollout *r, int functions)
+static void push_rollout(lua_State *L, const void *item, int functions)
 {
+	const struct validate_rollout *r = item;
 	const struct validate_firmware *fw = &r->firmware;
 	lua_createtable(L, 0, 10);
-	set_str(L, "name", r->name);
-	set_str(L, "file", r->file);
+	lutil_set_string(L, "name", r->name);
+	lutil_set_string(L, "file", r->file);
 	set_int(L, "line", 1, r->line);
-	set_str(L, "product", r->product);
-	set_str(L, "region", r->region);
-	set_str(L, "instance", r->instance);
+	lutil_set_string(L, "product", r->product);
+	lutil_set_string(L, "region", r->region);
+	lutil_set_string(L, "instance", r->instance);
 	set_bool(L, "identity", r->identity != 0);
 	lua_createtable(L, 0, 8);
-	set_str(L, "id", fw->id);
-	set_str(L, "version", fw->version);
-	set_str(L, "type", fw->type);
-	set_str(L, "src_version", fw->src_version);
+	lutil_set_string(L, "id", fw->id);
+	lutil_set_string(L, "version", fw->version);
+	lutil_set_string(L, "type", fw->type);
+	lutil_set_string(L, "src_version", fw->src_version);
 	set_int(L, "size", fw->has_size, fw->size);
 	set_int(L, "files", fw->has_files, fw->files);
 	set_bool(L, "verified", fw->verified);
 	set_bool(L, "verify", fw->verify);
 	lua_setfield(L, -2, "firmware");
-	lua_createtable(L, (int)r->nwaves, 0);
-	for (size_t j = 0; j < r->nwaves; j++) {
-		push_wave(L, &r->waves[j], functions);
-		lua_rawseti(L, -2, (lua_Integer)j + 1);
-	}
-	lua_setfield(L, -2, "waves");
+	set_items(L, "waves", r->waves, r->nwaves, sizeof *r->waves, push_wave, functions);
 	if (r->nnotify)
 		push_notify(L, r);
+}
+
+static void push_diagnostic(lua_State *L, const void *item, int functions)
+{
+	const struct validate_diagnostic *d = item;
+	(void)functions;
+	lua_createtable(L, 0, 8);
+	lutil_set_string(L, "severity", d->severity == VALIDATE_ERROR ? "error" : "warning");
+	lutil_set_string(L, "rule", d->rule);
+	lutil_set_string(L, "message", d->message);
+	lutil_set_string(L, "file", d->file);
+	set_int(L, "line", 1, d->line);
+	lutil_set_string(L, "rollout", d->rollout);
+	lutil_set_string(L, "wave", d->wave);
+	lutil_set_string(L, "param", d->param);
 }
 
 static void push_result(lua_State *L, const struct validate_result *res, int functions)
 {
 	lua_createtable(L, 0, 2);
-	lua_createtable(L, (int)res->ndiagnostics, 0);
-	for (size_t i = 0; i < res->ndiagnostics; i++) {
-		const struct validate_diagnostic *d = &res->diagnostics[i];
-		lua_createtable(L, 0, 8);
-		set_str(L, "severity", d->severity == VALIDATE_ERROR ? "error" : "warning");
-		set_str(L, "rule", d->rule);
-		set_str(L, "message", d->message);
-		set_str(L, "file", d->file);
-		set_int(L, "line", 1, d->line);
-		set_str(L, "rollout", d->rollout);
-		set_str(L, "wave", d->wave);
-		set_str(L, "param", d->param);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-	lua_setfield(L, -2, "diagnostics");
-	lua_createtable(L, (int)res->nrollouts, 0);
-	for (size_t i = 0; i < res->nrollouts; i++) {
-		push_rollout(L, &res->rollouts[i], functions);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-	lua_setfield(L, -2, "rollouts");
+	set_items(L, "diagnostics", res->diagnostics, res->ndiagnostics, sizeof *res->diagnostics,
+		  push_diagnostic, functions);
+	set_items(L, "rollouts", res->rollouts, res->nrollouts, sizeof *res->rollouts, push_rollout, functions);
 }
 
 /* ---- module functions ----------------------------------------------------------------------- */
@@ -425,11 +420,8 @@ static int l_check(lua_State *L)
 	struct validate_arena **ud = lua_newuserdatauv(L, sizeof *ud, 0);
 	*ud = NULL;
 	luaL_setmetatable(L, ARENA_META);
-	if (!(*ud = validate_arena_new())) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "validate: out of memory");
-		return 2;
-	}
+	if (!(*ud = validate_arena_new()))
+		return lutil_fail(L, "validate: out of memory");
 	lua_newtable(L);
 	struct fill f = { L, *ud, lua_gettop(L), 0 };
 	struct validate_raw_rollout *raw = fill_alloc(&f, n * sizeof *raw);
@@ -439,26 +431,26 @@ static int l_check(lua_State *L)
 		lua_pop(L, 1);
 	}
 	struct validate_result res;
-	if (validate_check(*ud, raw, n, &opts, &res)) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "validate: out of memory");
-		return 2;
-	}
+	if (validate_check(*ud, raw, n, &opts, &res))
+		return lutil_fail(L, "validate: out of memory");
 	push_result(L, &res, f.functions);
+	return 1;
+}
+
+/* parse(s) -> integer | nil, message, for the parsers of one string into one integer. */
+static int parse_integer(lua_State *L, int (*parse)(const char *, long long *, char *, size_t))
+{
+	long long v;
+	char err[200];
+	if (parse(luaL_checkstring(L, 1), &v, err, sizeof err))
+		return lutil_fail(L, err);
+	lua_pushinteger(L, (lua_Integer)v);
 	return 1;
 }
 
 static int l_parse_duration(lua_State *L)
 {
-	long long secs;
-	char err[200];
-	if (validate_parse_duration(luaL_checkstring(L, 1), &secs, err, sizeof err)) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	lua_pushinteger(L, (lua_Integer)secs);
-	return 1;
+	return parse_integer(L, timefmt_parse_duration);
 }
 
 static int l_parse_time(lua_State *L)
@@ -466,11 +458,8 @@ static int l_parse_time(lua_State *L)
 	long long epoch;
 	int offset;
 	char err[200];
-	if (validate_parse_time(luaL_checkstring(L, 1), &epoch, &offset, err, sizeof err)) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
+	if (timefmt_parse_time(luaL_checkstring(L, 1), &epoch, &offset, err, sizeof err))
+		return lutil_fail(L, err);
 	lua_pushinteger(L, (lua_Integer)epoch);
 	lua_pushinteger(L, offset);
 	return 2;
@@ -481,22 +470,14 @@ static int l_format_time(lua_State *L)
 	lua_Integer epoch = luaL_checkinteger(L, 1), offset = luaL_optinteger(L, 2, 0);
 	char buf[64];
 	luaL_argcheck(L, offset > -86400 && offset < 86400, 2, "offset must be seconds east of UTC, under a day");
-	luaL_argcheck(L, validate_format_time(epoch, (int)offset, buf, sizeof buf) > 0, 1, "epoch out of range");
+	luaL_argcheck(L, timefmt_format_time(epoch, (int)offset, buf, sizeof buf) > 0, 1, "epoch out of range");
 	lua_pushstring(L, buf);
 	return 1;
 }
 
 static int l_parse_size(lua_State *L)
 {
-	long long bytes;
-	char err[200];
-	if (validate_parse_size(luaL_checkstring(L, 1), &bytes, err, sizeof err)) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	lua_pushinteger(L, (lua_Integer)bytes);
-	return 1;
+	return parse_integer(L, validate_parse_size);
 }
 
 /* A window in the normalised shape (days = { [1..7] = bool }, minutes, offset seconds) or as
@@ -506,7 +487,7 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 	memset(w, 0, sizeof *w);
 	int t = lua_getfield(L, idx, "days");
 	if (t == LUA_TSTRING) {
-		if (validate_parse_days(lua_tostring(L, -1), w->days, err, errlen))
+		if (timefmt_parse_days(lua_tostring(L, -1), w->days, err, errlen))
 			return err;
 	} else if (t == LUA_TTABLE) {
 		for (int d = 1; d <= 7; d++) {
@@ -525,9 +506,9 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 		t = lua_getfield(L, idx, keys[i]);
 		if (t == LUA_TNUMBER && lua_isinteger(L, -1))
 			*dst[i] = (int)lua_tointeger(L, -1);
-		else if (t == LUA_TSTRING && i < 2 && validate_parse_clock(lua_tostring(L, -1), dst[i], err, errlen))
+		else if (t == LUA_TSTRING && i < 2 && timefmt_parse_clock(lua_tostring(L, -1), dst[i], err, errlen))
 			return err;
-		else if (t == LUA_TSTRING && i == 2 && validate_parse_tz(lua_tostring(L, -1), dst[i], err, errlen)) {
+		else if (t == LUA_TSTRING && i == 2 && timefmt_parse_tz(lua_tostring(L, -1), dst[i], err, errlen)) {
 			if (tz_check(lua_tostring(L, -1), err, errlen) != 0)
 				return err;
 			snprintf(w->zone, sizeof w->zone, "%s", lua_tostring(L, -1));
@@ -537,7 +518,7 @@ static const char *window_from_lua(lua_State *L, int idx, struct validate_window
 		lua_pop(L, 1);
 	}
 	if (w->from == w->to)
-		w->to = w->from + 1440; /* no from/to: the whole day */
+		w->to = w->from + TIMEFMT_MINUTES_PER_DAY; /* no from/to: the whole day */
 	return NULL;
 }
 
@@ -550,12 +531,10 @@ static int l_next_window_open(lua_State *L)
 	const char *msg = window_from_lua(L, 1, &w, err, sizeof err);
 	if (msg)
 		return luaL_argerror(L, 1, msg);
-	long long open = validate_next_window_open(&w, t);
-	if (open < 0) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "the window has no days");
-		return 2;
-	}
+	struct timefmt_window tw = {w.days, w.from, w.to, w.tz, w.zone};
+	long long open = timefmt_next_window_open(&tw, t);
+	if (open < 0)
+		return lutil_fail(L, "the window has no days");
 	lua_pushinteger(L, (lua_Integer)open);
 	return 1;
 }
@@ -573,7 +552,7 @@ static int l_fields(lua_State *L)
 	const char *const *wave = validate_field_names("wave", &n);
 	lua_createtable(L, 0, (int)n);
 	for (size_t i = 0; i < n; i++)
-		set_str(L, wave[i], validate_wave_field_param(i));
+		lutil_set_string(L, wave[i], validate_wave_field_param(i));
 	lua_setfield(L, -2, "params");
 	return 1;
 }
@@ -590,11 +569,8 @@ int luaopen_otarun_core_validate(lua_State *L)
 		{ "fields", l_fields },
 		{ NULL, NULL },
 	};
-	if (luaL_newmetatable(L, ARENA_META)) {
-		lua_pushcfunction(L, arena_gc);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
+	static const luaL_Reg arena_meta[] = { { "__gc", arena_gc }, { NULL, NULL } };
+	lutil_new_class(L, ARENA_META, arena_meta, NULL);
 	luaL_newlib(L, funcs);
 	return 1;
 }

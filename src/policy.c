@@ -1,4 +1,4 @@
-/* The native policy engine: the built-in rule kinds (SPEC §5) judged against the plan's waves,
+/* The native policy engine: the built-in rule kinds (docs/policy-schema.md) judged against the plan's waves,
  * scoped by `applies`. Configuration rules judge only the waves still to start or change (status
  * waiting or ready, or an action create/update/replace): a wave that runs or finished with
  * nothing to do is history, and a new policy must not block the rest of its rollout. Uses:
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include "policy.h"
+#include "timefmt.h"
 #include "tz.h"
 
 static const char *const kind_names[POLICY_KIND_COUNT] = {
@@ -165,52 +166,11 @@ static double wave_reach(const struct policy_wave *w)
 	}
 }
 
-/* Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm). */
-static void civil_from_days(long long z, long long *y, int *m, int *d)
-{
-	z += 719468;
-	long long era = (z >= 0 ? z : z - 146096) / 146097, doe = z - era * 146097;
-	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static long long split_day(long long t, long tz, long long *secs)
-{
-	long long local = t + tz, days = local / 86400;
-	*secs = local % 86400;
-	if (*secs < 0) {
-		*secs += 86400;
-		days--;
-	}
-	return days;
-}
-
-/* RFC 3339 in UTC, for messages. */
-static void format_epoch(long long t, char *buf, size_t len)
-{
-	long long y, secs, days = split_day(t, 0, &secs);
-	int m, d;
-	civil_from_days(days, &y, &m, &d);
-	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(secs / 3600),
-	         (int)(secs % 3600 / 60), (int)(secs % 60));
-}
-
-static int month_day(long long t, long tz)
-{
-	long long y, secs;
-	int m, d;
-	civil_from_days(split_day(t, tz, &secs), &y, &m, &d);
-	return m * 100 + d;
-}
-
 static int period_contains(const struct policy_period *p, long long t)
 {
 	if (!p->yearly)
 		return t >= p->from && t < p->to;
-	int md = month_day(t, p->tz);
+	int md = timefmt_month_day(t, (int)p->tz);
 	if (p->from_md <= p->to_md)
 		return md >= p->from_md && md <= p->to_md;
 	return md >= p->from_md || md <= p->to_md;
@@ -218,7 +178,7 @@ static int period_contains(const struct policy_period *p, long long t)
 
 /* ---- windows: weekly minute intervals in UTC ------------------------------------------------ */
 
-#define WEEK_MINUTES (7 * 1440)
+#define WEEK_MINUTES (7 * TIMEFMT_MINUTES_PER_DAY)
 #define POLICY_MAX_WINDOW_SPANS (14 * 16)
 
 struct span {
@@ -230,11 +190,11 @@ static int window_spans(const struct policy_window *w, long long now, struct spa
 {
 	int zone_offset = 0;
 	long tz = w->zone[0] && tz_offset_at(w->zone, now, &zone_offset) == 0 ? zone_offset : w->tz;
-	int len = w->to > w->from ? w->to - w->from : w->to + 1440 - w->from;
+	int len = w->to > w->from ? w->to - w->from : w->to + TIMEFMT_MINUTES_PER_DAY - w->from;
 	for (int day = 0; day < 7; day++) {
 		if (!(w->days & (1u << day)))
 			continue;
-		int start = (int)(((long)day * 1440 + w->from - tz / 60) % WEEK_MINUTES);
+		int start = (int)(((long)day * TIMEFMT_MINUTES_PER_DAY + w->from - tz / 60) % WEEK_MINUTES);
 		if (start < 0)
 			start += WEEK_MINUTES;
 		if (start + len <= WEEK_MINUTES) {
@@ -276,22 +236,6 @@ static int window_within(const struct policy_window *w, const struct policy_rule
 }
 
 /* ---- the rules ------------------------------------------------------------------------------ */
-
-/* "1h30m", for messages */
-static const char *format_duration(long long secs, char *buf, size_t len)
-{
-	static const long long unit[] = {86400, 3600, 60, 1};
-	static const char name[] = "dhms";
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < 4 && used < len; i++) {
-		if (secs >= unit[i] || (i == 3 && used == 0)) {
-			used += (size_t)snprintf(buf + used, len - used, "%lld%c", secs / unit[i], name[i]);
-			secs %= unit[i];
-		}
-	}
-	return buf;
-}
 
 static const char *protocol_of(const struct policy_wave *w)
 {
@@ -339,11 +283,11 @@ static void rule_per_wave(struct eval *e, const struct policy_wave *w, int last)
 	case POLICY_MIN_SOAK:
 		if (!last && w->soak < 0)
 			fail(e, w, "wave \"%s\" has no gate soak; soak at least %s (gate = { soak = ... })",
-			     w->name, format_duration((long long)rule->limit, when, sizeof when));
+			     w->name, timefmt_format_duration((long long)rule->limit, when, sizeof when));
 		else if (!last && w->soak < rule->limit)
 			fail(e, w, "wave \"%s\" soaks %s; at least %s required", w->name,
-			     format_duration(w->soak, when, sizeof when),
-			     format_duration((long long)rule->limit, other, sizeof other));
+			     timefmt_format_duration(w->soak, when, sizeof when),
+			     timefmt_format_duration((long long)rule->limit, other, sizeof other));
 		break;
 	case POLICY_REQUIRE_TIMEOUT:
 		if (w->timeout < 0)
@@ -368,7 +312,7 @@ static void rule_per_wave(struct eval *e, const struct policy_wave *w, int last)
 			start = w->earliest_start;
 		for (size_t i = 0; i < rule->nperiods; i++) {
 			if (period_contains(&rule->periods[i], start)) {
-				format_epoch(start, when, sizeof when);
+				timefmt_format_time(start, 0, when, sizeof when);
 				fail(e, w, "wave \"%s\" would start at %s, inside the freeze %s", w->name, when,
 				     rule->periods[i].text ? rule->periods[i].text : "");
 				break;

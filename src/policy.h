@@ -1,4 +1,4 @@
-/* The native policy engine (SPEC §5): built-in rule kinds judged against a plan, scoped by a
+/* The native policy engine (docs/policy-schema.md): built-in rule kinds judged against a plan, scoped by a
  * policy's `applies`, reporting one result per finding through a callback. Pure C, no Lua: the
  * binding (l_policy.c) converts the plan table and the policy files' rules into these structs.
  * The engine never allocates; every pointer it is given stays owned by the caller. */
@@ -148,8 +148,35 @@ int policy_level_lookup(const char *name);
 int policy_status_lookup(const char *name);
 int policy_action_lookup(const char *name);
 
+/* ---- the policy file schema (policy_schema.c): checked here once; the binding only converts */
+
+#define POLICY_MAX_WINDOWS 16
+#define POLICY_MAX_PERIODS 1000
+
+/* Field names (NULL-terminated) of a declaration, its applies, a freeze period, a window,
+ * require_approval's table and the custom check's limits. */
+extern const char *const policy_fields[];
+extern const char *const policy_applies_fields[];
+extern const char *const policy_period_fields[];
+extern const char *const policy_window_fields[];
+extern const char *const policy_approval_fields[];
+extern const char *const policy_limits_fields[];
+
+/* What the declaration carries besides its compiled rules (limits only when has_*). */
+struct policy_body_shape {
+	int has_rules, has_check, has_memory, has_instructions;
+	long long memory, instructions;
+};
+
+/* Each returns 0, or -1 with a message in err (without the "policy NAME: " prefix). */
+int policy_check_level(const char *level, enum policy_level *out, char *err, size_t errlen);
+int policy_check_kind(const char *kind, enum policy_kind *out, char *err, size_t errlen);
+int policy_check_body(const struct policy_body_shape *body, char *err, size_t errlen);
+int policy_check_rule(const struct policy_rule *rule, char *err, size_t errlen);
+
 /* Parsers for rule values; each returns 0 on success, -1 with a reason in err. */
 int policy_parse_duration(const char *s, long long *seconds, char *err, size_t errlen);
+/* from and to are required (NULL: an error saying so); tz may be NULL (UTC). */
 int policy_parse_period(const char *from, const char *to, const char *tz,
                         struct policy_period *out, char *err, size_t errlen);
 int policy_parse_days(const char *s, unsigned *days, char *err, size_t errlen);

@@ -4,6 +4,7 @@
  * The digests and the HMAC template are fetched once per process: fetching by name on every
  * signature would cost more than the hashing itself.
  */
+#include "bytes.h"
 #include "sign.h"
 
 #include <limits.h>
@@ -190,14 +191,10 @@ void sign_params_free(struct sign_params *p)
 static struct sign_param *params_push(struct sign_params *p)
 {
 	if (p->len == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		if (cap > SIZE_MAX / sizeof *p->items)
-			return NULL;
-		struct sign_param *items = realloc(p->items, cap * sizeof *items);
+		struct sign_param *items = bytes_grow(p->items, &p->cap, sizeof *items, 16);
 		if (!items)
 			return NULL;
 		p->items = items;
-		p->cap = cap;
 	}
 	return &p->items[p->len++];
 }
@@ -382,26 +379,29 @@ int sign_sha256_hex(char out[SIGN_SHA256_HEX_SIZE], const void *data, size_t n)
 	return SIGN_OK;
 }
 
+/* HMAC-SHA1 as base64 (28 characters and the NUL) or HMAC-SHA256 as lower-case hex, into out. */
+static int hmac_text(int sha256, char *out, const void *key, size_t key_len, const void *data, size_t n)
+{
+	unsigned char md[32];
+	size_t len = sha256 ? 32 : 20;
+	int rc = hmac(sha256, len, key, key_len, data, n, md);
+	if (rc == SIGN_OK && sha256)
+		hex_encode(out, md, len);
+	else if (rc == SIGN_OK)
+		EVP_EncodeBlock((unsigned char *)out, md, (int)len);
+	return rc;
+}
+
 int sign_hmac_sha1_base64(char out[SIGN_SHA1_B64_SIZE], const void *key, size_t key_len,
                           const void *data, size_t n)
 {
-	unsigned char md[20];
-	int rc = hmac(0, sizeof md, key, key_len, data, n, md);
-	if (rc)
-		return rc;
-	EVP_EncodeBlock((unsigned char *)out, md, sizeof md); /* writes 28 chars and the NUL */
-	return SIGN_OK;
+	return hmac_text(0, out, key, key_len, data, n);
 }
 
 int sign_hmac_sha256_hex(char out[SIGN_SHA256_HEX_SIZE], const void *key, size_t key_len,
                          const void *data, size_t n)
 {
-	unsigned char md[32];
-	int rc = hmac(1, sizeof md, key, key_len, data, n, md);
-	if (rc)
-		return rc;
-	hex_encode(out, md, sizeof md);
-	return SIGN_OK;
+	return hmac_text(1, out, key, key_len, data, n);
 }
 
 int sign_equal(const char *a, size_t a_len, const char *b, size_t b_len)

@@ -5,7 +5,7 @@
  * the small helpers around them (hashes, timestamps, nonces, constant-time compare).
  * Implemented in sign.c (all but V3), sign_v3.c and sign_request.c (the client's one-call
  * path). Uses OpenSSL 3 (EVP) only; never Lua.
- * Facts: shared/reference/alibaba-api.md sections 1 and 2. Thread-safe: state lives in the
+ * The algorithms: docs/signing.md. Thread-safe: state lives in the
  * caller's structs, plus one digest context per thread.
  *
  * Every function that can fail returns SIGN_OK (0) or a negative SIGN_E* code; sign_strerror()

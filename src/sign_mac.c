@@ -105,30 +105,30 @@ static int block_key(unsigned char k0[64], const char *a, size_t an, const char 
 	       SHA1_Final(k0, &c);
 }
 
-static void pads(unsigned char ipad[64], unsigned char opad[64], const unsigned char k0[64])
+/* The RFC 2104 inner (pad[0]) and outer (pad[1]) pads of the key a || b. The caller cleanses pad. */
+static int key_pads(unsigned char pad[2][64], const char *a, size_t an, const char *b, size_t bn, int sha256)
 {
+	unsigned char k0[64];
+	int ok = block_key(k0, a, an, b, bn, sha256);
 	for (int i = 0; i < 64; i++) {
-		ipad[i] = k0[i] ^ 0x36;
-		opad[i] = k0[i] ^ 0x5c;
+		pad[0][i] = k0[i] ^ 0x36;
+		pad[1][i] = k0[i] ^ 0x5c;
 	}
+	OPENSSL_cleanse(k0, sizeof k0);
+	return ok;
 }
 
 int sign_mac_hmac_sha256_hex(struct sign_mac *m, char out[65], const char *key, size_t key_len,
                              const void *data, size_t n)
 {
 	if (!key_cached(&m->k256, key, key_len, NULL, 0)) {
-		unsigned char k0[64], ipad[64], opad[64];
-		int ok = block_key(k0, key, key_len, NULL, 0, 1);
-		pads(ipad, opad, k0);
-		ok = ok && SHA256_Init(&m->inner256) && SHA256_Update(&m->inner256, ipad, 64) &&
-		     SHA256_Init(&m->outer256) && SHA256_Update(&m->outer256, opad, 64);
-		OPENSSL_cleanse(k0, sizeof k0);
-		OPENSSL_cleanse(ipad, sizeof ipad);
-		OPENSSL_cleanse(opad, sizeof opad);
-		if (!ok) {
-			m->k256.valid = 0;
-			return SIGN_ECRYPTO;
-		}
+		unsigned char pad[2][64];
+		int ok = key_pads(pad, key, key_len, NULL, 0, 1) && SHA256_Init(&m->inner256) &&
+		         SHA256_Update(&m->inner256, pad[0], 64) && SHA256_Init(&m->outer256) &&
+		         SHA256_Update(&m->outer256, pad[1], 64);
+		OPENSSL_cleanse(pad, sizeof pad);
+		if (!ok)
+			return m->k256.valid = 0, SIGN_ECRYPTO;
 	}
 	SHA256_CTX c = m->inner256;
 	unsigned char inner[SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
@@ -146,18 +146,13 @@ int sign_mac_hmac_sha1_base64(struct sign_mac *m, char out[29], const char *key,
                               const char *suffix, size_t suffix_len, const void *data, size_t n)
 {
 	if (!key_cached(&m->k1, key, key_len, suffix, suffix_len)) {
-		unsigned char k0[64], ipad[64], opad[64];
-		int ok = block_key(k0, key, key_len, suffix, suffix_len, 0);
-		pads(ipad, opad, k0);
-		ok = ok && SHA1_Init(&m->inner1) && SHA1_Update(&m->inner1, ipad, 64) &&
-		     SHA1_Init(&m->outer1) && SHA1_Update(&m->outer1, opad, 64);
-		OPENSSL_cleanse(k0, sizeof k0);
-		OPENSSL_cleanse(ipad, sizeof ipad);
-		OPENSSL_cleanse(opad, sizeof opad);
-		if (!ok) {
-			m->k1.valid = 0;
-			return SIGN_ECRYPTO;
-		}
+		unsigned char pad[2][64];
+		int ok = key_pads(pad, key, key_len, suffix, suffix_len, 0) && SHA1_Init(&m->inner1) &&
+		         SHA1_Update(&m->inner1, pad[0], 64) && SHA1_Init(&m->outer1) &&
+		         SHA1_Update(&m->outer1, pad[1], 64);
+		OPENSSL_cleanse(pad, sizeof pad);
+		if (!ok)
+			return m->k1.valid = 0, SIGN_ECRYPTO;
 	}
 	SHA_CTX c = m->inner1;
 	unsigned char inner[SHA_DIGEST_LENGTH], md[SHA_DIGEST_LENGTH];

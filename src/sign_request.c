@@ -4,8 +4,9 @@
  * the buffer that is both hashed and sent, then signed (V3 or v1). Must stay byte-identical to
  * flatten + sign_v3_compute / sign_v1_compute (tests/test_sign_request.c checks it on random
  * requests). Uses the buffers and hashes of sign.c; no Lua.
- * Reference: shared/reference/alibaba-api.md sections 1.2-1.5 and 2.
+ * The algorithms: docs/signing.md.
  */
+#include "bytes.h"
 #include "sign.h"
 #include "sign_mac.h"
 
@@ -89,14 +90,12 @@ void sign_rq_path_pop(struct sign_rq *rq, size_t mark)
 static struct sign_rq_item *push_item(struct sign_rq *rq)
 {
 	if (rq->len == rq->cap) {
-		size_t cap = rq->cap ? rq->cap * 2 : 32;
-		if (cap > SIZE_MAX / sizeof *rq->items)
-			return NULL;
-		struct sign_rq_item *items = realloc(rq->items, cap * sizeof *items);
+		size_t cap = rq->cap, order_cap = rq->cap;
+		struct sign_rq_item *items = bytes_grow(rq->items, &cap, sizeof *items, 32);
 		if (!items)
 			return NULL;
 		rq->items = items;
-		struct sign_rq_item **order = realloc(rq->order, cap * sizeof *order);
+		struct sign_rq_item **order = bytes_grow(rq->order, &order_cap, sizeof *order, 32);
 		if (!order)
 			return NULL; /* items grew; cap did not, so the next push retries both */
 		rq->order = order;

@@ -2,7 +2,7 @@
  * sign_v3.c: the V3 signature (ACS3-HMAC-SHA256) of the signer: signed-header selection, the
  * canonical request, the string to sign, the Authorization header and its parser for the
  * verifier. Uses the buffer, parameter lists and hashes of sign.c; no Lua.
- * Reference: shared/reference/alibaba-api.md section 2.
+ * The algorithm: docs/signing.md.
  */
 #include "sign.h"
 

@@ -507,33 +507,3 @@ void store_close(struct store *s)
 	free(s->lock_path);
 	free(s);
 }
-
-int store_mkdirs(const char *dir, char *err, size_t errlen)
-{
-	char buf[4096];
-	size_t n = strlen(dir);
-	if (n == 0)
-		return STORE_OK;
-	if (n >= sizeof buf) {
-		snprintf(err, errlen, "%s: path too long", dir);
-		return STORE_INVALID;
-	}
-	memcpy(buf, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char c = buf[i];
-		buf[i] = '\0';
-		struct stat sb;
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
-			return STORE_ERROR;
-		}
-		if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a directory", buf);
-			return STORE_ERROR;
-		}
-		buf[i] = c;
-	}
-	return STORE_OK;
-}

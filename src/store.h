@@ -1,5 +1,5 @@
 /*
- * store.h: otarun's state store, the crash-safety record of every rollout (SPEC §4). An SQLite file
+ * store.h: otarun's state store, the crash-safety record of every rollout (docs/state.md). An SQLite file
  * (WAL, synchronous=FULL) with a versioned schema migrated forward in C, holding rollouts, waves
  * and their transitions, jobs, the intent journal, gate readings, approvals, policy overrides and
  * the audit log. One process acts on a store at a time (store_lock: flock on PATH.lock plus a
@@ -44,7 +44,7 @@ struct store_options {
 };
 
 /* Opens (creating if absent, unless readonly) and migrates the store at path. On failure *out is
- * NULL and err holds the message. The parent directory must exist (see store_mkdirs). */
+ * NULL and err holds the message. The parent directory must exist (see sys_mkdirs in sys.h). */
 int store_open(struct store **out, const char *path, const struct store_options *opt, char *err,
                size_t errlen);
 void store_close(struct store *s); /* releases the lock if held; NULL is fine */
@@ -52,8 +52,6 @@ const char *store_errmsg(const struct store *s);
 const char *store_path(const struct store *s);
 const char *store_rc_name(int rc); /* "ok", "locked", ... */
 
-/* Creates every missing directory of dir (like mkdir -p). */
-int store_mkdirs(const char *dir, char *err, size_t errlen);
 
 /* Schema version of the open file; migration to target (0: latest) in one transaction. */
 int store_schema_version(struct store *s, int *version);
@@ -124,7 +122,7 @@ struct store_wave {
 };
 /* Upserts a wave (new waves start "waiting"); never changes the state of an existing one. */
 int store_wave_put(struct store *s, const struct store_wave *w);
-/* Moves a wave to state `to` (SPEC §3 names), recording from/to/at/why. job_id, when not NULL,
+/* Moves a wave to state `to` (the names in docs/state.md), recording from/to/at/why. job_id, when not NULL,
  * becomes the wave's job. Moving to the state it is in records nothing and sets *changed = 0. */
 int store_wave_transition(struct store *s, const char *rollout, const char *wave, const char *to,
                           const char *why, const char *job_id, int64_t at, int *changed);

@@ -4,6 +4,7 @@
  * other store files write each statement once, in SQLite's dialect with ?N parameters, and walk
  * its rows with these calls, whatever the engine.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,15 @@ void store_bind_text(struct store_q *q, int idx, const char *v)
 		return;
 	}
 	pg_bind(q, idx, v, OID_TEXT);
+}
+
+void store_bind_texts(struct store_q *q, int first, int n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	for (int i = 0; i < n; i++)
+		store_bind_text(q, first + i, va_arg(ap, const char *));
+	va_end(ap);
 }
 
 void store_bind_int(struct store_q *q, int idx, int64_t v)

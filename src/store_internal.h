@@ -96,6 +96,8 @@ struct store_q *store_q_new(struct store *s, const char *sql); /* NULL after sto
 void store_q_free(struct store_q *q);
 void store_q_reset(struct store_q *q); /* also clears the bindings */
 void store_bind_text(struct store_q *q, int idx, const char *v); /* NULL binds SQL NULL */
+/* n strings (const char *, NULL for SQL NULL) into parameters first .. first + n - 1. */
+void store_bind_texts(struct store_q *q, int first, int n, ...);
 void store_bind_int(struct store_q *q, int idx, int64_t v);
 void store_bind_null_int(struct store_q *q, int idx);
 void store_bind_null(struct store_q *q, int idx); /* of no declared type */

@@ -14,6 +14,11 @@
 /* ?1 rollout, ?2 wave (NULL: any), ?3 rows after this id, ?4 limit (-1: none). */
 #define WHERE_RW " WHERE (?1 IS NULL OR rollout = ?1) AND (?2 IS NULL OR wave = ?2) AND id > ?3"
 
+/* The intent journal's rows, for the full list and for the open (pending or unknown) ones. */
+#define INTENTS \
+	"SELECT id, rollout, wave, action, params, identity, state, job_id, result, created_at," \
+	" settled_at FROM intents" WHERE_RW
+
 static const struct {
 	const char *name;
 	const char *sql;
@@ -33,13 +38,9 @@ static const struct {
 		"SELECT job_id, rollout, wave, firmware, kind, identity, params_fingerprint, created_at,"
 		" status, status_at FROM jobs WHERE (?1 IS NULL OR rollout = ?1)"
 		" AND (?2 IS NULL OR wave = ?2) AND ?3 = ?3 ORDER BY created_at, job_id LIMIT ?4"},
-	[STORE_LIST_INTENTS] = {"intents",
-		"SELECT id, rollout, wave, action, params, identity, state, job_id, result, created_at,"
-		" settled_at FROM intents" WHERE_RW " ORDER BY id LIMIT ?4"},
+	[STORE_LIST_INTENTS] = {"intents", INTENTS " ORDER BY id LIMIT ?4"},
 	[STORE_LIST_UNSETTLED] = {"unsettled",
-		"SELECT id, rollout, wave, action, params, identity, state, job_id, result, created_at,"
-		" settled_at FROM intents" WHERE_RW " AND state IN ('pending', 'unknown')"
-		" ORDER BY id LIMIT ?4"},
+		INTENTS " AND state IN ('pending', 'unknown') ORDER BY id LIMIT ?4"},
 	[STORE_LIST_GATES] = {"gates",
 		"SELECT id, rollout, wave, at, counts, verdict, reason FROM gate_readings" WHERE_RW
 		" ORDER BY id LIMIT ?4"},

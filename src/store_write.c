@@ -73,11 +73,7 @@ int store_rollout_put(struct store *s, const struct store_rollout *r)
 		return rc;
 	struct store_q *st = store_stmt(s, ST_ROLLOUT_PUT);
 	if (st) {
-		store_bind_text(st, 1, r->name);
-		store_bind_text(st, 2, r->file);
-		store_bind_text(st, 3, r->product);
-		store_bind_text(st, 4, r->region);
-		store_bind_text(st, 5, r->firmware);
+		store_bind_texts(st, 1, 5, r->name, r->file, r->product, r->region, r->firmware);
 		store_bind_int(st, 6, store_now(r->at));
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a rollout"));
@@ -124,8 +120,7 @@ int store_wave_put(struct store *s, const struct store_wave *w)
 		return rc;
 	struct store_q *st = store_stmt(s, ST_WAVE_PUT);
 	if (st) {
-		store_bind_text(st, 1, w->rollout);
-		store_bind_text(st, 2, w->name);
+		store_bind_texts(st, 1, 2, w->rollout, w->name);
 		store_bind_int(st, 3, w->index);
 		store_bind_text(st, 4, w->kind);
 		store_bind_int(st, 5, store_now(w->at));
@@ -144,8 +139,7 @@ static int wave_get(struct store *s, const char *rollout, const char *wave, char
 	struct store_q *st = store_stmt(s, ST_WAVE_GET);
 	if (!st)
 		return STORE_ERROR;
-	store_bind_text(st, 1, rollout);
-	store_bind_text(st, 2, wave);
+	store_bind_texts(st, 1, 2, rollout, wave);
 	int step = store_step(st), rc = STORE_OK;
 	if (step == STORE_ROW) {
 		const char *f = store_coltext(st, 0), *j = store_coltext(st, 1);
@@ -183,22 +177,15 @@ int store_wave_transition(struct store *s, const char *rollout, const char *wave
 	at = store_now(at);
 	struct store_q *st = rc ? NULL : store_stmt(s, ST_WAVE_SET);
 	if (st) {
-		store_bind_text(st, 1, rollout);
-		store_bind_text(st, 2, wave);
-		store_bind_text(st, 3, to);
-		store_bind_text(st, 4, job_id);
+		store_bind_texts(st, 1, 4, rollout, wave, to, job_id);
 		store_bind_int(st, 5, at);
 		rc = step_done(s, st, "changing a wave's state");
 	}
 	st = rc ? NULL : store_stmt(s, ST_TRANSITION_ADD);
 	if (st) {
-		store_bind_text(st, 1, rollout);
-		store_bind_text(st, 2, wave);
-		store_bind_text(st, 3, from);
-		store_bind_text(st, 4, to);
+		store_bind_texts(st, 1, 4, rollout, wave, from, to);
 		store_bind_int(st, 5, at);
-		store_bind_text(st, 6, why);
-		store_bind_text(st, 7, job_id);
+		store_bind_texts(st, 6, 2, why, job_id);
 		rc = step_done(s, st, "recording a wave transition");
 	}
 	if (rc == STORE_OK)
@@ -215,13 +202,8 @@ int store_job_put(struct store *s, const struct store_job *j)
 		return rc;
 	struct store_q *st = store_stmt(s, ST_JOB_PUT);
 	if (st) {
-		store_bind_text(st, 1, j->job_id);
-		store_bind_text(st, 2, j->rollout);
-		store_bind_text(st, 3, j->wave);
-		store_bind_text(st, 4, j->firmware);
-		store_bind_text(st, 5, j->kind);
-		store_bind_text(st, 6, j->identity);
-		store_bind_text(st, 7, j->params_fingerprint);
+		store_bind_texts(st, 1, 7, j->job_id, j->rollout, j->wave, j->firmware, j->kind,
+		                 j->identity, j->params_fingerprint);
 		store_bind_int(st, 8, store_now(j->created_at));
 		store_bind_text(st, 9, j->status);
 	}
@@ -235,8 +217,7 @@ int store_job_status(struct store *s, const char *job_id, const char *status, in
 		return rc;
 	struct store_q *st = store_stmt(s, ST_JOB_STATUS);
 	if (st) {
-		store_bind_text(st, 1, job_id);
-		store_bind_text(st, 2, status);
+		store_bind_texts(st, 1, 2, job_id, status);
 		store_bind_int(st, 3, store_now(at));
 	}
 	rc = step_done(s, st, "recording a job's status");
@@ -273,11 +254,8 @@ int store_intent_begin(struct store *s, const struct store_intent *in, int64_t *
 		return rc;
 	struct store_q *st = store_stmt(s, ST_INTENT_ADD);
 	if (st) {
-		store_bind_text(st, 1, in->rollout);
-		store_bind_text(st, 2, in->wave);
-		store_bind_text(st, 3, in->action);
-		store_bind_text(st, 4, in->params_json);
-		store_bind_text(st, 5, in->identity);
+		store_bind_texts(st, 1, 5, in->rollout, in->wave, in->action, in->params_json,
+		                 in->identity);
 		store_bind_int(st, 6, store_now(in->at));
 	}
 	rc = step_id(s, st, "recording an intent", id);
@@ -316,9 +294,7 @@ int store_intent_settle(struct store *s, int64_t id, const struct store_settle *
 	st = rc ? NULL : store_stmt(s, ST_INTENT_SETTLE);
 	if (st) {
 		store_bind_int(st, 1, id);
-		store_bind_text(st, 2, r->state);
-		store_bind_text(st, 3, r->job_id);
-		store_bind_text(st, 4, r->result);
+		store_bind_texts(st, 2, 3, r->state, r->job_id, r->result);
 		store_bind_int(st, 5, store_now(r->at));
 		rc = step_done(s, st, "settling an intent");
 	}
@@ -341,12 +317,9 @@ int store_gate_reading(struct store *s, const struct store_gate *g)
 		return rc;
 	struct store_q *st = store_stmt(s, ST_GATE_ADD);
 	if (st) {
-		store_bind_text(st, 1, g->rollout);
-		store_bind_text(st, 2, g->wave);
+		store_bind_texts(st, 1, 2, g->rollout, g->wave);
 		store_bind_int(st, 3, store_now(g->at));
-		store_bind_text(st, 4, g->counts_json);
-		store_bind_text(st, 5, g->verdict);
-		store_bind_text(st, 6, g->reason);
+		store_bind_texts(st, 4, 3, g->counts_json, g->verdict, g->reason);
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording a gate reading"));
 }
@@ -360,10 +333,7 @@ int store_approval(struct store *s, const struct store_approval *a)
 		return rc;
 	struct store_q *st = store_stmt(s, ST_APPROVAL_ADD);
 	if (st) {
-		store_bind_text(st, 1, a->rollout);
-		store_bind_text(st, 2, a->wave);
-		store_bind_text(st, 3, a->who);
-		store_bind_text(st, 4, a->why);
+		store_bind_texts(st, 1, 4, a->rollout, a->wave, a->who, a->why);
 		store_bind_int(st, 5, store_now(a->at));
 	}
 	return store_tx_leave(s, own, step_done(s, st, "recording an approval"));
@@ -378,10 +348,7 @@ int store_override(struct store *s, const struct store_override *o)
 		return rc;
 	struct store_q *st = store_stmt(s, ST_OVERRIDE_ADD);
 	if (st) {
-		store_bind_text(st, 1, o->rollout);
-		store_bind_text(st, 2, o->rule);
-		store_bind_text(st, 3, o->reason);
-		store_bind_text(st, 4, o->who);
+		store_bind_texts(st, 1, 4, o->rollout, o->rule, o->reason, o->who);
 		store_bind_int(st, 5, store_now(o->at));
 		store_bind_text(st, 6, o->plan_fingerprint);
 	}
@@ -403,15 +370,8 @@ int store_audit(struct store *s, const struct store_audit *a, int64_t *id)
 	struct store_q *st = store_stmt(s, ST_AUDIT_ADD);
 	if (st) {
 		store_bind_int(st, 1, store_now(a->at));
-		store_bind_text(st, 2, a->who);
-		store_bind_text(st, 3, a->command);
-		store_bind_text(st, 4, a->rollout);
-		store_bind_text(st, 5, a->wave);
-		store_bind_text(st, 6, a->kind);
-		store_bind_text(st, 7, a->action);
-		store_bind_text(st, 8, a->params_json);
-		store_bind_text(st, 9, a->result);
-		store_bind_text(st, 10, a->request_id);
+		store_bind_texts(st, 2, 9, a->who, a->command, a->rollout, a->wave, a->kind,
+		                 a->action, a->params_json, a->result, a->request_id);
 	}
 	rc = step_id(s, st, "writing the audit log", id);
 	return store_tx_leave(s, own, rc);
@@ -435,8 +395,7 @@ int store_quota_take(struct store *s, const char *account, const char *action, d
 	struct store_q *st = store_stmt(s, ST_QUOTA_TAKE);
 	if (!st)
 		return STORE_ERROR;
-	store_bind_text(st, 1, account);
-	store_bind_text(st, 2, action);
+	store_bind_texts(st, 1, 2, account, action);
 	store_bind_real(st, 3, rate);
 	store_bind_real(st, 4, now);
 	store_bind_real(st, 5, 1.0 / rate);

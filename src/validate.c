@@ -92,6 +92,30 @@ char *vx_printf(struct vx_ctx *c, const char *fmt, ...)
 	return s;
 }
 
+void vx_at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w)
+{
+	c->file = r->file;
+	c->rollout = r->name;
+	c->line = w ? w->line : r->line;
+	c->wave = w ? w->name : NULL;
+}
+
+int vx_named_cmp(const void *pa, const void *pb)
+{
+	const struct vx_named *a = pa, *b = pb;
+	int r = strcmp(a->name, b->name);
+	return r ? r : (a->index > b->index) - (a->index < b->index);
+}
+
+int vx_want(struct vx_ctx *c, const struct validate_value *v, enum validate_type t, const char *label,
+	    const char *param, const char *what)
+{
+	if (v->type == t)
+		return 0;
+	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be %s, got %s", label, what, vx_describe(c, v));
+	return -1;
+}
+
 void vx_diag(struct vx_ctx *c, enum validate_severity sev, const char *rule, const char *param,
 	     const char *fmt, ...)
 {
@@ -162,7 +186,7 @@ void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char 
 			;
 		if (j < nknown)
 			continue;
-		const char *s = validate_suggest(k, known, nknown);
+		const char *s = suggest_closest(k, known, nknown);
 		char *list = vx_printf(c, "%s", known[0]);
 		for (j = 1; j < nknown; j++)
 			list = vx_printf(c, "%s, %s", list, known[j]);

@@ -1,4 +1,4 @@
-/* validate: the offline checker for rollout declarations (SPEC §2, §3, §7).
+/* validate: the offline checker for rollout declarations.
  *
  * Owns: the C shape of a raw declaration (what the user wrote, as tagged values), the schema of
  * rollout / wave / defaults / nested fields, the parsers for durations, times, windows and sizes,
@@ -196,29 +196,11 @@ int validate_check(struct validate_arena *arena, const struct validate_raw_rollo
 
 /* ---- parsers (0 on success; on failure -1 and a reason in err) ---------------------------- */
 
-/* "90s", "30m", "24h", "2d", "1h30m": d/h/m/s in decreasing order, each at most once, > 0. */
-int validate_parse_duration(const char *s, long long *seconds, char *err, size_t errlen);
-/* RFC 3339 with "Z" or "±hh:mm"; fractions of a second are dropped. */
-int validate_parse_time(const char *s, long long *epoch, int *offset, char *err, size_t errlen);
-/* "2026-12-01T02:00:00+08:00"; "Z" for offset 0. Returns the length written (< buflen). */
-int validate_format_time(long long epoch, int offset, char *buf, size_t buflen);
 /* Bytes from "12MB", "512KB", "1.5GB", "100B", "1024" (1 KB = 1024 bytes). */
 int validate_parse_size(const char *s, long long *bytes, char *err, size_t errlen);
-/* The window's pieces; days as a string ("mon-thu", "mon,wed", "daily") or NULL with a list. */
-int validate_parse_days(const char *s, int days[8], char *err, size_t errlen);
-int validate_parse_clock(const char *s, int *minutes, char *err, size_t errlen);
-int validate_parse_tz(const char *s, int *offset, char *err, size_t errlen);
-/* Calendar pieces of the parsers, shared with the policy parser (policy_parse.c): exactly n
- * ASCII digits at s into *out (0, or -1 if any is not a digit); days since 1970-01-01 of a
- * proleptic Gregorian date. */
-int validate_digits(const char *s, int n, int *out);
-long long validate_days_from_civil(long long y, int m, int d);
-/* The earliest epoch >= t inside the window (t itself when inside); -1 when it never opens. */
-long long validate_next_window_open(const struct validate_window *w, long long t);
 /* The shortest decimal text of a GrayPercent; -1 when not a plain non-negative decimal. */
 int validate_percent_text(double v, char *buf, size_t buflen);
-/* The candidate closest to `word` by edit distance, or NULL when none is close enough. */
-const char *validate_suggest(const char *word, const char *const *candidates, size_t n);
+/* Durations, times, days, clock times, offsets and windows: timefmt.h; suggestions: suggest.h. */
 /* The field names the validator accepts in one table ("rollout", "firmware", "wave", "retry",
  * "gate", "window"), in their documented order; NULL for another table. The reference in docs/
  * and the editor definitions are generated from these lists. */

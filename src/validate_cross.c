@@ -8,26 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct named {
-	const char *name;
-	size_t index;
-};
-
-static int named_cmp(const void *pa, const void *pb)
-{
-	const struct named *a = pa, *b = pb;
-	int r = strcmp(a->name, b->name);
-	return r ? r : (a->index > b->index) - (a->index < b->index);
-}
-
-static void at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w)
-{
-	c->file = r->file;
-	c->rollout = r->name;
-	c->line = w ? w->line : r->line;
-	c->wave = w ? w->name : NULL;
-}
-
 /* ---- a small string set (for version coverage) ---------------------------------------------- */
 
 struct strset {
@@ -69,12 +49,12 @@ static int strset_add(struct strset *s, const char *key, int insert)
 /* ---- within a rollout ----------------------------------------------------------------------- */
 
 static void wave_names(struct vx_ctx *c, struct validate_rollout *r, const struct validate_raw_rollout *raw,
-		       struct named *sorted, size_t *nsorted)
+		       struct vx_named *sorted, size_t *nsorted)
 {
 	size_t n = 0;
 	for (size_t j = 0; j < r->nwaves; j++) {
 		struct validate_wave *w = &r->waves[j];
-		at(c, r, w);
+		vx_at(c, r, w);
 		if (raw->waves[j].name.type != VALIDATE_STRING)
 			vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
 				"wave %zu of rollout \"%s\" has no name: write wave \"NAME\" { ... }", j + 1, r->name ? r->name : "?");
@@ -82,14 +62,14 @@ static void wave_names(struct vx_ctx *c, struct validate_rollout *r, const struc
 			vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
 				"wave name \"%s\" is invalid: use 1–64 characters of A-Z, a-z, 0-9, '.', '_' and '-'", w->name);
 		if (w->name)
-			sorted[n++] = (struct named){ w->name, j };
+			sorted[n++] = (struct vx_named){ w->name, j };
 	}
-	qsort(sorted, n, sizeof *sorted, named_cmp);
+	qsort(sorted, n, sizeof *sorted, vx_named_cmp);
 	for (size_t i = 1; i < n; i++) {
 		if (strcmp(sorted[i].name, sorted[i - 1].name) != 0)
 			continue;
 		const struct validate_wave *first = &r->waves[sorted[i - 1].index];
-		at(c, r, &r->waves[sorted[i].index]);
+		vx_at(c, r, &r->waves[sorted[i].index]);
 		vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
 			"wave name \"%s\" is used twice in rollout \"%s\" (first at line %d): wave names must be unique",
 			sorted[i].name, r->name ? r->name : "?", first->line);
@@ -97,7 +77,7 @@ static void wave_names(struct vx_ctx *c, struct validate_rollout *r, const struc
 	*nsorted = n;
 }
 
-static void wave_after(struct vx_ctx *c, struct validate_rollout *r, const struct named *sorted, size_t n)
+static void wave_after(struct vx_ctx *c, struct validate_rollout *r, const struct vx_named *sorted, size_t n)
 {
 	for (size_t j = 0; j < r->nwaves; j++) {
 		struct validate_wave *w = &r->waves[j];
@@ -105,16 +85,16 @@ static void wave_after(struct vx_ctx *c, struct validate_rollout *r, const struc
 			w->after = j > 0 ? r->waves[j - 1].name : NULL;
 			continue;
 		}
-		struct named key = { w->after, 0 };
-		const struct named *lo = sorted, *hi = sorted + n;
+		struct vx_named key = { w->after, 0 };
+		const struct vx_named *lo = sorted, *hi = sorted + n;
 		while (lo < hi) { /* the first entry with this name */
-			const struct named *mid = lo + (hi - lo) / 2;
+			const struct vx_named *mid = lo + (hi - lo) / 2;
 			if (strcmp(mid->name, key.name) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		at(c, r, w);
+		vx_at(c, r, w);
 		if (lo == sorted + n || strcmp(lo->name, w->after) != 0)
 			vx_diag(c, VALIDATE_ERROR, "wave-after", "after",
 				"after = \"%s\" names no wave of rollout \"%s\": it must name an earlier wave", w->after,
@@ -150,7 +130,7 @@ static void superseded_coverage(struct vx_ctx *c, const struct validate_rollout 
 					lost = lost ? vx_printf(c, "%s, %s", lost, w->versions[i]) : vx_printf(c, "%s", w->versions[i]);
 			}
 			if (nlost) {
-				at(c, r, w);
+				vx_at(c, r, w);
 				vx_diag(c, VALIDATE_WARNING, "superseded-coverage", "SrcVersion.N",
 					"when wave \"%s\" starts, this wave's dynamic strategy is cancelled, and no later dynamic wave "
 					"targets %s%s: devices reporting %s later are not upgraded",
@@ -196,7 +176,7 @@ static void gate_rules(struct vx_ctx *c, const struct validate_rollout *r)
 		char *how = reach >= 0 ? vx_printf(c, "at %lld a minute over its %s soak that is up to %lld devices", w->rate,
 						 short_duration(c, g->soak), reach)
 				       : vx_printf(c, "as long as its gate is read");
-		at(c, r, w);
+		vx_at(c, r, w);
 		if (canary)
 			vx_diag(c, VALIDATE_WARNING, "gate-canary-unbounded", "SrcVersion.N",
 				"wave \"%s\" is the rollout's canary (its first gated wave), but a dynamic wave over %s has no "
@@ -282,7 +262,7 @@ static void static_overlap(struct vx_ctx *c, const struct validate_rollout *r)
 					what = w->versions[i];
 		}
 		if (earlier && !(w->overwrite && strcmp(w->overwrite, "replace") == 0)) {
-			at(c, r, w);
+			vx_at(c, r, w);
 			vx_diag(c, VALIDATE_WARNING, "static-overlap", "TargetSelection",
 				"wave \"%s\" can target devices that still have a pending task of wave \"%s\" (line %d%s%s): "
 				"the platform fails such a task at once. The gate does not count these failures; to avoid them, "
@@ -305,9 +285,9 @@ static void static_overlap(struct vx_ctx *c, const struct validate_rollout *r)
 
 void vx_rollout_rules(struct vx_ctx *c, struct validate_rollout *r, const struct validate_raw_rollout *raw)
 {
-	struct named *sorted = vx_alloc(c, (r->nwaves ? r->nwaves : 1) * sizeof *sorted);
+	struct vx_named *sorted = vx_alloc(c, (r->nwaves ? r->nwaves : 1) * sizeof *sorted);
 	size_t n;
-	at(c, r, NULL);
+	vx_at(c, r, NULL);
 	if (!r->name || !vx_name_valid(r->name))
 		vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
 			"rollout name \"%s\" is invalid: use 1–64 characters of A-Z, a-z, 0-9, '.', '_' and '-'",

@@ -1,11 +1,10 @@
 /* validate_fields: the schema of rollout, wave, defaults and nested fields, and the parsing of
- * each field's value: its type (`field-type`), its format (`duration-format`, `time-format`,
- * `window-format`) and the limits that concern one value alone (`rate-range`, `timeout-range`,
+ * each field's value: its type (`field-type`), its format (`duration-format`, `time-format`; the
+ * window's in validate_window.c) and the limits that concern one value alone (`rate-range`, `timeout-range`,
  * retry values, tag format, `static-percent`, `static-devices`, `src-version-*`, `gate-range`).
  * Findings on `defaults` are made once, at the rollout's line. Also merges defaults into a wave.
- * Uses validate_parse.c and the context of validate.c. */
+ * Uses timefmt.h, validate_parse.c and the context of validate.c. */
 #include "validate_internal.h"
-#include "tz.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -29,20 +28,10 @@ static const char *const retry_fields[] = { "interval", "count" };
 static const char *const gate_fields[] = { "soak", "min_devices", "min_success", "max_failed", "max_failed_ratio",
 					   "check", "mode", "confidence", "require_evidence" };
 static const char *const gate_modes[] = { "sequential", "literal" };
-static const char *const window_fields[] = { "days", "from", "to", "tz" };
 static const char *const percent_fields[] = { "total" };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- typed getters: each reports `field-type` and returns -1 on a wrong type ------------------ */
-
-static int want(struct vx_ctx *c, const struct validate_value *v, enum validate_type t, const char *label,
-		const char *param, const char *what)
-{
-	if (v->type == t)
-		return 0;
-	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be %s, got %s", label, what, vx_describe(c, v));
-	return -1;
-}
 
 static int get_int(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param,
 		   long long *out)
@@ -56,7 +45,7 @@ static int get_int(struct vx_ctx *c, const struct validate_value *v, const char 
 
 static int get_bool(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param, int *out)
 {
-	if (want(c, v, VALIDATE_BOOLEAN, label, param, "true or false"))
+	if (vx_want(c, v, VALIDATE_BOOLEAN, label, param, "true or false"))
 		return -1;
 	*out = v->boolean;
 	return 0;
@@ -105,9 +94,9 @@ static int get_duration(struct vx_ctx *c, const struct validate_value *v, const 
 			long long *out)
 {
 	char err[200];
-	if (want(c, v, VALIDATE_STRING, label, param, "a duration string like \"30m\", \"24h\" or \"1h30m\""))
+	if (vx_want(c, v, VALIDATE_STRING, label, param, "a duration string like \"30m\", \"24h\" or \"1h30m\""))
 		return -1;
-	if (validate_parse_duration(v->string, out, err, sizeof err) == 0)
+	if (timefmt_parse_duration(v->string, out, err, sizeof err) == 0)
 		return 0;
 	vx_diag(c, VALIDATE_ERROR, "duration-format", param, "%s: %s", label, err);
 	return -1;
@@ -117,9 +106,9 @@ static int get_time(struct vx_ctx *c, const struct validate_value *v, const char
 		    long long *out)
 {
 	char err[200];
-	if (want(c, v, VALIDATE_STRING, label, param, "an RFC 3339 time like \"2026-12-01T02:00:00+08:00\""))
+	if (vx_want(c, v, VALIDATE_STRING, label, param, "an RFC 3339 time like \"2026-12-01T02:00:00+08:00\""))
 		return -1;
-	if (validate_parse_time(v->string, out, NULL, err, sizeof err) == 0)
+	if (timefmt_parse_time(v->string, out, NULL, err, sizeof err) == 0)
 		return 0;
 	vx_diag(c, VALIDATE_ERROR, "time-format", param, "%s: %s", label, err);
 	return -1;
@@ -252,7 +241,7 @@ static void parse_percent(struct vx_ctx *c, const struct validate_value *v, cons
 			n--;
 		text = vx_printf(c, "%.*s", (int)n, s);
 	} else {
-		want(c, v, VALIDATE_NUMBER, label, param, "a number like 12.5");
+		vx_want(c, v, VALIDATE_NUMBER, label, param, "a number like 12.5");
 		return;
 	}
 	const char *dot = strchr(text, '.');
@@ -277,7 +266,7 @@ static int get_minutes(struct vx_ctx *c, const struct validate_value *v, const c
 static void parse_retry(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
 	const struct validate_value *iv, *cv;
-	if (want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes or \"10m\", count = n }"))
+	if (vx_want(c, v, VALIDATE_TABLE, label, "retry", "a table { interval = minutes or \"10m\", count = n }"))
 		return;
 	vx_check_keys(c, v, label, retry_fields, COUNT(retry_fields));
 	p->valid |= VF_BIT(VF_RETRY);
@@ -352,7 +341,7 @@ static int tag_cmp(const void *a, const void *b)
 
 static void parse_tags(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
 {
-	if (want(c, v, VALIDATE_TABLE, label, "Tag", "a table { key = \"value\" }"))
+	if (vx_want(c, v, VALIDATE_TABLE, label, "Tag", "a table { key = \"value\" }"))
 		return;
 	if (v->nitems || v->nother) {
 		vx_diag(c, VALIDATE_ERROR, "field-type", "Tag", "%s must map keys to values ({ channel = \"stable\" }), "
@@ -390,14 +379,14 @@ static void parse_finish(struct vx_ctx *c, const struct validate_value *v, const
 {
 	const char *param = "ScheduleFinishTime";
 	char err[200];
-	if (want(c, v, VALIDATE_STRING, label, param, "a time (RFC 3339) or a duration after the start (\"2d\")"))
+	if (vx_want(c, v, VALIDATE_STRING, label, param, "a time (RFC 3339) or a duration after the start (\"2d\")"))
 		return;
 	const char *s = v->string;
-	if (validate_parse_duration(s, &p->w.finish_after, err, sizeof err) == 0) {
+	if (timefmt_parse_duration(s, &p->w.finish_after, err, sizeof err) == 0) {
 		p->w.has_finish_after = 1;
 	} else if (strlen(s) >= 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
 		   isdigit((unsigned char)s[2]) && isdigit((unsigned char)s[3]) && s[4] == '-') {
-		if (validate_parse_time(s, &p->w.finish_at, NULL, err, sizeof err)) {
+		if (timefmt_parse_time(s, &p->w.finish_at, NULL, err, sizeof err)) {
 			vx_diag(c, VALIDATE_ERROR, "time-format", param, "%s: %s", label, err);
 			return;
 		}
@@ -407,100 +396,6 @@ static void parse_finish(struct vx_ctx *c, const struct validate_value *v, const
 		return;
 	}
 	p->valid |= VF_BIT(VF_FINISH);
-}
-
-static void parse_window(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p)
-{
-	struct validate_window *w = &p->w.window;
-	const struct validate_value *days = vx_get(v, "days"), *from = vx_get(v, "from"), *to = vx_get(v, "to"),
-				    *tz = vx_get(v, "tz");
-	char err[200];
-	const char *days_text = "daily";
-	int bad = 0;
-	if (want(c, v, VALIDATE_TABLE, label, "window", "a table { days =, from =, to =, tz = }"))
-		return;
-	vx_check_keys(c, v, label, window_fields, COUNT(window_fields));
-	for (int d = 1; d <= 7; d++)
-		w->days[d] = 1;
-	if (days && days->type == VALIDATE_STRING) {
-		if (validate_parse_days(days->string, w->days, err, sizeof err))
-			bad = (vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s.days: %s", label, err), 1);
-		days_text = days->string;
-	} else if (days && days->type == VALIDATE_TABLE && days->nitems > 0 && !days->nfields) {
-		memset(w->days, 0, sizeof w->days);
-		days_text = "";
-		for (size_t i = 0; i < days->nitems; i++) {
-			int one[8];
-			const struct validate_value *d = &days->items[i];
-			if (d->type != VALIDATE_STRING || validate_parse_days(d->string, one, err, sizeof err)) {
-				vx_diag(c, VALIDATE_ERROR, "window-format", "window",
-					"%s.days[%zu] is %s: use day names like \"mon\"", label, i + 1, vx_describe(c, d));
-				bad = 1;
-				continue;
-			}
-			for (int k = 1; k <= 7; k++)
-				w->days[k] |= one[k];
-			days_text = vx_printf(c, "%s%s%s", days_text, i ? "," : "", d->string);
-		}
-	} else if (days) {
-		vx_diag(c, VALIDATE_ERROR, "window-format", "window",
-			"%s.days must be like \"mon-thu\", \"mon,wed,fri\", \"daily\" or { \"mon\", \"tue\" }, got %s", label,
-			vx_describe(c, days));
-		bad = 1;
-	}
-	w->from = 0;
-	w->to = from || to ? 0 : 1440; /* neither: the whole day */
-	if (!from != !to) {
-		vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s needs both from and to (\"HH:MM\")", label);
-		bad = 1;
-	}
-	const struct validate_value *clocks[2] = { from, to };
-	int *dst[2] = { &w->from, &w->to };
-	for (int i = 0; i < 2; i++) {
-		if (!clocks[i])
-			continue;
-		if (clocks[i]->type != VALIDATE_STRING ||
-		    validate_parse_clock(clocks[i]->string, dst[i], err, sizeof err)) {
-			vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s.%s must be \"HH:MM\", got %s", label,
-				i ? "to" : "from", vx_describe(c, clocks[i]));
-			bad = 1;
-		}
-	}
-	if (from && to && !bad && w->from == w->to) {
-		vx_diag(c, VALIDATE_ERROR, "window-format", "window",
-			"%s opens and closes at the same time %s: give a window of at least a minute", label, from->string);
-		bad = 1;
-	}
-	w->tz = 0;
-	w->zone[0] = 0;
-	if (!tz) {
-		vx_diag(c, VALIDATE_WARNING, "window-no-tz", "window",
-			"%s has no tz, so its hours are read in UTC: give tz = \"Asia/Shanghai\" (an IANA zone, with "
-			"daylight saving) or an offset like \"+08:00\" (tz = \"UTC\" says UTC on purpose)", label);
-	} else if (tz->type != VALIDATE_STRING) {
-		vx_diag(c, VALIDATE_ERROR, "window-format", "window",
-			"%s.tz must be an IANA zone name like \"Europe/Berlin\" or an offset like \"+08:00\", got %s", label,
-			vx_describe(c, tz));
-		bad = 1;
-	} else if (validate_parse_tz(tz->string, &w->tz, err, sizeof err) != 0) {
-		if (tz_check(tz->string, err, sizeof err) == 0) {
-			snprintf(w->zone, sizeof w->zone, "%s", tz->string);
-		} else {
-			vx_diag(c, VALIDATE_ERROR, "window-format", "window", "%s.tz: %s", label, err);
-			bad = 1;
-		}
-	}
-	if (bad)
-		return;
-	int a = w->tz < 0 ? -w->tz : w->tz;
-	if (w->zone[0])
-		w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %s", days_text, w->from / 60, w->from % 60, w->to / 60,
-				    w->to % 60, w->zone);
-	else
-		w->text = vx_printf(c, "%s %02d:%02d-%02d:%02d %c%02d:%02d", days_text, w->from / 60, w->from % 60,
-				    w->to / 60, w->to % 60, w->tz < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
-	p->w.has_window = 1;
-	p->valid |= VF_BIT(VF_WINDOW);
 }
 
 static void parse_gate_number(struct vx_ctx *c, const struct validate_value *v, const char *label, int integer,
@@ -533,7 +428,7 @@ static void parse_gate(struct vx_ctx *c, const struct validate_value *v, const c
 	struct validate_gate *g = &p->w.gate;
 	const struct validate_value *x;
 	int n;
-	if (want(c, v, VALIDATE_TABLE, label, "gate", "a table { soak =, min_devices =, min_success =, ... }"))
+	if (vx_want(c, v, VALIDATE_TABLE, label, "gate", "a table { soak =, min_devices =, min_success =, ... }"))
 		return;
 	vx_check_keys(c, v, label, gate_fields, COUNT(gate_fields));
 	if ((x = vx_get(v, "soak")) && get_duration(c, x, vx_printf(c, "%s.soak", label), "gate", &g->soak) == 0)
@@ -563,7 +458,7 @@ static void parse_gate(struct vx_ctx *c, const struct validate_value *v, const c
 	g->require_evidence = VALIDATE_UNSET;
 	if ((x = vx_get(v, "require_evidence")) && get_bool(c, x, vx_printf(c, "%s.require_evidence", label), "gate", &n) == 0)
 		g->require_evidence = n ? VALIDATE_TRUE : VALIDATE_FALSE;
-	if ((x = vx_get(v, "check")) && want(c, x, VALIDATE_FUNCTION, vx_printf(c, "%s.check", label), "gate",
+	if ((x = vx_get(v, "check")) && vx_want(c, x, VALIDATE_FUNCTION, vx_printf(c, "%s.check", label), "gate",
 					     "a function(counts) returning \"pass\", \"wait\" or \"fail\"") == 0)
 		g->check = x;
 	p->w.has_gate = 1;
@@ -588,7 +483,7 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 		break;
 	case VF_VERSIONS: parse_versions(c, v, label, p); return;
 	case VF_GROUP:
-		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0)) {
+		if ((ok = !vx_want(c, v, VALIDATE_STRING, label, param, "a group id string") && v->len > 0)) {
 			if (!vx_text_valid(c, v, label, param))
 				return;
 			w->group = v->string;
@@ -621,7 +516,7 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 	case VF_TAGS: parse_tags(c, v, label, p); return;
 	case VF_FINISH: parse_finish(c, v, label, p); return;
 	case VF_AFTER:
-		if ((ok = !want(c, v, VALIDATE_STRING, label, param, "the name of an earlier wave")))
+		if ((ok = !vx_want(c, v, VALIDATE_STRING, label, param, "the name of an earlier wave")))
 			w->after = v->string;
 		break;
 	case VF_START:
@@ -632,7 +527,7 @@ static void parse_field(struct vx_ctx *c, int f, const struct validate_value *v,
 		if ((ok = !get_duration(c, v, label, param, &w->delay)))
 			w->has_delay = 1;
 		break;
-	case VF_WINDOW: parse_window(c, v, label, p); return;
+	case VF_WINDOW: vx_parse_window(c, v, label, p); return;
 	case VF_APPROVE: ok = !get_bool(c, v, label, param, &w->approve); break;
 	case VF_GATE: parse_gate(c, v, label, p); return;
 	case VF_ON_FAIL: ok = !get_enum(c, v, label, param, on_fails, 2, 0, &w->on_fail); break;
@@ -660,7 +555,7 @@ void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, cons
 		if (f == VF_COUNT) {
 			if (!*prefix && strcmp(k, "name") == 0)
 				continue;
-			const char *s = validate_suggest(k, vx_wave_field_names, VF_COUNT);
+			const char *s = suggest_closest(k, vx_wave_field_names, VF_COUNT);
 			const char *param = vx_printf(c, "%s%s", prefix, k);
 			const char *where = *prefix ? "defaults" : c->wave ? vx_printf(c, "wave \"%s\"", c->wave) : "a wave";
 			if (s)
@@ -690,7 +585,7 @@ const char *const *validate_field_names(const char *table, size_t *n)
 	if (strcmp(table, "gate") == 0)
 		return *n = COUNT(gate_fields), gate_fields;
 	if (strcmp(table, "window") == 0)
-		return *n = COUNT(window_fields), window_fields;
+		return *n = VX_WINDOW_FIELD_COUNT, vx_window_fields;
 	return vx_rollout_field_names(table, n);
 }
 

@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w)
-{
-	c->file = r->file;
-	c->rollout = r->name;
-	c->line = w ? w->line : r->line;
-	c->wave = w ? w->name : NULL;
-}
-
 static int str_cmp(const char *a, const char *b)
 {
 	return strcmp(a ? a : "", b ? b : "");
@@ -22,34 +14,33 @@ static int str_cmp(const char *a, const char *b)
 
 /* ---- names and firmware --------------------------------------------------------------------- */
 
-struct by_key {
-	const char *key;
-	size_t ri;
-};
-
-static int by_key_cmp(const void *pa, const void *pb)
+/* Sorts the m keys and reports each rollout whose key an earlier rollout already has. */
+static void repeated_keys(struct vx_ctx *c, const struct validate_rollout *rs, struct vx_named *e, size_t m,
+                          void (*report)(struct vx_ctx *, const struct validate_rollout *first, const char *key))
 {
-	const struct by_key *a = pa, *b = pb;
-	int r = strcmp(a->key, b->key);
-	return r ? r : (a->ri > b->ri) - (a->ri < b->ri);
+	qsort(e, m, sizeof *e, vx_named_cmp);
+	for (size_t i = 1; i < m; i++) {
+		if (strcmp(e[i].name, e[i - 1].name) != 0)
+			continue;
+		vx_at(c, &rs[e[i].index], NULL);
+		report(c, &rs[e[i - 1].index], e[i].name);
+	}
 }
 
-static void rollout_names(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct by_key *e)
+static void name_used_twice(struct vx_ctx *c, const struct validate_rollout *first, const char *key)
+{
+	vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
+		"rollout name \"%s\" is used twice (first at %s:%d): rollout names must be unique", key,
+		first->file ? first->file : "?", first->line);
+}
+
+static void rollout_names(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct vx_named *e)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (rs[i].name)
-			e[m++] = (struct by_key){ rs[i].name, i };
-	qsort(e, m, sizeof *e, by_key_cmp);
-	for (size_t i = 1; i < m; i++) {
-		if (strcmp(e[i].key, e[i - 1].key) != 0)
-			continue;
-		const struct validate_rollout *first = &rs[e[i - 1].ri];
-		at(c, &rs[e[i].ri], NULL);
-		vx_diag(c, VALIDATE_ERROR, "wave-name", "name",
-			"rollout name \"%s\" is used twice (first at %s:%d): rollout names must be unique", e[i].key,
-			first->file ? first->file : "?", first->line);
-	}
+			e[m++] = (struct vx_named){ rs[i].name, i };
+	repeated_keys(c, rs, e, m, name_used_twice);
 }
 
 static int has_dynamic(const struct validate_rollout *r)
@@ -60,23 +51,21 @@ static int has_dynamic(const struct validate_rollout *r)
 	return 0;
 }
 
-static void one_dynamic_per_firmware(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct by_key *e)
+static void firmware_driven_twice(struct vx_ctx *c, const struct validate_rollout *first, const char *key)
+{
+	vx_diag(c, VALIDATE_ERROR, "one-dynamic-per-firmware", "FirmwareId",
+		"rollout \"%s\" (%s:%d) already drives dynamic jobs of firmware %s: the platform runs one dynamic job "
+		"per firmware, so put these waves in that rollout", first->name ? first->name : "?",
+		first->file ? first->file : "?", first->line, key);
+}
+
+static void one_dynamic_per_firmware(struct vx_ctx *c, const struct validate_rollout *rs, size_t n, struct vx_named *e)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (rs[i].firmware.id && has_dynamic(&rs[i]))
-			e[m++] = (struct by_key){ rs[i].firmware.id, i };
-	qsort(e, m, sizeof *e, by_key_cmp);
-	for (size_t i = 1; i < m; i++) {
-		if (strcmp(e[i].key, e[i - 1].key) != 0)
-			continue;
-		const struct validate_rollout *first = &rs[e[i - 1].ri];
-		at(c, &rs[e[i].ri], NULL);
-		vx_diag(c, VALIDATE_ERROR, "one-dynamic-per-firmware", "FirmwareId",
-			"rollout \"%s\" (%s:%d) already drives dynamic jobs of firmware %s: the platform runs one dynamic job "
-			"per firmware, so put these waves in that rollout", first->name ? first->name : "?",
-			first->file ? first->file : "?", first->line, e[i].key);
-	}
+			e[m++] = (struct vx_named){ rs[i].firmware.id, i };
+	repeated_keys(c, rs, e, m, firmware_driven_twice);
 }
 
 /* ---- later-dynamic-wins --------------------------------------------------------------------- */
@@ -129,12 +118,46 @@ static const char *pair_list(struct vx_ctx *c, const struct pair *p, size_t i, s
 	return j - i > 5 ? vx_printf(c, "%s and %zu more", s, j - i - 5) : s;
 }
 
-static void later_dynamic_wins(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
+typedef void (*pair_report_fn)(struct vx_ctx *c, const struct validate_rollout *rs, const struct pair *p,
+                               size_t i, size_t j);
+
+/* Sorts the np findings and reports each run [i, j) of the same pair once. */
+static void report_pairs(struct vx_ctx *c, const struct validate_rollout *rs, struct pair *p, size_t np,
+                         pair_report_fn report)
 {
-	size_t total = 0, m = 0, np = 0;
+	qsort(p, np, sizeof *p, pair_cmp);
+	for (size_t i = 0, j; i < np; i = j) {
+		for (j = i + 1; j < np && same_pair(&p[i], &p[j]); j++)
+			;
+		report(c, rs, p, i, j);
+	}
+}
+
+static void report_later_dynamic(struct vx_ctx *c, const struct validate_rollout *rs, const struct pair *p,
+                                 size_t i, size_t j)
+{
+	const struct validate_rollout *a = &rs[p[i].lo], *b = &rs[p[i].hi];
+	vx_at(c, b, NULL);
+	vx_diag(c, VALIDATE_WARNING, "later-dynamic-wins", "SrcVersion.N",
+		"rollouts \"%s\" (firmware %s) and \"%s\" (firmware %s) both target product %s versions %s "
+		"dynamically: a device matched by both gets whichever dynamic job was created last",
+		a->name ? a->name : "?", a->firmware.id, b->name ? b->name : "?", b->firmware.id, b->product,
+		pair_list(c, p, i, j));
+}
+
+/* How many versions (or devices) all waves list together. */
+static size_t wave_total(const struct validate_rollout *rs, size_t n, int devices)
+{
+	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < rs[i].nwaves; j++)
-			total += rs[i].waves[j].nversions;
+			total += devices ? rs[i].waves[j].ndevices : rs[i].waves[j].nversions;
+	return total;
+}
+
+static void later_dynamic_wins(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
+{
+	size_t total = wave_total(rs, n, 0), m = 0, np = 0;
 	struct target *t = vx_alloc(c, (total ? total : 1) * sizeof *t);
 	for (size_t i = 0; i < n; i++) {
 		if (!rs[i].product || !rs[i].firmware.id)
@@ -161,18 +184,7 @@ static void later_dynamic_wins(struct vx_ctx *c, const struct validate_rollout *
 			}
 		}
 	}
-	qsort(p, np, sizeof *p, pair_cmp);
-	for (size_t i = 0, j; i < np; i = j) {
-		for (j = i + 1; j < np && same_pair(&p[i], &p[j]); j++)
-			;
-		const struct validate_rollout *a = &rs[p[i].lo], *b = &rs[p[i].hi];
-		at(c, b, NULL);
-		vx_diag(c, VALIDATE_WARNING, "later-dynamic-wins", "SrcVersion.N",
-			"rollouts \"%s\" (firmware %s) and \"%s\" (firmware %s) both target product %s versions %s "
-			"dynamically: a device matched by both gets whichever dynamic job was created last",
-			a->name ? a->name : "?", a->firmware.id, b->name ? b->name : "?", b->firmware.id, b->product,
-			pair_list(c, p, i, j));
-	}
+	report_pairs(c, rs, p, np, report_later_dynamic);
 }
 
 /* ---- device-single-job ---------------------------------------------------------------------- */
@@ -195,12 +207,22 @@ static int device_cmp(const void *pa, const void *pb)
 	return r;
 }
 
+static void report_device_twice(struct vx_ctx *c, const struct validate_rollout *rs, const struct pair *p,
+                                size_t i, size_t j)
+{
+	const struct validate_rollout *ra = &rs[p[i].lo], *rb = &rs[p[i].hi];
+	const struct validate_wave *wa = &ra->waves[p[i].lo2];
+	vx_at(c, rb, &rb->waves[p[i].hi2]);
+	vx_diag(c, VALIDATE_WARNING, "device-single-job", "TargetDeviceName.N",
+		"device%s %s %s also targeted by wave \"%s\" of rollout \"%s\" (line %d): a device can be pending in "
+		"only one job, so the later job's task for it fails while the earlier one is pending",
+		j - i > 1 ? "s" : "", pair_list(c, p, i, j), j - i > 1 ? "are" : "is", wa->name ? wa->name : "?",
+		ra->name ? ra->name : "?", wa->line);
+}
+
 static void device_single_job(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
 {
-	size_t total = 0, m = 0, np = 0;
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < rs[i].nwaves; j++)
-			total += rs[i].waves[j].ndevices;
+	size_t total = wave_total(rs, n, 1), m = 0, np = 0;
 	struct device *d = vx_alloc(c, (total ? total : 1) * sizeof *d);
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < rs[i].nwaves; j++)
@@ -215,24 +237,12 @@ static void device_single_job(struct vx_ctx *c, const struct validate_rollout *r
 			continue;
 		p[np++] = (struct pair){ d[i - 1].ri, d[i].ri, d[i - 1].wi, d[i].wi, d[i].name };
 	}
-	qsort(p, np, sizeof *p, pair_cmp);
-	for (size_t i = 0, j; i < np; i = j) {
-		for (j = i + 1; j < np && same_pair(&p[i], &p[j]); j++)
-			;
-		const struct validate_rollout *ra = &rs[p[i].lo], *rb = &rs[p[i].hi];
-		const struct validate_wave *wa = &ra->waves[p[i].lo2];
-		at(c, rb, &rb->waves[p[i].hi2]);
-		vx_diag(c, VALIDATE_WARNING, "device-single-job", "TargetDeviceName.N",
-			"device%s %s %s also targeted by wave \"%s\" of rollout \"%s\" (line %d): a device can be pending in "
-			"only one job, so the later job's task for it fails while the earlier one is pending",
-			j - i > 1 ? "s" : "", pair_list(c, p, i, j), j - i > 1 ? "are" : "is", wa->name ? wa->name : "?",
-			ra->name ? ra->name : "?", wa->line);
-	}
+	report_pairs(c, rs, p, np, report_device_twice);
 }
 
 void vx_global_rules(struct vx_ctx *c, const struct validate_rollout *rs, size_t n)
 {
-	struct by_key *e = vx_alloc(c, (n ? n : 1) * sizeof *e);
+	struct vx_named *e = vx_alloc(c, (n ? n : 1) * sizeof *e);
 	rollout_names(c, rs, n, e);
 	one_dynamic_per_firmware(c, rs, n, e);
 	later_dynamic_wins(c, rs, n);

@@ -4,6 +4,8 @@
 #ifndef OTARUN_VALIDATE_INTERNAL_H
 #define OTARUN_VALIDATE_INTERNAL_H
 
+#include "suggest.h"
+#include "timefmt.h"
 #include "validate.h"
 
 #include <setjmp.h>
@@ -27,6 +29,17 @@ void *vx_alloc(struct vx_ctx *c, size_t n);
 char *vx_printf(struct vx_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vx_diag(struct vx_ctx *c, enum validate_severity sev, const char *rule, const char *param,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Findings from now on belong to rollout r (and wave w, when not NULL). */
+void vx_at(struct vx_ctx *c, const struct validate_rollout *r, const struct validate_wave *w);
+/* A name and its position, sorted by name, then position (qsort with vx_named_cmp). */
+struct vx_named {
+	const char *name;
+	size_t index;
+};
+int vx_named_cmp(const void *a, const void *b);
+/* 0 when v has type t; else reports `field-type` ("LABEL must be WHAT, got ...") and returns -1. */
+int vx_want(struct vx_ctx *c, const struct validate_value *v, enum validate_type t, const char *label,
+	    const char *param, const char *what);
 /* `string "fast"`, `number 1.5`, `table`: for "got ..." in messages. */
 const char *vx_describe(struct vx_ctx *c, const struct validate_value *v);
 /* 0 (and an error diagnostic) when a string value holds a control character or NUL */
@@ -36,7 +49,7 @@ const struct validate_value *vx_get(const struct validate_value *table, const ch
 void vx_check_keys(struct vx_ctx *c, const struct validate_value *t, const char *prefix,
 		   const char *const *known, size_t nknown);
 
-/* Wave fields, in the order of SPEC §2. */
+/* Wave fields, in the order the documentation lists them. */
 enum vx_field {
 	VF_KIND, VF_VERSIONS, VF_GROUP, VF_DEVICES, VF_PERCENT, VF_ALL, VF_RATE, VF_RETRY, VF_TIMEOUT,
 	VF_OVERWRITE, VF_MODE, VF_PUSH, VF_CONFIRM, VF_MULTI_MODULE, VF_PROTOCOL, VF_TAGS, VF_FINISH,
@@ -57,6 +70,10 @@ struct vx_wave_part {
 	uint32_t valid; /* fields that parsed; their values are in w */
 };
 
+/* validate_window.c: the window field of a wave (or of defaults). */
+#define VX_WINDOW_FIELD_COUNT 4
+extern const char *const vx_window_fields[VX_WINDOW_FIELD_COUNT];
+void vx_parse_window(struct vx_ctx *c, const struct validate_value *v, const char *label, struct vx_wave_part *p);
 void vx_parse_wave_fields(struct vx_ctx *c, const struct validate_value *t, const char *prefix,
 			  struct vx_wave_part *out);
 /* Fills the rollout-level fields of `out` and parses its `defaults` into `defaults`. */

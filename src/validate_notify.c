@@ -116,7 +116,7 @@ static unsigned parse_events(struct vx_ctx *c, const struct validate_value *v, c
 			on |= 1u << k;
 			continue;
 		}
-		const char *s = e->type == VALIDATE_STRING ? validate_suggest(e->string, validate_notify_events, VN_COUNT) : NULL;
+		const char *s = e->type == VALIDATE_STRING ? suggest_closest(e->string, validate_notify_events, VN_COUNT) : NULL;
 		if (s)
 			vx_diag(c, VALIDATE_ERROR, "notify-event", param, "unknown event %s in %s: did you mean \"%s\"?",
 				vx_describe(c, e), param, s);

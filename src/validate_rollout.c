@@ -12,22 +12,14 @@ static const char *const firmware_fields[] = { "id", "version", "type", "src_ver
 
 static const char *opt_string(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param)
 {
-	if (!v)
+	if (!v || vx_want(c, v, VALIDATE_STRING, label, param, "a string"))
 		return NULL;
-	if (v->type == VALIDATE_STRING)
-		return vx_text_valid(c, v, label, param) ? v->string : NULL;
-	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be a string, got %s", label, vx_describe(c, v));
-	return NULL;
+	return vx_text_valid(c, v, label, param) ? v->string : NULL;
 }
 
 static int opt_bool(struct vx_ctx *c, const struct validate_value *v, const char *label, const char *param)
 {
-	if (!v)
-		return VALIDATE_UNSET;
-	if (v->type == VALIDATE_BOOLEAN)
-		return v->boolean;
-	vx_diag(c, VALIDATE_ERROR, "field-type", param, "%s must be true or false, got %s", label, vx_describe(c, v));
-	return VALIDATE_UNSET;
+	return v && !vx_want(c, v, VALIDATE_BOOLEAN, label, param, "true or false") ? v->boolean : VALIDATE_UNSET;
 }
 
 static void parse_firmware_facts(struct vx_ctx *c, const struct validate_value *t, struct validate_firmware *fw)
@@ -111,14 +103,14 @@ static int region_listed(const char *region)
 int vx_region_misspelt(const char *region)
 {
 	return !region_listed(region) &&
-	       validate_suggest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]) != NULL;
+	       suggest_closest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]) != NULL;
 }
 
 static void check_region(struct vx_ctx *c, const char *region)
 {
 	if (region_listed(region))
 		return;
-	const char *near = validate_suggest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]);
+	const char *near = suggest_closest(region, iot_regions, sizeof iot_regions / sizeof iot_regions[0]);
 	if (near)
 		vx_diag(c, VALIDATE_ERROR, "region-unknown", "region",
 			"region \"%s\" is not an IoT Platform region: did you mean \"%s\"? (regions: " IOT_REGION_LIST ")",
@@ -146,7 +138,7 @@ static void unknown_rollout_field(struct vx_ctx *c, const char *k)
 			c->rollout ? c->rollout : "?");
 		return;
 	}
-	const char *s = validate_suggest(k, rollout_fields, COUNT(rollout_fields));
+	const char *s = suggest_closest(k, rollout_fields, COUNT(rollout_fields));
 	if (s)
 		vx_diag(c, VALIDATE_ERROR, "unknown-field", k, "unknown field \"%s\" in rollout \"%s\": did you mean \"%s\"?",
 			k, c->rollout ? c->rollout : "?", s);

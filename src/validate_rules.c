@@ -184,8 +184,8 @@ static void schedule_rule(struct wave_check *k)
 	if (span < 3600 || span > 30LL * 86400) {
 		char a[40], b[40];
 		const char *from = w->has_start ? "start" : "now";
-		validate_format_time(start, 0, a, sizeof a);
-		validate_format_time(start + span, 0, b, sizeof b);
+		timefmt_format_time(start, 0, a, sizeof a);
+		timefmt_format_time(start + span, 0, b, sizeof b);
 		vx_diag(k->c, VALIDATE_ERROR, "static-schedule", "ScheduleFinishTime",
 			"finish %s is %lld seconds after %s %s: ScheduleFinishTime must be 1h to 30d after the start",
 			b, span, from, a);

@@ -18,6 +18,10 @@ static int passed, failed;
 			fputc('\n', stderr);                                                   \
 		}                                                                              \
 	} while (0)
+/* The condition's own text is the message. */
+#define CHECK_TRUE(cond) CHECK((cond), "%s", #cond)
+/* A message computed at run time (not a format). */
+#define CHECK_MSG(cond, msg) CHECK((cond), "%s", (msg))
 #define CHECK_STR(got, want) harness_check_str((got), (want), #got, __FILE__, __LINE__)
 
 static inline void harness_check_str(const char *got, const char *want, const char *expr,

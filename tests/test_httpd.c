@@ -13,9 +13,7 @@
 #include <unistd.h>
 #include "httpd.h"
 
-static int passes, failures;
-#define CHECK(cond, what) do { if (cond) passes++; else { failures++; \
-	fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, what); } } while (0)
+#include "harness.h"
 
 static double now_s(void)
 {
@@ -82,44 +80,43 @@ int main(void)
 {
 	char err[256];
 	struct httpd_config bad = {.host = "0.0.0.0"};
-	CHECK(httpd_open(&bad, err, sizeof err) == NULL && strstr(err, "loopback"), "refuses 0.0.0.0");
+	CHECK_MSG(httpd_open(&bad, err, sizeof err) == NULL && strstr(err, "loopback"), "refuses 0.0.0.0");
 	struct httpd_config junk = {.host = "example.com"};
-	CHECK(httpd_open(&junk, err, sizeof err) == NULL && strstr(err, "not an IP address"), "refuses names");
+	CHECK_MSG(httpd_open(&junk, err, sizeof err) == NULL && strstr(err, "not an IP address"), "refuses names");
 	struct httpd_config cfg = {.host = "127.0.0.1", .port = 0, .max_body = 16};
 	struct httpd *h = httpd_open(&cfg, err, sizeof err);
-	CHECK(h != NULL, err);
+	CHECK_MSG(h != NULL, err);
 	if (!h)
 		goto out;
-	CHECK(httpd_port(h) > 0, "port 0 picks a port");
+	CHECK_MSG(httpd_port(h) > 0, "port 0 picks a port");
 
 	struct seen s = {.mode = 0};
 	char buf[4096];
 	exchange(h, &s, "POST /p%20x?a=1&b=x+y%2A HTTP/1.1\r\nHost: t\r\nX-Test: Val\r\nContent-Length: 3\r\n\r\nabc", buf, sizeof buf);
-	CHECK(strncmp(buf, "HTTP/1.1 201", 12) == 0, "status from the handler");
-	CHECK(strstr(buf, "X-Answer: yes") != NULL, "header from the handler");
-	CHECK(strcmp(s.line, "POST /p%20x a=1&b=x+y%2A Val abc 127.0.0.1") == 0, s.line);
+	CHECK_MSG(strncmp(buf, "HTTP/1.1 201", 12) == 0, "status from the handler");
+	CHECK_MSG(strstr(buf, "X-Answer: yes") != NULL, "header from the handler");
+	CHECK_MSG(strcmp(s.line, "POST /p%20x a=1&b=x+y%2A Val abc 127.0.0.1") == 0, s.line);
 
 	s.mode = 2;
 	double t0 = now_s();
 	exchange(h, &s, "GET /slow?1 HTTP/1.1\r\nHost: t\r\n\r\n", buf, sizeof buf);
-	CHECK(strncmp(buf, "HTTP/1.1 201", 12) == 0 && now_s() - t0 >= 0.14, "delayed answer arrives after the delay");
+	CHECK_MSG(strncmp(buf, "HTTP/1.1 201", 12) == 0 && now_s() - t0 >= 0.14, "delayed answer arrives after the delay");
 
 	s.mode = 1;
 	int n = exchange(h, &s, "GET /drop HTTP/1.1\r\nHost: t\r\n\r\n", buf, sizeof buf);
-	CHECK(n == 0, "dropped: closed without an answer");
+	CHECK_MSG(n == 0, "dropped: closed without an answer");
 
 	s.mode = 0;
 	exchange(h, &s, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n01234567890123456789", buf, sizeof buf);
-	CHECK(strncmp(buf, "HTTP/1.1 413", 12) == 0, "413 over max_body");
+	CHECK_MSG(strncmp(buf, "HTTP/1.1 413", 12) == 0, "413 over max_body");
 
 	struct httpd_stats st;
 	httpd_get_stats(h, &st);
-	CHECK(st.requests == 4 && st.dropped == 1 && st.too_large == 1, "stats");
-	CHECK(!httpd_stop_requested(h), "not stopping");
+	CHECK_MSG(st.requests == 4 && st.dropped == 1 && st.too_large == 1, "stats");
+	CHECK_MSG(!httpd_stop_requested(h), "not stopping");
 	httpd_request_stop(h);
-	CHECK(httpd_stop_requested(h), "stop requested");
+	CHECK_MSG(httpd_stop_requested(h), "stop requested");
 	httpd_close(h);
 out:
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return harness_report();
 }

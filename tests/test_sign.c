@@ -1,6 +1,6 @@
 /*
  * test_sign.c: unit tests of the signer core (src/sign.c, src/sign_v3.c) against the published
- * vectors of shared/reference/alibaba-api.md (V1-a..V1-d, the doc-trap string, the official V3
+ * vectors listed in docs/signing.md (V1-a..V1-d, the doc-trap string, the official V3
  * vector) and RFC 2202/4231 HMAC vectors, plus encoding, sorting, canonical headers, the
  * Authorization parser and timestamps. Harness: tests/harness.h.
  */

@@ -1,6 +1,6 @@
 /*
  * test_sign_request.c: unit tests of the signer's one-call path (src/sign_request.c, sign_mac.c):
- * the published v1 and V3 vectors of shared/reference/alibaba-api.md through sign_rq_v1/v3,
+ * the published v1 and V3 vectors (docs/signing.md) through sign_rq_v1/v3,
  * nested names built on the path stack (reference 1.5, including Tag.10 < Tag.2 and the later of
  * two equal names winning), the v1 reserved-name check, and a property test comparing the new
  * path with the old one (sign_v1_compute / sign_v3_compute) on many random requests: random

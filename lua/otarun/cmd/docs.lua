@@ -49,10 +49,10 @@ function M.main(argv)
   local opts, pos = command.parse(argv, M)
   if #pos > 0 then failure.raise("usage", "docs takes no arguments (got %q)", pos[1]) end
   if opts.stage then
-    local store = require("otarun.core.store")
+    local sys = require("otarun.core.sys")
     for _, f in ipairs(M.STAGED) do
       local path = opts.stage .. "/" .. f[1]
-      local ok, err = store.mkdirs(path:match("^(.*)/[^/]+$"))
+      local ok, err = sys.mkdirs(path:match("^(.*)/[^/]+$"))
       local fh
       if ok then fh, err = io.open(path, "wb") end
       if not fh then

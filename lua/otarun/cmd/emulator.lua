@@ -152,7 +152,7 @@ local function build(opts, keys)
   end
   -- the admin API loads fleet files only from the directories of the --fleet files (docs/trust.md):
   -- a request must not read an arbitrary file of the host
-  local paths, allowed = require("otarun.core.path"), {}
+  local paths, allowed = require("otarun.core.sys"), {}
   for _, f in ipairs(opts.fleet or {}) do
     local real = paths.resolve(f)
     if real then allowed[#allowed + 1] = real:match("^(.*)/[^/]*$") end

@@ -28,7 +28,7 @@ exit: 0 written, 1 a file could not be written, 64 usage error
 ]]
 
 local function mkdir_p(dir)
-  return require("otarun.core.store").mkdirs(dir)
+  return require("otarun.core.sys").mkdirs(dir)
 end
 
 local function exists(path)

@@ -243,7 +243,7 @@ function M.env(opts)
     if loaded[name] ~= nil then return loaded[name] end
     if not opts.dir then error("require \"" .. name .. "\" is blocked here", 2) end
     local path = opts.dir .. "/" .. name:gsub("%.", "/") .. ".lua"
-    local paths = require("otarun.core.path")
+    local paths = require("otarun.core.sys")
     local real, dir = paths.resolve(path), paths.resolve(opts.dir)
     if not real then
       error("require: no Lua file " .. path .. " (only Lua files beside the script can be required)", 2)
@@ -271,7 +271,7 @@ end
 -- -> text | nil, message
 function M.read_source(path, memory)
   local limit = (memory or M.DEFAULT_MEMORY) // 16
-  local kind = require("otarun.core.path").kind(path, true)
+  local kind = require("otarun.core.sys").kind(path, true)
   if kind and kind ~= "file" then
     return nil, string.format("%s is not a regular file (it is %s); give the path of a Lua file", path,
       kind == "directory" and "a directory" or "a device, pipe or socket")

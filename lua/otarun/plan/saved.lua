@@ -62,7 +62,7 @@ function M.write(path, plan, info)
   doc.saved = saved
   -- the plan replaces a regular file or nothing: never a device (as root, /dev/full would be
   -- replaced), a directory, or the target of a symbolic link someone left there (docs/trust.md)
-  local kind = require("otarun.core.path").kind(path)
+  local kind = require("otarun.core.sys").kind(path)
   if kind == "link" then
     return nil, string.format("cannot save the plan to %s: it is a symbolic link; give the path of the file itself", path)
   elseif kind and kind ~= "file" then

@@ -1,92 +1,28 @@
 -- Loading policy files (SPEC §5): the built-in set embedded from the repository's policies/, then
 -- ./policies/ when present, then each --policy DIR. Each file runs in the sandbox (SPEC §6) with
--- one global, `policy "NAME" { ... }`; every declaration is checked (unknown fields and rule kinds
--- suggest the closest name) and its rules compiled by the native engine (otarun.core.policy).
+-- one global, `policy "NAME" { ... }`; the native engine (otarun.core.policy) checks every
+-- declaration against the schema (unknown fields and rule kinds suggest the closest name) and
+-- compiles its rules.
 -- A policy from a directory replaces a built-in one of the same name; two in directories clash.
 local core = require("otarun.core.policy")
 local sandbox = require("otarun.lang.sandbox")
-local util = require("otarun.util")
 
 local M = {}
 
-M.FIELDS = { "level", "applies", "rules", "check", "description", "limits" }
-M.LEVELS = { "advisory", "soft", "hard" }
-M.APPLIES = { "products", "regions", "rollouts", "tags" }
+-- The fields of a declaration, as the native schema (src/policy_schema.c) knows them.
+M.FIELDS = core.fields().policy
 -- Budgets for loading one file, and the default budgets of one custom check.
 M.FILE_LIMITS = { memory = 64 * 1024 * 1024, instructions = 100000000 }
 M.CHECK_LIMITS = { memory = 64 * 1024 * 1024, instructions = 50000000 }
 
-local function suggest(name, candidates)
-  local best = util.closest(tostring(name), candidates)
-  return best and (" (did you mean " .. best .. "?)") or ""
-end
-
-local function in_list(list, v)
-  for _, x in ipairs(list) do if x == v then return true end end
-  return false
-end
-
--- Checks one declaration and compiles it. Returns the policy record, or nil and a message.
+-- Checks one declaration against the schema and compiles it, both in the native engine
+-- (otarun.core.policy). Returns the policy record, or nil and a message.
 local function build(decl)
   local name, body = decl.name, decl.body
-  local where = string.format("policy %q", name)
-  for k in pairs(body) do
-    if not in_list(M.FIELDS, k) then
-      return nil, string.format("%s: unknown field %q%s; fields are %s", where, tostring(k),
-        suggest(k, M.FIELDS), table.concat(M.FIELDS, ", "))
-    end
-  end
-  if body.level == nil then
-    return nil, where .. ": level is required: \"advisory\" (warn), \"soft\" (deny unless overridden) or \"hard\" (deny)"
-  end
-  if not in_list(M.LEVELS, body.level) then
-    return nil, string.format("%s: level %q is not one of advisory, soft, hard%s", where,
-      tostring(body.level), suggest(body.level, M.LEVELS))
-  end
-  if body.applies ~= nil then
-    if type(body.applies) ~= "table" then
-      return nil, where .. ": applies must be a table like { products = { \"a1Le6d0abcd\" } }"
-    end
-    for k in pairs(body.applies) do
-      if not in_list(M.APPLIES, k) then
-        return nil, string.format("%s: applies has an unknown field %q%s; fields are %s", where,
-          tostring(k), suggest(k, M.APPLIES), table.concat(M.APPLIES, ", "))
-      end
-    end
-  end
-  if body.rules ~= nil and type(body.rules) ~= "table" then
-    return nil, where .. ": rules must be a table like { min_waves = 2 }"
-  end
-  local kinds = core.kinds()
-  for k in pairs(body.rules or {}) do
-    if not in_list(kinds, k) then
-      return nil, string.format("%s: unknown rule kind %q%s; built-in kinds are %s", where,
-        tostring(k), suggest(k, kinds), table.concat(kinds, ", "))
-    end
-  end
-  if body.check ~= nil and type(body.check) ~= "function" then
-    return nil, where .. ": check must be a function(plan, report)"
-  end
-  if body.rules == nil and body.check == nil then
-    return nil, where .. ": a policy needs rules = { ... } or check = function(plan, report) ... end"
-  end
+  local compiled, err = core.compile(name, body)
+  if not compiled then return nil, string.format("policy %q: %s", name, err) end
   local limits = { memory = M.CHECK_LIMITS.memory, instructions = M.CHECK_LIMITS.instructions }
-  if body.limits ~= nil then
-    if type(body.limits) ~= "table" then return nil, where .. ": limits must be { memory =, instructions = }" end
-    for k, v in pairs(body.limits) do
-      if k ~= "memory" and k ~= "instructions" then
-        return nil, string.format("%s: limits has an unknown field %q%s", where, tostring(k),
-          suggest(k, { "memory", "instructions" }))
-      end
-      if math.type(v) ~= "integer" or v <= 0 then
-        return nil, string.format("%s: limits.%s must be a positive integer", where, k)
-      end
-      limits[k] = v
-    end
-  end
-  local compiled, err = core.compile({ name = name, level = body.level, applies = body.applies,
-                                       rules = body.rules })
-  if not compiled then return nil, where .. ": rules." .. err end
+  for k, v in pairs(body.limits or {}) do limits[k] = v end
   return { name = name, level = body.level, file = decl.file, line = decl.line,
            description = body.description, applies = body.applies, rules = body.rules or {},
            check = body.check, limits = limits, compiled = compiled }
@@ -149,7 +85,7 @@ local function is_test(name) return name:match("_test%.lua$") ~= nil end
 
 -- Policy files of a directory: list of { path =, text = } or nil, message. Missing is nil, nil.
 local function dir_files(dir, required)
-  local names, err, why = core.scan(dir)
+  local names, err, why = require("otarun.core.sys").list_files(dir, ".lua")
   if not names then
     if why == "missing" and not required then return {} end
     return nil, err

@@ -153,7 +153,7 @@ end
 
 -- Test files of a directory: DIR/tests/*.lua and DIR/*_test.lua -> list of { path, text }.
 local function test_files(dir)
-  local core = require("otarun.core.policy")
+  local sys = require("otarun.core.sys")
   local files = {}
   if dir == nil then
     local embedded = require("otarun.core.embedded")
@@ -165,7 +165,7 @@ local function test_files(dir)
     end
   else
     for _, sub in ipairs({ { dir .. "/tests", "" }, { dir, "_test%.lua$" } }) do
-      for _, n in ipairs(core.scan(sub[1]) or {}) do
+      for _, n in ipairs(sys.list_files(sub[1], ".lua") or {}) do
         if sub[2] == "" or n:match(sub[2]) then
           local fh = io.open(sub[1] .. "/" .. n, "rb")
           if fh then

@@ -36,7 +36,7 @@ function M.path(opts)
   if core.is_url(p) then return p end
   local dir = p:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
-    local ok, err = core.mkdirs(dir)
+    local ok, err = sys.mkdirs(dir)
     if not ok then return nil, err end
   end
   return p
