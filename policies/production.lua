@@ -20,7 +20,7 @@ policy "production" {
     require_retry = true,
     require_approval = { beyond_percent = 50 },
   },
-  -- Jobs must carry otarun's identity tag, so a crashed apply can find them again (SPEC §4).
+  -- Jobs must carry otarun's identity tag, so a crashed apply can find them again (docs/architecture.md, "The journal").
   check = function(plan, report)
     for _, r in ipairs(plan.rollouts) do
       for _, w in ipairs(r.waves) do

@@ -1,5 +1,5 @@
--- Loading policy files (SPEC §5): the built-in set embedded from the repository's policies/, then
--- ./policies/ when present, then each --policy DIR. Each file runs in the sandbox (SPEC §6) with
+-- Loading policy files (policies/README.md): the built-in set embedded from the repository's policies/, then
+-- ./policies/ when present, then each --policy DIR. Each file runs in the sandbox (docs/sandbox.md) with
 -- one global, `policy "NAME" { ... }`; the native engine (otarun.core.policy) checks every
 -- declaration against the schema (unknown fields and rule kinds suggest the closest name) and
 -- compiles its rules.
