@@ -270,7 +270,7 @@ function M.export(emu)
   local tasks = {}
   for _, c in ipairs(TASK_COLUMNS) do tasks[c[1]] = col_out(s["t_" .. c[1]], s.ntask, c[3]) end
   local events = {}
-  for i, sec in ipairs(sim.heap) do events[i] = { enc(sec), list_out(sim.buckets[sec]) } end
+  for i, e in ipairs(sim:queued()) do events[i] = { enc(e[1]), list_out(e[2]) } end
   local groups = {}
   for i, g in ipairs(s.group_list) do
     local r = scalars_out(g, GROUP_TABLES, "group")
@@ -443,8 +443,7 @@ local function import_sim(s, src, now)
   sim.events = num(src.events or 0, "integer", "sim.events")
   for i, e in ipairs(want(src.queue or {}, "table", "sim.queue")) do
     local sec = num(want(e, "table", "sim.queue")[1], "integer", "sim.queue[" .. i .. "]")
-    sim.heap[i] = sec
-    sim.buckets[sec] = list_in(e[2], "integer", "sim.queue[" .. i .. "]")
+    for _, code in ipairs(list_in(e[2], "integer", "sim.queue[" .. i .. "]")) do sim:queue_raw(sec, code) end
   end
   return sim
 end

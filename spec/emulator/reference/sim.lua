@@ -76,6 +76,23 @@ end
 
 function Sim:next_event_time() return self.heap[1] end
 
+-- For state.lua (the interface of today's sim.lua): the queued events by second, and one back in.
+function Sim:queued()
+  local out = {}
+  for i, sec in ipairs(self.heap) do out[i] = { sec, self.buckets[sec] } end
+  return out
+end
+
+function Sim:queue_raw(sec, code)
+  local b = self.buckets[sec]
+  if not b then
+    b = {}
+    self.buckets[sec] = b
+    heap_push(self.heap, sec)
+  end
+  b[#b + 1] = code
+end
+
 -- Task life ---------------------------------------------------------------------------------
 
 local function gen_ok(s, t, g) return (s.t_gen[t] & 0xFFF) == g end
@@ -410,6 +427,17 @@ function Sim:requeue(t, reset, confirm)
   end
   s:set_status(t, confirm and CONFIRM or QUEUED, self.now, nil)
   if not confirm then self:arrive(t) end
+end
+
+-- GrayPercent: the k devices of list with the lowest gray hash, in device order (a new list);
+-- ops_jobs.lua's static_targets before it moved here.
+function Sim:gray_pick(list, k, seed)
+  local key = {}
+  for _, d in ipairs(list) do key[d] = hash01(seed, M.H_GRAY, d, 0) end
+  table.sort(list, function(a, b) return key[a] < key[b] end)
+  for i = #list, k + 1, -1 do list[i] = nil end
+  table.sort(list)
+  return list
 end
 
 -- Progress of a task in percent, derived from the clock while it is in progress.
