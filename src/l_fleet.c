@@ -49,21 +49,20 @@ static int q_push(lua_State *L)
 static int q_pop_due(lua_State *L)
 {
 	struct fleet_queue *q = check_queue(L);
-	const struct fleet_event *ev = fleet_queue_peek(q);
-	if (!ev || (lua_Number)ev->sec > luaL_checknumber(L, 2))
+	int64_t sec, code;
+	if (!fleet_queue_pop_due(q, luaL_checknumber(L, 2), &sec, &code))
 		return 0;
-	lua_pushinteger(L, ev->sec);
-	lua_pushinteger(L, ev->code);
-	fleet_queue_pop(q);
+	lua_pushinteger(L, sec);
+	lua_pushinteger(L, code);
 	return 2;
 }
 
 static int q_next(lua_State *L)
 {
-	const struct fleet_event *ev = fleet_queue_peek(check_queue(L));
-	if (!ev)
+	int64_t sec;
+	if (!fleet_queue_next(check_queue(L), &sec))
 		return 0;
-	lua_pushinteger(L, ev->sec);
+	lua_pushinteger(L, sec);
 	return 1;
 }
 
@@ -77,7 +76,8 @@ static int q_list(lua_State *L)
 {
 	struct fleet_queue *q = check_queue(L);
 	struct fleet_event *all = lua_newuserdatauv(L, (q->n ? q->n : 1) * sizeof *all, 0);
-	fleet_queue_sorted(q, all);
+	if (fleet_queue_sorted(q, all) != 0)
+		return luaL_error(L, "fleet queue: out of memory");
 	lua_createtable(L, 0, 0);
 	lua_Integer nsec = 0, ncode = 0;
 	for (size_t i = 0; i < q->n; i++) {

@@ -10,51 +10,63 @@ static void test_queue_order(void)
 {
 	struct fleet_queue q;
 	fleet_queue_init(&q);
-	CHECK(fleet_queue_peek(&q) == NULL, "an empty queue has no first event");
+	int64_t sec, code;
+	CHECK(!fleet_queue_pop_due(&q, 1e12, &sec, &code), "an empty queue has no event");
+	CHECK(!fleet_queue_next(&q, &sec), "an empty queue has no next second");
 	/* three seconds, pushed interleaved; within a second the push order must hold */
 	int64_t secs[] = {30, 10, 20, 10, 30, 10, 20};
 	for (int i = 0; i < 7; i++)
 		CHECK(fleet_queue_push(&q, secs[i], i) == 0, "push %d", i);
-	int64_t want[] = {1, 3, 5, 2, 6, 0, 4};
-	for (int i = 0; i < 7; i++) {
-		const struct fleet_event *ev = fleet_queue_peek(&q);
-		CHECK(ev && ev->code == want[i], "event %d: got %lld want %lld", i,
-		      ev ? (long long)ev->code : -1LL, (long long)want[i]);
-		fleet_queue_pop(&q);
+	CHECK(fleet_queue_next(&q, &sec) && sec == 10, "next second 10");
+	CHECK(!fleet_queue_pop_due(&q, 9.5, &sec, &code), "nothing due before 10");
+	/* 99 is pushed into second 10 while it is being read: it comes after that second's others */
+	int64_t want[] = {1, 3, 5, 99, 2, 6, 0, 4};
+	for (int i = 0; i < 8; i++) {
+		int got = fleet_queue_pop_due(&q, 30, &sec, &code);
+		CHECK(got && code == want[i], "event %d: got %lld want %lld", i, (long long)code,
+		      (long long)want[i]);
+		if (i == 1)
+			CHECK(fleet_queue_push(&q, 10, 99) == 0, "push into the second being read");
 	}
-	CHECK(q.n == 0, "drained");
+	CHECK(q.n == 0 && !fleet_queue_next(&q, &sec), "drained");
 	fleet_queue_free(&q);
 }
 
-/* Many random pushes and pops against a sorted reference: (sec, push order) must come out sorted. */
+/* Many pushes and pops over many seconds (the hash table grows and deletes with backward
+ * shifts): events come out by second, and in push order within one. */
 static void test_queue_random(void)
 {
 	struct fleet_queue q;
 	fleet_queue_init(&q);
 	srand(7);
-	int64_t last_sec = -1, last_code = -1, code = 0;
-	int bad = 0;
+	int64_t last_sec = -1, last_code = -1, code = 0, sec, c;
+	int bad = 0, failed_pushes = 0;
 	for (int round = 0; round < 200; round++) {
 		for (int i = 0; i < 500; i++)
-			fleet_queue_push(&q, last_sec + 1 + rand() % 50, code++);
-		for (int i = 0; i < 400 && q.n; i++) {
-			const struct fleet_event *ev = fleet_queue_peek(&q);
-			if (ev->sec < last_sec || (ev->sec == last_sec && ev->code < last_code))
+			failed_pushes += fleet_queue_push(&q, last_sec + 1 + rand() % 5000, code++) != 0;
+		for (int i = 0; i < 400 && fleet_queue_pop_due(&q, 1e18, &sec, &c); i++) {
+			if (sec < last_sec || (sec == last_sec && c < last_code))
 				bad++;
-			last_sec = ev->sec;
-			last_code = ev->code;
-			fleet_queue_pop(&q);
+			last_sec = sec;
+			last_code = c;
 		}
 	}
+	CHECK(failed_pushes == 0, "%d pushes failed", failed_pushes);
 	CHECK(bad == 0, "%d events out of order", bad);
+	CHECK(q.n == 200 * 100, "left %zu", q.n);
 	struct fleet_event *all = malloc(q.n * sizeof *all);
-	fleet_queue_sorted(&q, all);
-	int sorted = 1;
+	CHECK(fleet_queue_sorted(&q, all) == 0, "sorted");
+	int sorted = all[0].sec >= last_sec;
 	for (size_t i = 1; i < q.n; i++)
-		if (all[i].sec < all[i - 1].sec || (all[i].sec == all[i - 1].sec && all[i].code < all[i - 1].code))
+		if (all[i].sec < all[i - 1].sec ||
+		    (all[i].sec == all[i - 1].sec && all[i].code < all[i - 1].code))
 			sorted = 0;
 	CHECK(sorted, "fleet_queue_sorted gives due order");
-	CHECK(q.n == 200 * 100, "left %zu", q.n);
+	/* the listing and the pops agree */
+	size_t same = 0, n = q.n;
+	for (size_t i = 0; i < n && fleet_queue_pop_due(&q, 1e18, &sec, &c); i++)
+		same += sec == all[i].sec && c == all[i].code;
+	CHECK(same == n && q.n == 0, "%zu of %zu popped as listed", same, n);
 	free(all);
 	fleet_queue_free(&q);
 }
