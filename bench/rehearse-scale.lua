@@ -2,11 +2,12 @@
 -- size (bench/fleet-100k.lua's shape, scaled), 14 simulated days: wall time and peak RSS of the
 -- whole command (best of RUNS; the machine is shared, the best run is the least disturbed), the
 -- growth from one size to the next, and a digest of the timeline (the JSON output without its
--- wall time), so two builds can be checked for the same answers.
+-- wall time, keys sorted), so two builds can be checked for the same answers.
 -- Run: bench/rehearse-scale [RUNS [SIZES...]]   (default 3 runs; 100000 1000000)
 -- Targets (issue 18): 1,000,000 devices <= 5 s and <= 400 MB; 10,000,000 <= 60 s and <= 4 GB;
 -- growth 100k -> 1M <= 11x.
 local sys = require("otarun.core.sys")
+local cjson = require("cjson")
 
 local bin = arg[1] or "build/otarun"
 local runs = tonumber(arg[2]) or 3
@@ -34,9 +35,32 @@ fleet {
   return path
 end
 
--- FNV-1a of the output with "wall_seconds" taken out.
+-- The output as text with its keys sorted (cjson writes them in table order, which changes from
+-- run to run) and without wall_seconds.
+local function canonical(v, out)
+  if type(v) ~= "table" then out[#out + 1] = cjson.encode(v) return end
+  if #v > 0 or next(v) == nil then
+    out[#out + 1] = "["
+    for i = 1, #v do if i > 1 then out[#out + 1] = "," end canonical(v[i], out) end
+    out[#out + 1] = "]"
+    return
+  end
+  local keys = {}
+  for k in pairs(v) do if k ~= "wall_seconds" then keys[#keys + 1] = k end end
+  table.sort(keys)
+  out[#out + 1] = "{"
+  for i, k in ipairs(keys) do
+    out[#out + 1] = (i > 1 and "," or "") .. cjson.encode(k) .. ":"
+    canonical(v[k], out)
+  end
+  out[#out + 1] = "}"
+end
+
+-- FNV-1a of the canonical output.
 local function digest(text)
-  text = text:gsub('"wall_seconds":[-%d.eE+]+,?', "")
+  local out = {}
+  canonical(cjson.decode(text), out)
+  text = table.concat(out)
   local h = 0xcbf29ce484222325
   for i = 1, #text do h = ((h ~ text:byte(i)) * 0x100000001b3) end
   return string.format("%016x", h)
