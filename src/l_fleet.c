@@ -8,6 +8,8 @@
  *   q:list() -> { { sec, { code... } }, ... }   by second, each second's codes in push order
  *   hash01(seed, a[, b[, c]]) -> [0, 1)   as lua/otarun/emulator/ids.lua's, b and c default 0
  *   gray_pick(devices, k, seed, what) -> list   the k devices with the lowest hash, sorted
+ *   int_list_json(list) -> "[1,2,3]" | nil   JSON text of a list of integers (nil if any entry is
+ *                                     not an integer); state.lua writes its columns with it
  *
  * Only converts arguments and results. */
 #include "fleet.h"
@@ -134,6 +136,35 @@ static int l_gray_pick(lua_State *L)
 	return 1;
 }
 
+static int l_int_list_json(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	luaL_addchar(&b, '[');
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, 1, i);
+		if (!lua_isinteger(L, -1))
+			return 0; /* the buffer's stack slots go with the call */
+		lua_Integer v = lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		char digits[24], *p = digits + sizeof digits;
+		uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+		do
+			*--p = (char)('0' + u % 10);
+		while (u /= 10);
+		if (v < 0)
+			*--p = '-';
+		if (i > 1)
+			luaL_addchar(&b, ',');
+		luaL_addlstring(&b, p, (size_t)(digits + sizeof digits - p));
+	}
+	luaL_addchar(&b, ']');
+	luaL_pushresult(&b);
+	return 1;
+}
+
 int luaopen_otarun_core_fleet(lua_State *L)
 {
 	static const luaL_Reg queue_methods[] = {
@@ -141,7 +172,8 @@ int luaopen_otarun_core_fleet(lua_State *L)
 		{"size", q_size}, {"list", q_list},       {NULL, NULL},
 	};
 	static const luaL_Reg funcs[] = {
-		{"queue", l_queue}, {"hash01", l_hash01}, {"gray_pick", l_gray_pick}, {NULL, NULL},
+		{"queue", l_queue}, {"hash01", l_hash01}, {"gray_pick", l_gray_pick},
+		{"int_list_json", l_int_list_json}, {NULL, NULL},
 	};
 	luaL_newmetatable(L, QUEUE_META);
 	luaL_newlib(L, queue_methods);
