@@ -15,13 +15,9 @@ M.mix = mix
 local GOLDEN = 0x9e3779b97f4a7c15
 local TO_UNIT = 2.0 ^ -53
 
--- hash01(seed, a, b, c) -> [0, 1); a, b, c integers (what, who, attempt).
-function M.hash01(seed, a, b, c)
-  local h = mix(seed * GOLDEN + a)
-  h = mix(h + (b or 0) * GOLDEN)
-  h = mix(h + (c or 0))
-  return (h >> 11) * TO_UNIT
-end
+-- hash01(seed, a, b, c) -> [0, 1); a, b, c integers (what, who, attempt). The same bits as
+-- mix() above, computed in C (src/fleet.c): the simulation draws it for every task step.
+M.hash01 = require("otarun.core.fleet").hash01
 
 -- Generator for identifiers: its own stream, so ids do not disturb the simulation.
 local Gen = {}

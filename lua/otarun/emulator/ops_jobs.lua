@@ -5,7 +5,6 @@
 -- made and the simulation gives its devices tasks (sim.lua). Uses store.lua, params.lua.
 local errors = require("otarun.emulator.errors")
 local ids = require("otarun.emulator.ids")
-local sim_mod = require("otarun.emulator.sim")
 local firmware = require("otarun.emulator.ops_firmware")
 local ST_SUCCEEDED = require("otarun.emulator.store").ST.SUCCEEDED
 
@@ -236,11 +235,7 @@ local function static_targets(emu, job)
   if job.target == "GRAY" then
     local k = math.max(1, math.floor(#list * job.gray_n / 100 + 1e-9))
     if #list == 0 then k = 0 end
-    local key = {}
-    for _, d in ipairs(list) do key[d] = ids.hash01(p.seed, sim_mod.H_GRAY, d, 0) end
-    table.sort(list, function(a, b) return key[a] < key[b] end)
-    for i = #list, k + 1, -1 do list[i] = nil end
-    table.sort(list)
+    list = emu.sim:gray_pick(list, k, p.seed)
   end
   return list
 end

@@ -1,10 +1,12 @@
--- The simulated fleet moving through task states on the emulator's clock: an event queue (one
--- bucket per whole second, a binary heap of the non-empty seconds), the device/task state machine
+-- The simulated fleet moving through task states on the emulator's clock: an event queue (C,
+-- otarun.core.fleet: by whole second, first in first out within one), the device/task state machine
 -- (CONFIRM -> QUEUED -> NOTIFIED -> IN_PROGRESS -> SUCCEEDED | FAILED, retries, timeouts, offline
 -- devices, NeedPush polling), each job's notification rate window, and dynamic matching (a device
 -- that reports a version joins the latest running dynamic job that covers it). Events are packed
 -- integers, (id << 12 | generation) << 4 | kind; a task's generation changes when an API call
--- changes it, which turns its scheduled events stale. Uses store.lua and ids.lua.
+-- changes it, which turns its scheduled events stale. Uses store.lua, ids.lua and
+-- otarun.core.fleet (src/fleet.c).
+local core = require("otarun.core.fleet")
 local store_mod = require("otarun.emulator.store")
 local ids = require("otarun.emulator.ids")
 
@@ -26,54 +28,23 @@ local Sim = {}
 Sim.__index = Sim
 
 function M.new(store, now)
-  return setmetatable({ s = store, now = now, heap = {}, buckets = {}, events = 0 }, Sim)
+  return setmetatable({ s = store, now = now, queue = core.queue(), events = 0 }, Sim)
 end
 
 -- Event queue -------------------------------------------------------------------------------
-
-local function heap_push(h, v)
-  local i = #h + 1
-  h[i] = v
-  while i > 1 do
-    local p = i // 2
-    local pv = h[p]
-    if pv <= v then break end
-    h[i], i = pv, p
-  end
-  h[i] = v
-end
-
-local function heap_pop(h)
-  local n = #h
-  local last = h[n]
-  h[n] = nil
-  n = n - 1
-  if n == 0 then return end
-  local i = 1
-  while true do
-    local c = i * 2
-    if c > n then break end
-    if c < n and h[c + 1] < h[c] then c = c + 1 end
-    if h[c] >= last then break end
-    h[i], i = h[c], c
-  end
-  h[i] = last
-end
 
 function Sim:push(time, kind, id, gen)
   local sec = ceil(time)
   local cur = ceil(self.now)
   if sec < cur then sec = cur end
-  local b = self.buckets[sec]
-  if not b then
-    b = {}
-    self.buckets[sec] = b
-    heap_push(self.heap, sec)
-  end
-  b[#b + 1] = (((id << 12) | (gen & 0xFFF)) << 4) | kind
+  self.queue:push(sec, (((id << 12) | (gen & 0xFFF)) << 4) | kind)
 end
 
-function Sim:next_event_time() return self.heap[1] end
+function Sim:next_event_time() return self.queue:next() end
+
+-- For state.lua: the queued events as { { sec, { code... } }, ... } by second, and one back in.
+function Sim:queued() return self.queue:list() end
+function Sim:queue_raw(sec, code) self.queue:push(sec, code) end
 
 -- Task life ---------------------------------------------------------------------------------
 
@@ -295,23 +266,16 @@ local HANDLERS = { on_notify, on_start, on_finish, on_timeout, on_retry, on_poll
 
 -- Runs every event due at or before T (epoch seconds); the clock ends at T.
 function Sim:run_until(T)
-  local h, buckets = self.heap, self.buckets
+  local q = self.queue
+  local pop_due = q.pop_due
   local n = 0
-  while h[1] and h[1] <= T do
-    local sec = h[1]
+  while true do
+    local sec, code = pop_due(q, T)
+    if not sec then break end
     if sec > self.now then self.now = sec end
-    local list = buckets[sec]
-    local i = 1
-    while list[i] do
-      local code = list[i]
-      local kind = code & 15
-      local rest = code >> 4
-      HANDLERS[kind](self, rest >> 12, rest & 0xFFF)
-      i = i + 1
-    end
-    n = n + i - 1
-    buckets[sec] = nil
-    heap_pop(h)
+    local rest = code >> 4
+    HANDLERS[code & 15](self, rest >> 12, rest & 0xFFF)
+    n = n + 1
   end
   if T > self.now then self.now = T end
   self.s.counts.events = self.s.counts.events + n
@@ -409,6 +373,11 @@ function Sim:requeue(t, reset, confirm)
   end
   s:set_status(t, confirm and CONFIRM or QUEUED, self.now, nil)
   if not confirm then self:arrive(t) end
+end
+
+-- GrayPercent: the k devices of list with the lowest gray hash, in device order (a new list).
+function Sim:gray_pick(list, k, seed)
+  return core.gray_pick(list, k, seed, M.H_GRAY)
 end
 
 -- Progress of a task in percent, derived from the clock while it is in progress.

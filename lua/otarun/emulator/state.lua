@@ -14,6 +14,7 @@
 local cjson = require("cjson")
 local store_mod = require("otarun.emulator.store")
 local sim_mod = require("otarun.emulator.sim")
+local int_list_json = require("otarun.core.fleet").int_list_json
 
 local M = {}
 
@@ -83,7 +84,8 @@ end
 
 -- Columns (store arrays indexed 1..n) -----------------------------------------------------------
 
--- sparse: nil entries are written as false (the column never holds false).
+-- sparse: nil entries are written as false (the column never holds false). The common values
+-- (small integers, strings, booleans) skip enc: a column is up to a million entries.
 local function col_out(col, n, sparse)
   local out = {}
   for i = 1, n do
@@ -92,9 +94,28 @@ local function col_out(col, n, sparse)
       if not sparse then error("state export: a dense column has a hole at " .. i) end
       v = false
     end
-    out[i] = enc(v)
+    local tv = mtype(v)
+    if tv == nil or (tv == "integer" and v < BIG and v > -BIG) then out[i] = v
+    else out[i] = enc(v) end
   end
   return out
+end
+
+-- typed() for one entry of a column or list, with the common cases inline (cjson reads every
+-- number as a float: whole ones become integers, as dec does).
+local function fast_in(v, kind, where)
+  local tv = type(v)
+  if tv == "number" then
+    if kind == "integer" then
+      local iv = tointeger(v)
+      if iv then return iv end
+    elseif kind == "number" then
+      return tointeger(v) or v
+    end
+  elseif tv == kind then
+    return v
+  end
+  return typed(v, kind, where)
 end
 
 -- kind: "string" | "integer" | "number" | "boolean"
@@ -106,16 +127,17 @@ local function col_in(t, name, n, kind, sparse)
   local where = "column " .. name
   for i = 1, n do
     local v = src[i]
-    if sparse and v == false then v = nil
-    else v = typed(v, kind, where) end
-    out[i] = v
+    if not (sparse and v == false) then out[i] = fast_in(v, kind, where) end
   end
   return out
 end
 
 local function list_out(list)
   local out = {}
-  for i, v in ipairs(list or {}) do out[i] = enc(v) end
+  for i, v in ipairs(list or {}) do
+    local tv = mtype(v)
+    if tv == nil or (tv == "integer" and v < BIG and v > -BIG) then out[i] = v else out[i] = enc(v) end
+  end
   return out
 end
 
@@ -124,7 +146,7 @@ local function list_in(src, kind, where)
   want(src, "table", where)
   local out = {}
   for i = 1, #src do
-    out[i] = typed(src[i], kind, where)
+    out[i] = fast_in(src[i], kind, where)
   end
   return out
 end
@@ -270,7 +292,7 @@ function M.export(emu)
   local tasks = {}
   for _, c in ipairs(TASK_COLUMNS) do tasks[c[1]] = col_out(s["t_" .. c[1]], s.ntask, c[3]) end
   local events = {}
-  for i, sec in ipairs(sim.heap) do events[i] = { enc(sec), list_out(sim.buckets[sec]) } end
+  for i, e in ipairs(sim:queued()) do events[i] = { enc(e[1]), list_out(e[2]) } end
   local groups = {}
   for i, g in ipairs(s.group_list) do
     local r = scalars_out(g, GROUP_TABLES, "group")
@@ -443,8 +465,7 @@ local function import_sim(s, src, now)
   sim.events = num(src.events or 0, "integer", "sim.events")
   for i, e in ipairs(want(src.queue or {}, "table", "sim.queue")) do
     local sec = num(want(e, "table", "sim.queue")[1], "integer", "sim.queue[" .. i .. "]")
-    sim.heap[i] = sec
-    sim.buckets[sec] = list_in(e[2], "integer", "sim.queue[" .. i .. "]")
+    for _, code in ipairs(list_in(e[2], "integer", "sim.queue[" .. i .. "]")) do sim:queue_raw(sec, code) end
   end
   return sim
 end
@@ -507,8 +528,51 @@ function M.import(emu, t)
   return true
 end
 
+-- Long lists of integers (the columns, job task lists, status buckets) are written by
+-- otarun.core.fleet's int_list_json and spliced into cjson's text in place of a marker: cjson
+-- formats every number through its float formatter; the text reads back the same.
+local RAW_MIN = 256
+local MARK = "\0otarun-state-raw:"
+
+local function int_list(t)
+  local n = #t
+  if n < RAW_MIN or next(t, n) ~= nil then return nil end
+  return int_list_json(t)
+end
+
+local function pull_raw(t, raws, depth)
+  if depth > 6 then return end
+  for k, v in pairs(t) do
+    if type(v) == "table" then
+      local text = int_list(v)
+      if text then
+        raws[#raws + 1] = text
+        t[k] = MARK .. #raws .. "\0"
+      else
+        pull_raw(v, raws, depth + 1)
+      end
+    end
+  end
+end
+
 -- JSON text of export(emu).
-function M.encode(emu) return cjson.encode(M.export(emu)) end
+function M.encode(emu)
+  local doc, raws = M.export(emu), {}
+  pull_raw(doc, raws, 0)
+  local text = cjson.encode(doc)
+  local parts, pos, found = {}, 1, 0
+  while true do
+    local a, b, k = text:find('"\\u0000otarun%-state%-raw:(%d+)\\u0000"', pos)
+    if not a then break end
+    parts[#parts + 1] = text:sub(pos, a - 1)
+    parts[#parts + 1] = raws[tonumber(k)]
+    found = found + 1
+    pos = b + 1
+  end
+  if found ~= #raws then return cjson.encode(M.export(emu)) end   -- a model string looked like a marker
+  parts[#parts + 1] = text:sub(pos)
+  return table.concat(parts)
+end
 
 -- Reads JSON text into emu; true or nil, message.
 function M.decode(emu, text)
