@@ -43,7 +43,16 @@ function M.load(path)
       w.calls = w.calls or {}
       for _, c in ipairs(w.calls) do
         c.params = c.params or {}
-        for k, v in pairs(c.params) do c.params[k] = tostring(v) end
+        for k, v in pairs(c.params) do
+          if type(v) == "table" then
+            -- a reference to a job or device list URL of an earlier call (otarun.plan.calls.ref)
+            local ref, rerr = require("otarun.plan.calls").ref_from(v)
+            if not ref then return nil, string.format("%s: %s/%s %s %s: %s", path, r.name, w.name, c.action, k, rerr) end
+            c.params[k] = ref
+          else
+            c.params[k] = tostring(v)
+          end
+        end
       end
     end
   end
