@@ -98,7 +98,11 @@ rollout "lab" {
     assert.are.equal(0, code, out .. err)
     assert.matches("its 450 devices go out as a device list file", out, 1, true)
     assert.matches("GenerateDeviceNameListURL", out, 1, true)
-    assert.matches('(FileUrl of the device list of wave \\"lab\\": 450 names)', out, 1, true)
+    assert.matches('DnListFileUrl    = (FileUrl of the device list of wave "lab")', out, 1, true)
+    code, out, err = ah.otarun(server, db, { "plan", "--format", "json", script })
+    assert.are.equal(0, code, out .. err)
+    local create = require("cjson").decode(out).rollouts[1].waves[1].calls[2]
+    assert.are.same({ ref = "device_list_url", wave = "lab" }, create.params.DnListFileUrl)
     code, out, err = ah.otarun(server, db, { "apply", script, "--auto-approve" })
     assert.are.equal(0, code, out .. err)
     local jobs = ah.jobs(server)

@@ -78,7 +78,14 @@ describe("examples", function()
     assert.are.same({ "channel", "canary", "otarun", "camera-2.4.0/canary" },
       { p["Tag.1.Key"], p["Tag.1.Value"], p["Tag.2.Key"], p["Tag.2.Value"] })
     assert.are.equal("CancelOTAStrategyByJob", w[3].calls[1].action)
-    assert.are.equal('(job of wave "early")', w[3].calls[1].params.JobId)
+    -- the job of "early" does not exist yet: a typed reference, not a placeholder text
+    assert.are.same({ ref = "job", wave = "early" }, w[3].calls[1].params.JobId)
+    -- what "all" waits for, typed (docs/json.md, "Wait conditions")
+    assert.are.same({}, w[1].waiting_for)
+    assert.are.same({ { kind = "gate", wave = "canary" } }, w[2].waiting_for)
+    assert.are.same({ { kind = "gate", wave = "early" }, { kind = "delay", after = "early", seconds = 86400 },
+      { kind = "window", window = w[3].waiting_for[3].window, opens_at = "2026-12-03T01:00:00+08:00" },
+      { kind = "approval", command = "otarun approve " .. example("version-waves") .. " all" } }, w[3].waiting_for)
   end)
 
   it("version-waves and rehearsal pass their gates on their own fleets across seeds", function()

@@ -22,7 +22,7 @@ local EXAMPLE = h.src .. "/examples/version-waves.lua"
 
 describe("JSON documents", function()
   it("every schema is JSON with a title and format_version", function()
-    for _, name in ipairs({ "plan", "validate", "apply", "status", "log", "run-event", "rehearse" }) do
+    for _, name in ipairs({ "plan", "validate", "apply", "status", "log", "run-event", "run-summary", "rehearse" }) do
       local s = load_schema(name)
       assert.is_string(s.title)
       assert.are.equal("1.0", s.properties.format_version.const, name)
@@ -67,12 +67,13 @@ describe("JSON documents", function()
       assert.is_true(#conforms("log", out).entries > 0)
       code, out, stderr = h.run({ "run", "--once", "--format", "json", EXAMPLE }, { env = env })
       assert.are.equal(0, code, stderr)
-      local lines = 0
-      for line in out:gmatch("[^\n]+") do
-        conforms("run-event", line)
-        lines = lines + 1
-      end
-      assert.is_true(lines > 0)
+      local lines = {}
+      for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+      assert.is_true(#lines > 1)
+      -- event lines, then one summary document (docs/run.md)
+      for i = 1, #lines - 1 do conforms("run-event", lines[i]) end
+      local sum = conforms("run-summary", lines[#lines])
+      assert.are.same({ "summary", 0 }, { sum.kind, sum.exit })
     end)
     e:stop()
     os.execute("rm -rf " .. h.shell_quote(dir))

@@ -35,7 +35,12 @@ local TOP = { format_version = "string", generated_at = "string", mode = "string
               policies = "array", summary = "object" }
 local ROLLOUT = { name = "string", product = "string", firmware = "object", region = "string", waves = "array" }
 local WAVE = { name = "string", kind = "string", status = "string", action = "string", reason = "string",
-               job_id = "string|null", earliest_start = "string|null", calls = "array" }
+               waiting_for = "array", job_id = "string|null", earliest_start = "string|null", calls = "array" }
+-- the typed wait conditions (docs/json.md, "Wait conditions") and their fields
+local CONDITION = { gate = { wave = "string" }, pass = { wave = "string" }, missing_wave = { wave = "string" },
+                    delay = { after = "string", seconds = "integer" }, start = { at = "string" },
+                    window = { window = "string" }, approval = { command = "string" }, due = { at = "string" } }
+local REF = { job = true, device_list_url = true }
 local DIAG = { severity = "string", rule = "string", message = "string", file = "string", line = "integer",
                rollout = "string|null", wave = "string|null", param = "string|null" }
 local POLICY = { policy = "string", rule = "string", level = "string", passed = "boolean",
@@ -67,10 +72,25 @@ function M.problems(doc)
       if type(w.earliest_start) == "string" and not w.earliest_start:match(RFC3339) then
         p[#p + 1] = ww .. ".earliest_start " .. w.earliest_start
       end
+      for k, c in ipairs(type(w.waiting_for) == "table" and w.waiting_for or {}) do
+        local fields = CONDITION[c.kind]
+        if not fields then p[#p + 1] = ww .. ".waiting_for[" .. k .. "].kind " .. tostring(c.kind)
+        else check(p, ww .. ".waiting_for[" .. k .. "]", c, fields) end
+      end
+      if w.status ~= "waiting" and type(w.waiting_for) == "table" and #w.waiting_for > 0 then
+        p[#p + 1] = ww .. ".waiting_for: a " .. tostring(w.status) .. " wave waits for nothing"
+      end
       for k, c in ipairs(type(w.calls) == "table" and w.calls or {}) do
         check(p, ww .. ".calls[" .. k .. "]", c, { action = "string", params = "object" })
         for name, v in pairs(type(c.params) == "table" and c.params or {}) do
-          if type(name) ~= "string" or type(v) ~= "string" then
+          if type(v) == "table" then
+            -- a reference: exactly { ref, wave }
+            local n = 0
+            for _ in pairs(v) do n = n + 1 end
+            if not (REF[v.ref] and type(v.wave) == "string" and n == 2) then
+              p[#p + 1] = ww .. ".calls[" .. k .. "].params." .. tostring(name) .. " is not a reference"
+            end
+          elseif type(name) ~= "string" or type(v) ~= "string" then
             p[#p + 1] = ww .. ".calls[" .. k .. "].params." .. tostring(name) .. " is not a string"
           end
         end

@@ -18,6 +18,10 @@ function M.object(t) return setmetatable(t or {}, OBJECT) end
 -- A value whose JSON text fn(put) writes, piece by piece, when the encoder reaches it (a
 -- renderer's fast path for a fixed shape); the text must be indented for where it sits.
 function M.lazy(fn) return setmetatable({ fn = fn }, LAZY) end
+-- A metatable whose objects keep the key order given (keys not listed follow, sorted by bytes):
+-- small typed objects such as a wait condition, whose `kind` comes first. Other metamethods may be
+-- added to the table returned.
+function M.ordered(keys) return { __json_order = keys } end
 
 -- Key order: lower rank first; keys without a rank after them, sorted by bytes.
 local ORDER = {
@@ -25,7 +29,7 @@ local ORDER = {
   "name", "policy", "severity", "rule", "level", "passed", "overridden", "message",
   "product", "region", "instance", "file", "line", "rollout", "wave", "param",
   "firmware", "id", "version", "type", "src_version", "size", "files", "verified",
-  "kind", "status", "action", "reason", "job_id", "earliest_start", "calls", "params",
+  "kind", "status", "action", "reason", "waiting_for", "job_id", "earliest_start", "calls", "params",
   "create", "update", "replace", "cancel", "wait", "errors", "warnings",
   "rollouts", "waves", "diagnostics", "policies", "summary",
 }
@@ -108,8 +112,21 @@ local function ordered_keys(st, t)
     end
   end
   table.sort(plain)
+  if ranks then table.sort(ranks) end
+  local fixed = getmetatable(t)
+  fixed = fixed and fixed.__json_order
+  if fixed then
+    -- the object's own order (M.ordered), then the keys it does not list
+    local keys, listed = {}, {}
+    for _, k in ipairs(fixed) do
+      listed[k] = true
+      if t[k] ~= nil and not (omit and omit(k)) then keys[#keys + 1] = k end
+    end
+    for _, r in ipairs(ranks or {}) do if not listed[ORDER[r]] then keys[#keys + 1] = ORDER[r] end end
+    for _, k in ipairs(plain) do if not listed[k] then keys[#keys + 1] = k end end
+    return keys
+  end
   if not ranks then return plain end
-  table.sort(ranks)
   local keys = {}
   for i, r in ipairs(ranks) do keys[i] = ORDER[r] end
   for _, k in ipairs(plain) do keys[#keys + 1] = k end

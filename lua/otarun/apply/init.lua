@@ -51,20 +51,26 @@ function M.record_rollouts(st, plan)
   return true
 end
 
-local PLACEHOLDER = '^%(job of wave "(.-)"%)$'
-
--- The call with placeholders ("(job of wave X)") replaced by jobs created earlier in this run.
-local function concrete(call, created, where)
+-- The call with its references (otarun.plan.calls.ref: the job of an earlier wave, the FileUrl of
+-- this wave's device list) replaced by the values this run got: created (wave name -> job id) and
+-- file_url (what GenerateDeviceNameListURL returned before this call). -> call | nil, message
+local function concrete(call, created, where, file_url)
+  local is_ref = require("otarun.plan.calls").is_ref
   local params = {}
   for k, v in pairs(call.params or {}) do
-    local wave = type(v) == "string" and v:match(PLACEHOLDER)
-    if wave then
-      local job = created[wave]
+    if is_ref(v) and v.ref == "job" then
+      local job = created[v.wave]
       if not job then
         return nil, string.format("%s: %s needs the job of wave %q, which this apply did not create",
-          where, call.action, wave)
+          where, call.action, v.wave)
       end
       v = job
+    elseif is_ref(v) then
+      if not file_url then
+        return nil, string.format("%s: %s needs the device list URL of wave %q, which this apply did not get",
+          where, call.action, v.wave)
+      end
+      v = file_url
     end
     params[k] = v
   end
@@ -190,12 +196,9 @@ function M.execute(st, plan, opts)
     local failed = false
     local file_url
     for ci, call in ipairs(w.calls) do
-      local c, cerr = concrete(call, created, where)
+      local c, cerr = concrete(call, created, where, file_url)
       local res, err, fatal
       local adopted = run.stats.adopted
-      if c and c.params.DnListFileUrl and tostring(c.params.DnListFileUrl):match(require("otarun.plan.calls").DEVICE_LIST) then
-        c.params.DnListFileUrl = file_url
-      end
       if c and call.action == "GenerateDeviceNameListURL" then
         file_url, err = device_list(run, step, call)
         res = file_url and true or nil

@@ -40,6 +40,7 @@ local function is_map(v, value_types)
   return true
 end
 local SCALAR = { string = true, number = true }
+local PARAM_VALUE = { string = true, number = true, table = true }
 function M.check_shape(doc)
   local function opt(v, t) return v == nil or v == cjson.null or type(v) == t end
   if not opt(doc.state_fingerprint, "string") then return nil, "state_fingerprint must be a string of hex digits" end
@@ -79,8 +80,10 @@ function M.check_shape(doc)
       for k, c in ipairs(w.calls or {}) do
         local cw = string.format("%s.calls[%d]", ww, k)
         if type(c) ~= "table" or type(c.action) ~= "string" then return nil, cw .. " must be an object with an action" end
-        if not (c.params == nil or is_map(c.params, SCALAR)) then
-          return nil, cw .. ".params must be an object of strings"
+        -- strings, numbers, or a typed reference to an earlier call's result (otarun.plan.calls.ref_from
+        -- checks its shape when the plan is read)
+        if not (c.params == nil or is_map(c.params, PARAM_VALUE)) then
+          return nil, cw .. ".params must be an object of strings (or references)"
         end
       end
     end
@@ -133,7 +136,16 @@ function M.load(path)
       w.calls = w.calls or {}
       for _, c in ipairs(w.calls) do
         c.params = c.params or {}
-        for k, v in pairs(c.params) do c.params[k] = tostring(v) end
+        for k, v in pairs(c.params) do
+          if type(v) == "table" then
+            -- a reference to a job or device list URL of an earlier call (otarun.plan.calls.ref)
+            local ref, rerr = require("otarun.plan.calls").ref_from(v)
+            if not ref then return nil, string.format("%s: %s/%s %s %s: %s", path, r.name, w.name, c.action, k, rerr) end
+            c.params[k] = ref
+          else
+            c.params[k] = tostring(v)
+          end
+        end
       end
     end
   end

@@ -91,6 +91,37 @@ local function summary(report, format)
   end
 end
 
+-- The last line of `run --once --format json` (docs/run.md, docs/schema/run-summary.schema.json):
+-- the exit code and every rollout's waves as this tick left them, so a wrapper gets a document even
+-- when nothing happened. report: the tick's (nil when the tick could not run); errors: its error
+-- events, or { { text = why } }.
+local SUMMARY = { "format_version", "kind", "at", "exit", "rollouts", "errors" }
+local ROLLOUT = { "name", "halted", "halt_reason", "done", "waves" }
+local WAVE = { "name", "status", "action", "reason", "waiting_for", "job_id", "earliest_start" }
+local ERROR = { "rollout", "wave", "text" }
+
+function M.summary_line(report, exit, at, offset)
+  local json, rj = require("otarun.json"), require("otarun.render.json")
+  local null = json.null
+  local O = function(keys, t) return setmetatable(t, json.ordered(keys)) end
+  local rollouts, errors = json.array({}), json.array({})
+  for i, r in ipairs(report and report.rollouts or {}) do
+    local waves = json.array({})
+    for j, w in ipairs(r.waves or {}) do
+      waves[j] = O(WAVE, { name = w.name, status = w.status, action = w.action, reason = w.reason or null,
+        waiting_for = rj.conditions(rj.waits(w), offset), job_id = w.job_id or null,
+        earliest_start = w.earliest_start and util.format_time(w.earliest_start, offset) or null })
+    end
+    rollouts[i] = O(ROLLOUT, { name = r.name, halted = r.halted == true, halt_reason = r.halt_reason or null,
+      done = r.done == true, waves = waves })
+  end
+  for i, ev in ipairs(report and report.errors or {}) do
+    errors[i] = O(ERROR, { rollout = ev.rollout or null, wave = ev.wave or null, text = tostring(ev.text) })
+  end
+  return json.line(O(SUMMARY, { format_version = "1.0", kind = "summary", at = util.format_time(at, offset),
+    exit = exit, rollouts = rollouts, errors = errors }))
+end
+
 -- Sleeps until `t` (wall clock) in short steps, so a signal ends the wait; a metrics server
 -- answers meanwhile. -> signal name | nil
 local function sleep_until(t, server, handler)
@@ -179,6 +210,9 @@ function M.main(argv)
     end
     if not rep then
       sys.catch_signals(false)
+      if opts.once and format == "json" then
+        io.stdout:write(M.summary_line({ errors = { { text = err } } }, failure.CODES.error, math.floor(now()), ctx.offset))
+      end
       failure.raise("error", "%s", err)
     end
     report = rep
@@ -196,11 +230,15 @@ function M.main(argv)
   st:close()
   summary(report, format)
   if code then return code end
+  local exit
   if opts.once and #report.errors > 0 then
     io.stderr:write(M.failure_text(report))
-    return failure.CODES.error
+    exit = failure.CODES.error
+  else
+    exit = command.halted_exit(report.rollouts)
   end
-  return command.halted_exit(report.rollouts)
+  if opts.once and format == "json" then io.stdout:write(M.summary_line(report, exit, report.at, ctx.offset)) end
+  return exit
 end
 
 -- What a tick could not do, and what it therefore left alone, for stderr.

@@ -151,7 +151,8 @@ local function collect(plan, st, client_for, why)
       local ws = row and row.wave[w.name]
       local wave = { name = w.name, kind = w.kind, state = ws and ws.state or "not recorded",
         job_id = ws and ws.job_id or w.job_id, started_at = ws and ws.started_at,
-        next = { status = w.status, action = w.action, reason = w.reason, earliest_start = w.earliest_start } }
+        next = { status = w.status, action = w.action, reason = w.reason, earliest_start = w.earliest_start,
+                 waiting_for = require("otarun.render.json").waits(w) } }
       local client = wave.job_id and client_for and not unreachable and client_for(r)
       if client then
         local res, err = client:call("QueryOTAJob", { JobId = wave.job_id, IotInstanceId = r.instance })
@@ -256,6 +257,8 @@ local function render_json(doc, offset)
       w.started_at = w.started_at and util.format_time(w.started_at, 0) or json.null
       w.next.earliest_start = w.next.earliest_start and util.format_time(w.next.earliest_start, offset) or json.null
       w.next.reason = w.next.reason or json.null
+      -- typed wait conditions (docs/json.md, "Wait conditions"), as in the plan
+      w.next.waiting_for = require("otarun.render.json").conditions(w.next.waiting_for, offset)
       if w.gate and w.gate.read_at then w.gate.read_at = util.format_time(w.gate.read_at, offset) end
     end
   end

@@ -66,7 +66,7 @@ function M.static_create(rollout, wave, created_at)
   if wave.devices then
     r.TargetSelection = "SPECIFIC"
     if #wave.devices > M.MAX_NAMES then
-      r.DnListFileUrl = M.device_list_placeholder(wave)
+      r.DnListFileUrl = true -- the reference, put in after flattening (M.ref)
     else
       r.TargetDeviceName = list_or_nil(wave.devices)
     end
@@ -97,17 +97,14 @@ function M.static_create(rollout, wave, created_at)
   elseif wave.finish_after and begins then
     r.ScheduleFinishTime = (begins + wave.finish_after) * 1000
   end
-  return { action = "CreateOTAStaticUpgradeJob", params = params.flatten(r) }
+  local flat = params.flatten(r)
+  if flat.DnListFileUrl then flat.DnListFileUrl = M.ref("device_list_url", wave.name) end
+  return { action = "CreateOTAStaticUpgradeJob", params = flat }
 end
 
 -- More than MAX_NAMES devices go out as a device list file: GenerateDeviceNameListURL, the upload
 -- (otarun.platform.device_list), then the create with DnListFileUrl (docs/commands-ota.md).
 M.MAX_NAMES = 200
-M.DEVICE_LIST = '^%(FileUrl of the device list of wave "(.-)"'
-
-function M.device_list_placeholder(wave)
-  return string.format('(FileUrl of the device list of wave "%s": %d names)', wave.name, #wave.devices)
-end
 
 -- The call that precedes a create with a device list file; apply uploads `names` after it. The
 -- names ride on the call, not in its params (a plan shows the parameters sent, not the file).
@@ -116,14 +113,40 @@ function M.device_list_url(rollout, wave)
            names = wave.devices }
 end
 
--- job_id: the real id, or a placeholder text while the job does not exist yet.
+-- job_id: the real id, or a reference (M.ref) while the job does not exist yet.
 function M.cancel_strategy(rollout, job_id)
-  return { action = "CancelOTAStrategyByJob",
-           params = params.flatten({ JobId = job_id, IotInstanceId = rollout.instance }) }
+  local flat = params.flatten({ JobId = not M.is_ref(job_id) and job_id or nil, IotInstanceId = rollout.instance })
+  if M.is_ref(job_id) then flat.JobId = job_id end
+  return { action = "CancelOTAStrategyByJob", params = flat }
 end
 
-function M.placeholder(wave_name)
-  return string.format("(job of wave %q)", wave_name)
+-- ---- references (docs/json.md, "References in API parameters") ----------------------------------
+-- A parameter whose value exists only once an earlier call of the same apply has run: the job of an
+-- earlier wave (`job`), the FileUrl GenerateDeviceNameListURL returns for a wave's device list
+-- (`device_list_url`). The plan JSON writes it as { "ref": KIND, "wave": NAME }; text and markdown
+-- show it as readable text; apply and run put in the real value before sending (otarun.apply).
+local REF_TEXT = {
+  job = function(r) return string.format("(job of wave %q)", r.wave) end,
+  device_list_url = function(r) return string.format("(FileUrl of the device list of wave %q)", r.wave) end,
+}
+M.REF_KINDS = { "job", "device_list_url" }
+
+local Ref = require("otarun.json").ordered({ "ref", "wave" })
+Ref.__tostring = function(r) return REF_TEXT[r.ref](r) end
+Ref.__concat = function(a, b) return tostring(a) .. tostring(b) end
+
+function M.ref(kind, wave_name)
+  assert(REF_TEXT[kind], "unknown reference kind")
+  return setmetatable({ ref = kind, wave = wave_name }, Ref)
+end
+
+function M.is_ref(v) return getmetatable(v) == Ref end
+
+-- A reference read back from JSON (a saved plan). -> ref | nil, message
+function M.ref_from(v)
+  if type(v) == "table" and REF_TEXT[v.ref] and type(v.wave) == "string" then return M.ref(v.ref, v.wave) end
+  return nil, string.format("a parameter object must be a reference { \"ref\": %s, \"wave\": NAME }",
+    table.concat(M.REF_KINDS, " | "))
 end
 
 return M

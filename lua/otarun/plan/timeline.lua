@@ -17,18 +17,23 @@ local function fmt_time(ctx, epoch)
 end
 
 
+-- -> reason, condition (docs/json.md, "Wait conditions")
 local function pred_reason(pred)
-  if pred.spec.gate then return string.format("waiting for gate of %q", pred.name) end
-  return string.format("waiting for %q to pass", pred.name)
+  if pred.spec.gate then return string.format("waiting for gate of %q", pred.name), { kind = "gate", wave = pred.name } end
+  return string.format("waiting for %q to pass", pred.name), { kind = "pass", wave = pred.name }
 end
 
--- Places t inside the wave's window. -> t' (nil when the window never opens), reason|nil
+-- Places t inside the wave's window. -> t' (nil when the window never opens), reason|nil, condition|nil
 local function apply_window(ctx, wave, t)
   if not wave.window or not t then return t, nil end
+  local text = wave.window.text or "?"
   local open = util.next_window_open(wave.window, t)
-  if not open then return nil, string.format("window %s never opens", wave.window.text or "?") end
+  if not open then
+    return nil, string.format("window %s never opens", text), { kind = "window", window = text, never = true }
+  end
   if open > t then
-    return open, string.format("window %s opens at %s", wave.window.text or "?", fmt_time(ctx, open))
+    return open, string.format("window %s opens at %s", text, fmt_time(ctx, open)),
+      { kind = "window", window = text, opens_at = open }
   end
   return t, nil
 end
@@ -50,41 +55,48 @@ local function schedulable(ctx, wave, blocked)
   return ahead <= calls.SCHEDULE_MAX and "ready" or "far"
 end
 
--- One waiting-or-ready wave. entries: name -> entry of the earlier waves of the rollout.
+-- One waiting-or-ready wave. entries: name -> entry of the earlier waves of the rollout. Each
+-- reason (prose) has its typed condition in `conds`, in the same order (docs/json.md).
 local function open_entry(ctx, rollout, wave, entries)
-  local now, reasons = ctx.now, {}
+  local now, reasons, conds = ctx.now, {}, {}
   local pred = wave.after and entries[wave.after]
   local base, blocked = now, false
   if wave.after and not pred then
     blocked, base = true, nil
     reasons[#reasons + 1] = string.format("waiting for %q, which is not a wave of this rollout", wave.after)
+    conds[#conds + 1] = { kind = "missing_wave", wave = wave.after }
   elseif pred then
     if pred.passed_at then
       base = pred.passed_at + (wave.delay or 0)
     else
       blocked = true
-      reasons[#reasons + 1] = pred_reason(pred)
+      reasons[#reasons + 1], conds[#conds + 1] = pred_reason(pred)
       local soak = pred.spec.gate and pred.spec.gate.soak or 0
       base = pred.earliest_start and (pred.earliest_start + soak + (wave.delay or 0))
     end
     if wave.delay and (blocked or base > now) then
       reasons[#reasons + 1] = string.format("delay %s after %q", util.format_duration(wave.delay), pred.name)
+      conds[#conds + 1] = { kind = "delay", after = pred.name, seconds = wave.delay }
     end
   end
   local t = base and math.max(base, now)
   if wave.start and wave.start > now and (not t or wave.start >= t) then
     -- only when the start is what binds: a later predecessor makes it moot
     reasons[#reasons + 1] = "start at " .. fmt_time(ctx, wave.start)
+    conds[#conds + 1] = { kind = "start", at = wave.start }
     if t then t = wave.start end
   end
-  local window_reason
-  t, window_reason = apply_window(ctx, wave, t)
+  local window_reason, window_cond
+  t, window_reason, window_cond = apply_window(ctx, wave, t)
   reasons[#reasons + 1] = window_reason
+  conds[#conds + 1] = window_cond
   -- a recorded approval (ctx.approval, from the state store) no longer holds the wave back; it is
   -- shown with who gave it, when and why
   local approval = wave.approve and ctx.approval and ctx.approval(rollout, wave)
   if wave.approve and not approval then
-    reasons[#reasons + 1] = string.format("approval (otarun approve %s %s)", rollout.file or "FILE", wave.name)
+    local command = string.format("otarun approve %s %s", rollout.file or "FILE", wave.name)
+    reasons[#reasons + 1] = string.format("approval (%s)", command)
+    conds[#conds + 1] = { kind = "approval", command = command }
   end
 
   local entry = { name = wave.name, spec = wave, earliest_start = t }
@@ -98,7 +110,8 @@ local function open_entry(ctx, rollout, wave, entries)
     entry.status, entry.action, entry.reason, entry.created_at = "ready", "create", "due now", now
   else
     entry.status, entry.action = "waiting", "wait"
-    if #reasons == 0 then reasons[1] = "not yet due" end
+    if #reasons == 0 then reasons[1], conds[1] = "not yet due", { kind = "due", at = t } end
+    entry.waiting_for = conds
     if sched == "far" and #reasons == 1 then
       reasons[1] = reasons[1] .. string.format(" (created with ScheduleTime from %s)",
         fmt_time(ctx, wave.start - calls.SCHEDULE_MAX))
@@ -146,7 +159,7 @@ local function wave_calls(rollout, entry, prev_dynamic)
     if job then
       note = string.format("cancels the dynamic strategy of wave %q (job %s) first", prev_dynamic.name, job)
     else
-      job = calls.placeholder(prev_dynamic.name)
+      job = calls.ref("job", prev_dynamic.name)
       note = string.format("cancels the dynamic strategy of wave %q first (its job id is known once it is created)",
         prev_dynamic.name)
     end

@@ -33,13 +33,37 @@ local function firmware(fw)
   return out
 end
 
+-- What a waiting wave waits for, as typed conditions (docs/json.md, "Wait conditions"): the
+-- timeline's list (otarun.plan.timeline) with its epochs as RFC 3339 times; a saved plan read back
+-- carries the times as text already.
+local CONDITION = json.ordered({ "kind", "wave", "after", "seconds", "window", "opens_at", "never", "at", "command" })
+local TIME_FIELDS = { opens_at = true, at = true }
+
+function M.conditions(list, offset)
+  local out = json.array({})
+  for i, c in ipairs(list or {}) do
+    local o = setmetatable({}, CONDITION)
+    for k, v in pairs(c) do
+      if TIME_FIELDS[k] and type(v) == "number" then v = util.format_time(v, offset or 0) end
+      o[k] = v
+    end
+    out[i] = o
+  end
+  return out
+end
+
+-- The conditions of a wave that waits (a wave the diff found running waits for nothing).
+function M.waits(w)
+  return w.status == "waiting" and w.waiting_for or nil
+end
+
 local function wave_doc(plan, w)
   local calls = json.array({})
   for i, c in ipairs(w.calls or {}) do
     calls[i] = { action = c.action, params = json.object(c.params) }
   end
   return { name = w.name, kind = orNull(w.kind), status = w.status, action = w.action,
-           reason = w.reason or "", job_id = orNull(w.job_id),
+           reason = w.reason or "", waiting_for = M.conditions(M.waits(w), plan.offset), job_id = orNull(w.job_id),
            earliest_start = w.earliest_start and util.format_time(w.earliest_start, plan.offset or 0) or null,
            calls = calls, line = orNull(w.line) }
 end
@@ -49,7 +73,7 @@ M.wave_doc = wave_doc
 -- rollout > waves > wave), written directly (the waves array itself at depth 3): at 10,000 waves the generic encoder is the slowest
 -- part of `otarun plan`. spec/render_spec.lua holds the two to the same bytes.
 local P = {}
-for d = 3, 8 do P[d] = "\n" .. string.rep("  ", d) end
+for d = 3, 9 do P[d] = "\n" .. string.rep("  ", d) end
 
 -- Quoted strings, memoised when short: names, ids, versions and statuses repeat from wave to
 -- wave. The memo lives for one document (M.document resets it).
@@ -96,12 +120,25 @@ local function params_text(params, n)
     out[n + 2] = P[8]
     out[n + 3] = q(k)
     out[n + 4] = ": "
-    out[n + 5] = q(params[k])
+    local v = params[k]
+    if type(v) == "table" then
+      -- a reference (otarun.plan.calls.ref): { "ref": KIND, "wave": NAME }
+      out[n + 5] = "{" .. P[9] .. '"ref": ' .. q(v.ref) .. "," .. P[9] .. '"wave": ' .. q(v.wave) .. P[8] .. "}"
+    else
+      out[n + 5] = q(v)
+    end
     n = n + 5
   end
   out[n + 1] = P[7]
   out[n + 2] = "}"
   return n + 2
+end
+
+-- The wave's waiting_for as the generic writer puts it at depth 5.
+local function waiting_text(plan, w)
+  local list = M.waits(w)
+  if not list or #list == 0 then return "[]" end
+  return (json.encode(M.conditions(list, plan.offset), { indent = "  " }):gsub("\n", P[5]))
 end
 
 -- The wave's JSON text (one string).
@@ -113,10 +150,11 @@ local function wave_text(plan, w)
   out[15] = '"status": ' out[16] = q(w.status) out[17] = "," out[18] = P5
   out[19] = '"action": ' out[20] = q(w.action) out[21] = "," out[22] = P5
   out[23] = '"reason": ' out[24] = q(w.reason or "") out[25] = "," out[26] = P5
-  out[27] = '"job_id": ' out[28] = q(w.job_id) out[29] = "," out[30] = P5
-  out[31] = '"earliest_start": ' out[32] = w.earliest_start and q_time(plan, w.earliest_start) or "null"
-  out[33] = "," out[34] = P5 out[35] = '"calls": '
-  local n = 35
+  out[27] = '"waiting_for": ' out[28] = waiting_text(plan, w) out[29] = "," out[30] = P5
+  out[31] = '"job_id": ' out[32] = q(w.job_id) out[33] = "," out[34] = P5
+  out[35] = '"earliest_start": ' out[36] = w.earliest_start and q_time(plan, w.earliest_start) or "null"
+  out[37] = "," out[38] = P5 out[39] = '"calls": '
+  local n = 39
   local calls = w.calls or {}
   if #calls == 0 then
     n = n + 1

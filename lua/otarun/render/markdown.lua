@@ -2,6 +2,7 @@
 -- (rollout, wave, kind, status, action, earliest start), a collapsed <details> per wave with its
 -- reason and exact API calls, then policy results and diagnostics.
 local json = require("otarun.json")
+local calls = require("otarun.plan.calls")
 local params = require("otarun.platform.params")
 local text = require("otarun.render.text")
 local util = require("otarun.util")
@@ -32,7 +33,7 @@ local function calls_block(w)
     lines[#lines + 1] = text.esc(c.action)
     for _, k in ipairs(params.sorted_names(c.params)) do
       local v = c.params[k]
-      lines[#lines + 1] = "  " .. text.esc(k) .. " = " .. (v:find("^%(job of wave ") and text.esc(v) or json.quote(v))
+      lines[#lines + 1] = "  " .. text.esc(k) .. " = " .. (calls.is_ref(v) and text.esc(tostring(v)) or json.quote(v))
     end
   end
   local body = table.concat(lines, "\n")

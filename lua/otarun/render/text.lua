@@ -2,6 +2,7 @@
 -- line per wave with its action symbol, the reason, the earliest start, and the exact API calls.
 -- Colour (ANSI) only when the caller says so (a terminal, no NO_COLOR, no --no-color).
 local json = require("otarun.json")
+local calls = require("otarun.plan.calls")
 local params = require("otarun.platform.params")
 local util = require("otarun.util")
 
@@ -64,8 +65,6 @@ function M.diagnostics(list, counts, opts)
   return table.concat(out, "\n") .. "\n"
 end
 
-local PLACEHOLDER = "^%(job of wave "
-
 local function render_call(out, call)
   out[#out + 1] = "      " .. esc(call.action)
   local names = params.sorted_names(call.params)
@@ -74,7 +73,8 @@ local function render_call(out, call)
   local fmt = "        %-" .. width .. "s = %s"
   for _, k in ipairs(names) do
     local v = call.params[k]
-    local shown = v:find(PLACEHOLDER) and esc(v) or json.quote(v)
+    -- a reference to a value that exists once an earlier call ran: readable text, not quoted
+    local shown = calls.is_ref(v) and esc(tostring(v)) or json.quote(v)
     out[#out + 1] = string.format(fmt, esc(k), shown)
   end
 end

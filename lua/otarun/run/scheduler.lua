@@ -364,7 +364,8 @@ function Sched:plan(r, rec)
   return waves
 end
 
-local function placeholder(job) return type(job) == "string" and job:sub(1, 1) == "(" end
+-- A reference to the job of an earlier wave that was never created (otarun.plan.calls.ref).
+local function placeholder(job) return require("otarun.plan.calls").is_ref(job) end
 
 M.MAX_START_FAILURES = 3
 
