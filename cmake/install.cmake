@@ -25,9 +25,9 @@ install(FILES ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR} RE
 
 # ---- Debian package: cpack -G DEB (from the build directory) -------------------------------------
 # Runtime libraries: linked (Lua, OpenSSL's libcrypto, SQLite) or loaded on first use (libcurl,
-# libmicrohttpd; src/dynlib.h). A dependency added by other work goes in this list.
-set(OTARUN_DEB_DEPENDS liblua5.4-0 libcurl4 libsqlite3-0 libmicrohttpd12 libssl3)
-# PostgreSQL state (docs/state.md): list(APPEND OTARUN_DEB_DEPENDS libpq5) where libpq is linked.
+# libmicrohttpd, libpq for a postgres:// state store; src/dynlib.h). A dependency added by other
+# work goes in this list.
+set(OTARUN_DEB_DEPENDS liblua5.4-0 libcurl4 libsqlite3-0 libmicrohttpd12 libssl3 libpq5)
 list(JOIN OTARUN_DEB_DEPENDS ", " OTARUN_DEB_DEPENDS_TEXT)
 
 set(CPACK_GENERATOR DEB)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include "pq_api.h"
 
 #include "store_internal.h"
 
@@ -322,6 +323,11 @@ int store_pg_connect(struct store *s, const char *url, const struct store_option
 	s->schema_key = store_key32(u.schema);
 	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
 	const char *vals[] = {"10", u.libpq, "otarun", NULL};
+	char lerr[300];
+	if (pq_api_load(lerr, sizeof lerr) != 0) {
+		url_free(&u);
+		return store_fail(s, STORE_ERROR, "a postgres:// state store needs libpq: %s", lerr);
+	}
 	s->pg = PQconnectdbParams(keys, vals, 1);
 	if (!s->pg || !s->schema) {
 		url_free(&u);
