@@ -475,10 +475,7 @@ static int l_kinds(lua_State *L)
 int luaopen_otarun_core_policy(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"compile", l_compile},
-		{"evaluate", l_evaluate},
-		{"fields", l_fields},
-		{"kinds", l_kinds},
+		LUTIL_FN(compile), LUTIL_FN(evaluate), LUTIL_FN(fields), LUTIL_FN(kinds),
 		{NULL, NULL},
 	};
 	lutil_new_class(L, COMPILED, NULL, NULL);

@@ -31,4 +31,7 @@ void lutil_set_string(lua_State *L, const char *key, const char *value);
 void lutil_set_integer(lua_State *L, const char *key, lua_Integer value);
 void lutil_set_boolean(lua_State *L, const char *key, int value);
 
+/* One entry of a binding's luaL_Reg table: the Lua name NAME bound to the C function l_NAME. */
+#define LUTIL_FN(name) { #name, l_##name }
+
 #endif

@@ -560,13 +560,8 @@ static int l_fields(lua_State *L)
 int luaopen_otarun_core_validate(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
-		{ "check", l_check },
-		{ "parse_duration", l_parse_duration },
-		{ "parse_time", l_parse_time },
-		{ "format_time", l_format_time },
-		{ "parse_size", l_parse_size },
-		{ "next_window_open", l_next_window_open },
-		{ "fields", l_fields },
+		LUTIL_FN(check), LUTIL_FN(parse_duration), LUTIL_FN(parse_time), LUTIL_FN(format_time),
+		LUTIL_FN(parse_size), LUTIL_FN(next_window_open), LUTIL_FN(fields),
 		{ NULL, NULL },
 	};
 	static const luaL_Reg arena_meta[] = { { "__gc", arena_gc }, { NULL, NULL } };

@@ -118,52 +118,52 @@ static int key_pads(unsigned char pad[2][64], const char *a, size_t an, const ch
 	return ok;
 }
 
+/* HMAC (RFC 2104) over the pad states cached for the key a || b: md = H(outer || H(inner || data)).
+ * One body for both digests, which differ only in the SHA API (context type, Init/Update/Final). */
+#define DEFINE_HMAC(name, CTX, INIT, UPDATE, FINAL, LEN, K, INNER, OUTER, SHA256)                  \
+	static int name(struct sign_mac *m, unsigned char md[LEN], const char *key, size_t key_len, \
+	                const char *suffix, size_t suffix_len, const void *data, size_t n)          \
+	{                                                                                            \
+		if (!key_cached(&m->K, key, key_len, suffix, suffix_len)) {                          \
+			unsigned char pad[2][64];                                                    \
+			int ok = key_pads(pad, key, key_len, suffix, suffix_len, SHA256) &&          \
+			         INIT(&m->INNER) && UPDATE(&m->INNER, pad[0], 64) &&                 \
+			         INIT(&m->OUTER) && UPDATE(&m->OUTER, pad[1], 64);                   \
+			OPENSSL_cleanse(pad, sizeof pad);                                            \
+			if (!ok)                                                                     \
+				return m->K.valid = 0, SIGN_ECRYPTO;                                 \
+		}                                                                                    \
+		CTX c = m->INNER;                                                                    \
+		unsigned char inner[LEN];                                                            \
+		int ok = UPDATE(&c, data, n) && FINAL(inner, &c);                                    \
+		c = m->OUTER;                                                                        \
+		ok = ok && UPDATE(&c, inner, sizeof inner) && FINAL(md, &c);                         \
+		OPENSSL_cleanse(&c, sizeof c);                                                       \
+		return ok ? SIGN_OK : SIGN_ECRYPTO;                                                  \
+	}
+
+DEFINE_HMAC(hmac_sha256, SHA256_CTX, SHA256_Init, SHA256_Update, SHA256_Final, SHA256_DIGEST_LENGTH, k256,
+            inner256, outer256, 1)
+DEFINE_HMAC(hmac_sha1, SHA_CTX, SHA1_Init, SHA1_Update, SHA1_Final, SHA_DIGEST_LENGTH, k1, inner1, outer1, 0)
+
 int sign_mac_hmac_sha256_hex(struct sign_mac *m, char out[65], const char *key, size_t key_len,
                              const void *data, size_t n)
 {
-	if (!key_cached(&m->k256, key, key_len, NULL, 0)) {
-		unsigned char pad[2][64];
-		int ok = key_pads(pad, key, key_len, NULL, 0, 1) && SHA256_Init(&m->inner256) &&
-		         SHA256_Update(&m->inner256, pad[0], 64) && SHA256_Init(&m->outer256) &&
-		         SHA256_Update(&m->outer256, pad[1], 64);
-		OPENSSL_cleanse(pad, sizeof pad);
-		if (!ok)
-			return m->k256.valid = 0, SIGN_ECRYPTO;
-	}
-	SHA256_CTX c = m->inner256;
-	unsigned char inner[SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
-	int ok = SHA256_Update(&c, data, n) && SHA256_Final(inner, &c);
-	c = m->outer256;
-	ok = ok && SHA256_Update(&c, inner, sizeof inner) && SHA256_Final(md, &c);
-	OPENSSL_cleanse(&c, sizeof c);
-	if (!ok)
-		return SIGN_ECRYPTO;
-	hex_encode(out, md, sizeof md);
-	return SIGN_OK;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	int rc = hmac_sha256(m, md, key, key_len, NULL, 0, data, n);
+	if (rc == SIGN_OK)
+		hex_encode(out, md, sizeof md);
+	return rc;
 }
 
 int sign_mac_hmac_sha1_base64(struct sign_mac *m, char out[29], const char *key, size_t key_len,
                               const char *suffix, size_t suffix_len, const void *data, size_t n)
 {
-	if (!key_cached(&m->k1, key, key_len, suffix, suffix_len)) {
-		unsigned char pad[2][64];
-		int ok = key_pads(pad, key, key_len, suffix, suffix_len, 0) && SHA1_Init(&m->inner1) &&
-		         SHA1_Update(&m->inner1, pad[0], 64) && SHA1_Init(&m->outer1) &&
-		         SHA1_Update(&m->outer1, pad[1], 64);
-		OPENSSL_cleanse(pad, sizeof pad);
-		if (!ok)
-			return m->k1.valid = 0, SIGN_ECRYPTO;
-	}
-	SHA_CTX c = m->inner1;
-	unsigned char inner[SHA_DIGEST_LENGTH], md[SHA_DIGEST_LENGTH];
-	int ok = SHA1_Update(&c, data, n) && SHA1_Final(inner, &c);
-	c = m->outer1;
-	ok = ok && SHA1_Update(&c, inner, sizeof inner) && SHA1_Final(md, &c);
-	OPENSSL_cleanse(&c, sizeof c);
-	if (!ok)
-		return SIGN_ECRYPTO;
-	EVP_EncodeBlock((unsigned char *)out, md, sizeof md); /* 28 characters and the NUL */
-	return SIGN_OK;
+	unsigned char md[SHA_DIGEST_LENGTH];
+	int rc = hmac_sha1(m, md, key, key_len, suffix, suffix_len, data, n);
+	if (rc == SIGN_OK)
+		EVP_EncodeBlock((unsigned char *)out, md, sizeof md); /* 28 characters and the NUL */
+	return rc;
 }
 
 #else /* OPENSSL_NO_DEPRECATED_3_0: the EVP functions of sign.c */

@@ -125,6 +125,8 @@ int store_tx_leave(struct store *s, int own, int rc);
 
 int64_t store_now(int64_t at); /* at, or the current time when at <= 0 */
 int store_write_allowed(struct store *s);
+/* store_write_allowed, and no transaction open: what taking a lock (whole store or rollout) needs. */
+int store_lock_allowed(struct store *s);
 
 /* store_schema.c */
 struct store_migration {

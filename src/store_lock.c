@@ -286,17 +286,34 @@ static int pg_lock(struct store *s, double timeout, const char *command,
 	}
 }
 
+int store_lock_allowed(struct store *s)
+{
+	int rc = store_write_allowed(s);
+	return rc || !s->in_tx ? rc : store_fail(s, STORE_CONFLICT, "lock inside a transaction; lock first");
+}
+
+/* Deletes this process's lock-holder row (when the statement is at hand): rc, or the row error. */
+static int clear_holder(struct store *s, struct store_q *st, int rc)
+{
+	if (!st)
+		return rc;
+	store_bind_text(st, 1, s->host);
+	store_bind_int(st, 2, s->pid);
+	if (store_step(st) != STORE_DONE)
+		rc = store_sqlfail(s, "clearing the lock holder");
+	store_q_reset(st);
+	return rc;
+}
+
 int store_lock(struct store *s, double timeout, const char *command, struct store_holder *took_over)
 {
 	if (took_over)
 		memset(took_over, 0, sizeof *took_over);
 	if (s->locked)
 		return STORE_OK;
-	int rc = store_write_allowed(s);
+	int rc = store_lock_allowed(s);
 	if (rc)
 		return rc;
-	if (s->in_tx)
-		return store_fail(s, STORE_CONFLICT, "lock inside a transaction; lock first");
 	if (s->rlocks)
 		return store_fail(s, STORE_CONFLICT,
 		                  "the whole store's lock while holding rollout locks; let them go first");
@@ -371,26 +388,12 @@ int store_lock_release(struct store *s)
 {
 	int rc = store_rollout_release_all(s);
 	if (s->engine == STORE_ENGINE_PG && s->locked && s->pg && (long)getpid() == s->pid) {
-		struct store_q *st = store_stmt(s, ST_LOCK_DEL);
-		if (st) {
-			store_bind_text(st, 1, s->host);
-			store_bind_int(st, 2, s->pid);
-			if (store_step(st) != STORE_DONE)
-				rc = store_sqlfail(s, "clearing the lock holder");
-			store_q_reset(st);
-		}
+		rc = clear_holder(s, store_stmt(s, ST_LOCK_DEL), rc);
 		store_pg_unlock(s, STORE_KEY_STORE);
 	}
 	if (s->lock_fd >= 0) {
 		if ((long)getpid() == s->pid) {
-			struct store_q *st = s->db ? store_stmt(s, ST_LOCK_DEL) : NULL;
-			if (st) {
-				store_bind_text(st, 1, s->host);
-				store_bind_int(st, 2, s->pid);
-				if (store_step(st) != STORE_DONE)
-					rc = store_sqlfail(s, "clearing the lock holder");
-				store_q_reset(st);
-			}
+			rc = clear_holder(s, s->db ? store_stmt(s, ST_LOCK_DEL) : NULL, rc);
 			flock(s->lock_fd, LOCK_UN); /* even when the row stays: the next taker clears it */
 		}
 		close(s->lock_fd);

@@ -170,11 +170,9 @@ int store_rollout_lock(struct store *s, const char *rollout, double timeout, con
 		return store_fail(s, STORE_INVALID, "rollout name is required");
 	if (store_rollout_held(s, rollout))
 		return STORE_OK;
-	int rc = store_write_allowed(s);
+	int rc = store_lock_allowed(s);
 	if (rc)
 		return rc;
-	if (s->in_tx)
-		return store_fail(s, STORE_CONFLICT, "lock inside a transaction; lock first");
 	struct store_rlock *r = malloc(sizeof *r + strlen(rollout) + 1);
 	if (!r)
 		return store_fail(s, STORE_NOMEM, "out of memory");

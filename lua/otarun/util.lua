@@ -41,6 +41,21 @@ function M.read_file(path)
   return fh:read("a")
 end
 
+-- Writes a whole file (created or truncated). -> true | nil, message
+function M.write_file(path, text)
+  local fh <close>, err = io.open(path, "wb")
+  if not fh then return nil, err end
+  local ok, werr = fh:write(text)
+  if not ok then return nil, werr end
+  return true
+end
+
+-- Appends each argument to the list L, in order (lines of a generated text). -> L
+function M.append(L, ...)
+  for i = 1, select("#", ...) do L[#L + 1] = (select(i, ...)) end
+  return L
+end
+
 -- { "a", "b" } -> { a = true, b = true }
 function M.set_of(list)
   local set = {}

@@ -10,6 +10,20 @@ local util = require("otarun.util")
 
 local M = {}
 
+-- Writes a generated file (after prepare(path) -> ok, err when given), then says `LABEL PATH` on
+-- stdout; on failure says `otarun CMD: cannot write PATH: why` on stderr. -> true | false
+function M.write_out(cmd, path, text, label, prepare)
+  local ok, err = true, nil
+  if prepare then ok, err = prepare(path) end
+  if ok then ok, err = util.write_file(path, text) end
+  if not ok then
+    io.stderr:write("otarun ", cmd, ": cannot write ", path, ": ", tostring(err), "\n")
+    return false
+  end
+  io.stdout:write(label, path, "\n")
+  return true
+end
+
 -- argv against cmd.OPTIONS (and the common options); --help prints cmd.HELP and ends the command
 -- (exit 0). With `files`, the positional arguments are counted: "one" (exactly one FILE) or
 -- "some" (at least one). -> opts, positional

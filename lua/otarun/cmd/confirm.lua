@@ -2,10 +2,9 @@
 -- wait for confirmation (confirm = true, task status CONFIRM) through ConfirmOTATask, at most 10
 -- task ids a call at the operation's 20 calls a second, each call through the intent journal and
 -- the audit log. Without --devices every waiting device of the wave is confirmed.
--- docs/commands-ota.md. Uses otarun.cli.command, otarun.failure, otarun.journal, otarun.run.task_ops.
+-- docs/commands-ota.md. Uses otarun.cli.command, otarun.failure, otarun.run.task_ops (its journaled batches).
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
-local journal = require("otarun.journal")
 local task_ops = require("otarun.run.task_ops")
 
 local M = {}
@@ -50,18 +49,7 @@ function M.confirm_job(st, client, r, w, job_id, names)
   for _, n in ipairs(names or {}) do
     if not seen[n] then skipped[#skipped + 1] = n .. " (no task in job " .. job_id .. ")" end
   end
-  local done, failed = 0, 0
-  for _, batch in ipairs(task_ops.batches(ids, task_ops.MAX_IDS)) do
-    local res, cerr = journal.send(st, client, { rollout = r.name, wave = w.name, action = "ConfirmOTATask",
-      params = { TaskId = batch, IotInstanceId = r.instance } },
-      { settle = function() return { job_id = job_id } end })
-    if res then done = done + #batch
-    else
-      failed = failed + 1
-      io.stderr:write(string.format("otarun confirm: %s/%s: ConfirmOTATask for %d tasks of job %s: %s\n",
-        r.name, w.name, #batch, job_id, tostring(cerr.message or cerr)))
-    end
-  end
+  local done, failed = task_ops.send_batches(st, client, r, w, job_id, ids, "ConfirmOTATask", nil, "confirm")
   return done, failed, skipped
 end
 

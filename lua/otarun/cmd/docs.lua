@@ -4,6 +4,7 @@
 -- spec/docs_spec.lua checks that the committed pages equal its output.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
+local util = require("otarun.util")
 
 local M = {}
 
@@ -37,13 +38,7 @@ options:
 exit: 0 done (or up to date), 1 a file could not be written (or is out of date), 64 usage error
 ]]
 
-local function read(path)
-  local fh = io.open(path, "rb")
-  if not fh then return nil end
-  local s = fh:read("a")
-  fh:close()
-  return s
-end
+local read = util.read_file
 
 function M.main(argv)
   local opts, pos = command.parse(argv, M)
@@ -81,14 +76,7 @@ function M.main(argv)
           io.stderr:write("otarun docs: ", path, " is out of date: run otarun docs --write ", root, "\n")
         end
       else
-        local fh, err = io.open(path, "wb")
-        if not fh then
-          io.stderr:write("otarun docs: cannot write ", path, ": ", tostring(err), "\n")
-          return 1
-        end
-        fh:write(files[name])
-        fh:close()
-        io.stdout:write("wrote ", path, "\n")
+        if not command.write_out("docs", path, files[name], "wrote ") then return 1 end
       end
     end
     for _, p in ipairs(pages.field_problems()) do

@@ -53,16 +53,8 @@ function M.main(argv)
     if exists(path) and not opts.force and not generated then
       io.stdout:write("kept     ", path, "\n")
     else
-      local ok, err = mkdir_p(path:match("^(.*)/[^/]+$") or ".")
-      local fh
-      if ok then fh, err = io.open(path, "wb") end
-      if not fh then
-        io.stderr:write("otarun init: cannot write ", path, ": ", tostring(err), "\n")
-        return 1
-      end
-      fh:write(files[name])
-      fh:close()
-      io.stdout:write("wrote    ", path, "\n")
+      local function parent(p) return mkdir_p(p:match("^(.*)/[^/]+$") or ".") end
+      if not command.write_out("init", path, files[name], "wrote    ", parent) then return 1 end
     end
   end
   io.stdout:write("\nNext: otarun validate ", root == "." and "" or root .. "/", "rollouts/*.lua\n")

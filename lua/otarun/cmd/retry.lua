@@ -5,10 +5,9 @@
 -- (failed within the wave's retry interval) is left to the platform. In a batch that needs
 -- confirmation the re-upgraded tasks wait for it again (otarun confirm). The wave's gate then
 -- counts the retried devices as they finish. docs/commands-ota.md.
--- Uses otarun.cli.command, otarun.failure, otarun.journal, otarun.run.task_ops, otarun.run.failures.
+-- Uses otarun.cli.command, otarun.failure, otarun.run.task_ops (its journaled batches), otarun.run.failures.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
-local journal = require("otarun.journal")
 local task_ops = require("otarun.run.task_ops")
 local failures = require("otarun.run.failures")
 
@@ -60,18 +59,8 @@ local function retry_job(st, client, r, w, job_id, statuses, now)
     io.stderr:write(string.format("otarun retry: %s/%s: reading the tasks of job %s: %s\n", r.name, w.name, job_id, tostring(waiting)))
     return 0, 1
   end
-  local done, failed = 0, 0
-  for _, batch in ipairs(task_ops.batches(ids, task_ops.MAX_IDS)) do
-    local res, err = journal.send(st, client, { rollout = r.name, wave = w.name, action = "ReupgradeOTATask",
-      params = { JobId = job_id, TaskId = batch, IotInstanceId = r.instance } },
-      { settle = function() return { job_id = job_id } end })
-    if res then done = done + #batch
-    else
-      failed = failed + 1
-      io.stderr:write(string.format("otarun retry: %s/%s: ReupgradeOTATask for %d tasks of job %s: %s\n",
-        r.name, w.name, #batch, job_id, tostring(err.message or err)))
-    end
-  end
+  local done, failed = task_ops.send_batches(st, client, r, w, job_id, ids, "ReupgradeOTATask",
+    { JobId = job_id }, "retry")
   io.stdout:write(string.format("%s/%s: job %s: %d device%s upgraded again%s%s\n", r.name, w.name, job_id, done,
     done == 1 and "" or "s", waiting > 0 and string.format(" (%d failed within the retry interval: left to the platform's retry)", waiting) or "",
     w.confirm and done > 0 and "; they wait for confirmation again (otarun confirm)" or ""))

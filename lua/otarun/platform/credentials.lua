@@ -64,13 +64,7 @@ local function from_environment(getenv)
     security_token = getenv("ALIBABA_CLOUD_SECURITY_TOKEN"), source = "environment" }
 end
 
-local function read_file(path)
-  local fh = io.open(path, "rb")
-  if not fh then return nil end
-  local text = fh:read("a")
-  fh:close()
-  return text
-end
+local read_file = require("otarun.util").read_file
 
 local function profile_names(config)
   local names = {}

@@ -58,6 +58,26 @@ function M.batches(list, n)
   return out
 end
 
+-- Sends ACTION for the task ids in batches of MAX_IDS through the journal (params of each call:
+-- extra plus TaskId and IotInstanceId); a failed batch is reported on stderr as CMD's and counted.
+-- -> tasks done, batches failed
+function M.send_batches(st, client, r, w, job_id, ids, action, extra, cmd)
+  local done, failed = 0, 0
+  for _, batch in ipairs(M.batches(ids, M.MAX_IDS)) do
+    local params = { TaskId = batch, IotInstanceId = r.instance }
+    for k, v in pairs(extra or {}) do params[k] = v end
+    local res, err = require("otarun.journal").send(st, client, { rollout = r.name, wave = w.name,
+      action = action, params = params }, { settle = function() return { job_id = job_id } end })
+    if res then done = done + #batch
+    else
+      failed = failed + 1
+      io.stderr:write(string.format("otarun %s: %s/%s: %s for %d tasks of job %s: %s\n", cmd,
+        r.name, w.name, action, #batch, job_id, tostring(err.message or err)))
+    end
+  end
+  return done, failed
+end
+
 -- "a,b , c" -> { "a", "b", "c" }
 function M.split_names(text)
   local out = {}

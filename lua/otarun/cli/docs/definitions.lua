@@ -5,6 +5,7 @@
 -- at them; `cmake --install` puts them in share/otarun/definitions/ (docs/editor.md).
 local fields = require("otarun.cli.docs.fields")
 local pages = require("otarun.cli.docs.pages")
+local append = require("otarun.util").append
 
 local M = {}
 
@@ -46,12 +47,9 @@ function M.text()
     field_lines(L, t[1], t[1] ~= "wave")
     L[#L + 1] = ""
   end
-  L[#L + 1] = "---A wave: its name and wave fields."
-  L[#L + 1] = "---@class otarun.Wave: otarun.WaveFields"
-  L[#L + 1] = "---@field name string The wave's name (1 to 64 of A-Z a-z 0-9 . _ -)."
-  L[#L + 1] = ""
-  L[#L + 1] = "---Device counts of a wave's job, given to gate.check."
-  L[#L + 1] = "---@class otarun.GateCounts"
+  append(L, "---A wave: its name and wave fields.", "---@class otarun.Wave: otarun.WaveFields",
+    "---@field name string The wave's name (1 to 64 of A-Z a-z 0-9 . _ -).", "",
+    "---Device counts of a wave's job, given to gate.check.", "---@class otarun.GateCounts")
   for _, k in ipairs({ "confirm", "queued", "notified", "in_progress", "succeeded", "failed", "cancelled",
                        "total", "finished", "pending" }) do
     L[#L + 1] = "---@field " .. k .. " integer"
@@ -81,13 +79,9 @@ var = {}
   L[#L + 1] = "---The built-in rule kinds of a policy (policies/README.md)."
   L[#L + 1] = "---@class otarun.PolicyRules"
   for _, k in ipairs(kinds) do L[#L + 1] = string.format("---@field %s? %s", k, POLICY_RULE_TYPES[k] or "any") end
-  L[#L + 1] = ""
-  L[#L + 1] = "---@class otarun.PolicyApplies"
-  L[#L + 1] = "---@field products? string[]"
-  L[#L + 1] = "---@field regions? string[]"
-  L[#L + 1] = "---@field rollouts? string[] glob patterns (*, ?)"
-  L[#L + 1] = "---@field tags? table<string, string> values may be globs"
-  L[#L + 1] = ""
+  append(L, "", "---@class otarun.PolicyApplies", "---@field products? string[]",
+    "---@field regions? string[]", "---@field rollouts? string[] glob patterns (*, ?)",
+    "---@field tags? table<string, string> values may be globs", "")
   local pdoc = { level = '"advisory"|"soft"|"hard" required', applies = "otarun.PolicyApplies which rollouts it judges",
     rules = "otarun.PolicyRules built-in rules, judged natively",
     check = "fun(plan: table, report: { fail: function, pass: function }) a custom rule",
@@ -97,28 +91,20 @@ var = {}
   for _, k in ipairs(ok and loader.FIELDS or {}) do
     L[#L + 1] = string.format("---@field %s%s %s", k, k == "level" and "" or "?", pdoc[k] or "any")
   end
-  L[#L + 1] = ""
-  L[#L + 1] = "---Declares a policy: `policy \"NAME\" { level = \"soft\", rules = { min_waves = 2 } }`."
-  L[#L + 1] = "---@param name string"
-  L[#L + 1] = "---@return fun(body: otarun.Policy)"
-  L[#L + 1] = "function policy(name) end"
-  L[#L + 1] = ""
-  L[#L + 1] = "---Declares a policy test case (policies/README.md, Tests): plan or script, expect, denied."
-  L[#L + 1] = "---@param name string"
-  L[#L + 1] = "---@return fun(body: { now?: string|integer, plan?: table, script?: string, overrides?: table<string, string>, expect?: table<string, \"pass\"|\"fail\"|\"skip\">, denied?: boolean, vars?: table<string, string> })"
-  L[#L + 1] = "function case(name) end"
-  L[#L + 1] = ""
+  append(L, "", "---Declares a policy: `policy \"NAME\" { level = \"soft\", rules = { min_waves = 2 } }`.",
+    "---@param name string", "---@return fun(body: otarun.Policy)", "function policy(name) end", "",
+    "---Declares a policy test case (policies/README.md, Tests): plan or script, expect, denied.",
+    "---@param name string",
+    "---@return fun(body: { now?: string|integer, plan?: table, script?: string, overrides?: table<string, string>, expect?: table<string, \"pass\"|\"fail\"|\"skip\">, denied?: boolean, vars?: table<string, string> })",
+    "function case(name) end", "")
   local fleet = require("otarun.emulator.fleet")
   L[#L + 1] = "---A simulated product of the emulator (docs/fleet.md)."
   L[#L + 1] = "---@class otarun.Fleet"
   for _, k in ipairs(require("otarun.cli.docs.commands").sorted_keys(fleet.FIELDS)) do
     L[#L + 1] = string.format("---@field %s%s any %s", k, k == "product" and "" or "?", one_line(fleet.FIELDS[k]))
   end
-  L[#L + 1] = ""
-  L[#L + 1] = "---Declares a simulated product in a fleet file."
-  L[#L + 1] = "---@param body otarun.Fleet"
-  L[#L + 1] = "function fleet(body) end"
-  L[#L + 1] = ""
+  append(L, "", "---Declares a simulated product in a fleet file.", "---@param body otarun.Fleet",
+    "function fleet(body) end", "")
   return table.concat(L, "\n")
 end
 

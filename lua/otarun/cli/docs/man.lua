@@ -4,6 +4,7 @@
 local commands = require("otarun.cli.docs.commands")
 local pages = require("otarun.cli.docs.pages")
 local fields = require("otarun.cli.docs.fields")
+local append = require("otarun.util").append
 
 local M = {}
 
@@ -70,19 +71,12 @@ function M.text()
     L[#L + 1] = "\\fB" .. esc(e[1]) .. "\\fR"
     L[#L + 1] = esc(e[2])
   end
-  L[#L + 1] = ".SH FILES"
-  L[#L + 1] = ".TP"
-  L[#L + 1] = "\\fI.otarun/state.db\\fR"
-  L[#L + 1] = "the state store (jobs, wave transitions, gate readings, approvals, the audit log)"
-  L[#L + 1] = ".TP"
-  L[#L + 1] = "\\fI~/.aliyun/config.json\\fR"
-  L[#L + 1] = "credentials profiles of the aliyun CLI"
-  L[#L + 1] = ".TP"
-  L[#L + 1] = "\\fI/usr/share/otarun/definitions/otarun.lua\\fR"
-  L[#L + 1] = "LuaLS definitions of the rollout, policy and fleet languages (otarun init copies them)"
-  L[#L + 1] = ".SH SEE ALSO"
-  L[#L + 1] = "The reference in /usr/share/doc/otarun/ (docs/ of the source tree)."
-  L[#L + 1] = ""
+  append(L, ".SH FILES", ".TP", "\\fI.otarun/state.db\\fR",
+    "the state store (jobs, wave transitions, gate readings, approvals, the audit log)", ".TP",
+    "\\fI~/.aliyun/config.json\\fR", "credentials profiles of the aliyun CLI", ".TP",
+    "\\fI/usr/share/otarun/definitions/otarun.lua\\fR",
+    "LuaLS definitions of the rollout, policy and fleet languages (otarun init copies them)", ".SH SEE ALSO",
+    "The reference in /usr/share/doc/otarun/ (docs/ of the source tree).", "")
   return table.concat(L, "\n")
 end
 

@@ -6,6 +6,7 @@
 local validate = require("otarun.core.validate")
 local fields = require("otarun.cli.docs.fields")
 local commands = require("otarun.cli.docs.commands")
+local append = require("otarun.util").append
 
 local M = {}
 
@@ -84,9 +85,8 @@ function M.rollout_md()
     L[#L + 1] = "## " .. t[2]
     L[#L + 1] = ""
     L[#L + 1] = t[3]
-    L[#L + 1] = ""
-    L[#L + 1] = "| field | type | unit / allowed values | default | API parameter |"
-    L[#L + 1] = "|---|---|---|---|---|"
+    append(L, "", "| field | type | unit / allowed values | default | API parameter |",
+      "|---|---|---|---|---|")
     local rows = M.table_fields(tname)
     for _, r in ipairs(rows) do
       local d = r.doc or {}
@@ -96,9 +96,8 @@ function M.rollout_md()
     L[#L + 1] = ""
     for _, r in ipairs(rows) do
       local d = r.doc or { text = "UNDOCUMENTED", example = r.name .. " = ..." }
-      L[#L + 1] = string.format('<a id="%s-%s"></a>', tname, r.name:gsub("_", "-"))
-      L[#L + 1] = string.format("### %s `%s`", tname, r.name)
-      L[#L + 1] = ""
+      append(L, string.format('<a id="%s-%s"></a>', tname, r.name:gsub("_", "-")),
+        string.format("### %s `%s`", tname, r.name), "")
       L[#L + 1] = d.text
       L[#L + 1] = ""
       L[#L + 1] = "```lua"
@@ -126,26 +125,13 @@ function M.commands_md()
   for _, c in ipairs(list) do
     L[#L + 1] = string.format("| [`otarun %s`](#otarun-%s) | %s |", c.name, c.name, cell(c.summary))
   end
-  L[#L + 1] = ""
-  L[#L + 1] = "## Exit codes"
-  L[#L + 1] = ""
-  L[#L + 1] = "| code | meaning |"
-  L[#L + 1] = "|---|---|"
+  append(L, "", "## Exit codes", "", "| code | meaning |", "|---|---|")
   for _, e in ipairs(commands.EXIT) do L[#L + 1] = string.format("| %d | %s |", e[1], e[2]) end
-  L[#L + 1] = ""
-  L[#L + 1] = "Each command's help below says which of them it uses."
-  L[#L + 1] = ""
-  L[#L + 1] = "## Common options"
-  L[#L + 1] = ""
-  L[#L + 1] = "Every command accepts these (where they make sense); options take `--name VALUE` or `--name=VALUE`,"
-  L[#L + 1] = "booleans also `--name=false`."
-  L[#L + 1] = ""
-  L[#L + 1] = "| option | kind | meaning |"
-  L[#L + 1] = "|---|---|---|"
+  append(L, "", "Each command's help below says which of them it uses.", "", "## Common options", "",
+    "Every command accepts these (where they make sense); options take `--name VALUE` or `--name=VALUE`,",
+    "booleans also `--name=false`.", "", "| option | kind | meaning |", "|---|---|---|")
   for _, name in ipairs(commands.common_names()) do L[#L + 1] = option_line(name, commands.kind(name)) end
-  L[#L + 1] = ""
-  L[#L + 1] = "## Environment"
-  L[#L + 1] = ""
+  append(L, "", "## Environment", "")
   for _, e in ipairs(commands.ENVIRONMENT) do L[#L + 1] = string.format("- `%s`: %s", e[1], e[2]) end
   L[#L + 1] = ""
   for _, c in ipairs(list) do
@@ -188,10 +174,7 @@ function M.fleet_md()
   failure = { ["2.3.0"] = 0.01 },        -- chance an upgrade from this version fails
   duration = { min = "5m", max = "40m" }, online = 0.9, seed = 7,
 }]]
-  L[#L + 1] = "```"
-  L[#L + 1] = ""
-  L[#L + 1] = "examples/fleets/ holds fleets used by the examples and the test suite."
-  L[#L + 1] = ""
+  append(L, "```", "", "examples/fleets/ holds fleets used by the examples and the test suite.", "")
   return table.concat(L, "\n")
 end
 
