@@ -68,10 +68,11 @@ rollout %q {
   return h.write(path, table.concat(text))
 end
 
--- start(dir, n, { qps = { "*=0" } }) -> server { url, port, pid, stop() }
+-- start(dir, n, { qps = { "*=0" }, fleet = TEXT }) -> server { url, port, pid, stop() }
+-- o.fleet: the fleet file's text instead of the generated one (n is then ignored).
 function M.start(dir, n, o)
   o = o or {}
-  local fleet = M.fleet(dir, n, o.prefix)
+  local fleet = o.fleet and h.write(dir .. "/fleet.lua", o.fleet) or M.fleet(dir, n, o.prefix)
   local qps = {}
   for _, q in ipairs(o.qps or {}) do qps[#qps + 1] = "--qps " .. h.shell_quote(q) end
   return ch.start(string.format("%s emulator --listen 127.0.0.1:0 --fleet %s --key %s:%s --clock manual --quiet %s",

@@ -6,7 +6,6 @@ local tl = require("otarun.platform.transport_local")
 local device_list = require("otarun.platform.device_list")
 local ah = require("apply_helpers")
 local h = require("helpers")
-local ch = require("client_helpers")
 
 local T0 = 1798761600
 
@@ -68,18 +67,14 @@ end)
 describe("otarun apply with devices_file", function()
   local dir, server, db
   setup(function()
-    dir = ah.tmpdir()
-    local fleet = h.write(dir .. "/fleet.lua", [[
+    dir, server, db = ah.up(0, { fleet = [[
 fleet {
   product = "a1Le6d0abcd",
   devices = { { version = "2.3.1", count = 600 } },
   firmware = { { id = "fwList0001", version = "2.4.0", verified = true } },
   duration = { min = "5m", max = "10m" }, online = 1, seed = 7,
 }
-]])
-    server = ch.start(string.format("%s emulator --listen 127.0.0.1:0 --fleet %s --key %s:%s --clock manual --quiet",
-      h.shell_quote(h.bin), h.shell_quote(fleet), ah.KEY, ah.SECRET))
-    db = dir .. "/state.db"
+]] })
   end)
   teardown(function() ah.down(server, dir) end)
 

@@ -3,23 +3,18 @@
 -- wave reaches (GrayPercent applies to the devices still on the source versions).
 local ah = require("apply_helpers")
 local h = require("helpers")
-local ch = require("client_helpers")
 
 describe("percent waves against the platform's counts", function()
   local dir, server, db
   setup(function()
-    dir = ah.tmpdir()
-    local fleet = h.write(dir .. "/fleet.lua", [[
+    dir, server, db = ah.up(0, { fleet = [[
 fleet {
   product = "a1Le6d0abcd",
   devices = { { version = "1.7.2", count = 1000 } },
   firmware = { { id = "fwReach001", version = "1.8.0", verified = true } },
   duration = { min = "5m", max = "10m" }, online = 1, seed = 7,
 }
-]])
-    server = ch.start(string.format("%s emulator --listen 127.0.0.1:0 --fleet %s --key %s:%s --clock manual --quiet",
-      h.shell_quote(h.bin), h.shell_quote(fleet), ah.KEY, ah.SECRET))
-    db = dir .. "/state.db"
+]] })
   end)
   teardown(function() ah.down(server, dir) end)
 

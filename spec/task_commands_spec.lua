@@ -3,7 +3,6 @@
 -- most 10 task ids, every call journaled, one device's task shown and cancelled, and usage errors.
 local ah = require("apply_helpers")
 local h = require("helpers")
-local ch = require("client_helpers")
 local cjson = require("cjson")
 
 local FLEET = [[
@@ -43,11 +42,7 @@ end
 describe("task commands", function()
   local dir, server, db, script, jobs
   setup(function()
-    dir = ah.tmpdir()
-    local fleet = h.write(dir .. "/fleet.lua", FLEET)
-    server = ch.start(string.format("%s emulator --listen 127.0.0.1:0 --fleet %s --key %s:%s --clock manual --quiet",
-      h.shell_quote(h.bin), h.shell_quote(fleet), ah.KEY, ah.SECRET))
-    db = dir .. "/state.db"
+    dir, server, db = ah.up(0, { fleet = FLEET })
     script = h.write(dir .. "/tasks.lua", SCRIPT)
     local code, out, err = ah.otarun(server, db, { "apply", script, "--auto-approve" })
     assert(code == 0, out .. err)
