@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
+#include <lualib.h>
 #include "jsonw.h"
 #include "l_util.h"
 
@@ -16,26 +17,28 @@
 #define UP_OBJECT lua_upvalueindex(3)
 #define UP_LAZY lua_upvalueindex(4)
 #define UP_DEFER lua_upvalueindex(5)
-#define UP_NULL lua_upvalueindex(6)
+#define UP_GENERATED lua_upvalueindex(6)
+#define UP_NULL lua_upvalueindex(7)
 
 #define JSON_MAX_DEPTH 64
 #define JSON_FLUSH (64 * 1024) /* write(): bytes handed to the sink at a time */
 #define JSON_STATE "otarun.json.state"
 
 struct json_key {
-	const char *s; /* a string key (alive while its table is), or NULL: the text is in num */
+	const char *s; /* the key's text: a string anchored on the Lua stack at slot */
 	size_t len;
 	int rank;      /* position in the fixed ORDER, 0 for none */
-	char num[48];  /* a number key's text, as tostring writes it */
+	int slot;
 };
 
 struct json_state {
 	struct jw_buf b;
 	struct json_key *keys;
 	size_t nkeys, capkeys;
-	const char *indent;
+	const char *indent, *pad; /* pad: "\n" and the indent JSON_MAX_DEPTH + 1 times */
 	size_t indent_len;
 	int sorted, empty_object, dead;
+	FILE *file;          /* write() to a file_sink: its file, written directly */
 	int omit, sink, put; /* stack slots: omit function, sink function, the put closure (0: none) */
 };
 
@@ -49,8 +52,6 @@ static int json_state_gc(lua_State *L)
 	st->dead = 1;
 	return 0;
 }
-
-static const char *key_text(const struct json_key *k) { return k->s ? k->s : k->num; }
 
 static void json_raise(lua_State *L, const char *msg)
 {
@@ -69,6 +70,12 @@ static void json_flush(lua_State *L, struct json_state *st, int force)
 {
 	if (!st->sink || st->b.len == 0 || (!force && st->b.len < JSON_FLUSH))
 		return;
+	if (st->file) {
+		/* as the sink would: fh:write, its failure not raised */
+		(void)!fwrite(st->b.p, 1, st->b.len, st->file);
+		st->b.len = 0;
+		return;
+	}
 	lua_pushvalue(L, st->sink);
 	lua_createtable(L, 1, 0);
 	lua_pushlstring(L, st->b.p, st->b.len);
@@ -82,15 +89,8 @@ static void json_newline(struct json_state *st, int depth, int comma)
 {
 	if (comma)
 		jw_putc(&st->b, ',');
-	if (!st->indent)
-		return;
-	if (jw_reserve(&st->b, 1 + st->indent_len * (size_t)depth) != 0)
-		return;
-	st->b.p[st->b.len++] = '\n';
-	for (int i = 0; i < depth; i++) {
-		memcpy(st->b.p + st->b.len, st->indent, st->indent_len);
-		st->b.len += st->indent_len;
-	}
+	if (st->indent)
+		jw_put(&st->b, st->pad, 1 + st->indent_len * (size_t)depth);
 }
 
 /* The metatable as getmetatable() sees it (__metatable stands in), pushed; 0 when none. */
@@ -172,6 +172,32 @@ static void json_array(lua_State *L, struct json_state *st, int t, int depth)
 	jw_putc(&st->b, ']');
 }
 
+/* A generated array: t.n values, the i-th from t.fn(i), each written before the next is made. */
+static void json_generated(lua_State *L, struct json_state *st, int t, int depth)
+{
+	lua_getfield(L, t, "n");
+	lua_Integer n = lua_tointeger(L, -1);
+	lua_getfield(L, t, "fn");
+	int fn = lua_gettop(L);
+	if (n <= 0) {
+		jw_put(&st->b, "[]", 2);
+		lua_pop(L, 2);
+		return;
+	}
+	jw_putc(&st->b, '[');
+	for (lua_Integer i = 1; i <= n; i++) {
+		json_newline(st, depth + 1, i > 1);
+		lua_pushvalue(L, fn);
+		lua_pushinteger(L, i);
+		lua_call(L, 1, 1);
+		json_value(L, st, lua_gettop(L), depth + 1);
+		lua_pop(L, 1);
+	}
+	json_newline(st, depth, 0);
+	jw_putc(&st->b, ']');
+	lua_pop(L, 2);
+}
+
 static int json_omitted(lua_State *L, struct json_state *st, const char *k, size_t len)
 {
 	if (!st->omit)
@@ -197,46 +223,55 @@ static struct json_key *json_new_key(lua_State *L, struct json_state *st)
 	return &st->keys[st->nkeys++];
 }
 
-/* Collects the table's keys from st->keys[base] on, leaving out omitted ones. */
+/* Collects the table's keys from st->keys[base] on, leaving out omitted ones; each key's text is
+ * pushed (anchored) on the stack, in the order found. */
 static void json_collect_keys(lua_State *L, struct json_state *st, int t)
 {
 	lua_pushnil(L);
 	while (lua_next(L, t)) {
 		lua_pop(L, 1);
-		struct json_key *k = json_new_key(L, st);
+		luaL_checkstack(L, 4, "JSON object too large");
 		int kt = lua_type(L, -1);
 		if (kt == LUA_TSTRING) {
-			k->s = lua_tolstring(L, -1, &k->len);
 			lua_pushvalue(L, -1);
 		} else if (kt == LUA_TNUMBER) {
-			k->s = NULL;
 			/* tostring's text: "%d", or "%.14g" with ".0" when it looks like an integer */
+			char num[64];
+			int n;
 			if (lua_isinteger(L, -1))
-				k->len = (size_t)snprintf(k->num, sizeof k->num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1));
+				n = snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1));
 			else {
-				k->len = (size_t)snprintf(k->num, sizeof k->num, LUA_NUMBER_FMT, (LUAI_UACNUMBER)lua_tonumber(L, -1));
-				if (k->num[strspn(k->num, "-0123456789")] == '\0' && k->len + 2 < sizeof k->num) {
-					memcpy(k->num + k->len, ".0", 3);
-					k->len += 2;
+				n = snprintf(num, sizeof num, LUA_NUMBER_FMT, (LUAI_UACNUMBER)lua_tonumber(L, -1));
+				if (n > 0 && (size_t)n + 2 < sizeof num && num[strspn(num, "-0123456789")] == '\0') {
+					memcpy(num + n, ".0", 3);
+					n += 2;
 				}
 			}
-			lua_pushlstring(L, k->num, k->len);
+			lua_pushlstring(L, num, n > 0 ? (size_t)n : 0);
 		} else {
-			st->nkeys--;
 			lua_pushfstring(L, "JSON object keys must be strings, got %s", lua_typename(L, kt));
 			lua_error(L);
 		}
-		/* the key's text is on top */
-		k->rank = 0;
+		/* the key's text is on top, the key below it */
+		size_t len;
+		const char *text = lua_tolstring(L, -1, &len);
+		if (json_omitted(L, st, text, len)) {
+			lua_pop(L, 1);
+			continue;
+		}
+		int rank = 0;
 		if (!st->sorted) {
 			lua_pushvalue(L, -1);
 			if (lua_rawget(L, UP_RANK) == LUA_TNUMBER)
-				k->rank = (int)lua_tointeger(L, -1);
+				rank = (int)lua_tointeger(L, -1);
 			lua_pop(L, 1);
 		}
-		lua_pop(L, 1);
-		if (json_omitted(L, st, key_text(&st->keys[st->nkeys - 1]), st->keys[st->nkeys - 1].len))
-			st->nkeys--;
+		lua_insert(L, -2); /* text stays, the key goes back on top for lua_next */
+		struct json_key *k = json_new_key(L, st);
+		k->s = text;
+		k->len = len;
+		k->rank = rank;
+		k->slot = lua_gettop(L) - 1;
 	}
 }
 
@@ -247,19 +282,22 @@ static int json_key_less(const void *pa, const void *pb)
 		return a->rank - b->rank;
 	if (a->rank || b->rank)
 		return a->rank ? -1 : 1;
-	return jw_bytes_cmp(key_text(a), a->len, key_text(b), b->len);
+	return jw_bytes_cmp(a->s, a->len, b->s, b->len);
 }
 
-/* One member: separator, "key": and t[key] (or t[tonumber(key)] for a number key). */
-static void json_member(lua_State *L, struct json_state *st, int t, const char *k, size_t len, int first, int depth)
+/* One member: separator, "key": and t[key] (or t[tonumber(key)] for a number key); the key's
+ * text is the string at slot. */
+static void json_member(lua_State *L, struct json_state *st, int t, int slot, int first, int depth)
 {
+	size_t len;
+	const char *k = lua_tolstring(L, slot, &len);
 	json_newline(st, depth + 1, !first);
 	jw_string(&st->b, k, len, 1);
 	if (st->indent)
 		jw_put(&st->b, ": ", 2);
 	else
 		jw_putc(&st->b, ':');
-	lua_pushlstring(L, k, len);
+	lua_pushvalue(L, slot);
 	if (lua_gettable(L, t) == LUA_TNIL) {
 		lua_pop(L, 1);
 		if (lua_stringtonumber(L, k) == 0)
@@ -279,7 +317,7 @@ static int json_listed(lua_State *L, int list, const struct json_key *k)
 		lua_rawgeti(L, list, i);
 		size_t len;
 		const char *s = lua_tolstring(L, -1, &len);
-		int same = s && len == k->len && memcmp(s, key_text(k), len) == 0;
+		int same = s && len == k->len && memcmp(s, k->s, len) == 0;
 		lua_pop(L, 1);
 		if (same)
 			return 1;
@@ -290,6 +328,7 @@ static int json_listed(lua_State *L, int list, const struct json_key *k)
 /* The object at t; mt (a stack slot, or 0) may carry __json_order, the keys written first. */
 static void json_object(lua_State *L, struct json_state *st, int t, int mt, int depth)
 {
+	int top = lua_gettop(L);
 	size_t base = st->nkeys;
 	json_collect_keys(L, st, t);
 	size_t count = st->nkeys - base;
@@ -317,7 +356,7 @@ static void json_object(lua_State *L, struct json_state *st, int t, int mt, int 
 			if (present && !json_omitted(L, st, k, len)) {
 				if (!written)
 					jw_putc(&st->b, '{');
-				json_member(L, st, t, k, len, !written, depth);
+				json_member(L, st, t, lua_gettop(L), !written, depth);
 				written++;
 			}
 			lua_pop(L, 1);
@@ -325,23 +364,16 @@ static void json_object(lua_State *L, struct json_state *st, int t, int mt, int 
 	}
 	for (size_t i = 0; i < count; i++) {
 		/* st->keys may move while members are written (nested objects add keys): index it anew */
-		struct json_key *k = &st->keys[base + i];
+		const struct json_key *k = &st->keys[base + i];
 		if (fixed && json_listed(L, fixed, k))
 			continue;
 		if (!written)
 			jw_putc(&st->b, '{');
-		if (k->s)
-			json_member(L, st, t, k->s, k->len, !written, depth);
-		else {
-			char num[sizeof k->num];
-			memcpy(num, k->num, sizeof num);
-			json_member(L, st, t, num, k->len, !written, depth);
-		}
+		json_member(L, st, t, k->slot, !written, depth);
 		written++;
 	}
-	if (fixed)
-		lua_pop(L, 1);
 	st->nkeys = base;
+	lua_settop(L, top);
 	if (!written) {
 		jw_put(&st->b, "{}", 2);
 		return;
@@ -365,6 +397,8 @@ static void json_table(lua_State *L, struct json_state *st, int t, int depth)
 		lua_call(L, 0, 1);
 		json_value(L, st, lua_gettop(L), depth);
 		lua_pop(L, 1);
+	} else if (mt && lua_rawequal(L, mt, UP_GENERATED)) {
+		json_generated(L, st, t, depth);
 	} else if ((mt && lua_rawequal(L, mt, UP_ARRAY)) ||
 	           (!(mt && lua_rawequal(L, mt, UP_OBJECT)) && json_is_array(L, st, t))) {
 		json_array(L, st, t, depth);
@@ -432,10 +466,18 @@ static struct json_state *json_start(lua_State *L, int opts)
 	luaL_setmetatable(L, JSON_STATE);
 	int slot = lua_gettop(L);
 	if (lua_type(L, opts) == LUA_TTABLE) {
-		if (lua_getfield(L, opts, "indent") != LUA_TNIL)
+		if (lua_getfield(L, opts, "indent") != LUA_TNIL) {
 			st->indent = luaL_tolstring(L, -1, &st->indent_len); /* kept on the stack */
-		else
+			luaL_Buffer pad;
+			luaL_buffinit(L, &pad);
+			luaL_addchar(&pad, '\n');
+			for (int i = 0; i <= JSON_MAX_DEPTH + 1; i++)
+				luaL_addlstring(&pad, st->indent, st->indent_len);
+			luaL_pushresult(&pad);
+			st->pad = lua_tostring(L, -1); /* kept on the stack */
+		} else {
 			lua_pop(L, 1);
+		}
 		lua_getfield(L, opts, "sorted");
 		st->sorted = lua_toboolean(L, -1);
 		lua_getfield(L, opts, "empty_object");
@@ -464,13 +506,22 @@ static int l_encode(lua_State *L)
 	return 1;
 }
 
-/* write(value, sink, opts): the text as pieces, sink({ text }, 1) per 64 KB and at the end */
+/* write(value, sink, opts [, file]): the text as pieces, sink({ text }, 1) per 64 KB and at the
+ * end; with file (an open Lua file, the sink's own), written to it instead */
 static int l_write(lua_State *L)
 {
-	lua_settop(L, 3);
+	lua_settop(L, 4);
 	luaL_checktype(L, 2, LUA_TFUNCTION);
+	FILE *file = NULL;
+	if (!lua_isnil(L, 4)) {
+		luaL_Stream *fs = luaL_checkudata(L, 4, LUA_FILEHANDLE);
+		if (!fs->closef)
+			return luaL_argerror(L, 4, "the file is closed");
+		file = fs->f;
+	}
 	struct json_state *st = json_start(L, 3);
 	st->sink = 2;
+	st->file = file;
 	json_value(L, st, 1, 0);
 	json_flush(L, st, 1);
 	st->dead = 1;
@@ -504,14 +555,14 @@ static int json_string_fn(lua_State *L, int quote)
 static int l_quote(lua_State *L) { return json_string_fn(L, 1); }
 static int l_escaped(lua_State *L) { return json_string_fn(L, 0); }
 
-/* writer(ORDER, ARRAY, OBJECT, LAZY, DEFER, null) -> { encode, write, quote, escaped }: the
- * functions, bound to the key order and the marks of lua/otarun/json.lua */
+/* writer(ORDER, ARRAY, OBJECT, LAZY, DEFER, GENERATED, null) -> { encode, write, quote, escaped }:
+ * the functions, bound to the key order and the marks of lua/otarun/json.lua */
 static int l_writer(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	for (int i = 2; i <= 5; i++)
+	for (int i = 2; i <= 6; i++)
 		luaL_checktype(L, i, LUA_TTABLE);
-	lua_settop(L, 6);
+	lua_settop(L, 7);
 	lua_newtable(L); /* RANK: key -> position in ORDER */
 	lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
 	for (lua_Integer i = 1; i <= n; i++) {
@@ -523,7 +574,7 @@ static int l_writer(lua_State *L)
 	static const luaL_Reg fns[] = {LUTIL_FN(encode), LUTIL_FN(write), LUTIL_FN(quote), LUTIL_FN(escaped), {NULL, NULL}};
 	lua_newtable(L);
 	lua_insert(L, 1);
-	luaL_setfuncs(L, fns, 6);
+	luaL_setfuncs(L, fns, 7);
 	return 1;
 }
 

@@ -44,8 +44,12 @@ local DEFER = {}
 -- A value made by fn() when the encoder reaches it and dropped once written: a large document's
 -- parts (a rollout's waves) need not all exist at once.
 function M.deferred(fn) return setmetatable({ fn = fn }, DEFER) end
+local GENERATED = {}
+-- An array of n values, the i-th made by fn(i) when the encoder reaches it and written at once:
+-- fn may refill and return the same table every time, so a long list leaves no garbage.
+function M.generated(n, fn) return setmetatable({ n = n, fn = fn }, GENERATED) end
 
-local writer = require("otarun.core.json").writer(ORDER, ARRAY, OBJECT, LAZY, DEFER, cjson.null)
+local writer = require("otarun.core.json").writer(ORDER, ARRAY, OBJECT, LAZY, DEFER, GENERATED, cjson.null)
 
 M.quote = writer.quote
 M.escaped = writer.escaped
@@ -62,13 +66,21 @@ function M.line(v) return M.encode(v) .. "\n" end
 -- A value written as the JSON text given (already encoded, say stored canonical JSON).
 function M.raw(text) return M.lazy(function(put) put(text) end) end
 
+-- The file of each sink made by file_sink: write() hands the text to it directly.
+local FILE_OF = setmetatable({}, { __mode = "k" })
+
 -- write(value, sink, opts) streams the text as pieces: sink(buf, n) gets buf[1..n] (today one
--- piece of about 64 KB at a time, and the rest at the end).
-M.write = writer.write
+-- piece of about 64 KB at a time, and the rest at the end). A file_sink's file gets the text
+-- without a Lua string in between (errors ignored, as fh:write's are below).
+function M.write(v, sink, opts)
+  return writer.write(v, sink, opts, FILE_OF[sink])
+end
 
 -- A sink that writes to an open file.
 function M.file_sink(fh)
-  return function(buf, n) fh:write(table.concat(buf, "", 1, n)) end
+  local sink = function(buf, n) fh:write(table.concat(buf, "", 1, n)) end
+  if io.type(fh) == "file" then FILE_OF[sink] = fh end
+  return sink
 end
 
 -- A sink that collects the text: sink, result() -> text.

@@ -19,10 +19,18 @@ function M.diagnostic(d)
            rollout = orNull(d.rollout), wave = orNull(d.wave), param = orNull(d.param) }
 end
 
+-- The diagnostics as a generated array: one table, refilled for each diagnostic as it is written.
 function M.diagnostics_list(list)
-  local out = json.array({})
-  for i, d in ipairs(list or {}) do out[i] = M.diagnostic(d) end
-  return out
+  list = list or {}
+  local out = {}
+  return json.generated(#list, function(i)
+    local d = list[i]
+    out.severity = d.severity == "error" and "error" or "warning"
+    out.rule, out.message, out.file = orNull(d.rule), orNull(d.message), orNull(d.file)
+    out.line = d.line or 0
+    out.rollout, out.wave, out.param = orNull(d.rollout), orNull(d.wave), orNull(d.param)
+    return out
+  end)
 end
 
 local function firmware(fw)
@@ -39,16 +47,25 @@ end
 local CONDITION = json.ordered({ "kind", "wave", "after", "seconds", "window", "opens_at", "never", "at", "command" })
 local TIME_FIELDS = { opens_at = true, at = true }
 
-function M.conditions(list, offset)
-  local out = json.array({})
+-- out: an earlier result to refill (its tables are reused).
+function M.conditions(list, offset, out)
+  out = out or json.array({})
+  local n = 0
   for i, c in ipairs(list or {}) do
-    local o = setmetatable({}, CONDITION)
+    local o = out[i]
+    if o then
+      for k in pairs(o) do o[k] = nil end
+    else
+      o = setmetatable({}, CONDITION)
+      out[i] = o
+    end
     for k, v in pairs(c) do
       if TIME_FIELDS[k] and type(v) == "number" then v = util.format_time(v, offset or 0) end
       o[k] = v
     end
-    out[i] = o
+    n = i
   end
+  for i = #out, n + 1, -1 do out[i] = nil end
   return out
 end
 
@@ -70,18 +87,30 @@ end
 
 local EMPTY_PARAMS = json.object({})
 
-local function wave_doc(plan, w)
-  local calls = json.array({})
-  for i, c in ipairs(w.calls or {}) do
-    -- the call's own table, unless empty (an unmarked empty table would be written as [])
-    calls[i] = { action = c.action, params = next(c.params) == nil and EMPTY_PARAMS or c.params }
-  end
-  return { name = w.name, kind = orNull(w.kind), status = w.status, action = w.action,
-           reason = w.reason or "", waiting_for = M.conditions(M.waits(w), plan.offset), job_id = orNull(w.job_id),
-           earliest_start = w.earliest_start and time_text(plan, w.earliest_start) or null,
-           calls = calls, line = orNull(w.line) }
+local function call_doc(c, out)
+  out = out or {}
+  -- the call's own table, unless empty (an unmarked empty table would be written as [])
+  out.action, out.params = c.action, next(c.params) == nil and EMPTY_PARAMS or c.params
+  return out
 end
-M.wave_doc = wave_doc
+
+-- The wave's document, in `out` (refilled: every member is set) when given.
+local function wave_doc(plan, w, out)
+  out = out or {}
+  local calls = out.calls or json.array({})
+  local n = 0
+  for i, c in ipairs(w.calls or {}) do
+    calls[i] = call_doc(c, calls[i])
+    n = i
+  end
+  for i = #calls, n + 1, -1 do calls[i] = nil end
+  out.name, out.kind, out.status, out.action = w.name, orNull(w.kind), w.status, w.action
+  out.reason, out.waiting_for, out.job_id = w.reason or "", M.conditions(M.waits(w), plan.offset, out.waiting_for), orNull(w.job_id)
+  out.earliest_start = w.earliest_start and time_text(plan, w.earliest_start) or null
+  out.calls, out.line = calls, orNull(w.line)
+  return out
+end
+M.wave_doc = function(plan, w) return wave_doc(plan, w) end
 
 local function policy_doc(p)
   return { policy = orNull(p.policy), rule = orNull(p.rule), level = orNull(p.level),
@@ -92,14 +121,11 @@ end
 -- The plan table -> the plan JSON document (a Lua table ready for otarun.json).
 function M.document(plan)
   times = {}
+  local doc = {}
   local rollouts = json.array({})
   for i, r in ipairs(plan.rollouts) do
-    -- each rollout's wave documents exist only while the encoder writes them
-    local waves = json.deferred(function()
-      local list = json.array({})
-      for j, w in ipairs(r.waves) do list[j] = wave_doc(plan, w) end
-      return list
-    end)
+    -- one wave document, refilled for each wave as the encoder reaches it
+    local waves = json.generated(#r.waves, function(j) return wave_doc(plan, r.waves[j], doc) end)
     rollouts[i] = { name = r.name, product = orNull(r.product), region = orNull(r.region),
                     instance = orNull(r.instance), file = orNull(r.file), line = orNull(r.line),
                     firmware = firmware(r.firmware), waves = waves }
