@@ -34,6 +34,8 @@ local ORDER = {
   "rollouts", "waves", "diagnostics", "policies", "summary",
 }
 
+M.ORDER = ORDER
+
 -- The text itself is written by otarun.core.json (src/l_json.c, over src/jsonw.c): the walk of
 -- the value, the key order above, the marks, and the escapes and numbers below.
 -- Strings: '"', '\\' and control characters (0x00-0x1f, 0x7f) escaped, \b \f \n \r \t by name,
