@@ -332,7 +332,8 @@ static void json_object(lua_State *L, struct json_state *st, int t, int mt, int 
 	size_t base = st->nkeys;
 	json_collect_keys(L, st, t);
 	size_t count = st->nkeys - base;
-	qsort(st->keys + base, count, sizeof *st->keys, json_key_less);
+	if (count > 1)
+		qsort(st->keys + base, count, sizeof *st->keys, json_key_less);
 	int fixed = 0;
 	if (mt && lua_type(L, mt) == LUA_TTABLE) {
 		if (lua_getfield(L, mt, "__json_order") == LUA_TTABLE)
