@@ -55,6 +55,140 @@ describe("otarun.json", function()
   end)
 end)
 
+-- Values of every shape the writer meets, from a seeded generator: strings with quotes,
+-- backslashes, control bytes and UTF-8; integers, floats, booleans, null; arrays, objects with
+-- ranked, unranked and number keys, marked and ordered tables, empty ones.
+local function generator(seed)
+  local state = seed
+  local function rand(n)
+    state = (state * 1103515245 + 12345) % 2147483648
+    return state % n + 1
+  end
+  local BYTES = { "a", "z", "/", '"', "\\", "\0", "\1", "\8", "\9", "\10", "\12", "\13", "\31", "\127",
+                  "\195\169", "\226\130\172", " ", "{", "}" }
+  local KEYS = { "name", "wave", "kind", "status", "params", "Zeta", "alpha", "b", "", "a\0b", "k\n", "calls", "summary" }
+  local function str()
+    local parts = {}
+    for i = 1, rand(8) - 1 do parts[i] = BYTES[rand(#BYTES)] end
+    return table.concat(parts)
+  end
+  local NUMBERS = { 0, -1, 42, math.maxinteger, math.mininteger, 0.1, -2.5, 1e300, 1 / 3, 2 ^ 53, 2 ^ 53 + 0.0,
+                    -0.0, 1e-7, 123456789012345.0, 0.1 - 0.4 }
+  local ordered = json.ordered({ "wave", "kind", "zz" })
+  local value
+  value = function(depth)
+    local r = depth > 3 and rand(4) or rand(10)
+    if r == 1 then return str()
+    elseif r == 2 then return NUMBERS[rand(#NUMBERS)]
+    elseif r == 3 then return rand(2) == 1
+    elseif r == 4 then return json.null
+    elseif r <= 6 then
+      local t = {}
+      for i = 1, rand(4) - 1 do t[i] = value(depth + 1) end
+      if rand(4) == 1 then json.array(t) end
+      return t
+    else
+      local t = {}
+      for _ = 1, rand(6) - 1 do
+        local k = rand(5) == 1 and rand(3) or (rand(3) == 1 and str() or KEYS[rand(#KEYS)])
+        t[k] = value(depth + 1)
+      end
+      local m = rand(5)
+      if m == 1 then json.object(t) elseif m == 2 then setmetatable(t, ordered) end
+      return t
+    end
+  end
+  return value
+end
+
+describe("otarun.json's C writer", function()
+  local reference = require("json_reference")
+
+  it("writes the bytes of the Lua writer it replaced, for every option", function()
+    local omit = function(k) return k == "b" or k == "2" end
+    local options = { {}, { indent = "  " }, { sorted = true }, { empty_object = true, indent = "\t" },
+                      { omit = omit }, { sorted = true, empty_object = true, omit = omit, indent = " " } }
+    for seed = 1, 300 do
+      local v = generator(seed)(0)
+      for _, o in ipairs(options) do
+        local ok_ref, want = pcall(reference.encode, v, o)
+        local ok, got = pcall(json.encode, v, o)
+        assert.are.equal(ok_ref, ok, "seed " .. seed)
+        if ok then assert.are.equal(want, got, "seed " .. seed) end
+      end
+    end
+  end)
+
+  it("refuses what the Lua writer refused, with its messages", function()
+    local deep = {}
+    local t = deep
+    for _ = 1, 70 do t[1] = {} t = t[1] end
+    for _, v in ipairs({ { 0 / 0 }, { math.huge }, { f = print }, { [true] = 1 }, deep, { co = coroutine.create(print) } }) do
+      local ok_ref, want = pcall(reference.encode, v)
+      local ok, got = pcall(json.encode, v)
+      assert.is_false(ok_ref)
+      assert.is_false(ok)
+      assert.are.equal(want, got)
+    end
+    assert.has_error(function() json.encode({ -math.huge }) end, "JSON cannot hold -inf")
+    assert.has_error(function() json.encode({ [{}] = 1 }) end, "JSON object keys must be strings, got table")
+  end)
+
+  it("quotes and escapes as the Lua writer did", function()
+    for seed = 1, 200 do
+      local s = generator(seed)(99)
+      if type(s) == "string" then
+        assert.are.equal(reference.quote(s), json.quote(s))
+        assert.are.equal(reference.escaped(s), json.escaped(s))
+      end
+    end
+    local long = string.rep('\1"', 5000)
+    assert.are.equal(reference.quote(long), json.quote(long))
+  end)
+
+  it("writes generated arrays and deferred values in place, made when reached", function()
+    local made = {}
+    local row = {}
+    local list = json.generated(3, function(i)
+      made[#made + 1] = i
+      row.i, row.name = i, "r" .. i
+      return row -- the same table, refilled
+    end)
+    local later = json.deferred(function() return { x = #made } end)
+    local v = { rows = list, z = later, none = json.generated(0, error) }
+    assert.are.equal('{"none":[],"rows":[{"name":"r1","i":1},{"name":"r2","i":2},{"name":"r3","i":3}],"z":{"x":3}}',
+      json.encode(v))
+    assert.are.same({ 1, 2, 3 }, made)
+    assert.are.equal(reference.encode({ z = { x = 6 }, none = {}, rows = { { name = "r1", i = 1 }, { name = "r2", i = 2 },
+      { name = "r3", i = 3 } } }, { indent = "  " }), json.encode(v, { indent = "  " }))
+  end)
+
+  it("streams to a sink and to a file the same bytes encode gives", function()
+    local big = {}
+    for i = 1, 5000 do big[i] = { name = "wave-" .. i, params = { Key = string.rep("v", i % 50) } } end
+    local want = json.encode(big, { indent = "  " })
+    local sink, result = json.string_sink()
+    local calls = 0
+    json.write(big, function(buf, n) calls = calls + 1 sink(buf, n) end, { indent = "  " })
+    assert.are.equal(want, result())
+    assert.is_true(calls > 1) -- in pieces, not one string
+    local fh = io.tmpfile()
+    fh:write("<")
+    json.write(big, json.file_sink(fh), { indent = "  " })
+    fh:write(">")
+    fh:seek("set")
+    assert.are.equal("<" .. want .. ">", fh:read("a"))
+    fh:close()
+    assert.has_error(function() json.write(big, json.file_sink(fh)) end)
+  end)
+
+  it("refuses a lazy value's put once its encode is over", function()
+    local kept
+    assert.are.equal('["x"]', json.encode({ json.lazy(function(put) kept = put put('"x"') end) }))
+    assert.has_error(function() kept("y") end)
+  end)
+end)
+
 describe("otarun.failure", function()
   local failure = require("otarun.failure")
 

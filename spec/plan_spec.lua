@@ -407,3 +407,46 @@ describe("params", function()
     assert.are.same({ "FirmwareId", "SrcVersion.1", "Tag.2.Key", "Tag.2.Value", "Tag.10.Key" }, params.sorted_names(p))
   end)
 end)
+
+describe("diagnostics order", function()
+  local pipeline = require("otarun.plan.pipeline")
+
+  -- the order the comparator alone gives: file, line, rollout, wave, rule, message, then position
+  local function by_comparator(list)
+    local copy = {}
+    for i, d in ipairs(list) do copy[i] = { d = d, i = i } end
+    table.sort(copy, function(a, b)
+      local x, y = a.d, b.d
+      for _, f in ipairs({ "file", "line", "rollout", "wave", "rule", "message" }) do
+        local u, v = x[f] or (f == "line" and 0 or ""), y[f] or (f == "line" and 0 or "")
+        if u ~= v then return u < v end
+      end
+      return a.i < b.i
+    end)
+    local out = {}
+    for i, c in ipairs(copy) do out[i] = c.d end
+    return out
+  end
+
+  it("sorts thousands by one key per diagnostic as the comparator would, ties in their first order", function()
+    local list, state = {}, 7
+    local function pick(t)
+      state = (state * 1103515245 + 12345) % 2147483648
+      return t[state % #t + 1]
+    end
+    for i = 1, 3000 do
+      list[i] = { file = pick({ "a.lua", "b.lua", "a.lua\1", nil }), line = pick({ 0, 1, 9, 10, 100, nil }),
+                  rollout = pick({ "r", "r2", "", nil }), wave = pick({ "w", "w!", nil }), rule = pick({ "x", "y" }),
+                  message = pick({ "m", "m ", "M" }), severity = "warning", n = i }
+    end
+    local want = by_comparator(list)
+    assert.are.same(want, pipeline.sort_diagnostics(list))
+  end)
+
+  it("falls back to the comparator for fields a key cannot hold", function()
+    local list = { { file = "b", line = 2 }, { file = "a\0z", line = 1 }, { file = "a", line = 1.5 }, { file = "a", line = -1 } }
+    local want = by_comparator(list)
+    assert.are.same(want, pipeline.sort_diagnostics(list))
+    assert.is_nil(list[1]._seq)
+  end)
+end)

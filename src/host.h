@@ -14,6 +14,7 @@ struct host_alloc {
 	int tripped; /* set when an allocation was refused because of `limit` */
 	size_t ceiling;      /* the whole process's cap, --max-host-memory (docs/sandbox.md); 0: none */
 	int ceiling_tripped; /* set when an allocation was refused because of `ceiling` */
+	int exiting;         /* lua_close at the end of the process: frees are left to the exit */
 };
 
 struct host_alloc *host_alloc_of(lua_State *L);

@@ -214,7 +214,7 @@ static int sandbox_run(lua_State *L)
 	run.deadline.tv_sec += whole + nsec / 1000000000L;
 	run.deadline.tv_nsec = nsec % 1000000000L;
 	if (watchdog_arm(seconds, SANDBOX_GRACE, rule) != 0)
-		return luaL_error(L, "cannot start the sandbox's watchdog thread");
+		return luaL_error(L, "cannot set the sandbox's watchdog timer");
 	if (fn_known) /* until the hook knows better: where the function starts */
 		watchdog_note(fn_ar.short_src, fn_ar.linedefined);
 	lua_pushlightuserdata(L, &run);

@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include "crypto_api.h" /* libcrypto loaded on first use */
 
 const char *sign_strerror(int code)
 {

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include "crypto_api.h" /* libcrypto loaded on first use */
 
 #include "sign.h"
 

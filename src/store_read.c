@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include "crypto_api.h" /* libcrypto loaded on first use */
 
 #include "store_internal.h"
 

@@ -33,200 +33,34 @@ local ORDER = {
   "create", "update", "replace", "cancel", "wait", "errors", "warnings",
   "rollouts", "waves", "diagnostics", "policies", "summary",
 }
-local RANK = {}
-for i, k in ipairs(ORDER) do RANK[k] = i end
 
-local function key_less(a, b)
-  local ra, rb = RANK[a], RANK[b]
-  if ra and rb then return ra < rb end
-  if ra or rb then return ra ~= nil end
-  return a < b
-end
+M.ORDER = ORDER
 
-local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
-              ["\r"] = "\\r", ["\t"] = "\\t" }
-local function escape_char(c)
-  return ESC[c] or string.format("\\u%04x", c:byte())
-end
+-- The text itself is written by otarun.core.json (src/l_json.c, over src/jsonw.c): the walk of
+-- the value, the key order above, the marks, and the escapes and numbers below.
+-- Strings: '"', '\\' and control characters (0x00-0x1f, 0x7f) escaped, \b \f \n \r \t by name,
+-- the rest as \u00XX; every other byte as is ("/" too). Numbers: integers as such; other numbers
+-- integral below 2^53 as integers, else the shorter of %.14g / %.17g that reads back the same;
+-- NaN and infinities are an error. Tables nested deeper than 64 levels are an error.
+local DEFER = {}
+-- A value made by fn() when the encoder reaches it and dropped once written: a large document's
+-- parts (a rollout's waves) need not all exist at once.
+function M.deferred(fn) return setmetatable({ fn = fn }, DEFER) end
+local GENERATED = {}
+-- An array of n values, the i-th made by fn(i) when the encoder reaches it and written at once:
+-- fn may refill and return the same table every time, so a long list leaves no garbage.
+function M.generated(n, fn) return setmetatable({ n = n, fn = fn }, GENERATED) end
 
-local function escaped(s)
-  if s:find('[%c"\\]') then s = s:gsub('[%c"\\]', escape_char) end
-  return s
-end
+local writer = require("otarun.core.json").writer(ORDER, ARRAY, OBJECT, LAZY, DEFER, GENERATED, cjson.null)
 
-local function quote(s)
-  return '"' .. escaped(s) .. '"'
-end
-M.quote = quote
-M.escaped = escaped
-
+M.quote = writer.quote
+M.escaped = writer.escaped
 M.ARRAY, M.OBJECT = ARRAY, OBJECT
-
--- Integers as such; other numbers in the shorter of %.14g / %.17g that reads back the same.
-local function number_text(n)
-  if math.type(n) == "integer" then return string.format("%d", n) end
-  if n ~= n or n == math.huge or n == -math.huge then error("JSON cannot hold " .. tostring(n), 0) end
-  if n == math.floor(n) and math.abs(n) < 2^53 then return string.format("%d", math.tointeger(n)) end
-  local s = string.format("%.14g", n)
-  if tonumber(s) ~= n then s = string.format("%.17g", n) end
-  return s
-end
-
-local encode_value
-
--- Newline-and-indent strings by depth, made once.
-local pads = {}
-local function pad_of(indent, depth, lead)
-  local key = (lead or "") .. "\0" .. indent
-  local cache = pads[key]
-  if not cache then
-    cache = {}
-    pads[key] = cache
-  end
-  local p = cache[depth]
-  if not p then
-    p = (lead or "") .. "\n" .. string.rep(indent, depth)
-    cache[depth] = p
-  end
-  return p
-end
-
--- Keys in output order, as strings (a number key is written as its text). Most objects (API
--- parameters) have no ranked key: plain byte order, sorted by the C comparator, which matters at
--- 10,000 waves. st.sorted: byte order for every key; st.omit(key) -> true leaves a member out.
-local function ordered_keys(st, t)
-  local ranks, plain = nil, {}
-  local omit, sorted = st.omit, st.sorted
-  for k in pairs(t) do
-    local tk = type(k)
-    if tk == "number" then k = tostring(k)
-    elseif tk ~= "string" then error("JSON object keys must be strings, got " .. tk, 0) end
-    local r = not sorted and RANK[k]
-    if omit and omit(k) then
-      -- left out
-    elseif r then
-      ranks = ranks or {}
-      ranks[#ranks + 1] = r
-    else
-      plain[#plain + 1] = k
-    end
-  end
-  table.sort(plain)
-  if ranks then table.sort(ranks) end
-  local fixed = getmetatable(t)
-  fixed = fixed and fixed.__json_order
-  if fixed then
-    -- the object's own order (M.ordered), then the keys it does not list
-    local keys, listed = {}, {}
-    for _, k in ipairs(fixed) do
-      listed[k] = true
-      if t[k] ~= nil and not (omit and omit(k)) then keys[#keys + 1] = k end
-    end
-    for _, r in ipairs(ranks or {}) do if not listed[ORDER[r]] then keys[#keys + 1] = ORDER[r] end end
-    for _, k in ipairs(plain) do if not listed[k] then keys[#keys + 1] = k end end
-    return keys
-  end
-  if not ranks then return plain end
-  local keys = {}
-  for i, r in ipairs(ranks) do keys[i] = ORDER[r] end
-  for _, k in ipairs(plain) do keys[#keys + 1] = k end
-  return keys
-end
-
--- The encoder's state: buf holds pieces; with a sink, every 4096 pieces go out (sink(buf, n)),
--- so a large document never exists as one string nor as a million small ones.
-local function emit(st, s)
-  local n = st.n + 1
-  st.buf[n] = s
-  st.n = n
-  if st.sink and n >= 4096 then
-    st.sink(st.buf, n)
-    st.n = 0
-  end
-end
-
--- Unmarked tables: an array when the keys are exactly 1..n (n > 0); empty: an array, or an object
--- with st.empty_object.
-local function is_array(st, t)
-  if t[1] == nil then return next(t) == nil and not st.empty_object end
-  local n, count = #t, 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
-    count = count + 1
-  end
-  return count == n
-end
-
-local function encode_table(st, t, depth)
-  if depth > 64 then error("JSON nested deeper than 64 levels", 0) end
-  local mt = getmetatable(t)
-  if mt == LAZY then
-    st.put = st.put or function(piece) emit(st, piece) end
-    t.fn(st.put)
-    return
-  end
-  local indent = st.indent
-  local pad = indent and pad_of(indent, depth + 1) or ""
-  local cpad = indent and pad_of(indent, depth + 1, ",") or ","
-  local close = indent and pad_of(indent, depth) or ""
-  if mt == ARRAY or (mt ~= OBJECT and is_array(st, t)) then
-    local n = #t
-    if n == 0 then emit(st, "[]") return end
-    emit(st, "[")
-    for i = 1, n do
-      emit(st, i > 1 and cpad or pad)
-      encode_value(st, t[i], depth + 1)
-    end
-    emit(st, close .. "]")
-    return
-  end
-  local keys = ordered_keys(st, t)
-  if #keys == 0 then emit(st, "{}") return end
-  local sep = indent and ": " or ":"
-  emit(st, "{")
-  for i, k in ipairs(keys) do
-    local qk = st.keys[k]
-    if not qk then
-      qk = quote(k) .. sep
-      st.keys[k] = qk
-    end
-    local v = t[k]
-    if v == nil then v = t[tonumber(k)] end
-    if type(v) == "string" then
-      -- the common case (API parameters): one piece per member
-      emit(st, (i > 1 and cpad or pad) .. qk .. '"' .. escaped(v) .. '"')
-    else
-      emit(st, (i > 1 and cpad or pad) .. qk)
-      encode_value(st, v, depth + 1)
-    end
-  end
-  emit(st, close .. "}")
-end
-
-encode_value = function(st, v, depth)
-  local t = type(v)
-  if t == "string" then emit(st, quote(v))
-  elseif t == "number" then emit(st, number_text(v))
-  elseif t == "boolean" then emit(st, v and "true" or "false")
-  elseif t == "table" then encode_table(st, v, depth)
-  elseif v == nil or v == cjson.null then emit(st, "null")
-  else error("JSON cannot hold a " .. t, 0) end
-end
-
-local function state(opts, sink)
-  opts = opts or {}
-  return { buf = {}, n = 0, indent = opts.indent, sorted = opts.sorted, omit = opts.omit,
-    empty_object = opts.empty_object, sink = sink, keys = {} }
-end
 
 -- encode(value, opts) -> text. opts: indent = "  " (compact without), sorted = true (byte order
 -- for every key), empty_object = true (unmarked empty tables as {}), omit = fn(key) -> true to
 -- leave a member out (at any depth).
-function M.encode(v, opts)
-  local st = state(opts)
-  encode_value(st, v, 0)
-  return table.concat(st.buf, "", 1, st.n)
-end
+M.encode = writer.encode
 
 -- One line of JSON (compact, no newline inside) for line-oriented output.
 function M.line(v) return M.encode(v) .. "\n" end
@@ -234,17 +68,21 @@ function M.line(v) return M.encode(v) .. "\n" end
 -- A value written as the JSON text given (already encoded, say stored canonical JSON).
 function M.raw(text) return M.lazy(function(put) put(text) end) end
 
--- write(value, sink, opts) streams the text as pieces: sink(buf, n) gets buf[1..n].
+-- The file of each sink made by file_sink: write() hands the text to it directly.
+local FILE_OF = setmetatable({}, { __mode = "k" })
+
+-- write(value, sink, opts) streams the text as pieces: sink(buf, n) gets buf[1..n] (today one
+-- piece of about 64 KB at a time, and the rest at the end). A file_sink's file gets the text
+-- without a Lua string in between (errors ignored, as fh:write's are below).
 function M.write(v, sink, opts)
-  local st = state(opts, sink)
-  encode_value(st, v, 0)
-  if st.n > 0 then sink(st.buf, st.n) end
+  return writer.write(v, sink, opts, FILE_OF[sink])
 end
 
--- A sink that writes to an open file: one write per 4096 pieces (a write per piece costs more
--- than the joined string).
+-- A sink that writes to an open file.
 function M.file_sink(fh)
-  return function(buf, n) fh:write(table.concat(buf, "", 1, n)) end
+  local sink = function(buf, n) fh:write(table.concat(buf, "", 1, n)) end
+  if io.type(fh) == "file" then FILE_OF[sink] = fh end
+  return sink
 end
 
 -- A sink that collects the text: sink, result() -> text.

@@ -62,7 +62,35 @@ local function diag_less(a, b)
   return a._seq < b._seq
 end
 
+-- The order of diag_less as one string per diagnostic, compared by table.sort's own comparison
+-- (thousands of diagnostics sort in a fraction of the comparator's time): the fields joined by
+-- "\0", which sorts below every other byte, the line zero-padded, the position last. nil when a
+-- field would break that (not a string, a "\0" inside, a line that is not a small non-negative
+-- integer): the comparator then sorts.
+local KEY_FIELDS = { "file", "rollout", "wave", "rule", "message" }
+local function sort_key(d, i)
+  local line = d.line or 0
+  if math.type(line) ~= "integer" or line < 0 or line > 999999999 then return nil end
+  for _, f in ipairs(KEY_FIELDS) do
+    local v = d[f]
+    if v ~= nil and (type(v) ~= "string" or v:find("\0", 1, true)) then return nil end
+  end
+  return string.format("%s\0%09d\0%s\0%s\0%s\0%s\0%09d", d.file or "", line, d.rollout or "", d.wave or "",
+    d.rule or "", d.message or "", i)
+end
+
 function M.sort_diagnostics(list)
+  local keys, of = {}, {}
+  for i, d in ipairs(list) do
+    local k = sort_key(d, i)
+    if not k then keys = nil break end
+    keys[i], of[k] = k, d
+  end
+  if keys then
+    table.sort(keys)
+    for i, k in ipairs(keys) do list[i] = of[k] end
+    return list
+  end
   for i, d in ipairs(list) do d._seq = i end
   table.sort(list, diag_less)
   for _, d in ipairs(list) do d._seq = nil end

@@ -13,11 +13,20 @@ local M = {}
 
 M.MIN_GRAY = 0.001     -- the smallest GrayPercent the platform takes (3 decimals)
 
+-- Results by wave table, made once: a plan asks for a wave's reach up to three times, and each
+-- answer walks the earlier waves (the normalised waves do not change once validated).
+local KEY_OF = setmetatable({}, { __mode = "k" })
+local REACH_OF = setmetatable({}, { __mode = "k" })
+
 local function versions_key(w)
+  local key = KEY_OF[w]
+  if key then return key end
   local list = {}
   for i, v in ipairs(w.versions or {}) do list[i] = v end
   table.sort(list)
-  return table.concat(list, "\0")
+  key = table.concat(list, "\0")
+  KEY_OF[w] = key
+  return key
 end
 
 local function is_percent(w) return w.kind == "static" and w.percent ~= nil end
@@ -35,8 +44,7 @@ end
 -- { gray = "text" (GrayPercent to send), share = % of the fleet this wave reaches,
 --   before = % reached by the earlier percent waves on its versions, total = before + share,
 --   unreachable = true when a total is already reached (the wave then sends MIN_GRAY) }
-function M.of(rollout, wave)
-  if not is_percent(wave) then return nil end
+local function reach_of(rollout, wave)
   local key, reached = versions_key(wave), 0
   for _, w in ipairs(rollout.waves or {}) do
     if w == wave or w.name == wave.name then break end
@@ -59,6 +67,15 @@ function M.of(rollout, wave)
   out.share = tonumber(out.gray) * (100 - reached) / 100
   out.total = reached + out.share
   return out
+end
+
+function M.of(rollout, wave)
+  if not is_percent(wave) then return nil end
+  local memo = REACH_OF[wave]
+  if memo and memo.rollout == rollout then return memo.result end
+  local result = reach_of(rollout, wave)
+  REACH_OF[wave] = { rollout = rollout, result = result }
+  return result
 end
 
 local function pct(x)

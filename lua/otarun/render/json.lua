@@ -19,10 +19,18 @@ function M.diagnostic(d)
            rollout = orNull(d.rollout), wave = orNull(d.wave), param = orNull(d.param) }
 end
 
+-- The diagnostics as a generated array: one table, refilled for each diagnostic as it is written.
 function M.diagnostics_list(list)
-  local out = json.array({})
-  for i, d in ipairs(list or {}) do out[i] = M.diagnostic(d) end
-  return out
+  list = list or {}
+  local out = {}
+  return json.generated(#list, function(i)
+    local d = list[i]
+    out.severity = d.severity == "error" and "error" or "warning"
+    out.rule, out.message, out.file = orNull(d.rule), orNull(d.message), orNull(d.file)
+    out.line = d.line or 0
+    out.rollout, out.wave, out.param = orNull(d.rollout), orNull(d.wave), orNull(d.param)
+    return out
+  end)
 end
 
 local function firmware(fw)
@@ -39,16 +47,25 @@ end
 local CONDITION = json.ordered({ "kind", "wave", "after", "seconds", "window", "opens_at", "never", "at", "command" })
 local TIME_FIELDS = { opens_at = true, at = true }
 
-function M.conditions(list, offset)
-  local out = json.array({})
+-- out: an earlier result to refill (its tables are reused).
+function M.conditions(list, offset, out)
+  out = out or json.array({})
+  local n = 0
   for i, c in ipairs(list or {}) do
-    local o = setmetatable({}, CONDITION)
+    local o = out[i]
+    if o then
+      for k in pairs(o) do o[k] = nil end
+    else
+      o = setmetatable({}, CONDITION)
+      out[i] = o
+    end
     for k, v in pairs(c) do
       if TIME_FIELDS[k] and type(v) == "number" then v = util.format_time(v, offset or 0) end
       o[k] = v
     end
-    out[i] = o
+    n = i
   end
+  for i = #out, n + 1, -1 do out[i] = nil end
   return out
 end
 
@@ -57,161 +74,43 @@ function M.waits(w)
   return w.status == "waiting" and w.waiting_for or nil
 end
 
-local function wave_doc(plan, w)
-  local calls = json.array({})
-  for i, c in ipairs(w.calls or {}) do
-    calls[i] = { action = c.action, params = json.object(c.params) }
-  end
-  return { name = w.name, kind = orNull(w.kind), status = w.status, action = w.action,
-           reason = w.reason or "", waiting_for = M.conditions(M.waits(w), plan.offset), job_id = orNull(w.job_id),
-           earliest_start = w.earliest_start and util.format_time(w.earliest_start, plan.offset or 0) or null,
-           calls = calls, line = orNull(w.line) }
-end
-M.wave_doc = wave_doc
-
--- The text json.encode(wave_doc(plan, w), { indent = "  " }) gives at depth 4 (plan > rollouts >
--- rollout > waves > wave), written directly (the waves array itself at depth 3): at 10,000 waves the generic encoder is the slowest
--- part of `otarun plan`. spec/render_spec.lua holds the two to the same bytes.
-local P = {}
-for d = 3, 9 do P[d] = "\n" .. string.rep("  ", d) end
-
--- Quoted strings, memoised when short: names, ids, versions and statuses repeat from wave to
--- wave. The memo lives for one document (M.document resets it).
-local quoted = {}
-local function q(s)
-  if s == nil or s == null then return "null" end
-  local r = quoted[s]
-  if r then return r end
-  r = '"' .. json.escaped(s) .. '"'
-  if #s <= 40 then quoted[s] = r end
-  return r
-end
-
--- Earliest starts as quoted RFC 3339 text; many waves share one.
+-- Earliest starts as RFC 3339 text; many waves share one (the memo lives for one document).
 local times = {}
-local function q_time(plan, epoch)
+local function time_text(plan, epoch)
   local r = times[epoch]
   if not r then
-    r = '"' .. util.format_time(epoch, plan.offset or 0) .. '"'
+    r = util.format_time(epoch, plan.offset or 0)
     times[epoch] = r
   end
   return r
 end
 
--- Scratch lists reused from wave to wave, so 10,000 waves do not leave 20,000 lists behind.
-local names, out = {}, {}
+local EMPTY_PARAMS = json.object({})
 
--- Appends the params object's pieces to out from index n; returns the new n.
-local function params_text(params, n)
-  local count = 0
-  for k in pairs(params) do
-    count = count + 1
-    names[count] = k
-  end
-  for i = #names, count + 1, -1 do names[i] = nil end
-  if count == 0 then
-    out[n + 1] = "{}"
-    return n + 1
-  end
-  table.sort(names)
-  for i = 1, count do
-    local k = names[i]
-    out[n + 1] = i == 1 and "{" or ","
-    out[n + 2] = P[8]
-    out[n + 3] = q(k)
-    out[n + 4] = ": "
-    local v = params[k]
-    if type(v) == "table" then
-      -- a reference (otarun.plan.calls.ref): { "ref": KIND, "wave": NAME }
-      out[n + 5] = "{" .. P[9] .. '"ref": ' .. q(v.ref) .. "," .. P[9] .. '"wave": ' .. q(v.wave) .. P[8] .. "}"
-    else
-      out[n + 5] = q(v)
-    end
-    n = n + 5
-  end
-  out[n + 1] = P[7]
-  out[n + 2] = "}"
-  return n + 2
+local function call_doc(c, out)
+  out = out or {}
+  -- the call's own table, unless empty (an unmarked empty table would be written as [])
+  out.action, out.params = c.action, next(c.params) == nil and EMPTY_PARAMS or c.params
+  return out
 end
 
--- The wave's waiting_for as the generic writer puts it at depth 5: written directly for the
--- conditions the timeline makes (most of 10,000 waiting waves), through the generic writer for
--- anything else. spec/render_spec.lua holds the two to the same bytes.
-local CONDITION_KEYS = CONDITION.__json_order
-local CONDITION_KEY = {}
-for _, k in ipairs(CONDITION_KEYS) do CONDITION_KEY[k] = true end
-
-local function condition_text(plan, c)
-  local fields = {}
-  for k in pairs(c) do
-    if not CONDITION_KEY[k] then return nil end
+-- The wave's document, in `out` (refilled: every member is set) when given.
+local function wave_doc(plan, w, out)
+  out = out or {}
+  local calls = out.calls or json.array({})
+  local n = 0
+  for i, c in ipairs(w.calls or {}) do
+    calls[i] = call_doc(c, calls[i])
+    n = i
   end
-  for _, k in ipairs(CONDITION_KEYS) do
-    local v = c[k]
-    if v ~= nil then
-      if TIME_FIELDS[k] and type(v) == "number" then v = util.format_time(v, plan.offset or 0) end
-      local t, s = type(v), nil
-      if t == "string" then s = q(v)
-      elseif t == "boolean" then s = v and "true" or "false"
-      elseif math.type(v) == "integer" then s = string.format("%d", v)
-      else return nil end
-      fields[#fields + 1] = P[7] .. '"' .. k .. '": ' .. s
-    end
-  end
-  if #fields == 0 then return nil end
-  return P[6] .. "{" .. table.concat(fields, ",") .. P[6] .. "}"
+  for i = #calls, n + 1, -1 do calls[i] = nil end
+  out.name, out.kind, out.status, out.action = w.name, orNull(w.kind), w.status, w.action
+  out.reason, out.waiting_for, out.job_id = w.reason or "", M.conditions(M.waits(w), plan.offset, out.waiting_for), orNull(w.job_id)
+  out.earliest_start = w.earliest_start and time_text(plan, w.earliest_start) or null
+  out.calls, out.line = calls, orNull(w.line)
+  return out
 end
-
-local function waiting_text(plan, w)
-  local list = M.waits(w)
-  if not list or #list == 0 then return "[]" end
-  local parts = {}
-  for i, c in ipairs(list) do
-    parts[i] = condition_text(plan, c)
-    if not parts[i] then
-      return (json.encode(M.conditions(list, plan.offset), { indent = "  " }):gsub("\n", P[5]))
-    end
-  end
-  return "[" .. table.concat(parts, ",") .. P[5] .. "]"
-end
-
--- The wave's JSON text (one string).
-local function wave_text(plan, w)
-  local P5 = P[5]
-  out[1] = "{" out[2] = P5 out[3] = '"name": ' out[4] = q(w.name) out[5] = "," out[6] = P5
-  out[7] = '"line": ' out[8] = w.line and string.format("%d", w.line) or "null" out[9] = "," out[10] = P5
-  out[11] = '"kind": ' out[12] = q(w.kind) out[13] = "," out[14] = P5
-  out[15] = '"status": ' out[16] = q(w.status) out[17] = "," out[18] = P5
-  out[19] = '"action": ' out[20] = q(w.action) out[21] = "," out[22] = P5
-  out[23] = '"reason": ' out[24] = q(w.reason or "") out[25] = "," out[26] = P5
-  out[27] = '"waiting_for": ' out[28] = waiting_text(plan, w) out[29] = "," out[30] = P5
-  out[31] = '"job_id": ' out[32] = q(w.job_id) out[33] = "," out[34] = P5
-  out[35] = '"earliest_start": ' out[36] = w.earliest_start and q_time(plan, w.earliest_start) or "null"
-  out[37] = "," out[38] = P5 out[39] = '"calls": '
-  local n = 39
-  local calls = w.calls or {}
-  if #calls == 0 then
-    n = n + 1
-    out[n] = "[]"
-  else
-    for i, c in ipairs(calls) do
-      out[n + 1] = i == 1 and "[" or ","
-      out[n + 2] = P[6] out[n + 3] = "{" out[n + 4] = P[7] out[n + 5] = '"action": ' out[n + 6] = q(c.action)
-      out[n + 7] = "," out[n + 8] = P[7] out[n + 9] = '"params": '
-      n = params_text(c.params, n + 9)
-      out[n + 1] = P[6]
-      out[n + 2] = "}"
-      n = n + 2
-    end
-    out[n + 1] = P5
-    out[n + 2] = "]"
-    n = n + 2
-  end
-  out[n + 1] = P[4]
-  out[n + 2] = "}"
-  return table.concat(out, "", 1, n + 2)
-end
-M.wave_text = wave_text
+M.wave_doc = function(plan, w) return wave_doc(plan, w) end
 
 local function policy_doc(p)
   return { policy = orNull(p.policy), rule = orNull(p.rule), level = orNull(p.level),
@@ -221,21 +120,12 @@ end
 
 -- The plan table -> the plan JSON document (a Lua table ready for otarun.json).
 function M.document(plan)
-  quoted, times = {}, {}
+  times = {}
+  local doc = {}
   local rollouts = json.array({})
   for i, r in ipairs(plan.rollouts) do
-    local waves = json.array({})
-    if #r.waves > 0 then
-      waves = json.lazy(function(put)
-        for j, w in ipairs(r.waves) do
-          put(j == 1 and "[" or ",")
-          put(P[4])
-          put(wave_text(plan, w))
-        end
-        put(P[3])
-        put("]")
-      end)
-    end
+    -- one wave document, refilled for each wave as the encoder reaches it
+    local waves = json.generated(#r.waves, function(j) return wave_doc(plan, r.waves[j], doc) end)
     rollouts[i] = { name = r.name, product = orNull(r.product), region = orNull(r.region),
                     instance = orNull(r.instance), file = orNull(r.file), line = orNull(r.line),
                     firmware = firmware(r.firmware), waves = waves }

@@ -1,10 +1,9 @@
 -- The plan and diagnostics for a person at a terminal, terraform-like: one block per rollout, one
 -- line per wave with its action symbol, the reason, the earliest start, and the exact API calls.
 -- Colour (ANSI) only when the caller says so (a terminal, no NO_COLOR, no --no-color).
-local json = require("otarun.json")
-local calls = require("otarun.plan.calls")
-local params = require("otarun.platform.params")
 local util = require("otarun.util")
+-- loaded with the first call shown: `validate` prints diagnostics only, and starts faster without
+local json, calls, params
 
 local M = {}
 
@@ -66,6 +65,9 @@ function M.diagnostics(list, counts, opts)
 end
 
 local function render_call(out, call)
+  if not calls then
+    json, calls, params = require("otarun.json"), require("otarun.plan.calls"), require("otarun.platform.params")
+  end
   out[#out + 1] = "      " .. esc(call.action)
   local names = params.sorted_names(call.params)
   local width = 0
