@@ -194,7 +194,8 @@ function M.main(argv)
   end
   local sched = require("otarun.run.scheduler").new{ state = st, client = client, load = load, now = now,
     interval = interval, on_event = printer(format, ctx.offset, metrics), offset = ctx.offset,
-    lock_timeout = opts.lock_timeout or 30, notifier = notifier, auto_confirm = opts.auto_confirm }
+    lock_timeout = command.lock_timeout(opts), notifier = notifier, auto_confirm = opts.auto_confirm,
+    spread = true, skip_ticked = fixed_now == nil }
   sys.catch_signals(true)
   local report, code
   while true do

@@ -38,7 +38,7 @@ local function shown(path) return state.redact(path) end
 
 local function open_or_fail(path, opts, readonly, command)
   local st, err, code = state.open{ state = path, readonly = readonly, command = command,
-    lock_timeout = opts.lock_timeout or 30 }
+    lock_timeout = command.lock_timeout(opts) }
   if not st then
     if code == "notfound" then failure.raise("error", "%s: no state recorded there", shown(path)) end
     failure.raise("error", "%s", err)

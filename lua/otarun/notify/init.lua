@@ -152,19 +152,23 @@ end
 -- At a tick's start: the rollouts' targets, each subscribed on first sight.
 function Notifier:begin(st, rollouts)
   self.targets_of = {}
-  for _, r in ipairs(rollouts) do
-    local list = {}
-    for _, t in ipairs(M.targets(r, self.extra, self.env)) do
-      if t.problem then
-        if not self.warned[t.problem] and self.log then self.log("notify: " .. t.problem .. "; not sent") end
-        self.warned[t.problem] = true
-      else
-        list[#list + 1] = t
-        if self.send then outbox.subscribe(st, r.name, t.key, t.shown) end
-      end
+  for _, r in ipairs(rollouts) do self:include(st, r) end
+end
+
+-- One more rollout of this tick (the scheduler adds each as it takes the rollout's lock): its
+-- targets, each subscribed on first sight.
+function Notifier:include(st, r)
+  local list = {}
+  for _, t in ipairs(M.targets(r, self.extra, self.env)) do
+    if t.problem then
+      if not self.warned[t.problem] and self.log then self.log("notify: " .. t.problem .. "; not sent") end
+      self.warned[t.problem] = true
+    else
+      list[#list + 1] = t
+      if self.send then outbox.subscribe(st, r.name, t.key, t.shown) end
     end
-    self.targets_of[r.name] = list
   end
+  self.targets_of[r.name] = list
 end
 
 local function due(tries, now)
