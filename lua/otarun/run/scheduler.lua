@@ -1,4 +1,4 @@
--- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
+-- One tick of `otarun run` (and of a rehearsal): for each rollout whose lock it gets (see tick()),
 --   1. settle what a crash left open (otarun.journal.recover: a create is adopted by its identity
 --      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
 --   1b. read the platform (otarun.plan.refresh: the firmware, one walk of its job pages, QueryOTAJob
@@ -23,7 +23,7 @@
 -- tick reads the platform once per rollout. Every changing call goes through the intent journal
 -- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
--- lock is released at the end of each tick.
+-- locks are released at the end of each tick.
 -- Uses otarun.run.gate, otarun.run.stop, otarun.run.failures, otarun.run.auto_confirm, otarun.plan,
 -- otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.journal, otarun.util, otarun.state
 -- (through the handle it is given), otarun.notify (events recorded with their decisions;
