@@ -3,9 +3,9 @@
 -- longer than --interval. Everything is in the state store, so a killed run continues where it
 -- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the rollouts' locks are held only
 -- during a tick, so approve, abort, resume and status work meanwhile. --once: one tick (cron).
--- Notifications (otarun.notify, docs/notifications.md) are delivered at each tick's end; metrics
--- (otarun.notify.metrics, docs/metrics.md) go to --metrics-file after each tick and to
--- --metrics-listen, served while the loop sleeps.
+-- Notifications (otarun.notify, docs/notifications.md) are delivered as each rollout's part of a
+-- tick ends; metrics (otarun.notify.metrics, docs/metrics.md) go to --metrics-file after each
+-- tick and to --metrics-listen, served while the loop sleeps.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local util = require("otarun.util")

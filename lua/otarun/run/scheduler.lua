@@ -23,11 +23,11 @@
 -- tick reads the platform once per rollout. Every changing call goes through the intent journal
 -- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
--- locks are released at the end of each tick.
+-- lock of each rollout is released once its part of the tick is done.
 -- Uses otarun.run.gate, otarun.run.stop, otarun.run.failures, otarun.run.auto_confirm, otarun.plan,
 -- otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.journal, otarun.util, otarun.state
 -- (through the handle it is given), otarun.notify (events recorded with their decisions;
--- env.notifier delivers them at each tick's end).
+-- env.notifier delivers each rollout's before its lock is released).
 local gate = require("otarun.run.gate")
 local stop = require("otarun.run.stop")
 local notify = require("otarun.notify")
@@ -479,9 +479,9 @@ end
 --                   next_at, done (every rollout done), finished (every rollout done or halted),
 --                   skipped (rollouts left to another process this tick),
 --                   errors = { error events of this tick: what could not be read or done } }
--- One lock per rollout (docs/state.md, "Locks"), taken as the tick reaches the rollout and held
--- to the tick's end: a rollout another process holds is skipped this tick (a `skip` event naming
--- the holder).
+-- One lock per rollout (docs/state.md, "Locks"), taken as the tick reaches the rollout and let go
+-- once its part of the tick is done (its notifications delivered): a rollout another process
+-- holds is skipped this tick (a `skip` event naming the holder).
 function Sched:tick()
   local st = self.state
   self.now = math.floor(self.env.now())
@@ -534,6 +534,11 @@ function Sched:tick_locked(rollouts)
     if took == nil then return nil, terr end
     if took then
       self:tick_rollout(r, report, wake)
+      if self.env.notifier then
+        self.env.notifier:finish_rollout(st, report.rollouts[#report.rollouts], report.at,
+          function(ev) self:emit(ev) end)
+      end
+      st:unlock_rollout(r.name)
     else
       report.skipped = report.skipped + 1
       report.done, report.finished = false, false
@@ -545,7 +550,6 @@ function Sched:tick_locked(rollouts)
   table.sort(report.rollouts, function(a, b) return pos[a.name] < pos[b.name] end)
   -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
   report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
-  if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
   return report
 end
 
