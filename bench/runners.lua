@@ -29,19 +29,19 @@ local function apply_beside(dir, server, db)
   local script = ah.rollouts(dir .. "/apply.lua", APPLY_ROLLOUTS)
   local cwd = dir .. "/apply"
   os.execute("mkdir -p " .. h.shell_quote(cwd))
-  local t0 = sys.monotonic()
-  os.execute(string.format("(cd %s && %s >%s 2>&1 </dev/null; echo $? >%s) &", h.shell_quote(cwd),
-    ah.cmdline(server, db, { "apply", script, "--auto-approve", "--lock-timeout", "120" }),
-    h.shell_quote(cwd .. "/log"), h.shell_quote(cwd .. "/rc")))
+  -- the shell notes the start and end times (epoch seconds with nanoseconds) beside the exit code
+  os.execute(string.format("(cd %s && t0=$(date +%%s.%%N) && %s >%s 2>&1 </dev/null; echo $? $t0 $(date +%%s.%%N) >%s.tmp && mv %s.tmp %s) &",
+    h.shell_quote(cwd), ah.cmdline(server, db, { "apply", script, "--auto-approve", "--lock-timeout", "120" }),
+    h.shell_quote(cwd .. "/log"), h.shell_quote(cwd .. "/rc"), h.shell_quote(cwd .. "/rc"), h.shell_quote(cwd .. "/rc")))
   local done
   return function()
     if done then return done end
-    local rc = h.slurp(cwd .. "/rc")
-    if rc == "" then return nil end
+    local rc, t0, t1 = h.slurp(cwd .. "/rc"):match("^(%d+) (%S+) (%S+)")
+    if not rc then return nil end
     local log = h.slurp(cwd .. "/log")
     local waits = 0
     for _ in log:gmatch("waiting up to") do waits = waits + 1 end
-    done = { code = tonumber(rc), seconds = sys.monotonic() - t0, waits = waits, log = log }
+    done = { code = tonumber(rc), seconds = tonumber(t1) - tonumber(t0), waits = waits, log = log }
     return done
   end
 end
