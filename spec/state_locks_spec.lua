@@ -198,3 +198,20 @@ describe("the audit log read as the notification outbox on " .. engine.name, fun
   end)
 end)
 end
+
+describe("--lock-timeout", function()
+  it("is whole seconds, 0 or more, in apply as in the other commands (exit 64 otherwise)", function()
+    local script = h.write(h.tmpname() .. ".lua", "-- no rollout\n")
+    for _, cmd in ipairs({ "apply", "approve", "abort" }) do
+      local argv = { cmd, script, "--lock-timeout", "1.5" }
+      if cmd == "apply" then argv[#argv + 1] = "--auto-approve" end
+      local code, out, err = h.run(argv)
+      assert.are.equal(64, code, cmd .. ": " .. out .. err)
+      assert.matches('--lock-timeout needs an integer, got "1.5"', err, 1, true)
+    end
+    local code, out, err = h.run({ "apply", script, "--auto-approve", "--lock-timeout", "-1" })
+    assert.are.equal(64, code, out .. err)
+    assert.matches("--lock-timeout must be 0 or more seconds, got -1", err, 1, true)
+    os.remove(script)
+  end)
+end)
