@@ -84,14 +84,15 @@ local function client_cache(opts, log, default_endpoint)
     opts = opts, new = { log = log, retries = { max = 6 } } }
 end
 
--- The locks of the rollouts this apply plans (docs/state.md, "Locks"), then what a crash left open
--- in them resolved through the journal: only their intents, since a runner may be ticking another
--- rollout (and have its calls in flight) at this moment. -> recovery counts
+-- What a crash left open in the rollouts this apply holds, resolved through the journal: only
+-- their intents, since a runner may be ticking another rollout (and have its calls in flight) at
+-- this moment. -> recovery counts
 local function recover(st, client_for)
   return failure.check(require("otarun.journal").recover(st, client_for,
     { log = function(line) say("%s", line) end }))
 end
 
+-- The locks of the rollouts this apply plans (docs/state.md, "Locks"), then recover().
 local function lock_and_recover(st, names, timeout, client_for)
   command.lock_rollouts(st, names, timeout, "apply")
   return recover(st, client_for)
