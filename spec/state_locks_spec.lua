@@ -140,6 +140,38 @@ describe("apply and the locks per rollout on " .. engine.name, function()
     assert.matches(holder_text("cam-0004", pid), err)
     assert.is_true(gone(pid) == false)
   end)
+
+  it("a runner holds one rollout's lock at a time, letting each go once its part of the tick is done", function()
+    local rdir, rserver = ah.up(4, { prefix = "fwRel" })
+    finally(function() ah.down(rserver, rdir) end)
+    local db = engine.path(rdir, "release")
+    local script = ah.rollouts(rdir .. "/rel.lua", 4, { name = "rel", prefix = "fwRel" })
+    -- each create takes 0.8 s, so the tick is seconds long
+    ah.admin(rserver, "POST", "faults", { action = "CreateOTADynamicUpgradeJob", latency_ms = 800 })
+    local pidfile = rdir .. "/run.pid"
+    os.execute(string.format("%s >%s 2>&1 </dev/null & echo $! >%s",
+      ah.cmdline(rserver, db, { "run", script, "--once" }), h.shell_quote(rdir .. "/run.log"), h.shell_quote(pidfile)))
+    local pid = tonumber(h.slurp(pidfile):match("%d+"))
+    pids[#pids + 1] = pid
+    local most, seen = 0, 0
+    while not gone(pid) do
+      local st = require("otarun.state").open{ state = db, readonly = true }
+      if st then
+        local mine = 0
+        for _, l in ipairs(st:list("locks") or {}) do
+          if l.pid == pid then mine = mine + 1 end
+        end
+        st:close()
+        most = math.max(most, mine)
+        if mine > 0 then seen = seen + 1 end
+      end
+      sys.sleep(0.05)
+    end
+    ah.admin(rserver, "DELETE", "faults")
+    assert.are.equal(4, #ah.jobs(rserver), h.slurp(rdir .. "/run.log"))
+    assert.is_true(seen > 0, "never saw the runner holding a lock")
+    assert.are.equal(1, most)
+  end)
 end)
 end
 
