@@ -3,7 +3,8 @@
 -- `otarun apply` takes the locks of the rollouts it plans, not the whole store. It waits for a held
 -- one (saying who holds it) and goes on when it is released, gives up after --lock-timeout with
 -- exit 1 naming the holder, goes ahead beside a process holding another rollout without touching
--- that rollout's open intents, and finds the lock of a SIGKILLed holder free. And the audit log
+-- that rollout's open intents, and finds the lock of a SIGKILLed holder free; a runner holds one
+-- rollout's lock at a time, letting each go once its part of the tick is done. And the audit log
 -- read as the notification outbox (docs/notifications.md): a reader that has seen a later entry
 -- has seen every earlier one, whatever order the writers' transactions commit in.
 local h = require("helpers")
