@@ -119,7 +119,7 @@ describe("otarun apply against the emulator", function()
     assert.are.equal(5, #ah.jobs(server))
   end)
 
-  it("waits for the state lock held by another apply, naming the holder", function()
+  it("waits for the rollout's lock held by another apply, naming the holder", function()
     local s6 = ah.rollouts(dir .. "/six.lua", 6, { first = 6 })
     ah.admin(server, "POST", "faults", { action = "CreateOTADynamicUpgradeJob", latency_ms = 2500 })
     local log, pidfile = dir .. "/first.log", dir .. "/first.pid"
@@ -132,15 +132,16 @@ describe("otarun apply against the emulator", function()
       sys.sleep(0.05)
       local st = require("otarun.state").open{ state = db, readonly = true }
       if st then
-        local holder = st:holder()
-        held = holder and holder.present ~= false and holder.pid == pid
+        for _, l in ipairs(st:list("locks") or {}) do
+          if l.rollout == "cam-0006" and l.pid == pid then held = true end
+        end
         st:close()
       end
     until held or sys.monotonic() > deadline
     assert.is_truthy(held, "the first apply never took the lock: " .. h.slurp(log))
     local code, out, err = ah.otarun(server, db, { "apply", s6, "--auto-approve", "--lock-timeout", "0" })
     assert.are.equal(1, code, out .. err)
-    assert.matches(string.format("state locked by pid %d on host %s since %%d%%d%%d%%d%%-[^\n]*%%(apply%%)",
+    assert.matches(string.format('rollout "cam%%-0006" locked by pid %d on host %s since %%d%%d%%d%%d%%-[^\n]*%%(apply%%)',
       pid, sys.hostname()), err)
     code, out, err = ah.otarun(server, db, { "apply", s6, "--auto-approve", "--lock-timeout", "30" })
     ah.admin(server, "DELETE", "faults")

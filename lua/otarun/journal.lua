@@ -1,7 +1,7 @@
 -- The intent journal: the one place that sends a changing call to the platform (docs/architecture.md,
 -- "The journal"). apply, run's scheduler, abort and resume all go through it, so every changing
 -- call behaves the same:
---   1. an intent is written to the store before the call leaves (the store lock must be held);
+--   1. an intent is written to the store before the call leaves (the store lock or the rollout's must be held);
 --   2. the call is sent;
 --   3. an outcome the platform certainly did not act on (throttled after the client's retries,
 --      never connected) gets a fresh intent and is sent again, up to MAX_SENDS times;
@@ -252,7 +252,7 @@ local function resolve_cancel(st, client, i, known)
   return "absent"
 end
 
--- recover(st, client_for, { log }) -> { adopted = n, absent = n, settled = n, replanned = n, open = n }
+-- recover(st, client_for, { log, rollout }) -> { adopted = n, absent = n, settled = n, replanned = n, open = n }
 --   | nil, message (a read failed: the caller must stop; nothing was sent)
 -- Every intent a crash (or an unanswered call) left open is looked up on the platform: a create
 -- is adopted when a job carrying its identity tag exists that the store does not know yet, marked
@@ -261,10 +261,12 @@ end
 -- after a replace, the cancelled old job carries the same identity tag. A strategy cancel is
 -- settled by the job's status; other changes are re-planned (the next plan, or the next abort,
 -- compares with the platform again and sends what is still needed).
--- client_for(rollout_row) -> client; needs the store lock.
+-- client_for(rollout_row) -> client; needs the store lock or the rollouts' locks: only the intents
+-- of the rollouts held are looked at (opts.rollout: only that one's).
 function M.recover(st, client_for, opts)
   opts = opts or {}
-  local open, err = st:unsettled()
+  -- only the intents of the rollouts this process holds (all of them under the whole-store lock)
+  local open, err = st:unsettled(opts.rollout, true)
   if not open then return nil, err end
   local counts = { adopted = 0, absent = 0, settled = 0, replanned = 0, open = #open }
   if #open == 0 then return counts end

@@ -150,7 +150,7 @@ end
 function M.open_state(opts, command, rollouts, now)
   local state = require("otarun.state")
   local st, err = state.open{ state = opts.state, command = command, now = now,
-    lock_timeout = opts.lock_timeout or 30 }
+    lock_timeout = M.lock_timeout(opts) }
   if not st then failure.raise("error", "%s", err) end
   for _, r in ipairs(rollouts or {}) do
     local ok, rerr = st:record_rollout(r)
@@ -163,6 +163,38 @@ function M.lock(st, timeout)
   local ok, err = st:lock(timeout)
   if not ok then failure.raise("error", "%s", err) end
   return true
+end
+
+M.DEFAULT_LOCK_TIMEOUT = 30
+
+-- --lock-timeout SECONDS (an "int" option in every command): 0 or more, default 30.
+function M.lock_timeout(opts)
+  local t = opts.lock_timeout
+  if t == nil then return M.DEFAULT_LOCK_TIMEOUT end
+  if t < 0 then failure.raise("usage", "--lock-timeout must be 0 or more seconds, got %d", t) end
+  return t
+end
+
+-- Takes the lock of each rollout named (docs/state.md, "Locks"), one name at a time in sorted
+-- order, so two commands wanting some of the same rollouts never wait for each other in a circle.
+-- A rollout another process holds is waited for, up to `timeout` seconds each, saying who holds it
+-- on stderr ("otarun CMD: ...; waiting up to Ns"); when the wait runs out the command fails
+-- (exit 1) with the holder's host, pid, since and command. -> sorted names
+function M.lock_rollouts(st, names, timeout, cmd)
+  local seen, sorted = {}, {}
+  for _, n in ipairs(names) do
+    if not seen[n] then seen[n], sorted[#sorted + 1] = true, n end
+  end
+  table.sort(sorted)
+  for _, name in ipairs(sorted) do
+    local ok, err, code = st:lock_rollout(name, 0)
+    if not ok and code == "locked" and timeout > 0 then
+      io.stderr:write(string.format("otarun %s: %s; waiting up to %ds\n", cmd, tostring(err), timeout))
+      ok, err = st:lock_rollout(name, timeout)
+    end
+    if not ok then failure.raise("error", "%s", err) end
+  end
+  return sorted
 end
 
 -- The API client from the common options (credentials, --endpoint, --region, --profile).

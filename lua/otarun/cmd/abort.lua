@@ -32,7 +32,7 @@ options:
   --rollout NAME          only this rollout
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL, --region R, --profile P   where and as whom to call the platform
-  --lock-timeout SECONDS  how long to wait for another otarun holding the store (30)
+  --lock-timeout SECONDS  how long to wait for another otarun holding the rollout (30)
 
 exit: 0 aborted, 1 error (some call failed: run abort again), 3 invalid script, 64 usage error
 ]]
@@ -75,7 +75,9 @@ function M.main(argv)
   local all = {}
   for _, t in ipairs(targets) do all[#all + 1] = t.r end
   local st = command.open_state(opts, "abort", all, opts.now and ctx.now)
-  command.lock(st)
+  local names = {}
+  for i, r in ipairs(all) do names[i] = r.name end
+  command.lock_rollouts(st, names, command.lock_timeout(opts), "abort")
   local client = command.client(opts, all[1].region)
   -- what an earlier abort (or run, or apply) killed mid-call left open is settled first, so a
   -- cancel that reached the platform is not sent again (otarun.journal)

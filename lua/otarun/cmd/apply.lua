@@ -1,5 +1,6 @@
--- otarun apply FILE... | PLAN: takes the state lock, resolves what a crash left
--- open, plans (or reads a saved plan and refuses it when stale, exit 5), shows the plan, checks
+-- otarun apply FILE... | PLAN: takes the locks of the rollouts it plans (waiting up to
+-- --lock-timeout for each one another process holds), resolves what a crash left open in them,
+-- plans (or reads a saved plan and refuses it when stale, exit 5), shows the plan, checks
 -- policies (a denial exits 4 before any call), asks for `yes` on a terminal unless
 -- --auto-approve, then performs the due waves through otarun.apply with a progress display.
 -- Exit 0 done (or nothing to do), 1 a call or the store failed, 3 invalid script, 4 denied,
@@ -15,9 +16,8 @@ local sys = require("otarun.core.sys")
 
 local M = {}
 
-M.OPTIONS = { ["--auto-approve"] = "bool", ["--lock-timeout"] = "number", ["--override"] = "list",
+M.OPTIONS = { ["--auto-approve"] = "bool", ["--lock-timeout"] = "int", ["--override"] = "list",
               ["--reason"] = "string", ["--qps"] = "list" }
-M.DEFAULT_LOCK_TIMEOUT = 30
 
 M.HELP = [[
 usage: otarun apply [OPTIONS] FILE...
@@ -30,7 +30,7 @@ reviewed when it was saved), or refused when the state changed since (exit 5).
 
 options:
   --auto-approve                do not ask (required when stdin is not a terminal)
-  --lock-timeout SECONDS        wait this long for another otarun holding the state (30)
+  --lock-timeout SECONDS        wait this long for each rollout another otarun holds (30)
   --state PATH                  state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL                API endpoint (https://iot.<region>.aliyuncs.com; OTARUN_ENDPOINT)
   --region REGION, --profile P  region for rollouts that do not name one; credentials profile
@@ -84,12 +84,32 @@ local function client_cache(opts, log, default_endpoint)
     opts = opts, new = { log = log, retries = { max = 6 } } }
 end
 
-local function lock(st, timeout)
-  local ok, msg = st:lock(0)
-  if ok then return true end
-  if timeout <= 0 then return nil, msg end
-  say("%s; waiting up to %gs", msg, timeout)
-  return st:lock(timeout)
+-- What a crash left open in the rollouts this apply holds, resolved through the journal: only
+-- their intents, since a runner may be ticking another rollout (and have its calls in flight) at
+-- this moment. -> recovery counts
+local function recover(st, client_for)
+  return failure.check(require("otarun.journal").recover(st, client_for,
+    { log = function(line) say("%s", line) end }))
+end
+
+-- The locks of the rollouts this apply plans (docs/state.md, "Locks"), then recover().
+local function lock_and_recover(st, names, timeout, client_for)
+  command.lock_rollouts(st, names, timeout, "apply")
+  return recover(st, client_for)
+end
+
+-- The validator, wrapped so that the moment the scripts validate, before pipeline.plan reads the
+-- platform, on_valid(rollouts) runs: the plan is then made under the rollouts' locks.
+local function locking_validator(on_valid)
+  local validate = require("otarun.core.validate")
+  return { check = function(decls, o)
+    local res = validate.check(decls, o)
+    for _, d in ipairs(res.diagnostics or {}) do
+      if d.severity == "error" then return res end
+    end
+    on_valid(res.rollouts or {})
+    return res
+  end }
 end
 
 local function confirm()
@@ -101,11 +121,16 @@ local function confirm()
   return line ~= nil and line:match("^%s*(.-)%s*$") == "yes"
 end
 
--- Plans FILE... under the lock, against the platform (live: refresh + diff, otarun.plan.pipeline).
--- -> plan, info (policy info); raises a failure (invalid, denied)
-local function plan_files(files, ctx, st, client_for, opts, overrides)
+-- Plans FILE... under the locks of their rollouts, taken once the scripts validate, against the
+-- platform (live: refresh + diff, otarun.plan.pipeline).
+-- -> plan, info (policy info); raises a failure (invalid, denied, a lock not had in time)
+local function plan_files(files, ctx, st, client_for, opts, overrides, timeout)
   ctx.mode, ctx.state, ctx.client_for = "live", st, client_for
-  local res, err = pipeline.plan(files, ctx)
+  local res, err = pipeline.plan(files, ctx, locking_validator(function(rollouts)
+    local names = {}
+    for i, r in ipairs(rollouts) do names[i] = r.name end
+    lock_and_recover(st, names, timeout, client_for)
+  end))
   if not res then failure.raise("error", "%s", err) end
   if not res.ok then
     io.stdout:write(pipeline.render_diagnostics(res, ctx))
@@ -201,7 +226,7 @@ function M.main(argv)
     failure.raise("usage", "stdin is not a terminal, so nobody can answer the confirmation: "
       .. "review the plan (otarun plan) and run apply with --auto-approve")
   end
-  local timeout = opts.lock_timeout or M.DEFAULT_LOCK_TIMEOUT
+  local timeout = command.lock_timeout(opts)
   local overrides, oerr = require("otarun.policy").parse_overrides(opts.override, opts.reason)
   if not overrides then failure.raise("usage", "%s", oerr) end
   local ctx = pipeline.context(opts)
@@ -223,25 +248,26 @@ function M.main(argv)
   local _ <close> = setmetatable({}, { __close = function() close_clients() end })
 
   local st <close> = failure.check(require("otarun.state").open{ state = opts.state, command = "apply" })
-  failure.check(lock(st, timeout))
 
   if plan_path then
+    -- the rollouts the plan covers, locked before anything is compared (docs/state.md, "Locks")
+    local names = {}
+    for _, n in ipairs(saved.rollout_names(plan)) do names[#names + 1] = n end
+    for _, r in ipairs(plan.rollouts) do names[#names + 1] = r.name end
+    command.lock_rollouts(st, names, timeout, "apply")
     local fresh, why = saved.check(st, plan, plan_path)
     if not fresh then failure.raise("stale", "%s", why) end
     local derived, derr, dcode = saved.rederive(plan, plan_path, st, client_for, ctx)
     if not derived then failure.raise(dcode == 5 and "stale" or "error", "%s", derr) end
     plan = derived -- what is sent is the planner's, equal call for call to the reviewed file
-  end
-  local counts = failure.check(require("otarun.journal").recover(st, client_for,
-    { log = function(line) say("%s", line) end }))
-  if plan_path then
+    local counts = recover(st, client_for)
     if counts.adopted > 0 then
       failure.raise("stale", "%s is stale: resolving what an interrupted apply left open found %d job(s) it "
         .. "created; plan again", plan_path, counts.adopted)
     end
     if ctx.format ~= "json" then io.stdout:write(pipeline.render_plan(plan, ctx)) end
   else
-    plan, info = plan_files(files, ctx, st, client_for, opts, overrides)
+    plan, info = plan_files(files, ctx, st, client_for, opts, overrides, timeout)
   end
 
   local apply = require("otarun.apply")

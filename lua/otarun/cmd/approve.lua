@@ -20,7 +20,7 @@ options:
   --reason TEXT           why (recorded in the audit log)
   --rollout NAME          the rollout, when several in FILE have a wave of that name
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
-  --lock-timeout SECONDS  how long to wait for another otarun holding the store (30)
+  --lock-timeout SECONDS  how long to wait for another otarun holding the rollout (30)
 
 exit: 0 approved (or already approved), 1 error, 3 invalid script, 64 usage error
 ]]
@@ -35,7 +35,7 @@ function M.main(argv)
       w.name, r.name)
   end
   local st = command.open_state(opts, "approve", { r }, opts.now and ctx.now)
-  command.lock(st)
+  command.lock_rollouts(st, { r.name }, command.lock_timeout(opts), "approve")
   local prior = st:approvals(r.name, w.name) or {}
   if #prior > 0 then
     local a = prior[#prior]

@@ -27,7 +27,7 @@ options:
   --rollout NAME          the rollout, when several have a wave W
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL, --region R, --profile P   where and as whom to call the platform
-  --lock-timeout SECONDS  how long to wait for another otarun holding the store (30)
+  --lock-timeout SECONDS  how long to wait for another otarun holding the rollout (30)
 
 exit: 0 done (also when no device was waiting), 1 error (some call failed: run confirm again),
       3 invalid script, 64 usage error
@@ -67,7 +67,7 @@ function M.main(argv)
   local ctx, rollouts = command.load(pos, opts)
   local r, w = command.pick_wave(rollouts, opts.rollout, opts.wave)
   local st = command.open_state(opts, "confirm", { r }, opts.now and ctx.now)
-  command.lock(st)
+  command.lock_rollouts(st, { r.name }, command.lock_timeout(opts), "confirm")
   local row = (st:rollout(r.name) or { wave = {} }).wave[w.name]
   local job_id = row and row.job_id
   if not job_id then

@@ -37,7 +37,7 @@ function M.abort(opts, files)
   if opts.wave then r, w = command.pick_wave(rollouts, opts.rollout, opts.wave)
   else r = command.pick_rollout(rollouts, opts.rollout) end
   local st = command.open_state(opts, "abort", { r }, opts.now and ctx.now)
-  command.lock(st)
+  command.lock_rollouts(st, { r.name }, command.lock_timeout(opts), "abort")
   if w then
     local row = (st:rollout(r.name) or { wave = {} }).wave[w.name]
     job_id = row and row.job_id

@@ -30,7 +30,7 @@ options:
   --reason TEXT           why it is safe to go on (recorded; asked for in the audit log)
   --rollout NAME          only this rollout
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
-  --lock-timeout SECONDS  how long to wait for another otarun holding the store (30)
+  --lock-timeout SECONDS  how long to wait for another otarun holding the rollout (30)
 
 exit: 0 resumed (or nothing was halted), 1 error, 3 invalid script, 64 usage error
 ]]
@@ -75,7 +75,9 @@ function M.main(argv)
   if opts.retry and opts.skip then failure.raise("usage", "give --retry WAVE or --skip WAVE, not both") end
   local ctx, rollouts = command.load_selected(pos, opts)
   local st = command.open_state(opts, "resume", rollouts, opts.now and ctx.now)
-  command.lock(st)
+  local names = {}
+  for i, r in ipairs(rollouts) do names[i] = r.name end
+  command.lock_rollouts(st, names, command.lock_timeout(opts), "resume")
   local who = require("otarun.state").who()
   local why = opts.reason or "(no reason given)"
   local target = opts.retry or opts.skip

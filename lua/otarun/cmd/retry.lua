@@ -32,7 +32,7 @@ options:
   --rollout NAME          the rollout, when several have a wave W
   --state PATH            the state store (.otarun/state.db; also OTARUN_STATE)
   --endpoint URL, --region R, --profile P   where and as whom to call the platform
-  --lock-timeout SECONDS  how long to wait for another otarun holding the store (30)
+  --lock-timeout SECONDS  how long to wait for another otarun holding the rollout (30)
 
 exit: 0 done (also when nothing needed a retry), 1 error (some call failed: run retry again),
       3 invalid script, 64 usage error
@@ -73,7 +73,7 @@ function M.main(argv)
   local ctx, rollouts = command.load(pos, opts)
   local r, w = command.pick_wave(rollouts, opts.rollout, opts.wave)
   local st = command.open_state(opts, "retry", { r }, opts.now and ctx.now)
-  command.lock(st)
+  command.lock_rollouts(st, { r.name }, command.lock_timeout(opts), "retry")
   local jobs = require("otarun.run.stop").wave_jobs(st, r.name, w.name)
   if #jobs == 0 then
     st:close()

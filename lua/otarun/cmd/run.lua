@@ -1,11 +1,11 @@
 -- otarun run FILE...: drives staged rollouts until every one is done or halted, one
 -- scheduler tick at a time (otarun.run.scheduler), sleeping until the next thing can happen but never
 -- longer than --interval. Everything is in the state store, so a killed run continues where it
--- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the store's lock is held only
+-- stopped; SIGINT/SIGTERM end it cleanly after the current tick; the rollouts' locks are held only
 -- during a tick, so approve, abort, resume and status work meanwhile. --once: one tick (cron).
--- Notifications (otarun.notify, docs/notifications.md) are delivered at each tick's end; metrics
--- (otarun.notify.metrics, docs/metrics.md) go to --metrics-file after each tick and to
--- --metrics-listen, served while the loop sleeps.
+-- Notifications (otarun.notify, docs/notifications.md) are delivered as each rollout's part of a
+-- tick ends; metrics (otarun.notify.metrics, docs/metrics.md) go to --metrics-file after each
+-- tick and to --metrics-listen, served while the loop sleeps.
 local command = require("otarun.cli.command")
 local failure = require("otarun.failure")
 local util = require("otarun.util")
@@ -34,7 +34,8 @@ options:
   --rollout NAME          drive only this rollout
   --auto-confirm          confirm the devices that wait for confirmation in waves with
                           confirm = true, while the wave's window is open (docs/commands-ota.md)
-  --lock-timeout SECONDS  how long to wait for another otarun holding the state store (30)
+  --lock-timeout SECONDS  accepted and unused: run never waits, a rollout another otarun
+                          holds is skipped this tick (docs/state.md, "Locks")
   --notify URL            also send every rollout's events to URL as (unsigned) JSON (repeatable;
                           https://, or http:// to loopback; see docs/notifications.md)
   --metrics-file PATH     write Prometheus metrics to PATH after each tick (atomically)
@@ -194,7 +195,8 @@ function M.main(argv)
   end
   local sched = require("otarun.run.scheduler").new{ state = st, client = client, load = load, now = now,
     interval = interval, on_event = printer(format, ctx.offset, metrics), offset = ctx.offset,
-    lock_timeout = opts.lock_timeout or 30, notifier = notifier, auto_confirm = opts.auto_confirm }
+    lock_timeout = command.lock_timeout(opts), notifier = notifier, auto_confirm = opts.auto_confirm,
+    spread = true, skip_ticked = fixed_now == nil }
   sys.catch_signals(true)
   local report, code
   while true do

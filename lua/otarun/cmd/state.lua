@@ -36,9 +36,9 @@ exit: 0 ok, 1 error (nothing copied, or the counts differ), 64 usage error
 
 local function shown(path) return state.redact(path) end
 
-local function open_or_fail(path, opts, readonly, command)
-  local st, err, code = state.open{ state = path, readonly = readonly, command = command,
-    lock_timeout = opts.lock_timeout or 30 }
+local function open_or_fail(path, opts, readonly, cmd)
+  local st, err, code = state.open{ state = path, readonly = readonly, command = cmd,
+    lock_timeout = command.lock_timeout(opts) }
   if not st then
     if code == "notfound" then failure.raise("error", "%s: no state recorded there", shown(path)) end
     failure.raise("error", "%s", err)

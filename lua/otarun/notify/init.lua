@@ -149,22 +149,28 @@ function M.new(o)
     send = o.send ~= false, targets_of = {}, warned = {}, stats = { sent = 0, failed = 0 } }, Notifier)
 end
 
--- At a tick's start: the rollouts' targets, each subscribed on first sight.
+-- At a tick's start: the rollouts' targets, each subscribed on first sight; the tick's delivery
+-- budget (M.MAX_PER_TICK, M.TICK_BUDGET) starts afresh.
 function Notifier:begin(st, rollouts)
   self.targets_of = {}
-  for _, r in ipairs(rollouts) do
-    local list = {}
-    for _, t in ipairs(M.targets(r, self.extra, self.env)) do
-      if t.problem then
-        if not self.warned[t.problem] and self.log then self.log("notify: " .. t.problem .. "; not sent") end
-        self.warned[t.problem] = true
-      else
-        list[#list + 1] = t
-        if self.send then outbox.subscribe(st, r.name, t.key, t.shown) end
-      end
+  self.budget = nil
+  for _, r in ipairs(rollouts) do self:include(st, r) end
+end
+
+-- One more rollout of this tick (the scheduler adds each as it takes the rollout's lock): its
+-- targets, each subscribed on first sight.
+function Notifier:include(st, r)
+  local list = {}
+  for _, t in ipairs(M.targets(r, self.extra, self.env)) do
+    if t.problem then
+      if not self.warned[t.problem] and self.log then self.log("notify: " .. t.problem .. "; not sent") end
+      self.warned[t.problem] = true
+    else
+      list[#list + 1] = t
+      if self.send then outbox.subscribe(st, r.name, t.key, t.shown) end
     end
-    self.targets_of[r.name] = list
   end
+  self.targets_of[r.name] = list
 end
 
 local function due(tries, now)
@@ -200,25 +206,36 @@ end
 -- Delivers what is pending, oldest first per target; a target whose oldest event fails (or waits
 -- for its backoff) gets nothing more this tick, so order holds and a dead receiver costs one
 -- timeout per tick.
-function Notifier:deliver(st, now)
+-- only: deliver to the targets of that one rollout (the budget is the tick's, shared).
+function Notifier:deliver(st, now, only)
   if not self.send then return end
   local clock = require("otarun.core.sys").monotonic
-  local budget, stop_at = M.MAX_PER_TICK, clock() + M.TICK_BUDGET
+  self.budget = self.budget or { left = M.MAX_PER_TICK, stop_at = clock() + M.TICK_BUDGET }
+  local b = self.budget
   for rollout, targets in pairs(self.targets_of) do
-    for _, t in ipairs(targets) do
-      for _, item in ipairs(outbox.pending(st, rollout, t.key, t.wants)) do
-        if budget <= 0 or clock() >= stop_at or not due(item.tries, now) then break end
-        budget = budget - 1
-        if not self:deliver_one(st, t, item, now) then break end
+    if only == nil or rollout == only then
+      for _, t in ipairs(targets) do
+        for _, item in ipairs(outbox.pending(st, rollout, t.key, t.wants)) do
+          if b.left <= 0 or clock() >= b.stop_at or not due(item.tries, now) then break end
+          b.left = b.left - 1
+          if not self:deliver_one(st, t, item, now) then break end
+        end
       end
     end
   end
 end
 
--- At a tick's end (the lock still held): record what the tick observed, then deliver.
+-- At a tick's end (the locks still held): record what the tick observed, then deliver.
 function Notifier:finish(st, report, emit)
   M.observe(st, report, emit)
   self:deliver(st, report.at)
+end
+
+-- The same for one rollout's line of the tick's report, before its lock is let go (a runner
+-- releases each rollout as soon as its part of the tick is done, docs/state.md "Locks").
+function Notifier:finish_rollout(st, line, at, emit)
+  M.observe(st, { rollouts = { line }, at = at }, emit)
+  self:deliver(st, at, line.name)
 end
 
 -- { pending =, failed = } over the targets of the last tick (for the metrics).

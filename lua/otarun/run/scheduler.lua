@@ -1,4 +1,4 @@
--- One tick of `otarun run` (and of a rehearsal): under the store's lock, for each rollout,
+-- One tick of `otarun run` (and of a rehearsal): for each rollout whose lock it gets (see tick()),
 --   1. settle what a crash left open (otarun.journal.recover: a create is adopted by its identity
 --      tag, or forgotten when certainly absent; nothing starts while an outcome is unknown);
 --   1b. read the platform (otarun.plan.refresh: the firmware, one walk of its job pages, QueryOTAJob
@@ -23,11 +23,11 @@
 -- tick reads the platform once per rollout. Every changing call goes through the intent journal
 -- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
--- lock is released at the end of each tick.
+-- lock of each rollout is released once its part of the tick is done.
 -- Uses otarun.run.gate, otarun.run.stop, otarun.run.failures, otarun.run.auto_confirm, otarun.plan,
 -- otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.journal, otarun.util, otarun.state
 -- (through the handle it is given), otarun.notify (events recorded with their decisions;
--- env.notifier delivers them at each tick's end).
+-- env.notifier delivers each rollout's before its lock is released).
 local gate = require("otarun.run.gate")
 local stop = require("otarun.run.stop")
 local notify = require("otarun.notify")
@@ -51,6 +51,8 @@ Sched.__index = Sched
 -- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
 --           "update"|"cancel"|"cancelled"|"confirm", rollout, wave, job_id, text, counts, verdict }
 -- env.auto_confirm: confirm waiting devices of confirm = true waves in their window (run --auto-confirm).
+-- env.spread: walk the rollouts in an order of this process's own (several runners split them);
+-- env.skip_ticked: leave a rollout another process ticked since this tick began (see tick()).
 -- s.calls counts gate readings' calls; s.refresh_calls the platform reads of the ticks' plans.
 function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
@@ -73,8 +75,9 @@ end
 -- What a crash left open, through the journal's recovery (otarun.journal.recover): a create is adopted
 -- by its identity tag or marked absent, a cancel settled by the job's status. When the platform
 -- cannot tell, nothing starts this tick (never risk a duplicate job).
-function Sched:resolve()
-  local counts, err = require("otarun.journal").recover(self.state, function() return self.client end)
+function Sched:resolve(rollout)
+  local counts, err = require("otarun.journal").recover(self.state, function() return self.client end,
+    { rollout = rollout })
   if not counts then
     self.blocked = true
     self:emit{ kind = "error", text = "cannot settle what an earlier run left open: " .. tostring(err) }
@@ -449,75 +452,144 @@ end
 
 -- ---- the tick --------------------------------------------------------------------------------
 
+-- The order this process walks the rollouts in: the scripts' order, or with env.spread (several
+-- runners on one store, `otarun run`) an order of its own, by a hash of each name and the runner
+-- (host and pid), so runners started together take different rollouts first and split the work
+-- (docs/state.md, "Locks").
+function Sched:walk_order(rollouts)
+  if not self.env.spread then return rollouts end
+  local sys = require("otarun.core.sys")
+  local me = string.format("%s:%d", sys.hostname() or "", sys.getpid())
+  local key = {}
+  for _, r in ipairs(rollouts) do
+    local h = 2166136261 -- FNV-1a, 32 bits
+    for i = 1, #r.name do h = ((h ~ r.name:byte(i)) * 16777619) & 0xffffffff end
+    for i = 1, #me do h = ((h ~ me:byte(i)) * 16777619) & 0xffffffff end
+    key[r] = h
+  end
+  local order = table.move(rollouts, 1, #rollouts, 1, {})
+  table.sort(order, function(a, b)
+    if key[a] ~= key[b] then return key[a] < key[b] end
+    return a.name < b.name
+  end)
+  return order
+end
+
 -- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
 --                   next_at, done (every rollout done), finished (every rollout done or halted),
+--                   skipped (rollouts left to another process this tick),
 --                   errors = { error events of this tick: what could not be read or done } }
+-- One lock per rollout (docs/state.md, "Locks"), taken as the tick reaches the rollout and let go
+-- once its part of the tick is done (its notifications delivered): a rollout another process
+-- holds is skipped this tick (a `skip` event naming the holder).
 function Sched:tick()
   local st = self.state
   self.now = math.floor(self.env.now())
-  -- one lock per rollout (docs/state.md): a rollout another runner holds is skipped this tick
-  local held, skipped = st:lock_rollouts(self.env.rollouts or self.env.load())
-  if not held then return nil, skipped end
-  for _, s in ipairs(skipped) do self:emit{ kind = "skip", rollout = s.name, text = s.message } end
-  local res = table.pack(pcall(self.tick_locked, self, held))
+  local res = table.pack(pcall(self.tick_locked, self, self.env.rollouts or self.env.load()))
   st:unlock_rollouts()
   -- a lost database session: the store's message, not a traceback (docs/state.md, "Locks")
   if not res[1] and not st:connected() then return nil, tostring(res[2]) end
   if not res[1] then error(res[2], 0) end
-  if #skipped > 0 then res[2].done, res[2].finished = false, false end
-  return res[2]
+  return table.unpack(res, 2, res.n)
+end
+
+-- With env.skip_ticked (`run` on the wall clock): did another process tick rollout r since this
+-- tick began? Its record was then written after this tick's start (a second later at least, by
+-- that process's clock), and this tick leaves it alone rather than read the platform for it again.
+function Sched:ticked_by_another(r)
+  if not self.env.skip_ticked then return false end
+  local rows = self.state:list("rollouts", { rollout = r.name })
+  local row = rows and rows[1]
+  return row ~= nil and type(row.updated_at) == "number" and row.updated_at > self.now
+end
+
+-- Takes rollout r's lock for this tick. -> true | false (skipped) | nil, message (the store failed)
+function Sched:take(r)
+  local st = self.state
+  local ok, err, code = st:lock_rollout(r.name, 0)
+  if not ok then
+    if code ~= "locked" then return nil, err end
+    self:emit{ kind = "skip", rollout = r.name, text = err }
+    return false
+  end
+  if self:ticked_by_another(r) then
+    st:unlock_rollout(r.name)
+    self:emit{ kind = "skip", rollout = r.name, text = "ticked by another process since this tick began" }
+    return false
+  end
+  return true
 end
 
 function Sched:tick_locked(rollouts)
   local st = self.state
-  rollouts = rollouts or self.env.rollouts or self.env.load()
   self.blocked = false
   self.errors = {}
-  local report = { at = self.now, rollouts = {}, done = true, finished = true, errors = self.errors }
-  for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
-  if self.env.notifier then self.env.notifier:begin(st, rollouts) end
-  self:resolve()
+  local report = { at = self.now, rollouts = {}, done = true, finished = true, skipped = 0, errors = self.errors }
+  if self.env.notifier then self.env.notifier:begin(st, {}) end
   local next_at
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
   self.snaps, self.unread, self.diffs, self.plans = {}, {}, {}, {}
-  for _, r in ipairs(rollouts) do
-    assert(st:record_rollout(r))
-    local rec = st:rollout(r.name)
-    if not self.blocked and self:refresh(r, rec) then
-      self:reconcile(r, rec)
-      rec = st:rollout(r.name)
-    end
-    for _, w in ipairs(r.waves) do
-      local row = rec.wave[w.name]
-      if row.state == "failed" and row.job_id then self:follow_up(r, w, row.job_id) end
-    end
-    for _, w in ipairs(r.waves) do
-      local row = rec.wave[w.name]
-      if row.state == "running" and row.job_id then
-        self:judge(r, w, row)
-        if st:rollout(r.name).halted then break end
+  for _, r in ipairs(self:walk_order(rollouts)) do
+    local took, terr = self:take(r)
+    if took == nil then return nil, terr end
+    if took then
+      self:tick_rollout(r, report, wake)
+      if self.env.notifier then
+        self.env.notifier:finish_rollout(st, report.rollouts[#report.rollouts], report.at,
+          function(ev) self:emit(ev) end)
       end
+      st:unlock_rollout(r.name)
+    else
+      report.skipped = report.skipped + 1
+      report.done, report.finished = false, false
     end
-    if self.env.auto_confirm then self:confirm_waiting(r) end
-    self:start_due(r)
-    rec = st:rollout(r.name)
-    local waves = self:plan(r, rec)
-    local done, running = true, false
-    for _, pw in ipairs(waves) do
-      if not TERMINAL[pw.status] then done = false end
-      if pw.status == "running" then running = true end
-      if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then wake(pw.earliest_start) end
-    end
-    if running or (not done and not rec.halted) then wake(self.now + self.interval) end
-    report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
-      done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
-    if not done or rec.halted then report.done = false end
-    if not (done or rec.halted) then report.finished = false end
   end
+  -- the report in the scripts' order, whatever order the rollouts were walked in
+  local pos = {}
+  for i, r in ipairs(rollouts) do pos[r.name] = i end
+  table.sort(report.rollouts, function(a, b) return pos[a.name] < pos[b.name] end)
   -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
   report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
-  if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
   return report
+end
+
+-- One held rollout's part of the tick: steps 1 to 5 (the header), its line added to the report.
+function Sched:tick_rollout(r, report, wake)
+  local st = self.state
+  assert(st:record_rollout(r))
+  if self.env.notifier then self.env.notifier:include(st, r) end
+  if not self.blocked then self:resolve(r.name) end
+  local rec = st:rollout(r.name)
+  if not self.blocked and self:refresh(r, rec) then
+    self:reconcile(r, rec)
+    rec = st:rollout(r.name)
+  end
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if row.state == "failed" and row.job_id then self:follow_up(r, w, row.job_id) end
+  end
+  for _, w in ipairs(r.waves) do
+    local row = rec.wave[w.name]
+    if row.state == "running" and row.job_id then
+      self:judge(r, w, row)
+      if st:rollout(r.name).halted then break end
+    end
+  end
+  if self.env.auto_confirm then self:confirm_waiting(r) end
+  self:start_due(r)
+  rec = st:rollout(r.name)
+  local waves = self:plan(r, rec)
+  local done, running = true, false
+  for _, pw in ipairs(waves) do
+    if not TERMINAL[pw.status] then done = false end
+    if pw.status == "running" then running = true end
+    if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then wake(pw.earliest_start) end
+  end
+  if running or (not done and not rec.halted) then wake(self.now + self.interval) end
+  report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
+    done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
+  if not done or rec.halted then report.done = false end
+  if not (done or rec.halted) then report.finished = false end
 end
 
 return M

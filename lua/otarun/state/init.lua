@@ -190,33 +190,6 @@ function State:unlock_rollout(name)
   return self.h:rollout_unlock(name)
 end
 
--- Takes the lock of every rollout it can at once; the others are held by another process.
--- rollouts: normalised rollouts (or names) -> held rollouts, skipped { { name, message } }
---   | nil, message (the store failed, not a lock)
-function State:lock_rollouts(rollouts, timeout)
-  local held, skipped = {}, {}
-  -- each process starts at its own place in the list, so runners starting together split it
-  local n, first = #rollouts, #rollouts > 0 and sys.getpid() % #rollouts or 0
-  for k = 1, n do
-    local r = rollouts[(first + k - 1) % n + 1]
-    local name = type(r) == "table" and r.name or r
-    local ok, err, code = self:lock_rollout(name, timeout)
-    if ok then
-      held[#held + 1] = r
-    elseif code == "locked" then
-      skipped[#skipped + 1] = { name = name, message = err }
-    else
-      self:unlock_rollouts()
-      return nil, err
-    end
-  end
-  -- in the scripts' order again
-  local pos = {}
-  for i, r in ipairs(rollouts) do pos[r] = i end
-  table.sort(held, function(a, b) return pos[a] < pos[b] end)
-  return held, skipped
-end
-
 function State:unlock_rollouts()
   for name in pairs(self.held or {}) do self:unlock_rollout(name) end
 end
@@ -441,12 +414,16 @@ function State:settle(id, outcome)
 end
 
 -- Intents a crash left open (pending or unknown), oldest first, params decoded into a table.
-function State:unsettled(rollout)
+-- With the whole store locked, all of them (or the rollout's). Holding rollout locks only, or
+-- `to_resolve` (the journal's recovery, about to act on them): only those of the rollouts this
+-- handle holds, none when it holds none, since another process may be acting on the others right
+-- now, its calls in flight (docs/state.md, "Locks").
+function State:unsettled(rollout, to_resolve)
   local rows, err = self.h:list("unsettled", { rollout = rollout })
   if not rows then return nil, err end
-  if rollout == nil and self.held and next(self.held) and not self.h:locked() then
-    -- holding some rollouts only: another process resolves the others' intents
+  if not self.h:locked() and (to_resolve or (self.held and next(self.held))) then
     local mine = {}
+    self.held = self.held or {}
     for _, row in ipairs(rows) do
       if row.rollout and self.held[row.rollout] then mine[#mine + 1] = row end
     end
