@@ -14,6 +14,7 @@ int luaopen_otarun_core_policy(lua_State *L);
 int luaopen_otarun_core_http(lua_State *L);
 int luaopen_otarun_core_store(lua_State *L);
 int luaopen_otarun_core_fleet(lua_State *L);
+int luaopen_otarun_core_fleet_model(lua_State *L);
 
 static const luaL_Reg native_modules[] = {
 	{"cjson", luaopen_cjson},
@@ -27,6 +28,7 @@ static const luaL_Reg native_modules[] = {
 	{"otarun.core.http", luaopen_otarun_core_http},
 	{"otarun.core.store", luaopen_otarun_core_store},
 	{"otarun.core.fleet", luaopen_otarun_core_fleet},
+	{"otarun.core.fleet_model", luaopen_otarun_core_fleet_model},
 	{NULL, NULL},
 };
 

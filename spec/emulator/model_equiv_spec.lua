@@ -28,6 +28,7 @@ local REF = emulator_module({
   { "otarun.emulator.ids", SRC .. "/spec/emulator/reference/ids.lua" },
   { "otarun.emulator.store", SRC .. "/spec/emulator/reference/store.lua" },
   { "otarun.emulator.sim", SRC .. "/spec/emulator/reference/sim.lua" },
+  { "otarun.emulator.state", SRC .. "/spec/emulator/reference/state.lua" },
 })
 local NEW = emulator_module({})
 

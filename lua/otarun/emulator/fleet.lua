@@ -172,6 +172,7 @@ function M.add(emu, f)
     p = s:add_product(f.product, f.name, params)
   end
   p.seed = f.seed or p.seed or s.seed
+  if s.sync_product then s:sync_product(p) end   -- the model in C reads the product's parameters
   for _, g in ipairs(f.groups) do
     if not s.groups[g.id] then
       s:add_group(g.id, g.type == "static" and "LINK_PLATFORM" or "LINK_PLATFORM_DYNAMIC", g.name, now)

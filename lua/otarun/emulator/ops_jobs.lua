@@ -154,6 +154,7 @@ function ops.CreateOTADynamicUpgradeJob(emu, P, ctx)
     versions = #versions > 0 and set_of(versions) or nil, group = gid, group_type = gtype,
   })
   p.dyn_jobs[#p.dyn_jobs + 1] = job
+  if s.sync_product then s:sync_product(p) end
   if mode == 1 then M.sweep_dynamic(emu, job, versions) end
   return { Data = { JobId = job.id, UtcCreate = ids.utc(job.created) } }
 end
@@ -174,6 +175,7 @@ function M.sweep_dynamic(emu, job, versions)
     end
   end
   table.sort(candidates)
+  if sim.assign_many then return sim:assign_many(job, candidates, true) end
   for _, d in ipairs(candidates) do
     if sim:covers(job, d, s.d_ver[d]) and not job.task_of[d] then sim:assign(job, d) end
   end
@@ -241,7 +243,9 @@ local function static_targets(emu, job)
 end
 
 local function start_static(emu, job)
-  for _, d in ipairs(static_targets(emu, job)) do emu.sim:assign(job, d) end
+  local list = static_targets(emu, job)
+  if emu.sim.assign_many then return emu.sim:assign_many(job, list) end
+  for _, d in ipairs(list) do emu.sim:assign(job, d) end
 end
 
 -- The job's hooks into the model: a static job's start (run now or at ScheduleTime), a
