@@ -4,6 +4,7 @@
 #include "fleet_model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ void fm_free(struct fm_model *m)
 	void *cols[] = {m->d_prod, m->d_ver, m->d_online, m->d_task, m->d_glist, m->d_vpos, m->d_created,
 	                m->d_online_at, m->t_job, m->t_dev, m->t_pos, m->t_stamp, m->t_status, m->t_retry_wait,
 	                m->t_inq, m->t_src, m->t_retries, m->t_dur, m->t_timeout, m->t_gen, m->t_desc,
-	                m->t_created, m->t_modified, m->t_started, m->t_astart};
+	                m->t_created, m->t_modified, m->t_started, m->t_astart, m->names, m->d_name};
 	for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
 		free(cols[i]);
 	for (uint32_t j = 1; j <= m->njob; j++) {
@@ -50,6 +51,7 @@ void fm_free(struct fm_model *m)
 		for (uint32_t v = 0; v < pr->nby_ver; v++)
 			list_free(&pr->by_ver[v]);
 		free(pr->by_ver);
+		free(pr->name_slots);
 	}
 	free(m->prods);
 	for (uint32_t g = 1; g <= m->nglist; g++)
@@ -158,6 +160,9 @@ int fm_grow_devices(struct fm_model *m, uint32_t n)
 		cap *= 2;
 	GROW(m->d_prod, cap); GROW(m->d_ver, cap); GROW(m->d_online, cap); GROW(m->d_task, cap);
 	GROW(m->d_glist, cap); GROW(m->d_vpos, cap); GROW(m->d_created, cap); GROW(m->d_online_at, cap);
+	GROW(m->d_name, cap + 1);
+	if (!m->capdev)
+		m->d_name[1] = 0;
 	m->capdev = cap;
 	return 0;
 }
@@ -245,7 +250,104 @@ long fm_add_device(struct fm_model *m, uint32_t p, int32_t ver, int online, uint
 	m->d_glist[d] = glist;
 	m->d_created[d] = now;
 	m->d_online_at[d] = online ? now : NAN;
+	m->d_name[d + 1] = m->nbytes; /* no name yet */
 	return (long)d;
+}
+
+static uint64_t name_hash(const char *s, size_t len)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * UINT64_C(0x100000001b3);
+	return fleet_mix(h);
+}
+
+const char *fm_name(const struct fm_model *m, uint32_t d, size_t *len)
+{
+	*len = (size_t)(m->d_name[d + 1] - m->d_name[d]);
+	return m->names + m->d_name[d];
+}
+
+static uint32_t *name_slot(const struct fm_model *m, const struct fm_prod *pr, const char *name, size_t len)
+{
+	uint32_t mask = pr->nslots - 1;
+	for (uint32_t i = (uint32_t)name_hash(name, len) & mask;; i = (i + 1) & mask) {
+		uint32_t d = pr->name_slots[i];
+		size_t dl;
+		if (!d)
+			return &pr->name_slots[i];
+		const char *dn = fm_name(m, d, &dl);
+		if (dl == len && !memcmp(dn, name, len))
+			return &pr->name_slots[i];
+	}
+}
+
+uint32_t fm_dev_by_name(const struct fm_model *m, uint32_t p, const char *name, size_t len)
+{
+	const struct fm_prod *pr = &m->prods[p];
+	return pr->nslots ? *name_slot(m, pr, name, len) : 0;
+}
+
+int fm_add_name(struct fm_model *m, uint32_t d, const char *name, size_t len)
+{
+	struct fm_prod *pr = &m->prods[m->d_prod[d]];
+	if (m->nbytes + len > m->capbytes) {
+		uint64_t cap = m->capbytes ? m->capbytes : 4096;
+		while (cap < m->nbytes + len)
+			cap *= 2;
+		GROW(m->names, cap);
+		m->capbytes = cap;
+	}
+	if ((pr->nnames + 1) * 2 > pr->nslots) {
+		uint32_t n = pr->nslots ? pr->nslots * 2 : 1024;
+		uint32_t *old = pr->name_slots, nold = pr->nslots;
+		pr->name_slots = calloc(n, sizeof *pr->name_slots);
+		if (!pr->name_slots) {
+			pr->name_slots = old;
+			return -1;
+		}
+		pr->nslots = n;
+		for (uint32_t i = 0; i < nold; i++) {
+			if (old[i]) {
+				size_t l;
+				const char *s = fm_name(m, old[i], &l);
+				*name_slot(m, pr, s, l) = old[i];
+			}
+		}
+		free(old);
+	}
+	memcpy(m->names + m->nbytes, name, len);
+	m->d_name[d] = m->nbytes;
+	m->nbytes += len;
+	m->d_name[d + 1] = m->nbytes;
+	*name_slot(m, pr, name, len) = d;
+	pr->nnames++;
+	return 0;
+}
+
+long fm_add_devices(struct fm_model *m, uint32_t p, int32_t ver, uint32_t glist, uint32_t count, double share,
+                    const char *prefix, int64_t *seq)
+{
+	long first = (long)m->ndev + 1;
+	size_t plen = strlen(prefix);
+	char name[256];
+	if (plen > sizeof name - 32)
+		return -1;
+	memcpy(name, prefix, plen);
+	for (uint32_t i = 0; i < count; i++) {
+		int len;
+		do {
+			++*seq;
+			len = (int)plen + snprintf(name + plen, sizeof name - plen, "%06lld", (long long)*seq);
+		} while (fm_dev_by_name(m, p, name, (size_t)len));
+		uint32_t d = m->ndev + 1;
+		int online = fleet_hash01(m->prods[p].seed, H_ONLINE, d, 0) < share;
+		if (fm_add_device(m, p, ver, online, glist, m->now) < 0 || fm_add_name(m, d, name, (size_t)len) != 0)
+			return -1;
+		if (!online && fm_push(m, m->now + (double)fm_reconnect_delay(m, d), K_ONLINE, d, 0) != 0)
+			return -1;
+	}
+	return first;
 }
 
 int fm_set_version(struct fm_model *m, uint32_t d, int32_t ver)

@@ -57,6 +57,8 @@ struct fm_prod {
 	struct fm_list dyn, devices;
 	struct fm_list *by_ver; /* by version symbol */
 	uint32_t nby_ver;
+	uint32_t *name_slots; /* device names: open addressing by name, device number or 0 */
+	uint32_t nslots, nnames;
 };
 
 struct fm_callbacks {
@@ -82,6 +84,10 @@ struct fm_model {
 	uint8_t *d_online;
 	uint32_t *d_task, *d_glist, *d_vpos;
 	double *d_created, *d_online_at;
+	/* device names: one arena, device d's name at names[d_name[d] .. d_name[d + 1]) */
+	char *names;
+	uint64_t nbytes, capbytes;
+	uint64_t *d_name;
 	/* tasks */
 	uint32_t ntask, captask;
 	uint32_t *t_job, *t_dev, *t_pos, *t_stamp;
@@ -110,6 +116,16 @@ int fm_add_prod(struct fm_model *m);
 int fm_prod_fail(struct fm_model *m, uint32_t p, int32_t ver, double odds);
 int fm_add_glist(struct fm_model *m, const int32_t *groups, uint32_t n);
 long fm_add_device(struct fm_model *m, uint32_t p, int32_t ver, int online, uint32_t glist, double now);
+/* The name of the device just added (its last one); -1 when out of memory. */
+int fm_add_name(struct fm_model *m, uint32_t d, const char *name, size_t len);
+/* The product's device of that name, or 0. */
+uint32_t fm_dev_by_name(const struct fm_model *m, uint32_t p, const char *name, size_t len);
+const char *fm_name(const struct fm_model *m, uint32_t d, size_t *len);
+/* count devices named prefix + %06d of a rising sequence (names already taken skipped), online
+ * with the odds `share` by the stateless hash, offline ones scheduled to come online; *seq is the
+ * sequence's last number. The first device, or -1 when out of memory. */
+long fm_add_devices(struct fm_model *m, uint32_t p, int32_t ver, uint32_t glist, uint32_t count, double share,
+                    const char *prefix, int64_t *seq);
 int fm_set_version(struct fm_model *m, uint32_t d, int32_t ver);
 int fm_add_job(struct fm_model *m);
 uint32_t fm_task_of(const struct fm_model *m, uint32_t job, uint32_t d);

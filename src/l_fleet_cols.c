@@ -13,7 +13,7 @@
 
 #define COL_META "otarun.fleet.column"
 
-enum { C_BOOL, C_TRUE, C_U8, C_U16MAP, C_SYM, C_U32, C_U32NIL, C_GLIST, C_I32, C_I32NIL, C_I64, C_DESC, C_NUM, C_NUMNIL };
+enum { C_NAME, C_BOOL, C_TRUE, C_U8, C_U16MAP, C_SYM, C_U32, C_U32NIL, C_GLIST, C_I32, C_I32NIL, C_I64, C_DESC, C_NUM, C_NUMNIL };
 
 struct coldesc {
 	const char *name;
@@ -24,7 +24,7 @@ struct coldesc {
 #define D(n, k) {#n, k, 0, offsetof(struct fm_model, n)}
 #define T(n, k) {#n, k, 1, offsetof(struct fm_model, n)}
 static const struct coldesc COLS[] = {
-	D(d_prod, C_U16MAP), D(d_ver, C_SYM), D(d_online, C_BOOL), D(d_task, C_U32NIL), D(d_glist, C_GLIST),
+	D(d_name, C_NAME), D(d_prod, C_U16MAP), D(d_ver, C_SYM), D(d_online, C_BOOL), D(d_task, C_U32NIL), D(d_glist, C_GLIST),
 	D(d_created, C_NUM), D(d_online_at, C_NUMNIL),
 	T(t_job, C_U32), T(t_dev, C_U32), T(t_status, C_U8), T(t_src, C_SYM), T(t_created, C_NUM),
 	T(t_modified, C_NUM), T(t_retries, C_I32), T(t_gen, C_I64), T(t_started, C_NUMNIL),
@@ -61,6 +61,12 @@ static void push_value(lua_State *L, const struct fm_model *m, int col, uint32_t
 {
 	void *b = base(m, col);
 	switch (COLS[col].kind) {
+	case C_NAME: {
+		size_t len;
+		const char *s = fm_name(m, i, &len);
+		lua_pushlstring(L, s, len);
+		return;
+	}
 	case C_BOOL: lua_pushboolean(L, ((uint8_t *)b)[i]); return;
 	case C_TRUE:
 		if (((uint8_t *)b)[i])
@@ -296,6 +302,22 @@ static int m_col_load(lua_State *L)
 			lua_pop(L, 1);
 			continue;
 		}
+		if (kind == C_NAME) {
+			if (t != LUA_TSTRING) {
+				lua_pushvalue(L, 5);
+				lua_insert(L, -2);
+				lua_pushstring(L, where);
+				lua_call(L, 2, 1); /* conv raises: a string was expected */
+			}
+			size_t len;
+			const char *s = lua_tolstring(L, -1, &len);
+			if (fm_dev_by_name(m, m->d_prod[i], s, len))
+				return luaL_error(L, "device %s is saved twice", s);
+			if (fm_add_name(m, i, s, len) != 0)
+				return luaL_error(L, "fleet model: out of memory");
+			lua_pop(L, 1);
+			continue;
+		}
 		if (kind == C_SYM || kind == C_DESC) {
 			if (t != LUA_TSTRING) {
 				lua_pushvalue(L, 5);
@@ -367,6 +389,9 @@ static int m_resize(lua_State *L)
 		return luaL_error(L, "fleet model: out of memory");
 	m->ndev = (uint32_t)nd;
 	m->ntask = (uint32_t)nt;
+	m->nbytes = 0;
+	for (uint32_t d = 1; d <= m->ndev + 1; d++)
+		m->d_name[d] = 0;
 	for (uint32_t t = 1; t <= m->ntask; t++)
 		m->t_stamp[t] = 0;
 	return 0;

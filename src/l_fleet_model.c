@@ -189,16 +189,54 @@ static int m_add_glist(lua_State *L)
 	return 1;
 }
 
-/* m:add_device(now, p, ver, online, glist) -> d */
+/* m:add_device(now, p, ver, online, glist, name) -> d */
 static int m_add_device(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
 	double now = luaL_checknumber(L, 2);
 	uint32_t p = PROD(3);
+	size_t len;
+	const char *name = luaL_checklstring(L, 7, &len);
 	long d = fm_add_device(m, p, (int32_t)luaL_checkinteger(L, 4), lua_toboolean(L, 5),
 	                       (uint32_t)luaL_optinteger(L, 6, 0), now);
-	if (d < 0)
+	if (d < 0 || fm_add_name(m, (uint32_t)d, name, len) != 0)
 		return luaL_error(L, "fleet model: out of memory");
+	lua_pushinteger(L, d);
+	return 1;
+}
+
+/* m:add_devices(now, p, ver, glist, count, share, prefix, seq) -> first device, last seq */
+static int m_add_devices(lua_State *L)
+{
+	struct fm_model *m = enter(L);
+	uint32_t p = PROD(3);
+	int32_t ver = (int32_t)luaL_checkinteger(L, 4);
+	uint32_t glist = (uint32_t)luaL_checkinteger(L, 5);
+	lua_Integer count = luaL_checkinteger(L, 6);
+	double share = luaL_checknumber(L, 7);
+	const char *prefix = luaL_checkstring(L, 8);
+	int64_t seq = luaL_checkinteger(L, 9);
+	luaL_argcheck(L, count >= 0 && count < UINT32_MAX, 6, "bad count");
+	luaL_argcheck(L, strlen(prefix) < 200, 8, "prefix too long");
+	long first = fm_add_devices(m, p, ver, glist, (uint32_t)count, share, prefix, &seq);
+	leave(L, m, first < 0);
+	lua_pushinteger(L, first);
+	lua_pushinteger(L, seq);
+	return 2;
+}
+
+/* m:dev_by_name(p, name) -> d | nil */
+static int m_dev_by_name(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	uint32_t p = PROD(2);
+	if (lua_type(L, 3) != LUA_TSTRING)
+		return 0;
+	size_t len;
+	const char *name = lua_tolstring(L, 3, &len);
+	uint32_t d = fm_dev_by_name(m, p, name, len);
+	if (!d)
+		return 0;
 	lua_pushinteger(L, d);
 	return 1;
 }
@@ -477,6 +515,16 @@ static int m_counts(lua_State *L)
 	return 1;
 }
 
+static int m_count(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	lua_Integer s = luaL_checkinteger(L, 2);
+	if (s < 1 || s > FM_NST)
+		return 0;
+	lua_pushinteger(L, m->counts[s]);
+	return 1;
+}
+
 static int m_sizes(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
@@ -679,11 +727,11 @@ int luaopen_otarun_core_fleet_model(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{"add_prod", m_add_prod}, {"prod_set", m_prod_set}, {"add_glist", m_add_glist},
-		{"add_device", m_add_device}, {"set_version", m_set_version}, {"add_job", m_add_job},
+		{"add_device", m_add_device}, {"add_devices", m_add_devices}, {"dev_by_name", m_dev_by_name}, {"set_version", m_set_version}, {"add_job", m_add_job},
 		{"job_get", m_job_get}, {"job_set", m_job_set}, {"job_versions", m_job_versions},
 		{"job_queue", m_job_queue}, {"job_queue_load", m_job_queue_load}, {"list_len", m_list_len},
 		{"list_at", m_list_at}, {"list", m_list}, {"job_list_load", m_job_list_load},
-		{"task_of", m_task_of}, {"counts", m_counts}, {"sizes", m_sizes},
+		{"task_of", m_task_of}, {"counts", m_counts}, {"count", m_count}, {"sizes", m_sizes},
 		{"new_task", m_new_task}, {"set_status", m_set_status}, {"bump", m_bump}, {"push", m_push},
 		{"run_until", m_run_until}, {"assign", m_assign}, {"assign_many", m_assign_many},
 		{"cancel_task", m_cancel_task}, {"requeue", m_requeue}, {"set_online", m_set_online},

@@ -191,7 +191,16 @@ function M.add(emu, f)
       end
     end
     local seq = p.name_seq[dspec.prefix] or 0
-    for i = 1, dspec.count do
+    if s.add_devices and not dspec.names then   -- generated names: the model adds them in C
+      local first
+      first, seq = s:add_devices(p, dspec.version, groups, dspec.count, online_share, dspec.prefix, seq, now)
+      for _, gid in ipairs(groups or {}) do
+        local members = s.groups[gid].members
+        for d = first, first + dspec.count - 1 do members[#members + 1] = d end
+      end
+      added = added + dspec.count
+    end
+    for i = 1, (s.add_devices and not dspec.names) and 0 or dspec.count do
       local name
       if dspec.names then
         name = dspec.names[i]

@@ -84,23 +84,6 @@ end
 
 -- Columns (store arrays indexed 1..n) -----------------------------------------------------------
 
--- sparse: nil entries are written as false (the column never holds false). The common values
--- (small integers, strings, booleans) skip enc: a column is up to a million entries.
-local function col_out(col, n, sparse)
-  local out = {}
-  for i = 1, n do
-    local v = col[i]
-    if v == nil then
-      if not sparse then error("state export: a dense column has a hole at " .. i) end
-      v = false
-    end
-    local tv = mtype(v)
-    if tv == nil or (tv == "integer" and v < BIG and v > -BIG) then out[i] = v
-    else out[i] = enc(v) end
-  end
-  return out
-end
-
 -- typed() for one entry of a column or list, with the common cases inline (cjson reads every
 -- number as a float: whole ones become integers, as dec does).
 local function fast_in(v, kind, where)
@@ -262,7 +245,6 @@ local function column(s, name, map, raw)
 end
 
 local function export_devices(s, raw)
-  local n = s.ndev
   local group_lists, remap = {}, {}
   for k, g in ipairs(s.core:glist_order()) do
     group_lists[k] = list_out(s.glists[g])
@@ -271,7 +253,7 @@ local function export_devices(s, raw)
   local serials = {}
   for i = 1, #s.product_list do serials[i] = i end
   return {
-    name = col_out(s.d_name, n), product = column(s, "d_prod", serials, raw),
+    name = column(s, "d_name", nil, raw), product = column(s, "d_prod", serials, raw),
     version = column(s, "d_ver", s.syms, raw), online = column(s, "d_online", nil, raw),
     task = column(s, "d_task", nil, raw), groups = column(s, "d_glist", remap, raw),
     group_lists = group_lists, created = column(s, "d_created", nil, raw),
@@ -363,7 +345,6 @@ end
 
 local function import_devices(s, src, n)
   want(src, "table", "store.devices")
-  local names = col_in(src, "name", n, "string")
   local glists = {}
   for i, gl in ipairs(want(src.group_lists or {}, "table", "store.devices.group_lists")) do
     glists[i] = list_in(gl, "string", "store.devices.group_lists")
@@ -375,15 +356,14 @@ local function import_devices(s, src, n)
   end
   local sym = function(v) return s:sym(v) end
   col_load(s, "d_prod", src, "product", "integer")
+  local ok, err = pcall(col_load, s, "d_name", src, "name", "string")
+  if not ok then error(type(err) == "table" and err or { state_error = tostring(err) }, 0) end
   col_load(s, "d_ver", src, "version", "string", sym)
   col_load(s, "d_online", src, "online", "boolean")
   col_load(s, "d_task", src, "task", "integer")
   col_load(s, "d_glist", src, "groups", "integer")
   col_load(s, "d_created", src, "created", "number")
   col_load(s, "d_online_at", src, "online_at", "number")
-  s.d_name = names
-  local prod = s.d_prod
-  for d = 1, n do prod[d].by_name[names[d]] = d end
   s.core:rebuild_devices()
   for _, p in ipairs(s.product_list) do
     for v, list in pairs(p.saved_by_ver) do

@@ -45,7 +45,6 @@ function M.new(seed)
     syms = {}, sym_of = {},          -- symbol -> string, string -> symbol
     glists = {}, glist_of = {},      -- device group lists by number, and by table
     texts = {}, text_of = {},        -- task descriptions given as text
-    d_name = {},
     t_json = {}, t_json_progress = {}, t_json_stamp = {},   -- cached API views (ops_tasks.lua); not saved
     products = {}, product_list = {},
     groups = {}, group_list = {},
@@ -56,16 +55,17 @@ function M.new(seed)
     counts = { events = 0, calls = {} },
     trace = nil,                     -- function(task, old_status, new_status, now), for tests
   }
+  -- the methods are copied in (a raw hit); ndev and ntask are the model's
+  for k, f in pairs(Store) do s[k] = f end
   setmetatable(s, { __index = function(t, k)
-    local v = Store[k]
-    if v ~= nil then return v end
     if k == "ndev" then return (t.core:sizes()) end
     if k == "ntask" then local _, n = t.core:sizes(); return n end
   end })
   local core = fm.new(s:sym("DYNAMIC"), s:sym("IN_PROGRESS"), s)
   s.core = core
-  s.counts.tasks = setmetatable({}, { __index = function(_, i) return core:counts()[i] end,
+  s.counts.tasks = setmetatable({}, { __index = function(_, i) return core:count(i) end,
                                       __len = function() return M.NST end })
+  s.d_name = core:column("d_name")
   s.d_prod = core:column("d_prod", s.product_list)
   s.d_ver = core:column("d_ver", s.syms)
   s.d_online = core:column("d_online")
@@ -131,7 +131,7 @@ function Store:add_product(key, name, params)
   local p = {
     key = key, name = name or key, serial = serial,
     iot_prefix = self.gen:alnum(12),
-    by_name = {}, dyn_jobs = {}, name_seq = {},
+    dyn_jobs = {}, name_seq = {},
     failure = params.failure or {}, dmin = params.dmin, dmax = params.dmax,
     poll = params.poll, reconnect = params.reconnect,
   }
@@ -141,9 +141,10 @@ function Store:add_product(key, name, params)
   return p
 end
 
--- p.by_ver[version] and p.devices: lists read from C.
+-- p.by_ver[version], p.devices and p.by_name[name]: read from C.
 function M.product_views(s, p)
   local core, serial = s.core, p.serial
+  p.by_name = setmetatable({}, { __index = function(_, name) return core:dev_by_name(serial, name) end })
   local lists = {}
   p.by_ver = setmetatable({}, { __index = function(_, v)
     local sym = s.sym_of[v]
@@ -183,10 +184,14 @@ function Store:glist(groups)
 end
 
 function Store:add_device(p, name, version, online, groups, now)
-  local d = self.core:add_device(now, p.serial, self:sym(version), online, self:glist(groups))
-  self.d_name[d] = name
-  p.by_name[name] = d
-  return d
+  return self.core:add_device(now, p.serial, self:sym(version), online, self:glist(groups), name)
+end
+
+-- count devices named prefix .. %06d from sequence number seq + 1 on (names taken skipped), online
+-- with the odds `share` (the stateless hash, sim.lua's H_ONLINE), the offline ones scheduled to
+-- come online. -> the first device, the last sequence number.
+function Store:add_devices(p, version, groups, count, share, prefix, seq, now)
+  return self.core:add_devices(now, p.serial, self:sym(version), self:glist(groups), count, share, prefix, seq)
 end
 
 function Store:set_version(d, v)
