@@ -298,8 +298,25 @@ int fm_add_name(struct fm_model *m, uint32_t d, const char *name, size_t len)
 		GROW(m->names, cap);
 		m->capbytes = cap;
 	}
-	if ((pr->nnames + 1) * 2 > pr->nslots) {
-		uint32_t n = pr->nslots ? pr->nslots * 2 : 1024;
+	if (fm_grow_names(m, m->d_prod[d], 1) != 0)
+		return -1;
+	memcpy(m->names + m->nbytes, name, len);
+	m->d_name[d] = m->nbytes;
+	m->nbytes += len;
+	m->d_name[d + 1] = m->nbytes;
+	*name_slot(m, pr, name, len) = d;
+	pr->nnames++;
+	return 0;
+}
+
+/* Room in the product's name index for `more` names (at most half full). */
+int fm_grow_names(struct fm_model *m, uint32_t p, uint32_t more)
+{
+	struct fm_prod *pr = &m->prods[p];
+	if ((uint64_t)(pr->nnames + more) * 2 > pr->nslots) {
+		uint32_t n = pr->nslots ? pr->nslots : 1024;
+		while ((uint64_t)(pr->nnames + more) * 2 > n)
+			n *= 2;
 		uint32_t *old = pr->name_slots, nold = pr->nslots;
 		pr->name_slots = calloc(n, sizeof *pr->name_slots);
 		if (!pr->name_slots) {
@@ -316,12 +333,6 @@ int fm_add_name(struct fm_model *m, uint32_t d, const char *name, size_t len)
 		}
 		free(old);
 	}
-	memcpy(m->names + m->nbytes, name, len);
-	m->d_name[d] = m->nbytes;
-	m->nbytes += len;
-	m->d_name[d + 1] = m->nbytes;
-	*name_slot(m, pr, name, len) = d;
-	pr->nnames++;
 	return 0;
 }
 
@@ -334,6 +345,8 @@ long fm_add_devices(struct fm_model *m, uint32_t p, int32_t ver, uint32_t glist,
 	if (plen > sizeof name - 32)
 		return -1;
 	memcpy(name, prefix, plen);
+	if (fm_grow_names(m, p, count) != 0)
+		return -1;
 	for (uint32_t i = 0; i < count; i++) {
 		int len;
 		do {

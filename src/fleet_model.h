@@ -119,6 +119,7 @@ long fm_add_device(struct fm_model *m, uint32_t p, int32_t ver, int online, uint
 /* The name of the device just added (its last one); -1 when out of memory. */
 int fm_add_name(struct fm_model *m, uint32_t d, const char *name, size_t len);
 /* The product's device of that name, or 0. */
+int fm_grow_names(struct fm_model *m, uint32_t p, uint32_t more);
 uint32_t fm_dev_by_name(const struct fm_model *m, uint32_t p, const char *name, size_t len);
 const char *fm_name(const struct fm_model *m, uint32_t d, size_t *len);
 /* count devices named prefix + %06d of a rising sequence (names already taken skipped), online

@@ -83,6 +83,13 @@ end
 
 local set_of = require("otarun.util").set_of
 
+-- The product's devices on version v as a plain list (one call into the model's C lists when
+-- the store has them).
+function M.ver_devices(s, p, v)
+  if s.ver_devices then return s:ver_devices(p, v) end
+  return p.by_ver[v] or {}
+end
+
 function M.new_job_id(emu, serial)
   return emu.store.gen:alnum(20) .. string.format("01%04d", serial % 10000)
 end
@@ -165,8 +172,8 @@ function M.sweep_dynamic(emu, job, versions)
   local candidates = {}
   if job.versions then
     for _, v in ipairs(versions) do
-      local list = job.product.by_ver[v]
-      if list then table.move(list, 1, #list, #candidates + 1, candidates) end
+      local list = M.ver_devices(s, job.product, v)
+      table.move(list, 1, #list, #candidates + 1, candidates)
     end
   else
     local members = s.groups[job.group].members
@@ -215,9 +222,10 @@ local function static_targets(emu, job)
   local s = emu.store
   local p = job.product
   local list = {}
+  local dest, need_src = job.dest, job.need_src
+  local function wanted(v) return v ~= dest and (not need_src or v == need_src) end
   local function take(d)
-    local v = s.d_ver[d]
-    if v ~= job.dest and (not job.need_src or v == job.need_src) then list[#list + 1] = d end
+    if wanted(s.d_ver[d]) then list[#list + 1] = d end
   end
   if job.target == "SPECIFIC" then
     for _, d in ipairs(job.device_list) do take(d) end
@@ -228,7 +236,11 @@ local function static_targets(emu, job)
     end
   elseif job.versions then
     for _, v in ipairs(job.src_list) do
-      for _, d in ipairs(p.by_ver[v] or {}) do take(d) end
+      -- every device of the list is on v
+      if wanted(v) then
+        local devs = M.ver_devices(s, p, v)
+        table.move(devs, 1, #devs, #list + 1, list)
+      end
     end
   else
     for _, d in ipairs(p.devices) do take(d) end

@@ -194,6 +194,11 @@ function Store:add_devices(p, version, groups, count, share, prefix, seq, now)
   return self.core:add_devices(now, p.serial, self:sym(version), self:glist(groups), count, share, prefix, seq)
 end
 
+function Store:ver_devices(p, v)
+  local sym = self.sym_of[v]
+  return sym and self.core:list("ver", p.serial, sym) or {}
+end
+
 function Store:set_version(d, v)
   self.core:set_version(d, self:sym(v))
 end
