@@ -194,25 +194,83 @@ static int m_col_table(lua_State *L)
 	return 1;
 }
 
-static void add_json_string(luaL_Buffer *b, const char *s, size_t len)
+/* A growing text buffer in C (the columns are written without a Lua value per entry). */
+struct tbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static int tb_room(struct tbuf *b, size_t more)
 {
-	luaL_addchar(b, '"');
+	if (b->n + more <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 65536;
+	while (cap < b->n + more)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void tb_int(struct tbuf *b, int64_t v)
+{
+	char digits[24], *q = digits + sizeof digits;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--q = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--q = '-';
+	size_t len = (size_t)(digits + sizeof digits - q);
+	memcpy(b->p + b->n, q, len);
+	b->n += len;
+}
+
+static void tb_str(struct tbuf *b, const char *s, size_t len)
+{
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+}
+
+/* A JSON string (as cjson writes it, '/' escaped too); room for 6 bytes a byte is the caller's. */
+static void tb_json_string(struct tbuf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	b->p[b->n++] = '"';
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\') {
-			luaL_addchar(b, '\\');
-			luaL_addchar(b, (char)ch);
+		if (ch == '"' || ch == '\\' || ch == '/') {
+			b->p[b->n++] = '\\';
+			b->p[b->n++] = (char)ch;
 		} else if (ch < 0x20 || ch == 0x7f) {
-			char esc[8];
-			snprintf(esc, sizeof esc, "\\u%04x", ch);
-			luaL_addstring(b, esc);
-		} else if (ch == '/') {
-			luaL_addstring(b, "\\/"); /* as cjson writes it */
+			memcpy(b->p + b->n, "\\u00", 4);
+			b->n += 4;
+			b->p[b->n++] = hex[ch >> 4];
+			b->p[b->n++] = hex[ch & 15];
 		} else {
-			luaL_addchar(b, (char)ch);
+			b->p[b->n++] = (char)ch;
 		}
 	}
-	luaL_addchar(b, '"');
+	b->p[b->n++] = '"';
+}
+
+/* JSON text of a Lua value (a string or an encoded number) by cjson, for the entries C does not
+ * write itself; cached by `key` in the table at index `cache`. */
+static const char *lua_json(lua_State *L, int cjenc, int cache, int cache_key_top, size_t *len)
+{
+	/* value on top, key below it */
+	lua_pushvalue(L, cjenc);
+	lua_insert(L, -2);
+	lua_call(L, 1, 1);
+	if (cache_key_top) {
+		lua_pushvalue(L, -2);
+		lua_pushvalue(L, -2);
+		lua_rawset(L, cache);
+	}
+	return lua_tolstring(L, -1, len);
 }
 
 /* m:col_json(name, map, enc) -> JSON text of col_table's list (what cjson writes for it) */
@@ -221,64 +279,153 @@ static int m_col_json(lua_State *L)
 	struct fm_model *m = lfm_check(L, 1);
 	int col = col_index(L, luaL_checkstring(L, 2));
 	uint32_t n = col_len(m, col);
+	int kind = COLS[col].kind;
+	const void *bp = base(m, col);
 	lua_settop(L, 4);
 	lua_getglobal(L, "require");
 	lua_pushliteral(L, "cjson");
 	lua_call(L, 1, 1);
 	lua_getfield(L, -1, "encode");
 	int cjenc = lua_gettop(L);
-	luaL_Buffer b;
-	luaL_buffinit(L, &b);
-	luaL_addchar(&b, '[');
+	lua_newtable(L); /* cache: entry value -> JSON text */
+	int cache = lua_gettop(L);
+	struct tbuf b = {0};
+	if (tb_room(&b, 2)) return luaL_error(L, "fleet model: out of memory");
+	b.p[b.n++] = '[';
 	for (uint32_t i = 1; i <= n; i++) {
+		if (tb_room(&b, 64)) {
+			free(b.p);
+			return luaL_error(L, "fleet model: out of memory");
+		}
 		if (i > 1)
-			luaL_addchar(&b, ',');
-		push_saved(L, m, col, i, 3, 4);
-		char num[32];
-		switch (lua_type(L, -1)) {
-		case LUA_TBOOLEAN: {
-			int v = lua_toboolean(L, -1);
-			lua_pop(L, 1);
-			luaL_addstring(&b, v ? "true" : "false");
-			break;
-		}
-		case LUA_TNUMBER:
-			snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -1));
-			lua_pop(L, 1);
-			luaL_addstring(&b, num);
-			break;
-		case LUA_TSTRING: {
-			/* the buffer may sit on the stack: pop before adding (a copy of a short text) */
+			b.p[b.n++] = ',';
+		switch (kind) {
+		case C_NAME: {
 			size_t len;
-			const char *s = lua_tolstring(L, -1, &len);
-			char copy[512];
-			if (len < sizeof copy) {
-				memcpy(copy, s, len);
-				lua_pop(L, 1);
-				add_json_string(&b, copy, len);
-				break;
+			const char *nm = fm_name(m, i, &len);
+			if (tb_room(&b, len * 6 + 2)) {
+				free(b.p);
+				return luaL_error(L, "fleet model: out of memory");
 			}
-			lua_pushvalue(L, cjenc);
-			lua_insert(L, -2);
-			lua_call(L, 1, 1);
-			luaL_addvalue(&b);
+			tb_json_string(&b, nm, len);
+			continue;
+		}
+		case C_BOOL: tb_str(&b, ((const uint8_t *)bp)[i] ? "true" : "false", ((const uint8_t *)bp)[i] ? 4 : 5); continue;
+		case C_TRUE: tb_str(&b, ((const uint8_t *)bp)[i] ? "true" : "false", ((const uint8_t *)bp)[i] ? 4 : 5); continue;
+		case C_U8: tb_int(&b, ((const uint8_t *)bp)[i]); continue;
+		case C_U32: tb_int(&b, ((const uint32_t *)bp)[i]); continue;
+		case C_U32NIL:
+			if (((const uint32_t *)bp)[i])
+				tb_int(&b, ((const uint32_t *)bp)[i]);
+			else
+				tb_str(&b, "false", 5);
+			continue;
+		case C_I32: tb_int(&b, ((const int32_t *)bp)[i]); continue;
+		case C_I32NIL:
+			if (((const int32_t *)bp)[i] != FM_NIL)
+				tb_int(&b, ((const int32_t *)bp)[i]);
+			else
+				tb_str(&b, "false", 5);
+			continue;
+		case C_I64:
+			if (((const int64_t *)bp)[i] < 100000000000000 && ((const int64_t *)bp)[i] > -100000000000000) {
+				tb_int(&b, ((const int64_t *)bp)[i]);
+				continue;
+			}
+			break;
+		case C_NUM:
+		case C_NUMNIL: {
+			double v = ((const double *)bp)[i];
+			if (isnan(v)) {
+				tb_str(&b, "false", 5);
+				continue;
+			}
+			if (v == floor(v) && v < 1e14 && v > -1e14) {
+				tb_int(&b, (int64_t)v);
+				continue;
+			}
 			break;
 		}
-		default: /* an encoded number: cjson writes it */
-			lua_pushvalue(L, cjenc);
-			lua_insert(L, -2);
-			lua_call(L, 1, 1);
-			luaL_addvalue(&b);
+		default: break;
 		}
+		/* the rest through Lua: names, symbols, descriptions, large or fractional numbers */
+		int keyed = kind == C_SYM || kind == C_DESC || kind == C_U16MAP || kind == C_GLIST;
+		if (keyed) {
+			int64_t key = kind == C_SYM ? ((const int32_t *)bp)[i]
+			              : kind == C_DESC ? ((const int64_t *)bp)[i]
+			              : kind == C_U16MAP ? ((const uint16_t *)bp)[i] : ((const uint32_t *)bp)[i];
+			lua_pushinteger(L, key);
+			if (lua_rawget(L, cache) == LUA_TSTRING) {
+				size_t len;
+				const char *s = lua_tolstring(L, -1, &len);
+				if (tb_room(&b, len)) return luaL_error(L, "fleet model: out of memory");
+				tb_str(&b, s, len);
+				lua_pop(L, 1);
+				continue;
+			}
+			lua_pop(L, 1);
+			lua_pushinteger(L, key);
+		}
+		push_saved(L, m, col, i, 3, 4);
+		size_t len;
+		const char *s;
+		if (lua_type(L, -1) == LUA_TBOOLEAN) {
+			s = lua_toboolean(L, -1) ? "true" : "false";
+			len = strlen(s);
+			lua_pop(L, 1);
+			lua_pushstring(L, s);
+			if (keyed) {
+				lua_pushvalue(L, -2);
+				lua_pushvalue(L, -2);
+				lua_rawset(L, cache);
+			}
+		} else if (lua_type(L, -1) == LUA_TNUMBER) {
+			lua_pushstring(L, lua_tostring(L, -1)); /* an integer: its digits */
+			lua_remove(L, -2);
+			if (keyed) {
+				lua_pushvalue(L, -2);
+				lua_pushvalue(L, -2);
+				lua_rawset(L, cache);
+			}
+		} else {
+			lua_json(L, cjenc, cache, keyed, &len);
+		}
+		s = lua_tolstring(L, -1, &len);
+		if (tb_room(&b, len)) return luaL_error(L, "fleet model: out of memory");
+		tb_str(&b, s, len);
+		lua_pop(L, keyed ? 2 : 1);
 	}
-	luaL_addchar(&b, ']');
-	luaL_pushresult(&b);
+	if (!tb_room(&b, 1))
+		b.p[b.n++] = ']';
+	lua_pushlstring(L, b.p, b.n);
+	free(b.p);
 	return 1;
 }
 
-/* m:col_load(name, src, where, conv, map): a saved column (src, cjson's list) into the model.
- * conv(v, where) -> the value for an entry that is not a plain number, string or boolean (or
- * raises); map: for symbol columns, intern(string) -> symbol. The size is the model's. */
+/* m:list_json(...) -> "[...]" of a model list (the arguments of m:list) */
+static int m_list_json(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	const struct fm_list *l = lfm_list_of(L, m, 2);
+	struct tbuf b = {0};
+	if (tb_room(&b, (size_t)l->n * 11 + 2))
+		return luaL_error(L, "fleet model: out of memory");
+	b.p[b.n++] = '[';
+	for (uint32_t i = 0; i < l->n; i++) {
+		if (i)
+			b.p[b.n++] = ',';
+		tb_int(&b, l->a[i]);
+	}
+	b.p[b.n++] = ']';
+	lua_pushlstring(L, b.p, b.n);
+	free(b.p);
+	return 1;
+}
+
+/* m:col_load(name, src, where, conv, map, cache): a saved column (src, cjson's list) into the
+ * model. conv(v, where) -> the value for an entry that is not a plain number, string or boolean
+ * (or raises); map: for symbol and description columns, intern(string) -> integer, after a look
+ * in the table cache. The size is the model's. */
 static int m_col_load(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
@@ -288,6 +435,11 @@ static int m_col_load(lua_State *L)
 	uint32_t n = col_len(m, col);
 	int kind = COLS[col].kind;
 	void *b = base(m, col);
+	lua_settop(L, 7);
+	if (lua_isnil(L, 7)) {
+		lua_newtable(L);
+		lua_replace(L, 7);
+	}
 	for (uint32_t i = 1; i <= n; i++) {
 		int t = lua_rawgeti(L, 3, i);
 		int sparse = kind == C_TRUE || kind == C_U32NIL || kind == C_I32NIL || kind == C_DESC || kind == C_NUMNIL;
@@ -325,9 +477,15 @@ static int m_col_load(lua_State *L)
 				lua_pushstring(L, where);
 				lua_call(L, 2, 1); /* conv raises: a string was expected */
 			}
-			lua_pushvalue(L, 6);
-			lua_insert(L, -2);
-			lua_call(L, 1, 1);
+			lua_pushvalue(L, -1);
+			if (lua_rawget(L, 7) == LUA_TNUMBER) { /* known: cache[text] */
+				lua_remove(L, -2);
+			} else {
+				lua_pop(L, 1);
+				lua_pushvalue(L, 6);
+				lua_insert(L, -2);
+				lua_call(L, 1, 1);
+			}
 			lua_Integer v = lua_tointeger(L, -1);
 			if (kind == C_SYM)
 				((int32_t *)b)[i] = (int32_t)v;
@@ -486,10 +644,43 @@ static int m_glist_order(lua_State *L)
 	return 1;
 }
 
+/* m:q_json() -> "[[sec,[code,...]],...]": the event queue as q_list gives it, as JSON text */
+static int m_q_json(lua_State *L)
+{
+	struct fleet_queue *q = &lfm_check(L, 1)->q;
+	struct fleet_event *all = malloc((q->n ? q->n : 1) * sizeof *all);
+	struct tbuf b = {0};
+	if (!all || fleet_queue_sorted(q, all) != 0 || tb_room(&b, q->n * 48 + 2)) {
+		free(all);
+		free(b.p);
+		return luaL_error(L, "fleet model: out of memory");
+	}
+	b.p[b.n++] = '[';
+	for (size_t i = 0; i < q->n; i++) {
+		if (i == 0 || all[i].sec != all[i - 1].sec) {
+			if (i > 0)
+				tb_str(&b, "]],", 3);
+			b.p[b.n++] = '[';
+			tb_int(&b, all[i].sec);
+			tb_str(&b, ",[", 2);
+		} else {
+			b.p[b.n++] = ',';
+		}
+		tb_int(&b, all[i].code);
+	}
+	if (q->n)
+		tb_str(&b, "]]", 2);
+	b.p[b.n++] = ']';
+	free(all);
+	lua_pushlstring(L, b.p, b.n);
+	free(b.p);
+	return 1;
+}
+
 void lfm_open_cols(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{"column", m_column}, {"col_table", m_col_table}, {"col_json", m_col_json},
+		{"column", m_column}, {"col_table", m_col_table}, {"col_json", m_col_json}, {"list_json", m_list_json}, {"q_json", m_q_json},
 		{"col_load", m_col_load}, {"resize", m_resize}, {"ver_list_load", m_ver_list_load},
 		{"rebuild_devices", m_rebuild_devices}, {"ver_keys", m_ver_keys}, {"glist_order", m_glist_order}, {NULL, NULL},
 	};

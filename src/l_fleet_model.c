@@ -411,7 +411,7 @@ static int m_job_queue_load(lua_State *L)
 
 /* The lists: (serial, st) a job's bucket (st 1..7) or its tasks (st 0); ("ver", p, sym) a
  * product's devices on a version; ("dev", p) a product's devices. */
-static struct fm_list *list_of(lua_State *L, struct fm_model *m, int i)
+struct fm_list *lfm_list_of(lua_State *L, struct fm_model *m, int i)
 {
 	static struct fm_list empty;
 	if (lua_type(L, i) == LUA_TSTRING) {
@@ -431,7 +431,7 @@ static struct fm_list *list_of(lua_State *L, struct fm_model *m, int i)
 static int m_list_len(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
-	lua_pushinteger(L, list_of(L, m, 2)->n);
+	lua_pushinteger(L, lfm_list_of(L, m, 2)->n);
 	return 1;
 }
 
@@ -440,7 +440,7 @@ static int m_list_at(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
 	lua_Integer i = luaL_checkinteger(L, 2);
-	struct fm_list *l = list_of(L, m, 3);
+	struct fm_list *l = lfm_list_of(L, m, 3);
 	if (i < 1 || i > (lua_Integer)l->n)
 		return 0;
 	lua_pushinteger(L, l->a[i - 1]);
@@ -450,7 +450,7 @@ static int m_list_at(lua_State *L)
 static int m_list(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
-	struct fm_list *l = list_of(L, m, 2);
+	struct fm_list *l = lfm_list_of(L, m, 2);
 	lua_createtable(L, (int)l->n, 0);
 	for (uint32_t i = 0; i < l->n; i++) {
 		lua_pushinteger(L, l->a[i]);

@@ -15,6 +15,7 @@ local cjson = require("cjson")
 local store_mod = require("otarun.emulator.store")
 local sim_mod = require("otarun.emulator.sim")
 local int_list_json = require("otarun.core.fleet").int_list_json
+local ints_in_place = require("otarun.core.fleet").ints_in_place
 
 local M = {}
 
@@ -127,6 +128,9 @@ end
 local function list_in(src, kind, where)
   if src == nil then return nil end
   want(src, "table", where)
+  -- a list of whole numbers (the long ones: task lists, buckets, the queue) becomes integers in
+  -- place, in C; anything else goes the long way, which names what is wrong
+  if kind == "integer" and ints_in_place(src) then return src end
   local out = {}
   for i = 1, #src do
     out[i] = fast_in(src[i], kind, where)
@@ -180,10 +184,11 @@ local function map_in(src, kind, where)
   return out
 end
 
+local RAW_MT = {}   -- a column written as JSON text by the model (encode only)
+
 -- Export ----------------------------------------------------------------------------------------
 
 local PRODUCT_TABLES = { by_name = false, by_ver = true, devices = false, dyn_jobs = true, name_seq = true, failure = true }
-local RAW_MT = {}   -- a column written as JSON text by the model (encode only)
 local FIRMWARE_TABLES = { product = true, multi_files = true }
 local JOB_TABLES = {
   firmware = true, product = true, tags = true, queue = true, tasks = true, task_of = false, bucket = true,
@@ -191,7 +196,13 @@ local JOB_TABLES = {
 }
 local GROUP_TABLES = { members = true }
 
-local function export_products(s)
+-- A model list (m:list's arguments) as the saved state holds it; raw: JSON text (encode only).
+local function model_list(s, raw, ...)
+  if raw then return setmetatable({ text = s.core:list_json(...) }, RAW_MT) end
+  return s.core:list(...)
+end
+
+local function export_products(s, raw)
   local out = {}
   for i, p in ipairs(s.product_list) do
     local r = scalars_out(p, PRODUCT_TABLES, "product")
@@ -199,7 +210,7 @@ local function export_products(s)
     r.name_seq = map_out(p.name_seq)
     r.by_ver = {}
     for _, sym in ipairs(s.core:ver_keys(p.serial)) do
-      r.by_ver[s.syms[sym]] = s.core:list("ver", p.serial, sym)
+      r.by_ver[s.syms[sym]] = model_list(s, raw, "ver", p.serial, sym)
     end
     r.dyn_jobs = {}
     for j, job in ipairs(p.dyn_jobs) do r.dyn_jobs[j] = job.serial end
@@ -208,7 +219,7 @@ local function export_products(s)
   return out
 end
 
-local function export_jobs(s)
+local function export_jobs(s, raw)
   local out = {}
   for i, job in ipairs(s.job_list) do
     local r = scalars_out(job, JOB_TABLES, "job")
@@ -222,9 +233,9 @@ local function export_jobs(s)
     for k, t in ipairs(job.tags or {}) do r.tags[k] = { Key = t.Key, Value = t.Value } end
     if not job.tags then r.tags = nil end
     r.queue = s.core:job_queue(job.serial)
-    r.tasks = s.core:list(job.serial, 0)
+    r.tasks = model_list(s, raw, job.serial, 0)
     r.bucket = {}
-    for st = 1, store_mod.NST do r.bucket[st] = s.core:list(job.serial, st) end
+    for st = 1, store_mod.NST do r.bucket[st] = model_list(s, raw, job.serial, st) end
     if job.versions then
       local vs = {}
       for v in pairs(job.versions) do vs[#vs + 1] = v end
@@ -280,8 +291,13 @@ function M.export(emu, raw)
     local map = (c[1] == "src" and s.syms) or (c[1] == "desc" and desc) or nil
     tasks[c[1]] = column(s, "t_" .. c[1], map, raw)
   end
-  local events = {}
-  for i, e in ipairs(sim:queued()) do events[i] = { enc(e[1]), list_out(e[2]) } end
+  local events
+  if raw and s.core.q_json then
+    events = setmetatable({ text = s.core:q_json() }, RAW_MT)   -- seconds and codes are integers < 2^53
+  else
+    events = {}
+    for i, e in ipairs(sim:queued()) do events[i] = { enc(e[1]), list_out(e[2]) } end
+  end
   local groups = {}
   for i, g in ipairs(s.group_list) do
     local r = scalars_out(g, GROUP_TABLES, "group")
@@ -305,7 +321,7 @@ function M.export(emu, raw)
     store = {
       seed = enc(s.seed), gen = enc(s.gen.s), task_prefix = s.task_prefix, ndev = s.ndev, ntask = s.ntask,
       counts = { tasks = list_out(s.counts.tasks), events = enc(s.counts.events), calls = map_out(s.counts.calls) },
-      products = export_products(s), groups = groups, firmware = firmware, jobs = export_jobs(s),
+      products = export_products(s, raw), groups = groups, firmware = firmware, jobs = export_jobs(s, raw),
       devices = export_devices(s, raw), tasks = tasks,
     },
     sim = { now = enc(sim.now), events = enc(sim.events), queue = events },
@@ -340,7 +356,8 @@ local function col_load(s, name, src, saved, kind, map)
   local n = name:sub(1, 2) == "d_" and s.ndev or s.ntask
   if type(list) ~= "table" then fail("column %s is missing", saved) end
   if #list ~= n then fail("column %s has %d entries, expected %d", saved, #list, n) end
-  s.core:col_load(name, list, "column " .. saved, function(v, where) return fast_in(v, kind, where) end, map)
+  s.core:col_load(name, list, "column " .. saved, function(v, where) return fast_in(v, kind, where) end, map,
+    name == "t_desc" and s.desc_of or s.sym_of)
 end
 
 local function import_devices(s, src, n)
@@ -350,11 +367,12 @@ local function import_devices(s, src, n)
     glists[i] = list_in(gl, "string", "store.devices.group_lists")
     if s:glist(glists[i]) ~= i then fail("store.devices.group_lists: group list %d", i) end
   end
-  local gcol = col_in(src, "groups", n, "integer")
+  local gcol = list_in(src.groups, "integer", "column groups")
+  if #gcol ~= n then fail("column groups has %d entries, expected %d", #gcol, n) end
   for d = 1, n do
     if gcol[d] ~= 0 and not glists[gcol[d]] then fail("device %d: no group list %d", d, gcol[d]) end
   end
-  local sym = function(v) return s:sym(v) end
+  local sym = function(v) return s:sym(v) end   -- col_load looks in s.sym_of first
   col_load(s, "d_prod", src, "product", "integer")
   local ok, err = pcall(col_load, s, "d_name", src, "name", "string")
   if not ok then error(type(err) == "table" and err or { state_error = tostring(err) }, 0) end

@@ -44,7 +44,7 @@ function M.new(seed)
     gen = ids.generator(seed),
     syms = {}, sym_of = {},          -- symbol -> string, string -> symbol
     glists = {}, glist_of = {},      -- device group lists by number, and by table
-    texts = {}, text_of = {},        -- task descriptions given as text
+    texts = {}, text_of = {}, desc_of = {},   -- task descriptions given as text (desc_of: text -> code)
     t_json = {}, t_json_progress = {}, t_json_stamp = {},   -- cached API views (ops_tasks.lua); not saved
     products = {}, product_list = {},
     groups = {}, group_list = {},
@@ -101,6 +101,7 @@ function Store:desc_code(text)
     n = #self.texts + 1
     self.texts[n] = text
     self.text_of[text] = n
+    self.desc_of[text] = D_TEXT | (n << 8)
   end
   return D_TEXT | (n << 8)
 end
