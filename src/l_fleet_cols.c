@@ -344,6 +344,12 @@ static int m_col_json(lua_State *L)
 				tb_int(&b, (int64_t)v);
 				continue;
 			}
+			if (isfinite(v)) { /* state.lua's enc: {"$f": "%a"} */
+				char num[64];
+				int len = snprintf(num, sizeof num, "{\"$f\":\"%a\"}", v);
+				tb_str(&b, num, (size_t)len);
+				continue;
+			}
 			break;
 		}
 		default: break;
@@ -511,6 +517,25 @@ static int m_col_load(lua_State *L)
 		if (t == LUA_TNUMBER) {
 			dv = lua_tonumber(L, -1);
 			iv = lua_tointegerx(L, -1, &isint);
+		} else if (t == LUA_TTABLE && (kind == C_NUM || kind == C_NUMNIL)) {
+			/* state.lua's {"$f": "%a"} for a fractional number, read here without Lua */
+			if (lua_getfield(L, -1, "$f") == LUA_TSTRING) {
+				const char *txt = lua_tostring(L, -1);
+				char *end;
+				double x = strtod(txt, &end);
+				if (end != txt && !*end) {
+					lua_pop(L, 1);
+					lua_pushnumber(L, x);
+					lua_replace(L, -2);
+					t = LUA_TNUMBER;
+					dv = x;
+					iv = lua_tointegerx(L, -1, &isint);
+				} else {
+					lua_pop(L, 1);
+				}
+			} else {
+				lua_pop(L, 1);
+			}
 		}
 		if (t != LUA_TNUMBER || ((kind != C_NUM && kind != C_NUMNIL) && !isint)) {
 			lua_pushvalue(L, 5);

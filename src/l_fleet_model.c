@@ -459,6 +459,24 @@ static int m_list(lua_State *L)
 	return 1;
 }
 
+/* m:list_slice(first, last, ...) -> { entries first..last } of a list (m:list's arguments) */
+static int m_list_slice(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	lua_Integer first = luaL_checkinteger(L, 2), last = luaL_checkinteger(L, 3);
+	struct fm_list *l = lfm_list_of(L, m, 4);
+	if (first < 1)
+		first = 1;
+	if (last > (lua_Integer)l->n)
+		last = (lua_Integer)l->n;
+	lua_createtable(L, last >= first ? (int)(last - first + 1) : 0, 0);
+	for (lua_Integer i = first; i <= last; i++) {
+		lua_pushinteger(L, l->a[i - 1]);
+		lua_rawseti(L, -2, i - first + 1);
+	}
+	return 1;
+}
+
 /* m:job_list_load(serial, st, list): a saved task list or bucket (positions follow). */
 static int m_job_list_load(lua_State *L)
 {
@@ -730,7 +748,7 @@ int luaopen_otarun_core_fleet_model(lua_State *L)
 		{"add_device", m_add_device}, {"add_devices", m_add_devices}, {"dev_by_name", m_dev_by_name}, {"set_version", m_set_version}, {"add_job", m_add_job},
 		{"job_get", m_job_get}, {"job_set", m_job_set}, {"job_versions", m_job_versions},
 		{"job_queue", m_job_queue}, {"job_queue_load", m_job_queue_load}, {"list_len", m_list_len},
-		{"list_at", m_list_at}, {"list", m_list}, {"job_list_load", m_job_list_load},
+		{"list_at", m_list_at}, {"list", m_list}, {"list_slice", m_list_slice}, {"job_list_load", m_job_list_load},
 		{"task_of", m_task_of}, {"counts", m_counts}, {"count", m_count}, {"sizes", m_sizes},
 		{"new_task", m_new_task}, {"set_status", m_set_status}, {"bump", m_bump}, {"push", m_push},
 		{"run_until", m_run_until}, {"assign", m_assign}, {"assign_many", m_assign_many},

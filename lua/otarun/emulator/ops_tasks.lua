@@ -101,8 +101,10 @@ function ops.ListOTATaskByJob(emu, P)
   end
   local list = st and job.bucket[st] or job.tasks
   local total = #list
+  local first, last = (page - 1) * size + 1, math.min(total, page * size)
+  if s.core and first <= last then list, first, last = s.core:list_slice(first, last, job.serial, st or 0), 1, last - first + 1 end
   local n = 0
-  for i = (page - 1) * size + 1, math.min(total, page * size) do
+  for i = first, last do
     n = n + 1
     items[n] = task_json(emu, s, job, list[i])
   end
