@@ -502,6 +502,16 @@ static int m_job_list_load(lua_State *L)
 	return 0;
 }
 
+/* m:task_state(t) -> status, change stamp */
+static int m_task_state(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	uint32_t t = TASK(2);
+	lua_pushinteger(L, m->t_status[t]);
+	lua_pushinteger(L, m->t_stamp[t]);
+	return 2;
+}
+
 static int m_task_of(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
@@ -749,7 +759,7 @@ int luaopen_otarun_core_fleet_model(lua_State *L)
 		{"job_get", m_job_get}, {"job_set", m_job_set}, {"job_versions", m_job_versions},
 		{"job_queue", m_job_queue}, {"job_queue_load", m_job_queue_load}, {"list_len", m_list_len},
 		{"list_at", m_list_at}, {"list", m_list}, {"list_slice", m_list_slice}, {"job_list_load", m_job_list_load},
-		{"task_of", m_task_of}, {"counts", m_counts}, {"count", m_count}, {"sizes", m_sizes},
+		{"task_of", m_task_of}, {"task_state", m_task_state}, {"counts", m_counts}, {"count", m_count}, {"sizes", m_sizes},
 		{"new_task", m_new_task}, {"set_status", m_set_status}, {"bump", m_bump}, {"push", m_push},
 		{"run_until", m_run_until}, {"assign", m_assign}, {"assign_many", m_assign_many},
 		{"cancel_task", m_cancel_task}, {"requeue", m_requeue}, {"set_online", m_set_online},

@@ -50,7 +50,14 @@ end
 -- JSON text of task t's SimpleOTATaskInfo (job: its job, already checked for a Timeout change).
 local function task_json(emu, s, job, t)
   local text = s.t_json[t]
-  if text and (not s.t_stamp or s.t_json_stamp[t] == s.t_stamp[t]) then
+  if text and s.core then   -- the model in C: its status and change stamp in one call
+    local st, stamp = s.core:task_state(t)
+    if s.t_json_stamp[t] == stamp then
+      if st ~= IN_PROGRESS then return text end
+      local progress = emu.sim:progress(t)
+      if progress == s.t_json_progress[t] then return text end
+    end
+  elseif text then
     if s.t_status[t] ~= IN_PROGRESS then return text end
     local progress = emu.sim:progress(t)
     if progress == s.t_json_progress[t] then return text end

@@ -48,7 +48,8 @@ function Sim:queue_raw(sec, code) self.core:q_push(sec, code) end
 
 -- Runs every event due at or before T (epoch seconds); the clock ends at T.
 function Sim:run_until(T)
-  self.s:sync_products()
+  local due = self.core:q_next()
+  if due and due <= T then self.s:sync_products() end   -- the handlers read them
   local now, n = self.core:run_until(self.now, T)
   self.now = now
   self.s.counts.events = self.s.counts.events + n
