@@ -8,7 +8,7 @@ local sim_mod = require("otarun.emulator.sim")
 
 local M = {}
 
-M.MAX_DEVICES = 1000000 -- per fleet load: a bigger count would only exhaust memory
+M.MAX_DEVICES = 10000000 -- per fleet load (about 250 bytes a device, docs/emulator-scale.md): a bigger count would only exhaust memory
 
 -- One product per table; `products = { {...}, ... }` declares several, the outer fields acting as
 -- defaults for each (seed, online, duration, failure, poll, reconnect, groups, firmware).
