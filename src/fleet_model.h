@@ -18,6 +18,11 @@
 #define FM_NIL INT32_MIN /* an absent integer in an int32 column */
 #define FM_NST 7
 
+/* event kinds (lua/otarun/emulator/sim.lua packs them) and what a hash draw is for */
+enum { FM_K_NOTIFY = 1, FM_K_START, FM_K_FINISH, FM_K_TIMEOUT, FM_K_RETRY, FM_K_POLL, FM_K_ONLINE, FM_K_PUMP,
+       FM_K_SCHED_START, FM_K_SCHED_END };
+enum { FM_H_ONLINE = 1, FM_H_FAIL, FM_H_DUR, FM_H_START, FM_H_POLL, FM_H_RECONNECT, FM_H_GRAY };
+
 enum { FM_CONFIRM = 1, FM_QUEUED, FM_NOTIFIED, FM_IN_PROGRESS, FM_SUCCEEDED, FM_FAILED, FM_CANCELED };
 
 /* Task descriptions are packed: kind | a << 8 | b << 24 | c << 40 (lua/otarun/emulator/store.lua
@@ -140,7 +145,7 @@ void fm_bump(struct fm_model *m, uint32_t t);
 int fm_grow_tasks(struct fm_model *m, uint32_t n);
 int fm_grow_devices(struct fm_model *m, uint32_t n);
 
-/* The state machine (lua/otarun/emulator/sim.lua's interface); `m->now` is the clock. */
+/* The state machine (fleet_sim.c; lua/otarun/emulator/sim.lua's interface); `m->now` is the clock. */
 int fm_push(struct fm_model *m, double time, int kind, int64_t id, int64_t gen);
 int fm_run_until(struct fm_model *m, double T);
 int fm_assign(struct fm_model *m, uint32_t job, uint32_t d, long *task);

@@ -13,7 +13,6 @@
 
 #define COL_META "otarun.fleet.column"
 
-enum { C_NAME, C_BOOL, C_TRUE, C_U8, C_U16MAP, C_SYM, C_U32, C_U32NIL, C_GLIST, C_I32, C_I32NIL, C_I64, C_DESC, C_NUM, C_NUMNIL };
 
 struct coldesc {
 	const char *name;
@@ -33,12 +32,17 @@ static const struct coldesc COLS[] = {
 };
 #define NCOLS (sizeof COLS / sizeof COLS[0])
 
+int lfm_col_kind(int col)
+{
+	return COLS[col].kind;
+}
+
 struct column {
 	struct fm_model *m;
 	int col;
 };
 
-static int col_index(lua_State *L, const char *name)
+int lfm_col_index(lua_State *L, const char *name)
 {
 	for (size_t k = 0; k < NCOLS; k++)
 		if (!strcmp(COLS[k].name, name))
@@ -46,12 +50,12 @@ static int col_index(lua_State *L, const char *name)
 	return luaL_error(L, "fleet model: no column %s", name);
 }
 
-static void *base(const struct fm_model *m, int col)
+void *lfm_col_base(const struct fm_model *m, int col)
 {
 	return *(void *const *)((const char *)m + COLS[col].off);
 }
 
-static uint32_t col_len(const struct fm_model *m, int col)
+uint32_t lfm_col_len(const struct fm_model *m, int col)
 {
 	return COLS[col].task ? m->ntask : m->ndev;
 }
@@ -59,7 +63,7 @@ static uint32_t col_len(const struct fm_model *m, int col)
 /* Pushes entry i's value (nil for an absent one); map: a table or function at index `map`. */
 static void push_value(lua_State *L, const struct fm_model *m, int col, uint32_t i, int map)
 {
-	void *b = base(m, col);
+	void *b = lfm_col_base(m, col);
 	switch (COLS[col].kind) {
 	case C_NAME: {
 		size_t len;
@@ -126,7 +130,7 @@ static void push_value(lua_State *L, const struct fm_model *m, int col, uint32_t
 static int m_column(lua_State *L)
 {
 	lfm_check(L, 1);
-	int col = col_index(L, luaL_checkstring(L, 2));
+	int col = lfm_col_index(L, luaL_checkstring(L, 2));
 	struct column *c = lua_newuserdatauv(L, sizeof *c, 2);
 	c->m = lfm_check(L, 1);
 	c->col = col;
@@ -143,7 +147,7 @@ static int c_index(lua_State *L)
 	struct column *c = luaL_checkudata(L, 1, COL_META);
 	int ok;
 	lua_Integer i = lua_tointegerx(L, 2, &ok);
-	if (!ok || i < 1 || i > (lua_Integer)col_len(c->m, c->col))
+	if (!ok || i < 1 || i > (lua_Integer)lfm_col_len(c->m, c->col))
 		return 0;
 	lua_getiuservalue(L, 1, 2);
 	push_value(L, c->m, c->col, (uint32_t)i, lua_gettop(L));
@@ -153,7 +157,7 @@ static int c_index(lua_State *L)
 static int c_len(lua_State *L)
 {
 	struct column *c = luaL_checkudata(L, 1, COL_META);
-	lua_pushinteger(L, col_len(c->m, c->col));
+	lua_pushinteger(L, lfm_col_len(c->m, c->col));
 	return 1;
 }
 
@@ -164,7 +168,7 @@ static int c_newindex(lua_State *L)
 
 /* The saved state's form of entry i: absent -> false, a number as it is when whole (else the
  * caller's encoder, argument `enc`). Pushes one value. */
-static void push_saved(lua_State *L, const struct fm_model *m, int col, uint32_t i, int map, int enc)
+void lfm_push_saved(lua_State *L, const struct fm_model *m, int col, uint32_t i, int map, int enc)
 {
 	push_value(L, m, col, i, map);
 	if (lua_isnil(L, -1)) {
@@ -184,247 +188,13 @@ static void push_saved(lua_State *L, const struct fm_model *m, int col, uint32_t
 static int m_col_table(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
-	int col = col_index(L, luaL_checkstring(L, 2));
-	uint32_t n = col_len(m, col);
+	int col = lfm_col_index(L, luaL_checkstring(L, 2));
+	uint32_t n = lfm_col_len(m, col);
 	lua_createtable(L, (int)n, 0);
 	for (uint32_t i = 1; i <= n; i++) {
-		push_saved(L, m, col, i, 3, 4);
+		lfm_push_saved(L, m, col, i, 3, 4);
 		lua_rawseti(L, -2, i);
 	}
-	return 1;
-}
-
-/* A growing text buffer in C (the columns are written without a Lua value per entry). */
-struct tbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static int tb_room(struct tbuf *b, size_t more)
-{
-	if (b->n + more <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 65536;
-	while (cap < b->n + more)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p)
-		return -1;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void tb_int(struct tbuf *b, int64_t v)
-{
-	char digits[24], *q = digits + sizeof digits;
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do
-		*--q = (char)('0' + u % 10);
-	while (u /= 10);
-	if (v < 0)
-		*--q = '-';
-	size_t len = (size_t)(digits + sizeof digits - q);
-	memcpy(b->p + b->n, q, len);
-	b->n += len;
-}
-
-static void tb_str(struct tbuf *b, const char *s, size_t len)
-{
-	memcpy(b->p + b->n, s, len);
-	b->n += len;
-}
-
-/* A JSON string (as cjson writes it, '/' escaped too); room for 6 bytes a byte is the caller's. */
-static void tb_json_string(struct tbuf *b, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	b->p[b->n++] = '"';
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\' || ch == '/') {
-			b->p[b->n++] = '\\';
-			b->p[b->n++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			memcpy(b->p + b->n, "\\u00", 4);
-			b->n += 4;
-			b->p[b->n++] = hex[ch >> 4];
-			b->p[b->n++] = hex[ch & 15];
-		} else {
-			b->p[b->n++] = (char)ch;
-		}
-	}
-	b->p[b->n++] = '"';
-}
-
-/* JSON text of a Lua value (a string or an encoded number) by cjson, for the entries C does not
- * write itself; cached by `key` in the table at index `cache`. */
-static const char *lua_json(lua_State *L, int cjenc, int cache, int cache_key_top, size_t *len)
-{
-	/* value on top, key below it */
-	lua_pushvalue(L, cjenc);
-	lua_insert(L, -2);
-	lua_call(L, 1, 1);
-	if (cache_key_top) {
-		lua_pushvalue(L, -2);
-		lua_pushvalue(L, -2);
-		lua_rawset(L, cache);
-	}
-	return lua_tolstring(L, -1, len);
-}
-
-/* m:col_json(name, map, enc) -> JSON text of col_table's list (what cjson writes for it) */
-static int m_col_json(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	int col = col_index(L, luaL_checkstring(L, 2));
-	uint32_t n = col_len(m, col);
-	int kind = COLS[col].kind;
-	const void *bp = base(m, col);
-	lua_settop(L, 4);
-	lua_getglobal(L, "require");
-	lua_pushliteral(L, "cjson");
-	lua_call(L, 1, 1);
-	lua_getfield(L, -1, "encode");
-	int cjenc = lua_gettop(L);
-	lua_newtable(L); /* cache: entry value -> JSON text */
-	int cache = lua_gettop(L);
-	struct tbuf b = {0};
-	if (tb_room(&b, 2)) return luaL_error(L, "fleet model: out of memory");
-	b.p[b.n++] = '[';
-	for (uint32_t i = 1; i <= n; i++) {
-		if (tb_room(&b, 64)) {
-			free(b.p);
-			return luaL_error(L, "fleet model: out of memory");
-		}
-		if (i > 1)
-			b.p[b.n++] = ',';
-		switch (kind) {
-		case C_NAME: {
-			size_t len;
-			const char *nm = fm_name(m, i, &len);
-			if (tb_room(&b, len * 6 + 2)) {
-				free(b.p);
-				return luaL_error(L, "fleet model: out of memory");
-			}
-			tb_json_string(&b, nm, len);
-			continue;
-		}
-		case C_BOOL: tb_str(&b, ((const uint8_t *)bp)[i] ? "true" : "false", ((const uint8_t *)bp)[i] ? 4 : 5); continue;
-		case C_TRUE: tb_str(&b, ((const uint8_t *)bp)[i] ? "true" : "false", ((const uint8_t *)bp)[i] ? 4 : 5); continue;
-		case C_U8: tb_int(&b, ((const uint8_t *)bp)[i]); continue;
-		case C_U32: tb_int(&b, ((const uint32_t *)bp)[i]); continue;
-		case C_U32NIL:
-			if (((const uint32_t *)bp)[i])
-				tb_int(&b, ((const uint32_t *)bp)[i]);
-			else
-				tb_str(&b, "false", 5);
-			continue;
-		case C_I32: tb_int(&b, ((const int32_t *)bp)[i]); continue;
-		case C_I32NIL:
-			if (((const int32_t *)bp)[i] != FM_NIL)
-				tb_int(&b, ((const int32_t *)bp)[i]);
-			else
-				tb_str(&b, "false", 5);
-			continue;
-		case C_I64:
-			if (((const int64_t *)bp)[i] < 100000000000000 && ((const int64_t *)bp)[i] > -100000000000000) {
-				tb_int(&b, ((const int64_t *)bp)[i]);
-				continue;
-			}
-			break;
-		case C_NUM:
-		case C_NUMNIL: {
-			double v = ((const double *)bp)[i];
-			if (isnan(v)) {
-				tb_str(&b, "false", 5);
-				continue;
-			}
-			if (v == floor(v) && v < 1e14 && v > -1e14) {
-				tb_int(&b, (int64_t)v);
-				continue;
-			}
-			if (isfinite(v)) { /* state.lua's enc: {"$f": "%a"} */
-				char num[64];
-				int len = snprintf(num, sizeof num, "{\"$f\":\"%a\"}", v);
-				tb_str(&b, num, (size_t)len);
-				continue;
-			}
-			break;
-		}
-		default: break;
-		}
-		/* the rest through Lua: names, symbols, descriptions, large or fractional numbers */
-		int keyed = kind == C_SYM || kind == C_DESC || kind == C_U16MAP || kind == C_GLIST;
-		if (keyed) {
-			int64_t key = kind == C_SYM ? ((const int32_t *)bp)[i]
-			              : kind == C_DESC ? ((const int64_t *)bp)[i]
-			              : kind == C_U16MAP ? ((const uint16_t *)bp)[i] : ((const uint32_t *)bp)[i];
-			lua_pushinteger(L, key);
-			if (lua_rawget(L, cache) == LUA_TSTRING) {
-				size_t len;
-				const char *s = lua_tolstring(L, -1, &len);
-				if (tb_room(&b, len)) return luaL_error(L, "fleet model: out of memory");
-				tb_str(&b, s, len);
-				lua_pop(L, 1);
-				continue;
-			}
-			lua_pop(L, 1);
-			lua_pushinteger(L, key);
-		}
-		push_saved(L, m, col, i, 3, 4);
-		size_t len;
-		const char *s;
-		if (lua_type(L, -1) == LUA_TBOOLEAN) {
-			s = lua_toboolean(L, -1) ? "true" : "false";
-			len = strlen(s);
-			lua_pop(L, 1);
-			lua_pushstring(L, s);
-			if (keyed) {
-				lua_pushvalue(L, -2);
-				lua_pushvalue(L, -2);
-				lua_rawset(L, cache);
-			}
-		} else if (lua_type(L, -1) == LUA_TNUMBER) {
-			lua_pushstring(L, lua_tostring(L, -1)); /* an integer: its digits */
-			lua_remove(L, -2);
-			if (keyed) {
-				lua_pushvalue(L, -2);
-				lua_pushvalue(L, -2);
-				lua_rawset(L, cache);
-			}
-		} else {
-			lua_json(L, cjenc, cache, keyed, &len);
-		}
-		s = lua_tolstring(L, -1, &len);
-		if (tb_room(&b, len)) return luaL_error(L, "fleet model: out of memory");
-		tb_str(&b, s, len);
-		lua_pop(L, keyed ? 2 : 1);
-	}
-	if (!tb_room(&b, 1))
-		b.p[b.n++] = ']';
-	lua_pushlstring(L, b.p, b.n);
-	free(b.p);
-	return 1;
-}
-
-/* m:list_json(...) -> "[...]" of a model list (the arguments of m:list) */
-static int m_list_json(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	const struct fm_list *l = lfm_list_of(L, m, 2);
-	struct tbuf b = {0};
-	if (tb_room(&b, (size_t)l->n * 11 + 2))
-		return luaL_error(L, "fleet model: out of memory");
-	b.p[b.n++] = '[';
-	for (uint32_t i = 0; i < l->n; i++) {
-		if (i)
-			b.p[b.n++] = ',';
-		tb_int(&b, l->a[i]);
-	}
-	b.p[b.n++] = ']';
-	lua_pushlstring(L, b.p, b.n);
-	free(b.p);
 	return 1;
 }
 
@@ -435,12 +205,12 @@ static int m_list_json(lua_State *L)
 static int m_col_load(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
-	int col = col_index(L, luaL_checkstring(L, 2));
+	int col = lfm_col_index(L, luaL_checkstring(L, 2));
 	luaL_checktype(L, 3, LUA_TTABLE);
 	const char *where = luaL_checkstring(L, 4);
-	uint32_t n = col_len(m, col);
+	uint32_t n = lfm_col_len(m, col);
 	int kind = COLS[col].kind;
-	void *b = base(m, col);
+	void *b = lfm_col_base(m, col);
 	lua_settop(L, 7);
 	if (lua_isnil(L, 7)) {
 		lua_newtable(L);
@@ -669,43 +439,10 @@ static int m_glist_order(lua_State *L)
 	return 1;
 }
 
-/* m:q_json() -> "[[sec,[code,...]],...]": the event queue as q_list gives it, as JSON text */
-static int m_q_json(lua_State *L)
-{
-	struct fleet_queue *q = &lfm_check(L, 1)->q;
-	struct fleet_event *all = malloc((q->n ? q->n : 1) * sizeof *all);
-	struct tbuf b = {0};
-	if (!all || fleet_queue_sorted(q, all) != 0 || tb_room(&b, q->n * 48 + 2)) {
-		free(all);
-		free(b.p);
-		return luaL_error(L, "fleet model: out of memory");
-	}
-	b.p[b.n++] = '[';
-	for (size_t i = 0; i < q->n; i++) {
-		if (i == 0 || all[i].sec != all[i - 1].sec) {
-			if (i > 0)
-				tb_str(&b, "]],", 3);
-			b.p[b.n++] = '[';
-			tb_int(&b, all[i].sec);
-			tb_str(&b, ",[", 2);
-		} else {
-			b.p[b.n++] = ',';
-		}
-		tb_int(&b, all[i].code);
-	}
-	if (q->n)
-		tb_str(&b, "]]", 2);
-	b.p[b.n++] = ']';
-	free(all);
-	lua_pushlstring(L, b.p, b.n);
-	free(b.p);
-	return 1;
-}
-
 void lfm_open_cols(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{"column", m_column}, {"col_table", m_col_table}, {"col_json", m_col_json}, {"list_json", m_list_json}, {"q_json", m_q_json},
+		{"column", m_column}, {"col_table", m_col_table},  
 		{"col_load", m_col_load}, {"resize", m_resize}, {"ver_list_load", m_ver_list_load},
 		{"rebuild_devices", m_rebuild_devices}, {"ver_keys", m_ver_keys}, {"glist_order", m_glist_order}, {NULL, NULL},
 	};

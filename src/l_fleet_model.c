@@ -69,7 +69,7 @@ void lfm_push_num(lua_State *L, double v)
 }
 
 /* The start of a method that may run the state machine: `now` is argument 2. */
-static struct fm_model *enter(lua_State *L)
+struct fm_model *lfm_enter(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
 	m->now = luaL_checknumber(L, 2);
@@ -81,7 +81,7 @@ static struct fm_model *enter(lua_State *L)
 }
 
 /* After such a method: raise what a callback raised, or report memory. */
-static int leave(lua_State *L, struct fm_model *m, int rc)
+int lfm_leave(lua_State *L, struct fm_model *m, int rc)
 {
 	if (!m->err && rc == 0)
 		return 0;
@@ -93,7 +93,7 @@ static int leave(lua_State *L, struct fm_model *m, int rc)
 	return luaL_error(L, "fleet model: out of memory");
 }
 
-static uint32_t arg_index(lua_State *L, int i, uint32_t n, const char *what)
+uint32_t lfm_index(lua_State *L, int i, uint32_t n, const char *what)
 {
 	lua_Integer v = luaL_checkinteger(L, i);
 	if (v < 1 || (lua_Integer)n < v)
@@ -101,10 +101,6 @@ static uint32_t arg_index(lua_State *L, int i, uint32_t n, const char *what)
 	return (uint32_t)v;
 }
 
-#define DEV(i) arg_index(L, i, m->ndev, "device")
-#define TASK(i) arg_index(L, i, m->ntask, "task")
-#define JOB(i) arg_index(L, i, m->njob, "job")
-#define PROD(i) arg_index(L, i, m->nprod, "product")
 
 static int l_new(lua_State *L)
 {
@@ -163,7 +159,7 @@ static int m_prod_set(lua_State *L)
 	p->dyn.n = 0;
 	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, 9); i <= n; i++) {
 		lua_rawgeti(L, 9, i);
-		uint32_t j = arg_index(L, -1, m->njob, "job");
+		uint32_t j = lfm_index(L, -1, m->njob, "job");
 		lua_pop(L, 1);
 		if (fm_list_add(&p->dyn, j) != 0)
 			return luaL_error(L, "fleet model: out of memory");
@@ -208,7 +204,7 @@ static int m_add_device(lua_State *L)
 /* m:add_devices(now, p, ver, glist, count, share, prefix, seq) -> first device, last seq */
 static int m_add_devices(lua_State *L)
 {
-	struct fm_model *m = enter(L);
+	struct fm_model *m = lfm_enter(L);
 	uint32_t p = PROD(3);
 	int32_t ver = (int32_t)luaL_checkinteger(L, 4);
 	uint32_t glist = (uint32_t)luaL_checkinteger(L, 5);
@@ -219,7 +215,7 @@ static int m_add_devices(lua_State *L)
 	luaL_argcheck(L, count >= 0 && count < UINT32_MAX, 6, "bad count");
 	luaL_argcheck(L, strlen(prefix) < 200, 8, "prefix too long");
 	long first = fm_add_devices(m, p, ver, glist, (uint32_t)count, share, prefix, &seq);
-	leave(L, m, first < 0);
+	lfm_leave(L, m, first < 0);
 	lua_pushinteger(L, first);
 	lua_pushinteger(L, seq);
 	return 2;
@@ -416,13 +412,13 @@ struct fm_list *lfm_list_of(lua_State *L, struct fm_model *m, int i)
 	static struct fm_list empty;
 	if (lua_type(L, i) == LUA_TSTRING) {
 		const char *what = lua_tostring(L, i);
-		struct fm_prod *p = &m->prods[arg_index(L, i + 1, m->nprod, "product")];
+		struct fm_prod *p = &m->prods[lfm_index(L, i + 1, m->nprod, "product")];
 		if (!strcmp(what, "dev"))
 			return &p->devices;
 		lua_Integer v = luaL_checkinteger(L, i + 2);
 		return v >= 0 && (uint32_t)v < p->nby_ver ? &p->by_ver[v] : &empty;
 	}
-	struct fm_job *j = &m->jobs[arg_index(L, i, m->njob, "job")];
+	struct fm_job *j = &m->jobs[lfm_index(L, i, m->njob, "job")];
 	lua_Integer st = luaL_checkinteger(L, i + 1);
 	luaL_argcheck(L, st >= 0 && st <= FM_NST, i + 1, "expected a task status 0..7");
 	return st ? &j->bucket[st] : &j->tasks;
@@ -489,7 +485,7 @@ static int m_job_list_load(lua_State *L)
 	l->n = 0;
 	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, 4); i <= n; i++) {
 		lua_rawgeti(L, 4, i);
-		uint32_t t = arg_index(L, -1, m->ntask, "task");
+		uint32_t t = lfm_index(L, -1, m->ntask, "task");
 		lua_pop(L, 1);
 		if (fm_list_add(l, t) != 0)
 			return luaL_error(L, "fleet model: out of memory");
@@ -561,216 +557,23 @@ static int m_sizes(lua_State *L)
 	return 2;
 }
 
-/* Tasks and the state machine (argument 2 is the clock) -------------------------------------- */
-
-static int m_new_task(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	long t = fm_new_task(m, JOB(3), DEV(4), (int)luaL_checkinteger(L, 5), luaL_optinteger(L, 6, 0));
-	leave(L, m, t < 0);
-	lua_pushinteger(L, t);
-	return 1;
-}
-
-static int m_set_status(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_set_status(m, TASK(3), (int)luaL_checkinteger(L, 4), luaL_optinteger(L, 5, 0)));
-}
-
-static int m_bump(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	fm_bump(m, TASK(2));
-	return 0;
-}
-
-static int m_push(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_push(m, luaL_checknumber(L, 3), (int)luaL_checkinteger(L, 4), luaL_checkinteger(L, 5),
-	                           luaL_optinteger(L, 6, 0)));
-}
-
-/* m:run_until(now, T) -> now, events run */
-static int m_run_until(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	int64_t before = m->events;
-	leave(L, m, fm_run_until(m, luaL_checknumber(L, 3)));
-	lfm_push_num(L, m->now);
-	lua_pushinteger(L, m->events - before);
-	return 2;
-}
-
-static int m_assign(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	long t;
-	leave(L, m, fm_assign(m, JOB(3), DEV(4), &t));
-	if (!t)
-		return 0;
-	lua_pushinteger(L, t);
-	return 1;
-}
-
-/* m:assign_many(now, serial, { d... }[, only_uncovered]): assign each in order; with the flag,
- * only devices the job covers and has no task for (a dynamic job's sweep). */
-static int m_assign_many(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	uint32_t job = JOB(3);
-	luaL_checktype(L, 4, LUA_TTABLE);
-	int sweep = lua_toboolean(L, 5);
-	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, 4); i <= n; i++) {
-		lua_rawgeti(L, 4, i);
-		uint32_t d = arg_index(L, -1, m->ndev, "device");
-		lua_pop(L, 1);
-		if (sweep && (!fm_covers(m, job, d, m->d_ver[d]) || fm_task_of(m, job, d)))
-			continue;
-		long t;
-		leave(L, m, fm_assign(m, job, d, &t));
-	}
-	return 0;
-}
-
-static int m_cancel_task(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_cancel_task(m, TASK(3), luaL_optinteger(L, 4, 0)));
-}
-
-static int m_requeue(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_requeue(m, TASK(3), lua_toboolean(L, 4), lua_toboolean(L, 5)));
-}
-
-static int m_set_online(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_set_online(m, DEV(3), lua_toboolean(L, 4)));
-}
-
-static int m_report(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_report(m, DEV(3)));
-}
-
-static int m_check_done(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_check_done(m, JOB(3)));
-}
-
-static int m_unbind(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_unbind(m, TASK(3)));
-}
-
-static int m_kick(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	return leave(L, m, fm_kick(m, JOB(3)));
-}
-
-static int m_bind(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	fm_bind(m, JOB(2), DEV(3), TASK(4));
-	return 0;
-}
-
-static int m_covers(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	lua_pushboolean(L, fm_covers(m, JOB(2), DEV(3), (int32_t)luaL_checkinteger(L, 4)));
-	return 1;
-}
-
-static int m_reconnect_delay(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	lua_pushinteger(L, fm_reconnect_delay(m, DEV(2)));
-	return 1;
-}
-
-static int m_progress(lua_State *L)
-{
-	struct fm_model *m = enter(L);
-	lua_pushinteger(L, fm_progress(m, TASK(3)));
-	return 1;
-}
-
-/* The event queue ----------------------------------------------------------------------------- */
-
-static int m_q_next(lua_State *L)
-{
-	int64_t sec;
-	if (!fleet_queue_next(&lfm_check(L, 1)->q, &sec))
-		return 0;
-	lua_pushinteger(L, sec);
-	return 1;
-}
-
-static int m_q_push(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	if (fleet_queue_push(&m->q, luaL_checkinteger(L, 2), luaL_checkinteger(L, 3)) != 0)
-		return luaL_error(L, "fleet model: out of memory");
-	return 0;
-}
-
-static int m_q_list(lua_State *L)
-{
-	struct fleet_queue *q = &lfm_check(L, 1)->q;
-	struct fleet_event *all = lua_newuserdatauv(L, (q->n ? q->n : 1) * sizeof *all, 0);
-	if (fleet_queue_sorted(q, all) != 0)
-		return luaL_error(L, "fleet model: out of memory");
-	lua_createtable(L, 0, 0);
-	lua_Integer nsec = 0, ncode = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (i == 0 || all[i].sec != all[i - 1].sec) {
-			if (i > 0)
-				lua_rawseti(L, -2, 2), lua_rawseti(L, -2, ++nsec);
-			lua_createtable(L, 2, 0);
-			lua_pushinteger(L, all[i].sec);
-			lua_rawseti(L, -2, 1);
-			lua_createtable(L, 0, 0);
-			ncode = 0;
-		}
-		lua_pushinteger(L, all[i].code);
-		lua_rawseti(L, -2, ++ncode);
-	}
-	if (q->n) {
-		lua_rawseti(L, -2, 2);
-		lua_rawseti(L, -2, ++nsec);
-	}
-	return 1;
-}
-
 int luaopen_otarun_core_fleet_model(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{"add_prod", m_add_prod}, {"prod_set", m_prod_set}, {"add_glist", m_add_glist},
-		{"add_device", m_add_device}, {"add_devices", m_add_devices}, {"dev_by_name", m_dev_by_name}, {"set_version", m_set_version}, {"add_job", m_add_job},
-		{"job_get", m_job_get}, {"job_set", m_job_set}, {"job_versions", m_job_versions},
-		{"job_queue", m_job_queue}, {"job_queue_load", m_job_queue_load}, {"list_len", m_list_len},
-		{"list_at", m_list_at}, {"list", m_list}, {"list_slice", m_list_slice}, {"job_list_load", m_job_list_load},
-		{"task_of", m_task_of}, {"task_state", m_task_state}, {"counts", m_counts}, {"count", m_count}, {"sizes", m_sizes},
-		{"new_task", m_new_task}, {"set_status", m_set_status}, {"bump", m_bump}, {"push", m_push},
-		{"run_until", m_run_until}, {"assign", m_assign}, {"assign_many", m_assign_many},
-		{"cancel_task", m_cancel_task}, {"requeue", m_requeue}, {"set_online", m_set_online},
-		{"report", m_report}, {"check_done", m_check_done}, {"unbind", m_unbind}, {"kick", m_kick},
-		{"bind", m_bind}, {"covers", m_covers}, {"reconnect_delay", m_reconnect_delay},
-		{"progress", m_progress}, {"q_next", m_q_next}, {"q_push", m_q_push}, {"q_list", m_q_list},
-		{NULL, NULL},
+		{"add_device", m_add_device}, {"add_devices", m_add_devices}, {"dev_by_name", m_dev_by_name},
+		{"set_version", m_set_version}, {"add_job", m_add_job}, {"job_get", m_job_get},
+		{"job_set", m_job_set}, {"job_versions", m_job_versions}, {"job_queue", m_job_queue},
+		{"job_queue_load", m_job_queue_load}, {"list_len", m_list_len}, {"list_at", m_list_at},
+		{"list", m_list}, {"list_slice", m_list_slice}, {"job_list_load", m_job_list_load},
+		{"task_of", m_task_of}, {"task_state", m_task_state}, {"counts", m_counts}, {"count", m_count},
+		{"sizes", m_sizes}, {NULL, NULL},
 	};
 	luaL_newmetatable(L, MODEL_META);
 	luaL_newlib(L, methods);
 	lfm_open_cols(L);
+	lfm_open_sim(L);
+	lfm_open_json(L);
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, m_gc);
 	lua_setfield(L, -2, "__gc");

@@ -102,20 +102,6 @@ local function fast_in(v, kind, where)
   return typed(v, kind, where)
 end
 
--- kind: "string" | "integer" | "number" | "boolean"
-local function col_in(t, name, n, kind, sparse)
-  local src = t[name]
-  if type(src) ~= "table" then fail("column %s is missing", name) end
-  if #src ~= n then fail("column %s has %d entries, expected %d", name, #src, n) end
-  local out = {}
-  local where = "column " .. name
-  for i = 1, n do
-    local v = src[i]
-    if not (sparse and v == false) then out[i] = fast_in(v, kind, where) end
-  end
-  return out
-end
-
 local function list_out(list)
   local out = {}
   for i, v in ipairs(list or {}) do
@@ -454,7 +440,7 @@ local function import_tasks(s, src, n)
     if c[4] and src[name] == nil then
       -- older files: the job's timeout
       local col = {}
-      local jobs = col_in(src, "job", n, "integer")
+      local jobs = list_in(src.job, "integer", "column job")
       for t = 1, n do
         local job = s.job_list[jobs[t]]
         col[t] = job and job.timeout or false
@@ -464,7 +450,7 @@ local function import_tasks(s, src, n)
       col_load(s, "t_" .. name, src, name, c[2], (name == "src" and function(v) return s:sym(v) end) or (name == "desc" and desc) or nil)
     end
   end
-  local t_job, t_status, t_dev, core = s.t_job, s.t_status, s.t_dev, s.core
+  local t_job, t_status, core = s.t_job, s.t_status, s.core
   for _, job in ipairs(s.job_list) do
     for _, t in ipairs(job.saved_tasks) do
       if t < 1 or t > n or t_job[t] ~= job.serial then fail("job %s lists task %d, which is not its own", job.id, t) end
@@ -484,7 +470,6 @@ local function import_tasks(s, src, n)
       p.dyn_jobs[k] = s.job_list[serial] or fail("product %s: no dynamic job %d", p.key, serial)
     end
   end
-  local _ = t_dev
 end
 
 local function import_sim(s, src, now)
