@@ -211,6 +211,15 @@ static int m_col_load(lua_State *L)
 	uint32_t n = lfm_col_len(m, col);
 	int kind = COLS[col].kind;
 	void *b = lfm_col_base(m, col);
+	if (kind == C_NAME) { /* the name indexes at their final size: no rehash while loading */
+		for (uint32_t p = 1; p <= m->nprod; p++) {
+			uint32_t count = 0;
+			for (uint32_t i = 1; i <= n; i++)
+				count += m->d_prod[i] == p;
+			if (fm_grow_names(m, p, count) != 0)
+				return luaL_error(L, "fleet model: out of memory");
+		}
+	}
 	lua_settop(L, 7);
 	if (lua_isnil(L, 7)) {
 		lua_newtable(L);
