@@ -285,6 +285,25 @@ uint32_t fm_dev_by_name(const struct fm_model *m, uint32_t p, const char *name, 
 	return pr->nslots ? *name_slot(m, pr, name, len) : 0;
 }
 
+/* Files device d's name at its (free) slot of the product's index, which has room. */
+static int put_name(struct fm_model *m, uint32_t d, const char *name, size_t len, uint32_t *slot)
+{
+	if (m->nbytes + len > m->capbytes) {
+		uint64_t cap = m->capbytes ? m->capbytes : 4096;
+		while (cap < m->nbytes + len)
+			cap *= 2;
+		GROW(m->names, cap);
+		m->capbytes = cap;
+	}
+	memcpy(m->names + m->nbytes, name, len);
+	m->d_name[d] = m->nbytes;
+	m->nbytes += len;
+	m->d_name[d + 1] = m->nbytes;
+	*slot = d;
+	m->prods[m->d_prod[d]].nnames++;
+	return 0;
+}
+
 int fm_add_name(struct fm_model *m, uint32_t d, const char *name, size_t len)
 {
 	struct fm_prod *pr = &m->prods[m->d_prod[d]];
@@ -346,13 +365,15 @@ long fm_add_devices(struct fm_model *m, uint32_t p, int32_t ver, uint32_t glist,
 		return -1;
 	for (uint32_t i = 0; i < count; i++) {
 		int len;
+		uint32_t *slot;
 		do {
 			++*seq;
 			len = (int)plen + snprintf(name + plen, sizeof name - plen, "%06lld", (long long)*seq);
-		} while (fm_dev_by_name(m, p, name, (size_t)len));
+			slot = name_slot(m, &m->prods[p], name, (size_t)len);
+		} while (*slot);
 		uint32_t d = m->ndev + 1;
 		int online = fleet_hash01(m->prods[p].seed, FM_H_ONLINE, d, 0) < share;
-		if (fm_add_device(m, p, ver, online, glist, m->now) < 0 || fm_add_name(m, d, name, (size_t)len) != 0)
+		if (fm_add_device(m, p, ver, online, glist, m->now) < 0 || put_name(m, d, name, (size_t)len, slot) != 0)
 			return -1;
 		if (!online && fm_push(m, m->now + (double)fm_reconnect_delay(m, d), FM_K_ONLINE, d, 0) != 0)
 			return -1;

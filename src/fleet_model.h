@@ -153,6 +153,7 @@ int fm_cancel_task(struct fm_model *m, uint32_t t, int64_t desc);
 int fm_requeue(struct fm_model *m, uint32_t t, int reset, int confirm);
 int fm_set_online(struct fm_model *m, uint32_t d, int online);
 int fm_report(struct fm_model *m, uint32_t d);
+int fm_in_group(const struct fm_model *m, uint32_t d, int32_t g);
 int fm_covers(const struct fm_model *m, uint32_t job, uint32_t d, int32_t v);
 int fm_check_done(struct fm_model *m, uint32_t job);
 void fm_bind(struct fm_model *m, uint32_t job, uint32_t d, uint32_t t);

@@ -294,7 +294,7 @@ int64_t fm_reconnect_delay(const struct fm_model *m, uint32_t d)
 	return (int64_t)floor(-(double)p->reconnect * log(1 - u)) + 1;
 }
 
-static int in_group(const struct fm_model *m, uint32_t d, int32_t g)
+int fm_in_group(const struct fm_model *m, uint32_t d, int32_t g)
 {
 	uint32_t gl = m->d_glist[d];
 	if (!gl)
@@ -319,7 +319,7 @@ int fm_covers(const struct fm_model *m, uint32_t job, uint32_t d, int32_t v)
 	}
 	if (j->need_src && v != j->need_src)
 		return 0;
-	return j->group != 0 && in_group(m, d, j->group);
+	return j->group != 0 && fm_in_group(m, d, j->group);
 }
 
 /* The device reports its version: the latest running dynamic job of its product that covers it

@@ -142,9 +142,10 @@ static int m_column(lua_State *L)
 	return 1;
 }
 
+/* __index and __len of a column object: only ever called with one (no check per access) */
 static int c_index(lua_State *L)
 {
-	struct column *c = luaL_checkudata(L, 1, COL_META);
+	struct column *c = lua_touserdata(L, 1);
 	int ok;
 	lua_Integer i = lua_tointegerx(L, 2, &ok);
 	if (!ok || i < 1 || i > (lua_Integer)lfm_col_len(c->m, c->col))
@@ -156,7 +157,7 @@ static int c_index(lua_State *L)
 
 static int c_len(lua_State *L)
 {
-	struct column *c = luaL_checkudata(L, 1, COL_META);
+	struct column *c = lua_touserdata(L, 1);
 	lua_pushinteger(L, lfm_col_len(c->m, c->col));
 	return 1;
 }

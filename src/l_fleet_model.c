@@ -549,6 +549,24 @@ static int m_count(lua_State *L)
 	return 1;
 }
 
+/* m:in_group(d, group symbol) -> bool */
+static int m_in_group(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	lua_pushboolean(L, fm_in_group(m, DEV(2), (int32_t)luaL_checkinteger(L, 3)));
+	return 1;
+}
+
+static int m_online_count(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	lua_Integer n = 0;
+	for (uint32_t d = 1; d <= m->ndev; d++)
+		n += m->d_online[d];
+	lua_pushinteger(L, n);
+	return 1;
+}
+
 static int m_sizes(lua_State *L)
 {
 	struct fm_model *m = lfm_check(L, 1);
@@ -567,7 +585,7 @@ int luaopen_otarun_core_fleet_model(lua_State *L)
 		{"job_queue_load", m_job_queue_load}, {"list_len", m_list_len}, {"list_at", m_list_at},
 		{"list", m_list}, {"list_slice", m_list_slice}, {"job_list_load", m_job_list_load},
 		{"task_of", m_task_of}, {"task_state", m_task_state}, {"counts", m_counts}, {"count", m_count},
-		{"sizes", m_sizes}, {NULL, NULL},
+		{"sizes", m_sizes}, {"in_group", m_in_group}, {"online_count", m_online_count}, {NULL, NULL},
 	};
 	luaL_newmetatable(L, MODEL_META);
 	luaL_newlib(L, methods);

@@ -223,13 +223,11 @@ function Store:device_by_name(pk, name)
 end
 
 function Store:in_group(d, gid)
-  local gs = self.d_groups[d]
-  if not gs then return false end
-  for i = 1, #gs do
-    if gs[i] == gid then return true end
-  end
-  return false
+  local sym = self.sym_of[gid]
+  return sym ~= nil and self.core:in_group(d, sym)
 end
+
+function Store:online_count() return self.core:online_count() end
 
 -- Groups -----------------------------------------------------------------------------------
 
