@@ -146,7 +146,13 @@ int fm_task_of_set(struct fm_model *m, uint32_t job, uint32_t d, uint32_t t)
 
 /* Columns ------------------------------------------------------------------------------------ */
 
-#define GROW(p, n) do { void *np_ = realloc((p), (size_t)(n) * sizeof *(p)); if (!np_) return -1; (p) = np_; } while (0)
+#define GROW(p, n)                                                    \
+	do {                                                          \
+		void *np_ = realloc((p), (size_t)(n) * sizeof *(p));  \
+		if (!np_)                                             \
+			return -1;                                    \
+		(p) = np_;                                            \
+	} while (0)
 
 int fm_grow_devices(struct fm_model *m, uint32_t n)
 {

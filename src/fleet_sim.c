@@ -163,7 +163,8 @@ static int on_start(struct fm_model *m, uint32_t t, int64_t g)
 	if (isnan(m->t_started[t]))
 		m->t_started[t] = now;
 	const struct fm_prod *p = &m->prods[m->d_prod[d]];
-	int64_t dur = p->dmin + (int64_t)floor(fleet_hash01(p->seed, FM_H_DUR, t, m->t_retries[t]) * (double)(p->dmax - p->dmin + 1));
+	double u = fleet_hash01(p->seed, FM_H_DUR, t, m->t_retries[t]);
+	int64_t dur = p->dmin + (int64_t)floor(u * (double)(p->dmax - p->dmin + 1));
 	m->t_astart[t] = now;
 	m->t_dur[t] = (int32_t)dur;
 	int32_t timeout = m->t_timeout[t];

@@ -23,7 +23,8 @@ struct coldesc {
 #define D(n, k) {#n, k, 0, offsetof(struct fm_model, n)}
 #define T(n, k) {#n, k, 1, offsetof(struct fm_model, n)}
 static const struct coldesc COLS[] = {
-	D(d_name, C_NAME), D(d_prod, C_U16MAP), D(d_ver, C_SYM), D(d_online, C_BOOL), D(d_task, C_U32NIL), D(d_glist, C_GLIST),
+	D(d_name, C_NAME), D(d_prod, C_U16MAP), D(d_ver, C_SYM), D(d_online, C_BOOL), D(d_task, C_U32NIL),
+	D(d_glist, C_GLIST),
 	D(d_created, C_NUM), D(d_online_at, C_NUMNIL),
 	T(t_job, C_U32), T(t_dev, C_U32), T(t_status, C_U8), T(t_src, C_SYM), T(t_created, C_NUM),
 	T(t_modified, C_NUM), T(t_retries, C_I32), T(t_gen, C_I64), T(t_started, C_NUMNIL),
@@ -454,7 +455,8 @@ void lfm_open_cols(lua_State *L)
 	static const luaL_Reg methods[] = {
 		{"column", m_column}, {"col_table", m_col_table},  
 		{"col_load", m_col_load}, {"resize", m_resize}, {"ver_list_load", m_ver_list_load},
-		{"rebuild_devices", m_rebuild_devices}, {"ver_keys", m_ver_keys}, {"glist_order", m_glist_order}, {NULL, NULL},
+		{"rebuild_devices", m_rebuild_devices}, {"ver_keys", m_ver_keys}, {"glist_order", m_glist_order},
+		{NULL, NULL},
 	};
 	luaL_setfuncs(L, methods, 0);
 	luaL_newmetatable(L, COL_META);

@@ -126,8 +126,13 @@ static int m_col_json(lua_State *L)
 			tb_json_string(&b, nm, len);
 			continue;
 		}
-		case C_BOOL: tb_str(&b, ((const uint8_t *)bp)[i] ? "true" : "false", ((const uint8_t *)bp)[i] ? 4 : 5); continue;
-		case C_TRUE: tb_str(&b, ((const uint8_t *)bp)[i] ? "true" : "false", ((const uint8_t *)bp)[i] ? 4 : 5); continue;
+		case C_BOOL:
+		case C_TRUE: /* an absent entry of a C_TRUE column is saved as false */
+			if (((const uint8_t *)bp)[i])
+				tb_str(&b, "true", 4);
+			else
+				tb_str(&b, "false", 5);
+			continue;
 		case C_U8: tb_int(&b, ((const uint8_t *)bp)[i]); continue;
 		case C_U32: tb_int(&b, ((const uint32_t *)bp)[i]); continue;
 		case C_U32NIL:

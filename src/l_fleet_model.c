@@ -151,7 +151,8 @@ static int m_prod_set(lua_State *L)
 	luaL_checktype(L, 8, LUA_TTABLE);
 	lua_pushnil(L);
 	while (lua_next(L, 8)) {
-		if (fm_prod_fail(m, (uint32_t)(p - m->prods), (int32_t)luaL_checkinteger(L, -2), luaL_checknumber(L, -1)) != 0)
+		int32_t ver = (int32_t)luaL_checkinteger(L, -2);
+		if (fm_prod_fail(m, (uint32_t)(p - m->prods), ver, luaL_checknumber(L, -1)) != 0)
 			return luaL_error(L, "fleet model: out of memory");
 		lua_pop(L, 1);
 	}

@@ -33,7 +33,8 @@ static int m_bump(lua_State *L)
 static int m_push(lua_State *L)
 {
 	struct fm_model *m = lfm_enter(L);
-	return lfm_leave(L, m, fm_push(m, luaL_checknumber(L, 3), (int)luaL_checkinteger(L, 4), luaL_checkinteger(L, 5),
+	double time = luaL_checknumber(L, 3);
+	return lfm_leave(L, m, fm_push(m, time, (int)luaL_checkinteger(L, 4), luaL_checkinteger(L, 5),
 	                           luaL_optinteger(L, 6, 0)));
 }
 
