@@ -243,7 +243,7 @@ local function static_targets(emu, job)
       end
     end
   else
-    for _, d in ipairs(p.devices) do take(d) end
+    for _, d in ipairs(s.core and s.core:list("dev", p.serial) or p.devices) do take(d) end
   end
   table.sort(list)
   if job.target == "GRAY" then

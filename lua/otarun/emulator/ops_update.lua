@@ -87,7 +87,8 @@ function M.set_versions(emu, job, list)
     local s = emu.store
     local candidates = {}
     for _, v in ipairs(added) do
-      for _, d in ipairs(job.product.by_ver[v] or {}) do candidates[#candidates + 1] = d end
+      local devs = s.ver_devices and s:ver_devices(job.product, v) or job.product.by_ver[v] or {}
+      for _, d in ipairs(devs) do candidates[#candidates + 1] = d end
     end
     table.sort(candidates)
     for _, d in ipairs(candidates) do
