@@ -129,6 +129,8 @@ static int m_gc(lua_State *L)
 
 static int m_add_prod(lua_State *L)
 {
+	if (lfm_check(L, 1)->nprod >= UINT16_MAX) /* d_prod holds 16 bits */
+		return luaL_error(L, "the emulator holds at most %d products", (int)UINT16_MAX);
 	int p = fm_add_prod(lfm_check(L, 1));
 	if (p < 0)
 		return luaL_error(L, "fleet model: out of memory");

@@ -191,7 +191,8 @@ function M.add(emu, f)
       end
     end
     local seq = p.name_seq[dspec.prefix] or 0
-    if s.add_devices and not dspec.names then   -- generated names: the model adds them in C
+    local bulk = s.add_devices and not dspec.names and #dspec.prefix < 200
+    if bulk then   -- generated names: the model adds them in C
       local first
       first, seq = s:add_devices(p, dspec.version, groups, dspec.count, online_share, dspec.prefix, seq, now)
       for _, gid in ipairs(groups or {}) do
@@ -200,7 +201,7 @@ function M.add(emu, f)
       end
       added = added + dspec.count
     end
-    for i = 1, (s.add_devices and not dspec.names) and 0 or dspec.count do
+    for i = 1, bulk and 0 or dspec.count do
       local name
       if dspec.names then
         name = dspec.names[i]

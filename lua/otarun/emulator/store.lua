@@ -126,7 +126,12 @@ end
 
 function Store:product(key) return self.products[key] end
 
+M.MAX_PRODUCTS = 65535   -- the model's product column holds 16 bits
+
 function Store:add_product(key, name, params)
+  if #self.product_list >= M.MAX_PRODUCTS then
+    error({ fleet_error = string.format("the emulator holds at most %d products", M.MAX_PRODUCTS) }, 0)
+  end
   local core = self.core
   local serial = core:add_prod()
   local p = {
