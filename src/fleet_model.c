@@ -271,28 +271,36 @@ const char *fm_name(const struct fm_model *m, uint32_t d, size_t *len)
 	return m->names + m->d_name[d];
 }
 
-static uint32_t *name_slot(const struct fm_model *m, const struct fm_prod *pr, const char *name, size_t len)
+/* The slot of `name` (hash h) in the product's index: its own, or the free one it would take.
+ * Each slot keeps the name's hash, so a probe reads the names only on a full hash match. */
+static uint32_t name_find(const struct fm_model *m, const struct fm_prod *pr, const char *name, size_t len,
+                          uint32_t h)
 {
 	uint32_t mask = pr->nslots - 1;
-	for (uint32_t i = (uint32_t)name_hash(name, len) & mask;; i = (i + 1) & mask) {
-		uint32_t d = pr->name_slots[i];
+	for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+		const struct fm_name_slot *sl = &pr->name_slots[i];
+		if (!sl->d)
+			return i;
+		if (sl->hash != h)
+			continue;
 		size_t dl;
-		if (!d)
-			return &pr->name_slots[i];
-		const char *dn = fm_name(m, d, &dl);
+		const char *dn = fm_name(m, sl->d, &dl);
 		if (dl == len && !memcmp(dn, name, len))
-			return &pr->name_slots[i];
+			return i;
 	}
 }
 
 uint32_t fm_dev_by_name(const struct fm_model *m, uint32_t p, const char *name, size_t len)
 {
 	const struct fm_prod *pr = &m->prods[p];
-	return pr->nslots ? *name_slot(m, pr, name, len) : 0;
+	if (!pr->nslots)
+		return 0;
+	uint32_t h = (uint32_t)name_hash(name, len);
+	return pr->name_slots[name_find(m, pr, name, len, h)].d;
 }
 
-/* Files device d's name at its (free) slot of the product's index, which has room. */
-static int put_name(struct fm_model *m, uint32_t d, const char *name, size_t len, uint32_t *slot)
+/* Files device d's name at slot i (free, hash h) of its product's index, which has room. */
+static int put_name(struct fm_model *m, uint32_t d, const char *name, size_t len, uint32_t i, uint32_t h)
 {
 	if (m->nbytes + len > m->capbytes) {
 		uint64_t cap = m->capbytes ? m->capbytes : 4096;
@@ -305,56 +313,44 @@ static int put_name(struct fm_model *m, uint32_t d, const char *name, size_t len
 	m->d_name[d] = m->nbytes;
 	m->nbytes += len;
 	m->d_name[d + 1] = m->nbytes;
-	*slot = d;
-	m->prods[m->d_prod[d]].nnames++;
+	struct fm_prod *pr = &m->prods[m->d_prod[d]];
+	pr->name_slots[i].d = d;
+	pr->name_slots[i].hash = h;
+	pr->nnames++;
 	return 0;
 }
 
 int fm_add_name(struct fm_model *m, uint32_t d, const char *name, size_t len)
 {
-	struct fm_prod *pr = &m->prods[m->d_prod[d]];
-	if (m->nbytes + len > m->capbytes) {
-		uint64_t cap = m->capbytes ? m->capbytes : 4096;
-		while (cap < m->nbytes + len)
-			cap *= 2;
-		GROW(m->names, cap);
-		m->capbytes = cap;
-	}
 	if (fm_grow_names(m, m->d_prod[d], 1) != 0)
 		return -1;
-	memcpy(m->names + m->nbytes, name, len);
-	m->d_name[d] = m->nbytes;
-	m->nbytes += len;
-	m->d_name[d + 1] = m->nbytes;
-	*name_slot(m, pr, name, len) = d;
-	pr->nnames++;
-	return 0;
+	uint32_t h = (uint32_t)name_hash(name, len);
+	return put_name(m, d, name, len, name_find(m, &m->prods[m->d_prod[d]], name, len, h), h);
 }
 
 /* Room in the product's name index for `more` names (at most half full). */
 int fm_grow_names(struct fm_model *m, uint32_t p, uint32_t more)
 {
 	struct fm_prod *pr = &m->prods[p];
-	if ((uint64_t)(pr->nnames + more) * 2 > pr->nslots) {
-		uint32_t n = pr->nslots ? pr->nslots : 1024;
-		while ((uint64_t)(pr->nnames + more) * 2 > n)
-			n *= 2;
-		uint32_t *old = pr->name_slots, nold = pr->nslots;
-		pr->name_slots = calloc(n, sizeof *pr->name_slots);
-		if (!pr->name_slots) {
-			pr->name_slots = old;
-			return -1;
-		}
-		pr->nslots = n;
-		for (uint32_t i = 0; i < nold; i++) {
-			if (old[i]) {
-				size_t l;
-				const char *s = fm_name(m, old[i], &l);
-				*name_slot(m, pr, s, l) = old[i];
-			}
-		}
-		free(old);
+	if ((uint64_t)(pr->nnames + more) * 2 <= pr->nslots)
+		return 0;
+	uint32_t n = pr->nslots ? pr->nslots : 1024;
+	while ((uint64_t)(pr->nnames + more) * 2 > n)
+		n *= 2;
+	struct fm_name_slot *old = pr->name_slots, *sl = calloc(n, sizeof *sl);
+	if (!sl)
+		return -1;
+	for (uint32_t i = 0; i < pr->nslots; i++) {
+		if (!old[i].d)
+			continue;
+		uint32_t j = old[i].hash & (n - 1);
+		while (sl[j].d)
+			j = (j + 1) & (n - 1);
+		sl[j] = old[i];
 	}
+	free(old);
+	pr->name_slots = sl;
+	pr->nslots = n;
 	return 0;
 }
 
@@ -371,15 +367,16 @@ long fm_add_devices(struct fm_model *m, uint32_t p, int32_t ver, uint32_t glist,
 		return -1;
 	for (uint32_t i = 0; i < count; i++) {
 		int len;
-		uint32_t *slot;
+		uint32_t slot, h;
 		do {
 			++*seq;
 			len = (int)plen + snprintf(name + plen, sizeof name - plen, "%06lld", (long long)*seq);
-			slot = name_slot(m, &m->prods[p], name, (size_t)len);
-		} while (*slot);
+			h = (uint32_t)name_hash(name, (size_t)len);
+			slot = name_find(m, &m->prods[p], name, (size_t)len, h);
+		} while (m->prods[p].name_slots[slot].d);
 		uint32_t d = m->ndev + 1;
 		int online = fleet_hash01(m->prods[p].seed, FM_H_ONLINE, d, 0) < share;
-		if (fm_add_device(m, p, ver, online, glist, m->now) < 0 || put_name(m, d, name, (size_t)len, slot) != 0)
+		if (fm_add_device(m, p, ver, online, glist, m->now) < 0 || put_name(m, d, name, (size_t)len, slot, h) != 0)
 			return -1;
 		if (!online && fm_push(m, m->now + (double)fm_reconnect_delay(m, d), FM_K_ONLINE, d, 0) != 0)
 			return -1;

@@ -55,6 +55,10 @@ struct fm_job {
 	struct fm_map task_of;
 };
 
+struct fm_name_slot {
+	uint32_t d, hash; /* device number (0 = free) and its name's hash */
+};
+
 struct fm_prod {
 	int64_t seed, dmin, dmax, poll, reconnect;
 	double *fail; /* by version symbol; NaN = not given (0) */
@@ -62,7 +66,7 @@ struct fm_prod {
 	struct fm_list dyn, devices;
 	struct fm_list *by_ver; /* by version symbol */
 	uint32_t nby_ver;
-	uint32_t *name_slots; /* device names: open addressing by name, device number or 0 */
+	struct fm_name_slot *name_slots; /* device names: open addressing by name */
 	uint32_t nslots, nnames;
 };
 
