@@ -77,7 +77,10 @@ for _, n in ipairs(sizes) do
     local cmd = string.format("/usr/bin/time -f %%M -o %s %s %s rehearse %s/rehearse-rollout.lua --fleet %s " ..
       "--now 2027-01-04T00:00:00+08:00 --until 14d --format json > %s", rss_path, bin, extra, here, fleet, out_path)
     local t0 = sys.monotonic()
-    assert(os.execute(cmd), "rehearse failed: " .. cmd)
+    -- exit 1 with "did not finish by ... (--until)" is the bench's case: the last wave is still
+    -- running after 14 days; the JSON timeline is written all the same
+    local ok, _, code = os.execute(cmd .. " 2>/dev/null")
+    assert(ok or code == 1, "rehearse failed: " .. cmd)
     local wall = sys.monotonic() - t0
     local rf = assert(io.open(rss_path))
     local rss = tonumber(rf:read("a"):match("(%d+)%s*$")) / 1024

@@ -55,7 +55,7 @@ fleet { product = "pkAbuse", devices = { { version = "1.0.0", count = 3 } },
     local status, body = request("POST", "/_emulator/fleet",
       '{"product": "pkBig", "devices": [{"version": "1", "count": 1000000000}]}')
     assert.are.equal(400, status)
-    assert.matches("a fleet holds at most 1000000 devices", body, 1, true)
+    assert.matches("a fleet holds at most 10000000 devices", body, 1, true)
   end)
 
   it("loads fleet files only from the directory of its --fleet files", function()

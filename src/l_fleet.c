@@ -10,6 +10,8 @@
  *   gray_pick(devices, k, seed, what) -> list   the k devices with the lowest hash, sorted
  *   int_list_json(list) -> "[1,2,3]" | nil   JSON text of a list of integers (nil if any entry is
  *                                     not an integer); state.lua writes its columns with it
+ *   ints_in_place(list) -> bool       whole numbers made integers in place; false at a non-whole
+ *                                     entry (state.lua then reads the list entry by entry)
  *
  * Only converts arguments and results. */
 #include "fleet.h"
@@ -165,6 +167,30 @@ static int l_int_list_json(lua_State *L)
 	return 1;
 }
 
+/* ints_in_place(list) -> true, every entry now an integer; false (the list unchanged past the
+ * first odd entry) when an entry is not a whole number */
+static int l_ints_in_place(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+	for (lua_Integer i = 1; i <= n; i++) {
+		int t = lua_rawgeti(L, 1, i), ok = 0;
+		lua_Integer v = t == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
+		int was_int = lua_isinteger(L, -1);
+		lua_pop(L, 1);
+		if (!ok) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+		if (!was_int) {
+			lua_pushinteger(L, v);
+			lua_rawseti(L, 1, i);
+		}
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 int luaopen_otarun_core_fleet(lua_State *L)
 {
 	static const luaL_Reg queue_methods[] = {
@@ -173,7 +199,7 @@ int luaopen_otarun_core_fleet(lua_State *L)
 	};
 	static const luaL_Reg funcs[] = {
 		{"queue", l_queue}, {"hash01", l_hash01}, {"gray_pick", l_gray_pick},
-		{"int_list_json", l_int_list_json}, {NULL, NULL},
+		{"int_list_json", l_int_list_json}, {"ints_in_place", l_ints_in_place}, {NULL, NULL},
 	};
 	luaL_newmetatable(L, QUEUE_META);
 	luaL_newlib(L, queue_methods);

@@ -15,6 +15,7 @@ int luaopen_otarun_core_http(lua_State *L);
 int luaopen_otarun_core_store(lua_State *L);
 int luaopen_otarun_core_fleet(lua_State *L);
 int luaopen_otarun_core_json(lua_State *L);
+int luaopen_otarun_core_fleet_model(lua_State *L);
 
 static const luaL_Reg native_modules[] = {
 	{"cjson", luaopen_cjson},
@@ -29,6 +30,7 @@ static const luaL_Reg native_modules[] = {
 	{"otarun.core.store", luaopen_otarun_core_store},
 	{"otarun.core.fleet", luaopen_otarun_core_fleet},
 	{"otarun.core.json", luaopen_otarun_core_json},
+	{"otarun.core.fleet_model", luaopen_otarun_core_fleet_model},
 	{NULL, NULL},
 };
 

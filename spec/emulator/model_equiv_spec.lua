@@ -28,6 +28,7 @@ local REF = emulator_module({
   { "otarun.emulator.ids", SRC .. "/spec/emulator/reference/ids.lua" },
   { "otarun.emulator.store", SRC .. "/spec/emulator/reference/store.lua" },
   { "otarun.emulator.sim", SRC .. "/spec/emulator/reference/sim.lua" },
+  { "otarun.emulator.state", SRC .. "/spec/emulator/reference/state.lua" },
 })
 local NEW = emulator_module({})
 
@@ -201,6 +202,34 @@ describe("the emulator's model against its reference", function()
     a:advance(86400)
     b:advance(86400)
     assert.are.same(saved(NEW, a), saved(REF, b))
+  end)
+
+  it("saves fractional times exactly: both models read them back and carry on the same", function()
+    local a = NEW.emulator.new({ now = 1767225600.37, seed = 5 })
+    assert(a:load_fleet({ product = PK, devices = { { version = "1.0.0", count = 400 }, { version = "1.1.0", count = 3,
+                          names = { "a/b", "c\"d", "e\\f" } } }, failure = { ["1.0.0"] = 0.3 }, online = 0.6, seed = 5 }))
+    local _, fw = a:call("CreateOTAFirmware", { FirmwareName = "f", DestVersion = "2.0.0", ProductKey = PK,
+                                               FirmwareUrl = "https://example/fw.bin", NeedToVerify = "false" })
+    a:call("CreateOTADynamicUpgradeJob", { FirmwareId = fw.Data.FirmwareId, ProductKey = PK, ["SrcVersion.1"] = "1.0.0",
+                                           ["SrcVersion.2"] = "1.1.0", RetryInterval = "10", RetryCount = "2",
+                                           TimeoutInMinutes = "30" })
+    a:advance(5000.25)
+    local text = NEW.state.encode(a)
+    assert.is_truthy(text:find("1767225600.3", 1, true))           -- a fractional time as a plain number
+    local b = REF.emulator.new({ now = 1, seed = 1 })
+    assert(REF.state.decode(b, text))
+    local c = NEW.emulator.new({ now = 1, seed = 1 })
+    assert(NEW.state.decode(c, text))
+    assert.are.same(saved(NEW, a), saved(NEW, c))
+    for _, e in ipairs({ a, b, c }) do e:advance(86400.5) end
+    assert.are.same(saved(NEW, a), saved(REF, b))
+    assert.are.same(saved(NEW, a), saved(NEW, c))
+    -- and the reference's file, fractional times as {"$f": ...}, read by the new model
+    local rtext = REF.state.encode(b)
+    assert.is_truthy(rtext:find('"$f"', 1, true))
+    local d = NEW.emulator.new({ now = 1, seed = 1 })
+    assert(NEW.state.decode(d, rtext))
+    assert.are.same(saved(REF, b), saved(NEW, d))
   end)
 
   it("gives the same answers and status changes on random fleets and operation sequences", function()

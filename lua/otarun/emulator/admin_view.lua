@@ -69,7 +69,11 @@ function methods:counters()
   local calls = {}
   for k, v in pairs(s.counts.calls) do calls[k] = v end
   local online = 0
-  for d = 1, s.ndev do if s.d_online[d] then online = online + 1 end end
+  if s.online_count then
+    online = s:online_count()
+  else
+    for d = 1, s.ndev do if s.d_online[d] then online = online + 1 end end
+  end
   return { now = self:now(), devices = s.ndev, online = online, products = #s.product_list,
            firmware = #s.firmware_list, jobs = #s.job_list, tasks = t, events = s.counts.events,
            calls = calls }

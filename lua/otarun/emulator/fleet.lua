@@ -8,7 +8,7 @@ local sim_mod = require("otarun.emulator.sim")
 
 local M = {}
 
-M.MAX_DEVICES = 1000000 -- per fleet load: a bigger count would only exhaust memory
+M.MAX_DEVICES = 10000000 -- per fleet load (about 250 bytes a device, docs/emulator-scale.md): a bigger count would only exhaust memory
 
 -- One product per table; `products = { {...}, ... }` declares several, the outer fields acting as
 -- defaults for each (seed, online, duration, failure, poll, reconnect, groups, firmware).
@@ -172,6 +172,7 @@ function M.add(emu, f)
     p = s:add_product(f.product, f.name, params)
   end
   p.seed = f.seed or p.seed or s.seed
+  if s.sync_product then s:sync_product(p) end   -- the model in C reads the product's parameters
   for _, g in ipairs(f.groups) do
     if not s.groups[g.id] then
       s:add_group(g.id, g.type == "static" and "LINK_PLATFORM" or "LINK_PLATFORM_DYNAMIC", g.name, now)
@@ -190,7 +191,17 @@ function M.add(emu, f)
       end
     end
     local seq = p.name_seq[dspec.prefix] or 0
-    for i = 1, dspec.count do
+    local bulk = s.add_devices and not dspec.names and #dspec.prefix < 200
+    if bulk then   -- generated names: the model adds them in C
+      local first
+      first, seq = s:add_devices(p, dspec.version, groups, dspec.count, online_share, dspec.prefix, seq, now)
+      for _, gid in ipairs(groups or {}) do
+        local members = s.groups[gid].members
+        for d = first, first + dspec.count - 1 do members[#members + 1] = d end
+      end
+      added = added + dspec.count
+    end
+    for i = 1, bulk and 0 or dspec.count do
       local name
       if dspec.names then
         name = dspec.names[i]

@@ -83,6 +83,13 @@ end
 
 local set_of = require("otarun.util").set_of
 
+-- The product's devices on version v as a plain list (one call into the model's C lists when
+-- the store has them).
+function M.ver_devices(s, p, v)
+  if s.ver_devices then return s:ver_devices(p, v) end
+  return p.by_ver[v] or {}
+end
+
 function M.new_job_id(emu, serial)
   return emu.store.gen:alnum(20) .. string.format("01%04d", serial % 10000)
 end
@@ -154,6 +161,7 @@ function ops.CreateOTADynamicUpgradeJob(emu, P, ctx)
     versions = #versions > 0 and set_of(versions) or nil, group = gid, group_type = gtype,
   })
   p.dyn_jobs[#p.dyn_jobs + 1] = job
+  if s.sync_product then s:sync_product(p) end
   if mode == 1 then M.sweep_dynamic(emu, job, versions) end
   return { Data = { JobId = job.id, UtcCreate = ids.utc(job.created) } }
 end
@@ -164,8 +172,8 @@ function M.sweep_dynamic(emu, job, versions)
   local candidates = {}
   if job.versions then
     for _, v in ipairs(versions) do
-      local list = job.product.by_ver[v]
-      if list then table.move(list, 1, #list, #candidates + 1, candidates) end
+      local list = M.ver_devices(s, job.product, v)
+      table.move(list, 1, #list, #candidates + 1, candidates)
     end
   else
     local members = s.groups[job.group].members
@@ -174,6 +182,7 @@ function M.sweep_dynamic(emu, job, versions)
     end
   end
   table.sort(candidates)
+  if sim.assign_many then return sim:assign_many(job, candidates, true) end
   for _, d in ipairs(candidates) do
     if sim:covers(job, d, s.d_ver[d]) and not job.task_of[d] then sim:assign(job, d) end
   end
@@ -213,9 +222,10 @@ local function static_targets(emu, job)
   local s = emu.store
   local p = job.product
   local list = {}
+  local dest, need_src = job.dest, job.need_src
+  local function wanted(v) return v ~= dest and (not need_src or v == need_src) end
   local function take(d)
-    local v = s.d_ver[d]
-    if v ~= job.dest and (not job.need_src or v == job.need_src) then list[#list + 1] = d end
+    if wanted(s.d_ver[d]) then list[#list + 1] = d end
   end
   if job.target == "SPECIFIC" then
     for _, d in ipairs(job.device_list) do take(d) end
@@ -226,10 +236,14 @@ local function static_targets(emu, job)
     end
   elseif job.versions then
     for _, v in ipairs(job.src_list) do
-      for _, d in ipairs(p.by_ver[v] or {}) do take(d) end
+      -- every device of the list is on v
+      if wanted(v) then
+        local devs = M.ver_devices(s, p, v)
+        table.move(devs, 1, #devs, #list + 1, list)
+      end
     end
   else
-    for _, d in ipairs(p.devices) do take(d) end
+    for _, d in ipairs(s.core and s.core:list("dev", p.serial) or p.devices) do take(d) end
   end
   table.sort(list)
   if job.target == "GRAY" then
@@ -241,7 +255,9 @@ local function static_targets(emu, job)
 end
 
 local function start_static(emu, job)
-  for _, d in ipairs(static_targets(emu, job)) do emu.sim:assign(job, d) end
+  local list = static_targets(emu, job)
+  if emu.sim.assign_many then return emu.sim:assign_many(job, list) end
+  for _, d in ipairs(list) do emu.sim:assign(job, d) end
 end
 
 -- The job's hooks into the model: a static job's start (run now or at ScheduleTime), a

@@ -1,8 +1,8 @@
 -- Tasks (one device in one job): ListOTATaskByJob, CancelOTATaskByJob, ConfirmOTATask,
 -- ReupgradeOTATask. Listing by status reads the job's per-status bucket, so Total and a page cost
 -- O(PageSize) whatever the fleet size. A task's view (SimpleOTATaskInfo) is kept as JSON text in
--- the store's t_json column, built when first listed and again only after the task changed (the
--- store drops it in set_status) or its progress moved; a page is then
+-- the store's t_json column, built when first listed and again only after the task changed (its
+-- t_stamp, which every status change moves, differs) or its progress moved; a page is then
 -- a slice of ready texts (shape.raw_array) that the gateway splices into the answer. Uses store.lua
 -- and sim.lua through the emulator, shape.lua.
 local cjson = require("cjson")
@@ -43,13 +43,21 @@ local function build_json(emu, s, job, t, progress)
     utc(s.t_created[t]), utc(s.t_modified[t]))
   s.t_json[t] = text
   s.t_json_progress[t] = progress
+  if s.t_stamp then s.t_json_stamp[t] = s.t_stamp[t] end
   return text
 end
 
 -- JSON text of task t's SimpleOTATaskInfo (job: its job, already checked for a Timeout change).
 local function task_json(emu, s, job, t)
   local text = s.t_json[t]
-  if text then
+  if text and s.core then   -- the model in C: its status and change stamp in one call
+    local st, stamp = s.core:task_state(t)
+    if s.t_json_stamp[t] == stamp then
+      if st ~= IN_PROGRESS then return text end
+      local progress = emu.sim:progress(t)
+      if progress == s.t_json_progress[t] then return text end
+    end
+  elseif text then
     if s.t_status[t] ~= IN_PROGRESS then return text end
     local progress = emu.sim:progress(t)
     if progress == s.t_json_progress[t] then return text end
@@ -100,8 +108,10 @@ function ops.ListOTATaskByJob(emu, P)
   end
   local list = st and job.bucket[st] or job.tasks
   local total = #list
+  local first, last = (page - 1) * size + 1, math.min(total, page * size)
+  if s.core and first <= last then list, first, last = s.core:list_slice(first, last, job.serial, st or 0), 1, last - first + 1 end
   local n = 0
-  for i = (page - 1) * size + 1, math.min(total, page * size) do
+  for i = first, last do
     n = n + 1
     items[n] = task_json(emu, s, job, list[i])
   end

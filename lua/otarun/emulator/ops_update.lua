@@ -80,13 +80,15 @@ function M.set_versions(emu, job, list)
     if not job.versions[v] then added[#added + 1] = v end
   end
   job.src_list = list
-  job.versions = {}
-  for _, v in ipairs(list) do job.versions[v] = true end
+  local set = {}
+  for _, v in ipairs(list) do set[v] = true end
+  job.versions = set     -- one assignment: the store keeps the versions in C (store.lua)
   if job.mode == 1 and #added > 0 then
     local s = emu.store
     local candidates = {}
     for _, v in ipairs(added) do
-      for _, d in ipairs(job.product.by_ver[v] or {}) do candidates[#candidates + 1] = d end
+      local devs = s.ver_devices and s:ver_devices(job.product, v) or job.product.by_ver[v] or {}
+      for _, d in ipairs(devs) do candidates[#candidates + 1] = d end
     end
     table.sort(candidates)
     for _, d in ipairs(candidates) do
@@ -159,6 +161,7 @@ function M.cancel_strategy(emu, job)
   for i = #list, 1, -1 do
     if list[i] == job then table.remove(list, i) end
   end
+  if emu.store.sync_product then emu.store:sync_product(job.product) end
   job.status = "CANCELED"
   job.end_time = emu.sim.now
   job.modified = emu.sim.now

@@ -15,6 +15,7 @@ local cjson = require("cjson")
 local store_mod = require("otarun.emulator.store")
 local sim_mod = require("otarun.emulator.sim")
 local int_list_json = require("otarun.core.fleet").int_list_json
+local ints_in_place = require("otarun.core.fleet").ints_in_place
 
 local M = {}
 
@@ -84,23 +85,6 @@ end
 
 -- Columns (store arrays indexed 1..n) -----------------------------------------------------------
 
--- sparse: nil entries are written as false (the column never holds false). The common values
--- (small integers, strings, booleans) skip enc: a column is up to a million entries.
-local function col_out(col, n, sparse)
-  local out = {}
-  for i = 1, n do
-    local v = col[i]
-    if v == nil then
-      if not sparse then error("state export: a dense column has a hole at " .. i) end
-      v = false
-    end
-    local tv = mtype(v)
-    if tv == nil or (tv == "integer" and v < BIG and v > -BIG) then out[i] = v
-    else out[i] = enc(v) end
-  end
-  return out
-end
-
 -- typed() for one entry of a column or list, with the common cases inline (cjson reads every
 -- number as a float: whole ones become integers, as dec does).
 local function fast_in(v, kind, where)
@@ -118,20 +102,6 @@ local function fast_in(v, kind, where)
   return typed(v, kind, where)
 end
 
--- kind: "string" | "integer" | "number" | "boolean"
-local function col_in(t, name, n, kind, sparse)
-  local src = t[name]
-  if type(src) ~= "table" then fail("column %s is missing", name) end
-  if #src ~= n then fail("column %s has %d entries, expected %d", name, #src, n) end
-  local out = {}
-  local where = "column " .. name
-  for i = 1, n do
-    local v = src[i]
-    if not (sparse and v == false) then out[i] = fast_in(v, kind, where) end
-  end
-  return out
-end
-
 local function list_out(list)
   local out = {}
   for i, v in ipairs(list or {}) do
@@ -144,6 +114,9 @@ end
 local function list_in(src, kind, where)
   if src == nil then return nil end
   want(src, "table", where)
+  -- a list of whole numbers (the long ones: task lists, buckets, the queue) becomes integers in
+  -- place, in C; anything else goes the long way, which names what is wrong
+  if kind == "integer" and ints_in_place(src) then return src end
   local out = {}
   for i = 1, #src do
     out[i] = fast_in(src[i], kind, where)
@@ -197,6 +170,8 @@ local function map_in(src, kind, where)
   return out
 end
 
+local RAW_MT = {}   -- a column written as JSON text by the model (encode only)
+
 -- Export ----------------------------------------------------------------------------------------
 
 local PRODUCT_TABLES = { by_name = false, by_ver = true, devices = false, dyn_jobs = true, name_seq = true, failure = true }
@@ -207,14 +182,22 @@ local JOB_TABLES = {
 }
 local GROUP_TABLES = { members = true }
 
-local function export_products(s)
+-- A model list (m:list's arguments) as the saved state holds it; raw: JSON text (encode only).
+local function model_list(s, raw, ...)
+  if raw then return setmetatable({ text = s.core:list_json(...) }, RAW_MT) end
+  return s.core:list(...)
+end
+
+local function export_products(s, raw)
   local out = {}
   for i, p in ipairs(s.product_list) do
     local r = scalars_out(p, PRODUCT_TABLES, "product")
     r.failure = map_out(p.failure)
     r.name_seq = map_out(p.name_seq)
     r.by_ver = {}
-    for v, list in pairs(p.by_ver) do r.by_ver[v] = list_out(list) end
+    for _, sym in ipairs(s.core:ver_keys(p.serial)) do
+      r.by_ver[s.syms[sym]] = model_list(s, raw, "ver", p.serial, sym)
+    end
     r.dyn_jobs = {}
     for j, job in ipairs(p.dyn_jobs) do r.dyn_jobs[j] = job.serial end
     out[i] = r
@@ -222,21 +205,23 @@ local function export_products(s)
   return out
 end
 
-local function export_jobs(s)
+local function export_jobs(s, raw)
   local out = {}
   for i, job in ipairs(s.job_list) do
     local r = scalars_out(job, JOB_TABLES, "job")
+    for k in pairs(store_mod.JOB_FIELDS) do
+      local v = job[k]
+      if v ~= nil then r[k] = enc(v) end
+    end
     r.firmware = job.firmware.id
     r.product = job.product.key
     r.tags = {}
     for k, t in ipairs(job.tags or {}) do r.tags[k] = { Key = t.Key, Value = t.Value } end
     if not job.tags then r.tags = nil end
-    local q = {}
-    for k = job.qhead, job.qtail do q[#q + 1] = enc(job.queue[k]) end
-    r.queue = q
-    r.tasks = list_out(job.tasks)
+    r.queue = s.core:job_queue(job.serial)
+    r.tasks = model_list(s, raw, job.serial, 0)
     r.bucket = {}
-    for st = 1, store_mod.NST do r.bucket[st] = list_out(job.bucket[st]) end
+    for st = 1, store_mod.NST do r.bucket[st] = model_list(s, raw, job.serial, st) end
     if job.versions then
       local vs = {}
       for v in pairs(job.versions) do vs[#vs + 1] = v end
@@ -250,29 +235,26 @@ local function export_jobs(s)
   return out
 end
 
-local function export_devices(s)
-  local n = s.ndev
-  local group_lists, group_index, gcol = {}, {}, {}
-  for d = 1, n do
-    local gs = s.d_groups[d]
-    if gs then
-      local k = group_index[gs]
-      if not k then
-        group_lists[#group_lists + 1] = list_out(gs)
-        k = #group_lists
-        group_index[gs] = k
-      end
-      gcol[d] = k
-    else
-      gcol[d] = 0
-    end
+-- A model column as the saved state holds it: a list, or (raw) JSON text for encode.
+local function column(s, name, map, raw)
+  if raw then return setmetatable({ text = s.core:col_json(name, map, enc) }, RAW_MT) end
+  return s.core:col_table(name, map, enc)
+end
+
+local function export_devices(s, raw)
+  local group_lists, remap = {}, {}
+  for k, g in ipairs(s.core:glist_order()) do
+    group_lists[k] = list_out(s.glists[g])
+    remap[g] = k
   end
-  local prod = {}
-  for d = 1, n do prod[d] = s.d_prod[d].serial end
+  local serials = {}
+  for i = 1, #s.product_list do serials[i] = i end
   return {
-    name = col_out(s.d_name, n), product = prod, version = col_out(s.d_ver, n),
-    online = col_out(s.d_online, n), task = col_out(s.d_task, n, true), groups = gcol,
-    group_lists = group_lists, created = col_out(s.d_created, n), online_at = col_out(s.d_online_at, n, true),
+    name = column(s, "d_name", nil, raw), product = column(s, "d_prod", serials, raw),
+    version = column(s, "d_ver", s.syms, raw), online = column(s, "d_online", nil, raw),
+    task = column(s, "d_task", nil, raw), groups = column(s, "d_glist", remap, raw),
+    group_lists = group_lists, created = column(s, "d_created", nil, raw),
+    online_at = column(s, "d_online_at", nil, raw),
   }
 end
 
@@ -286,13 +268,22 @@ local TASK_COLUMNS = {
 }
 
 -- The model as a plain table (see the module's header). Runs a real clock up to now first.
-function M.export(emu)
+function M.export(emu, raw)
   if emu.clock == "real" then emu:advance_to_real() end
   local s, sim = emu.store, emu.sim
   local tasks = {}
-  for _, c in ipairs(TASK_COLUMNS) do tasks[c[1]] = col_out(s["t_" .. c[1]], s.ntask, c[3]) end
-  local events = {}
-  for i, e in ipairs(sim:queued()) do events[i] = { enc(e[1]), list_out(e[2]) } end
+  local desc = function(code) return s:desc_text(code) end
+  for _, c in ipairs(TASK_COLUMNS) do
+    local map = (c[1] == "src" and s.syms) or (c[1] == "desc" and desc) or nil
+    tasks[c[1]] = column(s, "t_" .. c[1], map, raw)
+  end
+  local events
+  if raw and s.core.q_json then
+    events = setmetatable({ text = s.core:q_json() }, RAW_MT)   -- seconds and codes are integers < 2^53
+  else
+    events = {}
+    for i, e in ipairs(sim:queued()) do events[i] = { enc(e[1]), list_out(e[2]) } end
+  end
   local groups = {}
   for i, g in ipairs(s.group_list) do
     local r = scalars_out(g, GROUP_TABLES, "group")
@@ -316,8 +307,8 @@ function M.export(emu)
     store = {
       seed = enc(s.seed), gen = enc(s.gen.s), task_prefix = s.task_prefix, ndev = s.ndev, ntask = s.ntask,
       counts = { tasks = list_out(s.counts.tasks), events = enc(s.counts.events), calls = map_out(s.counts.calls) },
-      products = export_products(s), groups = groups, firmware = firmware, jobs = export_jobs(s),
-      devices = export_devices(s), tasks = tasks,
+      products = export_products(s, raw), groups = groups, firmware = firmware, jobs = export_jobs(s, raw),
+      devices = export_devices(s, raw), tasks = tasks,
     },
     sim = { now = enc(sim.now), events = enc(sim.events), queue = events },
   }
@@ -330,47 +321,60 @@ local function import_products(s, src)
     local where = "store.products[" .. i .. "]"
     local p = scalars_in(r, PRODUCT_TABLES, where)
     want(p.key, "string", where .. ".key")
-    p.serial = i
+    p.serial = s.core:add_prod()
     p.failure = map_in(r.failure or {}, "number", where .. ".failure")
     p.name_seq = map_in(r.name_seq or {}, "integer", where .. ".name_seq")
-    p.by_ver = {}
+    p.saved_by_ver = {}
     for v, list in pairs(want(r.by_ver or {}, "table", where .. ".by_ver")) do
-      p.by_ver[want(v, "string", where .. ".by_ver")] = list_in(list, "integer", where .. ".by_ver." .. v)
+      p.saved_by_ver[want(v, "string", where .. ".by_ver")] = list_in(list, "integer", where .. ".by_ver." .. v)
     end
-    p.by_name, p.devices, p.dyn_jobs = {}, {}, list_in(r.dyn_jobs or {}, "integer", where .. ".dyn_jobs")
+    p.by_name, p.dyn_jobs = {}, list_in(r.dyn_jobs or {}, "integer", where .. ".dyn_jobs")
+    store_mod.product_views(s, p)
     s.products[p.key] = p
     s.product_list[i] = p
   end
 end
 
+-- A column of the saved state into the model: cjson's list checked and converted in C, odd
+-- entries through fast_in (which raises the error naming the column).
+local function col_load(s, name, src, saved, kind, map)
+  local list = src[saved]
+  local n = name:sub(1, 2) == "d_" and s.ndev or s.ntask
+  if type(list) ~= "table" then fail("column %s is missing", saved) end
+  if #list ~= n then fail("column %s has %d entries, expected %d", saved, #list, n) end
+  s.core:col_load(name, list, "column " .. saved, function(v, where) return fast_in(v, kind, where) end, map,
+    name == "t_desc" and s.desc_of or s.sym_of)
+end
+
 local function import_devices(s, src, n)
   want(src, "table", "store.devices")
-  local names = col_in(src, "name", n, "string")
-  local prods = col_in(src, "product", n, "integer")
-  local gcol = col_in(src, "groups", n, "integer")
   local glists = {}
   for i, gl in ipairs(want(src.group_lists or {}, "table", "store.devices.group_lists")) do
     glists[i] = list_in(gl, "string", "store.devices.group_lists")
+    if s:glist(glists[i]) ~= i then fail("store.devices.group_lists: group list %d", i) end
   end
-  s.d_name, s.d_ver = names, col_in(src, "version", n, "string")
-  s.d_online = col_in(src, "online", n, "boolean")
-  s.d_task = col_in(src, "task", n, "integer", true)
-  s.d_created = col_in(src, "created", n, "number")
-  s.d_online_at = col_in(src, "online_at", n, "number", true)
+  local gcol = list_in(src.groups, "integer", "column groups")
+  if #gcol ~= n then fail("column groups has %d entries, expected %d", #gcol, n) end
   for d = 1, n do
-    local p = s.product_list[prods[d]] or fail("device %d: no product %s", d, tostring(prods[d]))
-    s.d_prod[d] = p
-    p.by_name[names[d]] = d
-    p.devices[#p.devices + 1] = d
-    if gcol[d] ~= 0 then s.d_groups[d] = glists[gcol[d]] or fail("device %d: no group list %d", d, gcol[d]) end
+    if gcol[d] ~= 0 and not glists[gcol[d]] then fail("device %d: no group list %d", d, gcol[d]) end
   end
+  local sym = function(v) return s:sym(v) end   -- col_load looks in s.sym_of first
+  col_load(s, "d_prod", src, "product", "integer")
+  local ok, err = pcall(col_load, s, "d_name", src, "name", "string")
+  if not ok then error(type(err) == "table" and err or { state_error = tostring(err) }, 0) end
+  col_load(s, "d_ver", src, "version", "string", sym)
+  col_load(s, "d_online", src, "online", "boolean")
+  col_load(s, "d_task", src, "task", "integer")
+  col_load(s, "d_glist", src, "groups", "integer")
+  col_load(s, "d_created", src, "created", "number")
+  col_load(s, "d_online_at", src, "online_at", "number")
+  s.core:rebuild_devices()
   for _, p in ipairs(s.product_list) do
-    for v, list in pairs(p.by_ver) do
-      for pos, d in ipairs(list) do
-        if s.d_prod[d] ~= p or s.d_ver[d] ~= v then fail("product %s: device %d is not on version %s", p.key, d, v) end
-        s.d_vpos[d] = pos
-      end
+    for v, list in pairs(p.saved_by_ver) do
+      local ok, err = pcall(s.core.ver_list_load, s.core, p.serial, s:sym(v), list)
+      if not ok then fail("product %s: %s (version %s)", p.key, tostring(err), v) end
     end
+    p.saved_by_ver = nil
   end
 end
 
@@ -399,7 +403,6 @@ local function import_jobs(emu, s, src)
     local where = "store.jobs[" .. i .. "]"
     local job = scalars_in(r, JOB_TABLES, where)
     want(job.id, "string", where .. ".id")
-    job.serial = i
     job.firmware = s.firmware[r.firmware] or fail("%s: no firmware %s", where, tostring(r.firmware))
     job.product = s.products[r.product] or fail("%s: no product %s", where, tostring(r.product))
     if r.tags then
@@ -408,24 +411,22 @@ local function import_jobs(emu, s, src)
         job.tags[k] = { Key = want(t.Key, "string", where .. ".tags"), Value = want(t.Value, "string", where .. ".tags") }
       end
     end
-    job.queue = {}
     local q = list_in(r.queue or {}, "integer", where .. ".queue")
     want(job.qhead, "number", where .. ".qhead")
-    for k = 1, #q do job.queue[job.qhead + k - 1] = q[k] end
     if job.qtail ~= job.qhead + #q - 1 then fail("%s: queue holds %d entries, qhead %s, qtail %s", where, #q, job.qhead, job.qtail) end
-    job.tasks = list_in(r.tasks or {}, "integer", where .. ".tasks")
-    job.bucket = {}
-    for st = 1, store_mod.NST do
-      job.bucket[st] = list_in((r.bucket or {})[st] or {}, "integer", where .. ".bucket[" .. st .. "]")
-    end
     if r.versions then
       job.versions = {}
       for _, v in ipairs(list_in(r.versions, "string", where .. ".versions")) do job.versions[v] = true end
     end
     job.src_list = list_in(r.src_list, "string", where .. ".src_list")
     job.device_list = list_in(r.device_list, "integer", where .. ".device_list")
-    job.task_of = {}
-    s.job_list[i] = job
+    s:add_job(job)
+    s.core:job_queue_load(job.serial, job.qhead, q)
+    job.saved_tasks = list_in(r.tasks or {}, "integer", where .. ".tasks")
+    job.saved_bucket = {}
+    for st = 1, store_mod.NST do
+      job.saved_bucket[st] = list_in((r.bucket or {})[st] or {}, "integer", where .. ".bucket[" .. st .. "]")
+    end
     s.jobs[job.id] = job
     attach(emu, job)
   end
@@ -433,24 +434,36 @@ end
 
 local function import_tasks(s, src, n)
   want(src, "table", "store.tasks")
+  local desc = function(text) return s:desc_code(text) end
   for _, c in ipairs(TASK_COLUMNS) do
-    if c[4] and src[c[1]] == nil then s["t_" .. c[1]] = {}
-    else s["t_" .. c[1]] = col_in(src, c[1], n, c[2], c[3]) end
-  end
-  for _, job in ipairs(s.job_list) do
-    if src.timeout == nil then
-      for _, t in ipairs(job.tasks) do s.t_timeout[t] = job.timeout end
-    end
-    for _, t in ipairs(job.tasks) do
-      if t < 1 or t > n or s.t_job[t] ~= job.serial then fail("job %s lists task %d, which is not its own", job.id, t) end
-      job.task_of[s.t_dev[t]] = t
-    end
-    for st = 1, store_mod.NST do
-      for pos, t in ipairs(job.bucket[st]) do
-        if s.t_status[t] ~= st then fail("job %s: task %d is filed under the wrong status", job.id, t) end
-        s.t_pos[t] = pos
+    local name = c[1]
+    if c[4] and src[name] == nil then
+      -- older files: the job's timeout
+      local col = {}
+      local jobs = list_in(src.job, "integer", "column job")
+      for t = 1, n do
+        local job = s.job_list[jobs[t]]
+        col[t] = job and job.timeout or false
       end
+      col_load(s, "t_" .. name, { [name] = col }, name, c[2])
+    else
+      col_load(s, "t_" .. name, src, name, c[2], (name == "src" and function(v) return s:sym(v) end) or (name == "desc" and desc) or nil)
     end
+  end
+  local t_job, t_status, core = s.t_job, s.t_status, s.core
+  for _, job in ipairs(s.job_list) do
+    for _, t in ipairs(job.saved_tasks) do
+      if t < 1 or t > n or t_job[t] ~= job.serial then fail("job %s lists task %d, which is not its own", job.id, t) end
+    end
+    core:job_list_load(job.serial, 0, job.saved_tasks)
+    for st = 1, store_mod.NST do
+      for _, t in ipairs(job.saved_bucket[st]) do
+        if t < 1 or t > n or t_status[t] ~= st then fail("job %s: task %d is filed under the wrong status", job.id, t) end
+      end
+      core:job_list_load(job.serial, st, job.saved_bucket[st])
+    end
+    rawset(job, "saved_tasks", nil)
+    rawset(job, "saved_bucket", nil)
   end
   for _, p in ipairs(s.product_list) do
     for k, serial in ipairs(p.dyn_jobs) do
@@ -489,30 +502,34 @@ function M.import(emu, t)
     local s = store_mod.new(num(st.seed, "integer", "store.seed"))
     s.gen.s = num(st.gen, "integer", "store.gen")
     s.task_prefix = want(st.task_prefix, "string", "store.task_prefix")
-    s.ndev, s.ntask = num(st.ndev, "integer", "store.ndev"), num(st.ntask, "integer", "store.ntask")
+    local ndev, ntask = num(st.ndev, "integer", "store.ndev"), num(st.ntask, "integer", "store.ntask")
+    if ndev < 0 or ntask < 0 or ndev >= 2^32 or ntask >= 2^32 then fail("store.ndev, store.ntask: out of range") end
     local counts = want(st.counts, "table", "store.counts")
-    s.counts.tasks = list_in(counts.tasks, "integer", "store.counts.tasks")
+    local task_counts = list_in(counts.tasks, "integer", "store.counts.tasks")
     s.counts.events = num(counts.events, "integer", "store.counts.events")
     s.counts.calls = map_in(counts.calls or {}, "integer", "store.counts.calls")
     import_products(s, st.products)
+    s.core:resize(ndev, ntask)
     for i, r in ipairs(want(st.groups or {}, "table", "store.groups")) do
       local g = scalars_in(r, GROUP_TABLES, "store.groups[" .. i .. "]")
       g.members = list_in(r.members or {}, "integer", "store.groups[" .. i .. "].members")
       s.groups[want(g.id, "string", "store.groups[" .. i .. "].id")] = g
       s.group_list[i] = g
     end
-    import_devices(s, st.devices, s.ndev)
+    import_devices(s, st.devices, ndev)
     import_firmware(s, st.firmware)
     local now = num(t.sim and t.sim.now, "number", "sim.now")
     local sim = import_sim(s, t.sim, now)
     import_jobs(emu, s, st.jobs)     -- the jobs' closures find emu.store and emu.sim when they run
-    import_tasks(s, st.tasks, s.ntask)
-    if #s.counts.tasks ~= store_mod.NST then fail("store.counts.tasks has %d entries, expected %d", #s.counts.tasks, store_mod.NST) end
+    import_tasks(s, st.tasks, ntask)
+    if #task_counts ~= store_mod.NST then fail("store.counts.tasks has %d entries, expected %d", #task_counts, store_mod.NST) end
     for k = 1, store_mod.NST do
       local total = 0
       for _, job in ipairs(s.job_list) do total = total + #job.bucket[k] end
-      if total ~= s.counts.tasks[k] then fail("%d tasks are %s, the counters say %d", total, store_mod.NAME[k], s.counts.tasks[k]) end
+      if total ~= task_counts[k] then fail("%d tasks are %s, the counters say %d", total, store_mod.NAME[k], task_counts[k]) end
     end
+    s.core:counts(task_counts)
+    s:sync_products()
     return { store = s, sim = sim, seed = num(m.seed, "integer", "model.seed"),
              region = opt(m.region, "string", "model.region"), account = opt(m.account, "string", "model.account"),
              instance = opt(m.instance, "string", "model.instance") }
@@ -543,7 +560,10 @@ end
 local function pull_raw(t, raws, depth)
   if depth > 6 then return end
   for k, v in pairs(t) do
-    if type(v) == "table" then
+    if type(v) == "table" and getmetatable(v) == RAW_MT then
+      raws[#raws + 1] = v.text
+      t[k] = MARK .. #raws .. "\0"
+    elseif type(v) == "table" then
       local text = int_list(v)
       if text then
         raws[#raws + 1] = text
@@ -557,7 +577,7 @@ end
 
 -- JSON text of export(emu).
 function M.encode(emu)
-  local doc, raws = M.export(emu), {}
+  local doc, raws = M.export(emu, true), {}
   pull_raw(doc, raws, 0)
   local text = cjson.encode(doc)
   local parts, pos, found = {}, 1, 0
