@@ -284,10 +284,42 @@ static int m_q_json(lua_State *L)
 	return 1;
 }
 
+/* A job's rate-window queue, saved and loaded: m:job_queue(serial) -> { code... } (qhead ..
+ * qtail); m:job_queue_load(serial, qhead, list) */
+static int m_job_queue(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	struct fm_job *j = &m->jobs[JOB(2)];
+	lua_createtable(L, j->qtail >= j->qhead ? (int)(j->qtail - j->qhead + 1) : 0, 0);
+	for (int64_t i = j->qhead; i <= j->qtail; i++) {
+		lua_pushinteger(L, j->q[i - j->qbase]);
+		lua_rawseti(L, -2, i - j->qhead + 1);
+	}
+	return 1;
+}
+
+static int m_job_queue_load(lua_State *L)
+{
+	struct fm_model *m = lfm_check(L, 1);
+	struct fm_job *j = &m->jobs[JOB(2)];
+	j->qhead = j->qbase = luaL_checkinteger(L, 3);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 4);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, 4, i);
+		if (fm_queue_set(j, j->qhead + i - 1, luaL_checkinteger(L, -1)) != 0)
+			return luaL_error(L, "fleet model: out of memory");
+		lua_pop(L, 1);
+	}
+	j->qtail = j->qhead + n - 1;
+	return 0;
+}
+
 void lfm_open_json(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{"col_json", m_col_json}, {"list_json", m_list_json}, {"q_json", m_q_json}, {NULL, NULL},
+		{"col_json", m_col_json}, {"list_json", m_list_json}, {"q_json", m_q_json},
+		{"job_queue", m_job_queue}, {"job_queue_load", m_job_queue_load}, {NULL, NULL},
 	};
 	luaL_setfuncs(L, methods, 0);
 }

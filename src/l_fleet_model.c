@@ -378,36 +378,6 @@ static int m_job_versions(lua_State *L)
 	return 0;
 }
 
-/* m:job_queue(serial) -> { code... } (qhead .. qtail); m:job_queue_load(serial, qhead, list) */
-static int m_job_queue(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	struct fm_job *j = &m->jobs[JOB(2)];
-	lua_createtable(L, j->qtail >= j->qhead ? (int)(j->qtail - j->qhead + 1) : 0, 0);
-	for (int64_t i = j->qhead; i <= j->qtail; i++) {
-		lua_pushinteger(L, j->q[i - j->qbase]);
-		lua_rawseti(L, -2, i - j->qhead + 1);
-	}
-	return 1;
-}
-
-static int m_job_queue_load(lua_State *L)
-{
-	struct fm_model *m = lfm_check(L, 1);
-	struct fm_job *j = &m->jobs[JOB(2)];
-	j->qhead = j->qbase = luaL_checkinteger(L, 3);
-	luaL_checktype(L, 4, LUA_TTABLE);
-	lua_Integer n = (lua_Integer)lua_rawlen(L, 4);
-	for (lua_Integer i = 1; i <= n; i++) {
-		lua_rawgeti(L, 4, i);
-		if (fm_queue_set(j, j->qhead + i - 1, luaL_checkinteger(L, -1)) != 0)
-			return luaL_error(L, "fleet model: out of memory");
-		lua_pop(L, 1);
-	}
-	j->qtail = j->qhead + n - 1;
-	return 0;
-}
-
 /* The lists: (serial, st) a job's bucket (st 1..7) or its tasks (st 0); ("ver", p, sym) a
  * product's devices on a version; ("dev", p) a product's devices. */
 struct fm_list *lfm_list_of(lua_State *L, struct fm_model *m, int i)
@@ -584,9 +554,9 @@ int luaopen_otarun_core_fleet_model(lua_State *L)
 		{"add_prod", m_add_prod}, {"prod_set", m_prod_set}, {"add_glist", m_add_glist},
 		{"add_device", m_add_device}, {"add_devices", m_add_devices}, {"dev_by_name", m_dev_by_name},
 		{"set_version", m_set_version}, {"add_job", m_add_job}, {"job_get", m_job_get},
-		{"job_set", m_job_set}, {"job_versions", m_job_versions}, {"job_queue", m_job_queue},
-		{"job_queue_load", m_job_queue_load}, {"list_len", m_list_len}, {"list_at", m_list_at},
-		{"list", m_list}, {"list_slice", m_list_slice}, {"job_list_load", m_job_list_load},
+		{"job_set", m_job_set}, {"job_versions", m_job_versions}, {"list_len", m_list_len},
+		{"list_at", m_list_at}, {"list", m_list}, {"list_slice", m_list_slice},
+		{"job_list_load", m_job_list_load},
 		{"task_of", m_task_of}, {"task_state", m_task_state}, {"counts", m_counts}, {"count", m_count},
 		{"sizes", m_sizes}, {"in_group", m_in_group}, {"online_count", m_online_count}, {NULL, NULL},
 	};

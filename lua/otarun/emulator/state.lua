@@ -78,10 +78,7 @@ local function typed(v, kind, where)
   return want(v, kind, where)
 end
 
-local function opt(v, kind, where)
-  if v == nil then return nil end
-  return want(v, kind, where)
-end
+local function opt(v, kind, where) if v ~= nil then return want(v, kind, where) end end
 
 -- Columns (store arrays indexed 1..n) -----------------------------------------------------------
 
@@ -552,8 +549,7 @@ local RAW_MIN = 256
 local MARK = "\0otarun-state-raw:"
 
 local function int_list(t)
-  local n = #t
-  if n < RAW_MIN or next(t, n) ~= nil then return nil end
+  if #t < RAW_MIN or next(t, #t) ~= nil then return nil end
   return int_list_json(t)
 end
 
