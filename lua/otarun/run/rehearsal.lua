@@ -84,10 +84,11 @@ end
 -- run{ rollouts, fleet = path, set = { version = odds }, start = epoch, stop = epoch,
 --      interval =, approve = "all"|"none"|{ wave names }, offset =, region =, on_event = fn(ev),
 --      seed = run seed (nil: the fleet's own), fleets = the fleet file already loaded,
---      decided = true: stop as soon as every rollout completed or halted (no picture samples) }
+--      decided = true: stop as soon as every rollout completed or halted (no picture samples),
+--      full_ticks = true: every tick a full one (no quiet ticks; the same result, slower) }
 -- -> result | nil, message
 -- result = { start, stop, ended, events, times, series = { name -> values }, names, failed, calls,
---            calls_by_action, wall, devices, report (last tick), seed,
+--            calls_by_action, wall, devices, report (last tick), seed, quiet_ticks (how many),
 --            outcomes = { { rollout, outcome = "halted"|"completed"|"running", wave (halted at),
 --                           failed (devices failed in the rollout's jobs at the halt, or at the end),
 --                           seconds (from the start to the halt or to the last gate passed) } } }
@@ -158,8 +159,18 @@ function M.drive(o, emu, st, now)
   local report
   local stop = o.stop
   local completed = {}
+  local quiet_ticks = 0
   while true do
-    local rep, terr = sched:tick()
+    local rep, terr
+    local tick_at = math.floor(emu:now())
+    -- a stretch the last full tick found quiet: only its platform reads (scheduler.quiet_tick);
+    -- the last tick, at --until, is always a full one
+    if report and report.quiet_until and tick_at < report.quiet_until and tick_at < stop and not o.full_ticks then
+      rep, terr = sched:quiet_tick(report)
+      quiet_ticks = quiet_ticks + 1
+    else
+      rep, terr = sched:tick()
+    end
     if not rep then error(terr, 0) end
     report = rep
     local t = emu:now()
@@ -201,6 +212,7 @@ function M.drive(o, emu, st, now)
   return { start = o.start, stop = stop, ended = emu:now(), events = events, times = times, series = series,
     names = names, failed = failed, calls = total, calls_by_action = counters.calls, devices = counters.devices,
     report = report, gate_calls = sched.calls, refresh_calls = sched.refresh_calls, outcomes = outcomes,
+    quiet_ticks = quiet_ticks,
     notifications = notify.would_send(st, o.rollouts) }
 end
 

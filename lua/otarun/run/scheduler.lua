@@ -477,9 +477,11 @@ function Sched:tick_locked(rollouts)
   for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
   if self.env.notifier then self.env.notifier:begin(st, rollouts) end
   self:resolve()
-  local next_at
+  local next_at, due_at
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
-  self.snaps, self.unread, self.diffs, self.plans = {}, {}, {}, {}
+  -- quiet: no gate to read, nothing owed, nothing failed to read or do (see quiet_until below)
+  local quiet = true
+  self.snaps, self.unread, self.diffs, self.plans, self.recs = {}, {}, {}, {}, {}
   for _, r in ipairs(rollouts) do
     assert(st:record_rollout(r))
     local rec = st:rollout(r.name)
@@ -506,9 +508,16 @@ function Sched:tick_locked(rollouts)
     for _, pw in ipairs(waves) do
       if not TERMINAL[pw.status] then done = false end
       if pw.status == "running" then running = true end
-      if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then wake(pw.earliest_start) end
+      if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then
+        wake(pw.earliest_start)
+        if not due_at or pw.earliest_start < due_at then due_at = pw.earliest_start end
+      end
+    end
+    for _, row in ipairs(rec.waves) do
+      if row.state == "running" or row.state == "failed" then quiet = false end
     end
     if running or (not done and not rec.halted) then wake(self.now + self.interval) end
+    self.recs[r.name] = rec
     report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
       done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
     if not done or rec.halted then report.done = false end
@@ -516,8 +525,31 @@ function Sched:tick_locked(rollouts)
   end
   -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
   report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
+  -- With no wave running (no gate to read) and nothing owed or failed, the ticks before the next
+  -- waiting wave's earliest start can only find what this one found, unless something outside
+  -- this loop changes the platform, the scripts or the store: a rehearsal, whose world is closed,
+  -- may skip them (docs/rehearse.md, "Many runs"). nil when a tick may act sooner.
+  if quiet and not self.blocked and #self.errors == 0 then report.quiet_until = due_at or math.huge end
   if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
   return report
+end
+
+-- A tick inside a quiet stretch (report.quiet_until of the last full tick `last`), for a
+-- rehearsal, whose world is closed (docs/rehearse.md, "How a rehearsal ticks"): only the platform
+-- reads a full tick would make (the same calls, in the same order), since judging, planning and
+-- starting would find what `last` found. -> a report like tick's; quiet_until is dropped when a
+-- read failed (the next tick is a full one).
+function Sched:quiet_tick(last)
+  self.now = math.floor(self.env.now())
+  self.blocked, self.errors = false, {}
+  local quiet = true
+  for _, rr in ipairs(last.rollouts) do
+    if not self:refresh(rr.rollout, self.recs[rr.name]) then quiet = false end
+  end
+  self.diffs, self.plans = {}, {}
+  return { at = self.now, rollouts = last.rollouts, done = last.done, finished = last.finished,
+    errors = self.errors, quiet_until = quiet and last.quiet_until or nil,
+    next_at = math.min(last.quiet_until, self.now + self.interval) }
 end
 
 return M
