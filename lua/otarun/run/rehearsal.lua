@@ -99,7 +99,7 @@ function M.run(o)
   if not emu then return nil, err end
   local now = function() return emu:now() end
   local st, serr = require("otarun.state").open{ state = ":memory:", command = "rehearse", now = now,
-    who = "rehearsal@otarun" }
+    who = "rehearsal@otarun", scratch = true }
   if not st then return nil, serr end
   local checks = require("otarun.run.rehearsal_checks")
   local problems = checks.before(o.rollouts, emu)

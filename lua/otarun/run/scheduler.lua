@@ -101,13 +101,14 @@ local function done_in_store(r, rec)
 end
 
 -- Reads the platform for one rollout into this tick's snapshot, unless it is done or halted
--- (those are planned from the store: nothing of theirs starts or changes). -> true | nil
-function Sched:refresh(r, rec)
+-- (those are planned from the store: nothing of theirs starts or changes). known: the jobs the
+-- store recorded for r (otarun.plan.diff.known_jobs), when already read. -> true | nil
+function Sched:refresh(r, rec, known)
   self.snaps[r.name], self.unread[r.name] = nil, nil
   if rec.halted or done_in_store(r, rec) then return true end
   local diff = require("otarun.plan.diff")
   local snap, err = require("otarun.plan.refresh").read(self.client, { r },
-    { known_jobs = diff.known_jobs(self.state, { r }), groups = false, firmware = self.firmware })
+    { known_jobs = known or diff.known_jobs(self.state, { r }), groups = false, firmware = self.firmware })
   if not snap then
     self.unread[r.name] = true
     self:emit{ kind = "error", rollout = r.name, text = "reading the platform: " .. tostring(err)
@@ -482,8 +483,8 @@ function Sched:tick_locked(rollouts)
   -- quiet: no gate to read, nothing owed, nothing failed to read or do (see quiet_until below)
   local quiet = true
   self.snaps, self.unread, self.diffs, self.plans, self.recs = {}, {}, {}, {}, {}
+  self.quiet_known = nil
   for _, r in ipairs(rollouts) do
-    assert(st:record_rollout(r))
     local rec = st:rollout(r.name)
     if not self.blocked and self:refresh(r, rec) then
       self:reconcile(r, rec)
@@ -543,8 +544,12 @@ function Sched:quiet_tick(last)
   self.now = math.floor(self.env.now())
   self.blocked, self.errors = false, {}
   local quiet = true
+  -- the store does not change in a quiet stretch: the jobs it recorded are read once
+  self.quiet_known = self.quiet_known or {}
   for _, rr in ipairs(last.rollouts) do
-    if not self:refresh(rr.rollout, self.recs[rr.name]) then quiet = false end
+    local known = self.quiet_known[rr.name] or require("otarun.plan.diff").known_jobs(self.state, { rr.rollout })
+    self.quiet_known[rr.name] = known
+    if not self:refresh(rr.rollout, self.recs[rr.name], known) then quiet = false end
   end
   self.diffs, self.plans = {}, {}
   return { at = self.now, rollouts = last.rollouts, done = last.done, finished = last.finished,

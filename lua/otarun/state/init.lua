@@ -130,7 +130,8 @@ function M.guarded(h)
   end })
 end
 
--- open{state=, readonly=, command=, who=, now= (epoch or function), lock_timeout=}
+-- open{state=, readonly=, command=, who=, now= (epoch or function), lock_timeout=,
+--      scratch = true (a rehearsal's throw-away store: gate readings without their audit rows)}
 --   -> State | nil, message, code ("notstore", "newer", "notfound", "error", ...)
 function M.open(opts)
   opts = opts or {}
@@ -142,7 +143,7 @@ function M.open(opts)
   if core.is_url(path) then M.share_quota(path) end
   return setmetatable({
     h = M.guarded(h), file = h:path(), command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
-    lock_timeout = opts.lock_timeout or 0,
+    lock_timeout = opts.lock_timeout or 0, scratch = opts.scratch or nil,
   }, State)
 end
 
@@ -372,8 +373,11 @@ function State:gate(rollout, wave, counts, verdict, reason)
     local json = M.json(counts)
     must(self.h:gate_reading{ rollout = rollout, wave = wave, counts = json, verdict = verdict,
       reason = reason, at = self:now() })
-    must(self:audit{ kind = "gate", rollout = rollout, wave = wave, action = verdict,
-      params = json, result = reason })
+    -- a rehearsal's scratch store keeps the reading, not its audit row (docs/rehearse.md)
+    if not self.scratch then
+      must(self:audit{ kind = "gate", rollout = rollout, wave = wave, action = verdict,
+        params = json, result = reason })
+    end
   end)
 end
 
