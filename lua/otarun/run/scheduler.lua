@@ -56,7 +56,7 @@ function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
   local s = setmetatable({ env = env, state = env.state, client = env.client,
     interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0, refresh_calls = 0,
-    failures = {}, snaps = {}, unread = {}, firmware = {}, diffs = {}, plans = {} }, Sched)
+    failures = {}, snaps = {}, unread = {}, firmware = {}, diffs = {}, plans = {}, fresh = {} }, Sched)
   return s
 end
 
@@ -330,9 +330,21 @@ local function observed_from(rec)
   end
 end
 
--- The tick changed the store or the snapshot for r: its diff and plan are made again.
+-- The tick changed the store or the snapshot for r: its diff and plan are made again, and its
+-- record read again (called before the change is written).
 function Sched:changed(r)
-  self.diffs[r.name], self.plans[r.name] = nil, nil
+  self.diffs[r.name], self.plans[r.name], self.fresh[r.name] = nil, nil, nil
+end
+
+-- The rollout's record in the store, read again only after this tick changed r (a tick holds
+-- the rollout's lock: nothing else moves its waves meanwhile).
+function Sched:record(r)
+  local rec = self.fresh[r.name]
+  if not rec then
+    rec = self.state:rollout(r.name)
+    self.fresh[r.name] = rec
+  end
+  return rec
 end
 
 -- The rollout's planned waves: from this tick's snapshot through otarun.plan.diff, as `otarun plan`
@@ -435,7 +447,7 @@ end
 function Sched:start_due(r)
   for _ = 1, #r.waves do
     if self.blocked or self.unread[r.name] then return end
-    local rec = self.state:rollout(r.name)
+    local rec = self:record(r)
     if rec.halted then return end
     local due
     for _, pw in ipairs(self:plan(r, rec)) do
@@ -482,13 +494,13 @@ function Sched:tick_locked(rollouts)
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
   -- quiet: no gate to read, nothing owed, nothing failed to read or do (see quiet_until below)
   local quiet = true
-  self.snaps, self.unread, self.diffs, self.plans, self.recs = {}, {}, {}, {}, {}
+  self.snaps, self.unread, self.diffs, self.plans, self.recs, self.fresh = {}, {}, {}, {}, {}, {}
   self.quiet_known = nil
   for _, r in ipairs(rollouts) do
-    local rec = st:rollout(r.name)
+    local rec = self:record(r)
     if not self.blocked and self:refresh(r, rec) then
       self:reconcile(r, rec)
-      rec = st:rollout(r.name)
+      rec = self:record(r)
     end
     for _, w in ipairs(r.waves) do
       local row = rec.wave[w.name]
@@ -498,12 +510,12 @@ function Sched:tick_locked(rollouts)
       local row = rec.wave[w.name]
       if row.state == "running" and row.job_id then
         self:judge(r, w, row)
-        if st:rollout(r.name).halted then break end
+        if self:record(r).halted then break end
       end
     end
     if self.env.auto_confirm then self:confirm_waiting(r) end
     self:start_due(r)
-    rec = st:rollout(r.name)
+    rec = self:record(r)
     local waves = self:plan(r, rec)
     local done, running = true, false
     for _, pw in ipairs(waves) do
