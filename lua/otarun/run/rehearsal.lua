@@ -85,10 +85,11 @@ end
 --      interval =, approve = "all"|"none"|{ wave names }, offset =, region =, on_event = fn(ev),
 --      seed = run seed (nil: the fleet's own), fleets = the fleet file already loaded,
 --      decided = true: stop as soon as every rollout completed or halted (no picture samples),
---      full_ticks = true: every tick a full one (no quiet ticks; the same result, slower) }
+--      full_ticks = true: every tick a full one (no quiet ticks; the same result, slower),
+--      before = the fleet checks of an earlier run over the same fleet (result.before) }
 -- -> result | nil, message
 -- result = { start, stop, ended, events, times, series = { name -> values }, names, failed, calls,
---            calls_by_action, wall, devices, report (last tick), seed, quiet_ticks (how many),
+--            calls_by_action, wall, devices, report (last tick), seed, quiet_ticks (how many), before,
 --            outcomes = { { rollout, outcome = "halted"|"completed"|"running", wave (halted at),
 --                           failed (devices failed in the rollout's jobs at the halt, or at the end),
 --                           seconds (from the start to the halt or to the last gate passed) } } }
@@ -102,12 +103,14 @@ function M.run(o)
     who = "rehearsal@otarun", scratch = true }
   if not st then return nil, serr end
   local checks = require("otarun.run.rehearsal_checks")
-  local problems = checks.before(o.rollouts, emu)
+  -- what the fleet's devices cannot serve does not depend on the run's seed: --runs checks once
+  local before = o.before or checks.before(o.rollouts, emu)
+  local problems = table.move(before, 1, #before, 1, {})
   local ok, res = pcall(M.drive, o, emu, st, now)
   st:close()
   if not ok then error(res, 0) end
   res.wall = sys.monotonic() - wall0
-  res.seed = o.seed
+  res.seed, res.before = o.seed, before
   for _, line in ipairs(checks.after(res.report, util.format_time(res.ended, o.offset or 0))) do
     problems[#problems + 1] = line
   end

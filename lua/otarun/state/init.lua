@@ -131,7 +131,8 @@ function M.guarded(h)
 end
 
 -- open{state=, readonly=, command=, who=, now= (epoch or function), lock_timeout=,
---      scratch = true (a rehearsal's throw-away store: gate readings without their audit rows)}
+--      scratch = true (a rehearsal's throw-away store: no gate readings, which only a later
+--      process reads back)}
 --   -> State | nil, message, code ("notstore", "newer", "notfound", "error", ...)
 function M.open(opts)
   opts = opts or {}
@@ -369,15 +370,15 @@ end
 
 -- gate(rollout, wave, counts (table), verdict ("pass"|"wait"|"fail"), reason)
 function State:gate(rollout, wave, counts, verdict, reason)
+  -- a rehearsal's scratch store records no reading: only a later process (status, log, a
+  -- restarted run, metrics) reads them back (docs/rehearse.md, "How a rehearsal ticks")
+  if self.scratch then return true end
   return in_tx(self, function()
     local json = M.json(counts)
     must(self.h:gate_reading{ rollout = rollout, wave = wave, counts = json, verdict = verdict,
       reason = reason, at = self:now() })
-    -- a rehearsal's scratch store keeps the reading, not its audit row (docs/rehearse.md)
-    if not self.scratch then
-      must(self:audit{ kind = "gate", rollout = rollout, wave = wave, action = verdict,
-        params = json, result = reason })
-    end
+    must(self:audit{ kind = "gate", rollout = rollout, wave = wave, action = verdict,
+      params = json, result = reason })
   end)
 end
 
