@@ -156,7 +156,7 @@ function M.drive(o, emu, st, now)
   local notify = require("otarun.notify")
   local sched = scheduler.new{ state = st, client = client, rollouts = o.rollouts, now = now,
     interval = o.interval or M.DEFAULT_INTERVAL, on_event = on_event, offset = o.offset,
-    notifier = notify.new{ send = false } }
+    notifier = notify.new{ send = false }, fixed = true }
   local times, series, failed = {}, {}, {}
   for _, n in ipairs(names) do series[n] = {} end
   local report

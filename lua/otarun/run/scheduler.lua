@@ -47,7 +47,7 @@ Sched.__index = Sched
 
 -- new{ state = handle, client =, rollouts = list | load = fn() -> rollouts, now = fn() -> epoch,
 --      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
---      lock_timeout =, check_limits = }
+--      lock_timeout =, check_limits =, fixed = true (the rollouts never change: recorded once) }
 -- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
 --           "update"|"cancel"|"cancelled"|"confirm", rollout, wave, job_id, text, counts, verdict }
 -- env.auto_confirm: confirm waiting devices of confirm = true waves in their window (run --auto-confirm).
@@ -487,7 +487,11 @@ function Sched:tick_locked(rollouts)
   self.blocked = false
   self.errors = {}
   local report = { at = self.now, rollouts = {}, done = true, finished = true, errors = self.errors }
-  for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
+  -- a rehearsal's rollouts never change (env.fixed): recorded by the first tick only
+  if not (self.env.fixed and self.recorded) then
+    for _, r in ipairs(rollouts) do assert(st:record_rollout(r)) end
+    self.recorded = true
+  end
   if self.env.notifier then self.env.notifier:begin(st, rollouts) end
   self:resolve()
   local next_at, due_at
