@@ -464,6 +464,7 @@ end
 
 -- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
 --                   next_at, done (every rollout done), finished (every rollout done or halted),
+--                   quiet_until (until when ticks can only read: see the end of tick_locked),
 --                   errors = { error events of this tick: what could not be read or done } }
 function Sched:tick()
   local st = self.state
@@ -545,7 +546,8 @@ function Sched:tick_locked(rollouts)
   -- With no wave running (no gate to read) and nothing owed or failed, the ticks before the next
   -- waiting wave's earliest start can only find what this one found, unless something outside
   -- this loop changes the platform, the scripts or the store: a rehearsal, whose world is closed,
-  -- may skip them (docs/rehearse.md, "Many runs"). nil when a tick may act sooner.
+  -- may make only their reads (quiet_tick; docs/rehearse.md, "How a rehearsal ticks"). nil when a
+  -- tick may act sooner.
   if quiet and not self.blocked and #self.errors == 0 then report.quiet_until = due_at or math.huge end
   if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
   return report
