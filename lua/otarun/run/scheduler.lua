@@ -534,6 +534,9 @@ function Sched:tick_locked(rollouts)
     for _, row in ipairs(rec.waves) do
       if row.state == "running" or row.state == "failed" then quiet = false end
     end
+    -- read this tick but done now: the next tick plans it from the store instead; a halted
+    -- rollout's waiting waves are planned from the store at each tick's time
+    if rec.halted or (self.snaps[r.name] ~= nil) == done_in_store(r, rec) then quiet = false end
     if running or (not done and not rec.halted) then wake(self.now + self.interval) end
     self.recs[r.name] = rec
     report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
