@@ -220,6 +220,14 @@ describe("otarun rehearse --runs and --seed (docs/rehearse.md)", function()
     local tail = both{ seed = 2 }
     assert.are.equal("passed", tail.report.rollouts[1].waves[3].status)
     assert.matches("is passed", tail.report.rollouts[1].waves[3].reason, 1, true)
+    -- a static canary 9 days ahead is created 7 days before its start (ScheduleTime)
+    fh = assert(io.open(file, "w"))
+    fh:write((h.slurp(WAVES):gsub('wave "canary" {', 'wave "canary" { start = "2027-01-13T10:00:00+08:00",')))
+    fh:close()
+    ctx, rollouts = require("otarun.cli.command").load({ file }, { now = NOW })
+    os.remove(file)
+    local far = both{ seed = 2 }
+    assert.are.equal(ctx.now + 2 * 86400 + 3600, far.report.rollouts[1].waves[1].started_at)
   end)
 
   it("says what is wrong with --runs", function()

@@ -465,6 +465,7 @@ end
 -- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
 --                   next_at, done (every rollout done), finished (every rollout done or halted),
 --                   quiet_until (until when ticks can only read: see the end of tick_locked),
+--                   wake_at (with quiet_until: the next waiting wave's earliest start),
 --                   errors = { error events of this tick: what could not be read or done } }
 function Sched:tick()
   local st = self.state
@@ -495,7 +496,7 @@ function Sched:tick_locked(rollouts)
   end
   if self.env.notifier then self.env.notifier:begin(st, rollouts) end
   self:resolve()
-  local next_at, due_at
+  local next_at, due_at, change_at
   local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
   -- quiet: no gate to read, nothing owed, nothing failed to read or do (see quiet_until below)
   local quiet = true
@@ -530,6 +531,10 @@ function Sched:tick_locked(rollouts)
         wake(pw.earliest_start)
         if not due_at or pw.earliest_start < due_at then due_at = pw.earliest_start end
       end
+      -- a static wave with a start more than 7 days ahead is created earlier (ScheduleTime)
+      if pw.status == "waiting" and pw.created_at and pw.created_at > self.now then
+        if not change_at or pw.created_at < change_at then change_at = pw.created_at end
+      end
     end
     for _, row in ipairs(rec.waves) do
       if row.state == "running" or row.state == "failed" then quiet = false end
@@ -551,7 +556,10 @@ function Sched:tick_locked(rollouts)
   -- this loop changes the platform, the scripts or the store: a rehearsal, whose world is closed,
   -- may make only their reads (quiet_tick; docs/rehearse.md, "How a rehearsal ticks"). nil when a
   -- tick may act sooner.
-  if quiet and not self.blocked and #self.errors == 0 then report.quiet_until = due_at or math.huge end
+  if quiet and not self.blocked and #self.errors == 0 then
+    report.wake_at = due_at or math.huge
+    report.quiet_until = math.min(report.wake_at, change_at or math.huge)
+  end
   if self.env.notifier then self.env.notifier:finish(st, report, function(ev) self:emit(ev) end) end
   return report
 end
@@ -574,8 +582,8 @@ function Sched:quiet_tick(last)
   end
   self.diffs, self.plans = {}, {}
   return { at = self.now, rollouts = last.rollouts, done = last.done, finished = last.finished,
-    errors = self.errors, quiet_until = quiet and last.quiet_until or nil,
-    next_at = math.min(last.quiet_until, self.now + self.interval) }
+    errors = self.errors, quiet_until = quiet and last.quiet_until or nil, wake_at = last.wake_at,
+    next_at = math.min(last.wake_at, self.now + self.interval) }
 end
 
 return M
