@@ -228,6 +228,10 @@ describe("otarun rehearse --runs and --seed (docs/rehearse.md)", function()
     os.remove(file)
     local far = both{ seed = 2 }
     assert.are.equal(ctx.now + 2 * 86400 + 3600, far.report.rollouts[1].waves[1].started_at)
+    -- never approved, ticks of 7 minutes: "all" waits through windows that open off the grid
+    ctx, rollouts = require("otarun.cli.command").load({ WAVES }, { now = NOW })
+    local held = both{ seed = 3, approve = {}, interval = 420 }
+    assert.are.equal("waiting", held.report.rollouts[1].waves[3].status)
   end)
 
   it("says what is wrong with --runs", function()

@@ -535,6 +535,9 @@ function Sched:tick_locked(rollouts)
       if pw.status == "waiting" and pw.created_at and pw.created_at > self.now then
         if not change_at or pw.created_at < change_at then change_at = pw.created_at end
       end
+      -- due but held (an approval, a predecessor): what it and its followers wait for moves with
+      -- the time (a window closes and opens again, estimates follow the clock)
+      if pw.status == "waiting" and pw.earliest_start and pw.earliest_start <= self.now then quiet = false end
     end
     for _, row in ipairs(rec.waves) do
       if row.state == "running" or row.state == "failed" then quiet = false end
