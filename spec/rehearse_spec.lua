@@ -190,6 +190,50 @@ describe("otarun rehearse --runs and --seed (docs/rehearse.md)", function()
     assert.are_not.same(strip(a).events, strip(c).events)
   end)
 
+  it("ticks in full only when a tick can act: the quiet stretches give the same result (docs/rehearse.md)", function()
+    local ctx, rollouts = require("otarun.cli.command").load({ WAVES }, { now = NOW })
+    local rehearsal = require("otarun.run.rehearsal")
+    local function both(o)
+      o.rollouts, o.fleet, o.start, o.stop, o.offset = rollouts, CAMERA, ctx.now, ctx.now + 14 * 86400, ctx.offset
+      local quiet = assert(rehearsal.run(o))
+      o.full_ticks = true
+      local full = assert(rehearsal.run(o))
+      assert.is_true(quiet.quiet_ticks > 100, tostring(quiet.quiet_ticks))
+      assert.are.equal(0, full.quiet_ticks)
+      quiet.wall, full.wall, quiet.quiet_ticks, full.quiet_ticks = nil, nil, nil, nil
+      assert.are.same(full, quiet)
+      return quiet
+    end
+    local healthy = both{ seed = 3 }
+    assert.are.equal("completed", healthy.outcomes[1].outcome)
+    assert.is_true(#healthy.times > 500 and healthy.calls > 1000)
+    local bad = both{ seed = 5, set = { ["2.3.0"] = 0.6 }, decided = true }
+    assert.are.same({ "halted", "all" }, { bad.outcomes[1].outcome, bad.outcomes[1].wave })
+    -- a last wave with an empty gate passes while its devices still upgrade: the ticks after it
+    -- plan the done rollout from the store, as full ticks do
+    local file = os.tmpname() .. ".lua"
+    local fh = assert(io.open(file, "w"))
+    fh:write((h.slurp(WAVES):gsub('approve = true,', 'approve = true, gate = {},')))
+    fh:close()
+    ctx, rollouts = require("otarun.cli.command").load({ file }, { now = NOW })
+    os.remove(file)
+    local tail = both{ seed = 2 }
+    assert.are.equal("passed", tail.report.rollouts[1].waves[3].status)
+    assert.matches("is passed", tail.report.rollouts[1].waves[3].reason, 1, true)
+    -- a static canary 9 days ahead is created 7 days before its start (ScheduleTime)
+    fh = assert(io.open(file, "w"))
+    fh:write((h.slurp(WAVES):gsub('wave "canary" {', 'wave "canary" { start = "2027-01-13T10:00:00+08:00",')))
+    fh:close()
+    ctx, rollouts = require("otarun.cli.command").load({ file }, { now = NOW })
+    os.remove(file)
+    local far = both{ seed = 2 }
+    assert.are.equal(ctx.now + 2 * 86400 + 3600, far.report.rollouts[1].waves[1].started_at)
+    -- never approved, ticks of 7 minutes: "all" waits through windows that open off the grid
+    ctx, rollouts = require("otarun.cli.command").load({ WAVES }, { now = NOW })
+    local held = both{ seed = 3, approve = {}, interval = 420 }
+    assert.are.equal("waiting", held.report.rollouts[1].waves[3].status)
+  end)
+
   it("says what is wrong with --runs", function()
     local code, _, err = waves({ "--runs", "0" })
     assert.are.equal(64, code)

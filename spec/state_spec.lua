@@ -313,6 +313,19 @@ describe("otarun.state on " .. engine.name, function()
     st:close()
   end)
 
+  it("records no gate readings in a rehearsal's scratch store, everything else as usual", function()
+    local st = assert(state.open({ state = ":memory:", command = "rehearse", who = "r@x", scratch = true }))
+    assert(st:record_rollout(ROLLOUT))
+    assert.is_true(st:gate("cam", "canary", { succeeded = 40, failed = 1 }, "wait", "soak 2h of 24h"))
+    assert.are.same({}, st:gate_readings("cam", "canary"))
+    assert.is_true(st:halt("cam", "gate tripped"))
+    assert.is_true(st:rollout("cam").halted)
+    local kinds = {}
+    for _, e in ipairs(st:log()) do kinds[#kinds + 1] = e.kind end
+    assert.are.same({ "halt" }, kinds)
+    st:close()
+  end)
+
   it("changes the fingerprint when the state a plan saw changes", function()
     local st = assert(state.open({ state = engine.path(dir, "fp.db") }))
     assert(st:record_rollout(ROLLOUT))

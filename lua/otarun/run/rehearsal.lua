@@ -84,10 +84,12 @@ end
 -- run{ rollouts, fleet = path, set = { version = odds }, start = epoch, stop = epoch,
 --      interval =, approve = "all"|"none"|{ wave names }, offset =, region =, on_event = fn(ev),
 --      seed = run seed (nil: the fleet's own), fleets = the fleet file already loaded,
---      decided = true: stop as soon as every rollout completed or halted (no picture samples) }
+--      decided = true: stop as soon as every rollout completed or halted (no picture samples),
+--      full_ticks = true: every tick a full one (no quiet ticks; the same result, slower),
+--      before = the fleet checks of an earlier run over the same fleet (result.before) }
 -- -> result | nil, message
 -- result = { start, stop, ended, events, times, series = { name -> values }, names, failed, calls,
---            calls_by_action, wall, devices, report (last tick), seed,
+--            calls_by_action, wall, devices, report (last tick), seed, quiet_ticks (how many), before,
 --            outcomes = { { rollout, outcome = "halted"|"completed"|"running", wave (halted at),
 --                           failed (devices failed in the rollout's jobs at the halt, or at the end),
 --                           seconds (from the start to the halt or to the last gate passed) } } }
@@ -98,15 +100,17 @@ function M.run(o)
   if not emu then return nil, err end
   local now = function() return emu:now() end
   local st, serr = require("otarun.state").open{ state = ":memory:", command = "rehearse", now = now,
-    who = "rehearsal@otarun" }
+    who = "rehearsal@otarun", scratch = true }
   if not st then return nil, serr end
   local checks = require("otarun.run.rehearsal_checks")
-  local problems = checks.before(o.rollouts, emu)
+  -- what the fleet's devices cannot serve does not depend on the run's seed: --runs checks once
+  local before = o.before or checks.before(o.rollouts, emu)
+  local problems = table.move(before, 1, #before, 1, {})
   local ok, res = pcall(M.drive, o, emu, st, now)
   st:close()
   if not ok then error(res, 0) end
   res.wall = sys.monotonic() - wall0
-  res.seed = o.seed
+  res.seed, res.before = o.seed, before
   for _, line in ipairs(checks.after(res.report, util.format_time(res.ended, o.offset or 0))) do
     problems[#problems + 1] = line
   end
@@ -152,14 +156,24 @@ function M.drive(o, emu, st, now)
   local notify = require("otarun.notify")
   local sched = scheduler.new{ state = st, client = client, rollouts = o.rollouts, now = now,
     interval = o.interval or M.DEFAULT_INTERVAL, on_event = on_event, offset = o.offset,
-    notifier = notify.new{ send = false } }
+    notifier = notify.new{ send = false }, fixed = true }
   local times, series, failed = {}, {}, {}
   for _, n in ipairs(names) do series[n] = {} end
   local report
   local stop = o.stop
   local completed = {}
+  local quiet_ticks = 0
   while true do
-    local rep, terr = sched:tick()
+    local rep, terr
+    local tick_at = math.floor(emu:now())
+    -- a stretch the last full tick found quiet: only its platform reads (scheduler.quiet_tick);
+    -- the last tick, at --until, is always a full one
+    if report and report.quiet_until and tick_at < report.quiet_until and tick_at < stop and not o.full_ticks then
+      rep, terr = sched:quiet_tick(report)
+      quiet_ticks = quiet_ticks + 1
+    else
+      rep, terr = sched:tick()
+    end
     if not rep then error(terr, 0) end
     report = rep
     local t = emu:now()
@@ -201,6 +215,7 @@ function M.drive(o, emu, st, now)
   return { start = o.start, stop = stop, ended = emu:now(), events = events, times = times, series = series,
     names = names, failed = failed, calls = total, calls_by_action = counters.calls, devices = counters.devices,
     report = report, gate_calls = sched.calls, refresh_calls = sched.refresh_calls, outcomes = outcomes,
+    quiet_ticks = quiet_ticks,
     notifications = notify.would_send(st, o.rollouts) }
 end
 

@@ -43,10 +43,13 @@ function M.run(o, n, first_seed, on_run)
   -- a run allocates its whole emulator and drops it at the end: collecting less eagerly saved
   -- about a fifth of the CPU of a 100,000-device run when measured
   collectgarbage("incremental", 300, 200)
+  local before
   for i = 1, n do
-    local ro = setmetatable({ seed = first_seed + i - 1, fleets = fleets, decided = true }, { __index = o })
+    local ro = setmetatable({ seed = first_seed + i - 1, fleets = fleets, decided = true, before = before },
+      { __index = o })
     local res, rerr = rehearsal.run(ro)
     if not res then return nil, rerr end
+    before = res.before
     results[i] = { seed = ro.seed, outcomes = res.outcomes, wall = res.wall, devices = res.devices,
       problems = res.problems or {} }
     if on_run then on_run(i, results[i]) end

@@ -24,16 +24,13 @@
 -- (otarun.journal, through otarun.apply and otarun.run.stop), and every decision is a wave transition in the store, so
 -- a restarted run continues where the last one stopped and never acts twice on one decision. The
 -- lock of each rollout is released once its part of the tick is done.
--- Uses otarun.run.gate, otarun.run.stop, otarun.run.failures, otarun.run.auto_confirm, otarun.plan,
+-- Uses otarun.run.judging (steps 2 and 3), otarun.run.walk (which rollouts, in what order), otarun.plan,
 -- otarun.plan.refresh, otarun.plan.diff, otarun.apply, otarun.journal, otarun.util, otarun.state
 -- (through the handle it is given), otarun.notify (events recorded with their decisions;
 -- env.notifier delivers each rollout's before its lock is released).
-local gate = require("otarun.run.gate")
-local stop = require("otarun.run.stop")
 local notify = require("otarun.notify")
-local failures = require("otarun.run.failures")
-local auto_confirm = require("otarun.run.auto_confirm")
 local util = require("otarun.util")
+local walk = require("otarun.run.walk")
 
 local M = {}
 
@@ -44,10 +41,11 @@ local SETTLED = { running = true, passed = true, done = true, superseded = true,
 
 local Sched = {}
 Sched.__index = Sched
+require("otarun.run.judging").install(Sched)
 
 -- new{ state = handle, client =, rollouts = list | load = fn() -> rollouts, now = fn() -> epoch,
 --      interval = seconds between gate readings, on_event = fn(ev), offset = display offset,
---      lock_timeout =, check_limits = }
+--      lock_timeout =, check_limits =, fixed = true (the rollouts never change: recorded once) }
 -- events: { t, kind = "start"|"pass"|"fail"|"halt"|"supersede"|"gate"|"error"|"adopt"|"drift"|
 --           "update"|"cancel"|"cancelled"|"confirm", rollout, wave, job_id, text, counts, verdict }
 -- env.auto_confirm: confirm waiting devices of confirm = true waves in their window (run --auto-confirm).
@@ -58,7 +56,7 @@ function M.new(env)
   assert(env.state and env.client and (env.rollouts or env.load) and env.now, "scheduler.new: state, client, rollouts and now are required")
   local s = setmetatable({ env = env, state = env.state, client = env.client,
     interval = env.interval or M.DEFAULT_INTERVAL, history = {}, calls = 0, refresh_calls = 0,
-    failures = {}, snaps = {}, unread = {}, firmware = {}, diffs = {}, plans = {} }, Sched)
+    failures = {}, snaps = {}, unread = {}, firmware = {}, diffs = {}, plans = {}, fresh = {}, recorded = {} }, Sched)
   return s
 end
 
@@ -104,13 +102,14 @@ local function done_in_store(r, rec)
 end
 
 -- Reads the platform for one rollout into this tick's snapshot, unless it is done or halted
--- (those are planned from the store: nothing of theirs starts or changes). -> true | nil
-function Sched:refresh(r, rec)
+-- (those are planned from the store: nothing of theirs starts or changes). known: the jobs the
+-- store recorded for r (otarun.plan.diff.known_jobs), when already read. -> true | nil
+function Sched:refresh(r, rec, known)
   self.snaps[r.name], self.unread[r.name] = nil, nil
   if rec.halted or done_in_store(r, rec) then return true end
   local diff = require("otarun.plan.diff")
   local snap, err = require("otarun.plan.refresh").read(self.client, { r },
-    { known_jobs = diff.known_jobs(self.state, { r }), groups = false, firmware = self.firmware })
+    { known_jobs = known or diff.known_jobs(self.state, { r }), groups = false, firmware = self.firmware })
   if not snap then
     self.unread[r.name] = true
     self:emit{ kind = "error", rollout = r.name, text = "reading the platform: " .. tostring(err)
@@ -207,118 +206,7 @@ function Sched:reconcile(r, rec)
   end
 end
 
--- ---- 2 and 3. gates and halts --------------------------------------------------------------------
-
--- The calls a tripped gate owes: cancel the strategy (dynamic), and the pending tasks ("abort").
-function Sched:follow_up(r, w, job_id)
-  self:changed(r)
-  local failures = stop.job(self.state, self.client, r, w.name, job_id, { strategy = w.kind == "dynamic",
-    pending = w.on_fail == "abort", first_failure = true })
-  for _, f in ipairs(failures) do
-    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "cancelling " .. f.what .. ": " .. tostring(f.err) }
-  end
-end
-
-function Sched:readings(r, w)
-  local key = r.name .. "/" .. w.name
-  local h = self.history[key]
-  if not h then
-    h = {}
-    local cjson = require("cjson")
-    for _, row in ipairs(self.state:gate_readings(r.name, w.name) or {}) do
-      local ok, c = pcall(cjson.decode, row.counts or "{}")
-      h[#h + 1] = { at = row.at, verdict = row.verdict, reason = row.reason, counts = ok and c or {} }
-    end
-    self.history[key] = h
-  end
-  while #h > gate.HISTORY do table.remove(h, 1) end
-  return h
-end
-
--- `run --auto-confirm`: confirms the waiting devices of running and passed waves with
--- confirm = true while their window is open (otarun.run.auto_confirm).
-function Sched:confirm_waiting(r)
-  local rec = self.state:rollout(r.name)
-  if rec.halted then return end
-  for _, w in ipairs(r.waves) do
-    local row = rec.wave[w.name]
-    if w.confirm and row and (row.state == "running" or row.state == "passed") then
-      local n, err = auto_confirm.run(self, r, w, row)
-      if not n then
-        self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "confirming waiting devices: " .. tostring(err.message or err) }
-      elseif n > 0 then
-        self:emit{ kind = "confirm", rollout = r.name, wave = w.name, job_id = row.job_id,
-          text = string.format("%d device%s confirmed (--auto-confirm)", n, n == 1 and "" or "s") }
-      end
-    end
-  end
-end
-
--- Leaves out of the FAILED count what is not the firmware's failure (otarun.run.failures).
-function Sched:firmware_failures(r, w, job_id, counts)
-  self.failed_prev = self.failed_prev or {}
-  local key = r.name .. "/" .. w.name
-  local out, err, calls = failures.adjust(self.client, job_id, counts, w, self.failed_prev[key],
-    { now = self.now, instance = r.instance })
-  if out then calls, err = err, nil end
-  self.calls = self.calls + (calls or 0)
-  if out then self.failed_prev[key] = out end
-  return out, err
-end
-
-function Sched:judge(r, w, row)
-  local st = self.state
-  if not w.gate then
-    self:changed(r)
-    notify.decide(st, function()
-      st:transition(r.name, w.name, "passed", "no gate")
-      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = "no gate" }
-      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id,
-        text = string.format("wave %q passed (no gate)", w.name) }
-    end)
-    return
-  end
-  local counts, err, calls = gate.read(self.client, row.job_id, { instance = r.instance })
-  if counts then calls = err end
-  self.calls = self.calls + (calls or 0)
-  if counts then counts, err = self:firmware_failures(r, w, row.job_id, counts) end
-  if not counts then
-    self:emit{ kind = "error", rollout = r.name, wave = w.name, text = "reading the gate: " .. tostring(err) }
-    return
-  end
-  local started = row.started_at or self.now
-  if w.start and w.start > started then started = w.start end -- a scheduled static job
-  local history = w.gate.check and self:readings(r, w) or {}
-  local verdict, reason = gate.evaluate(counts, w.gate, { now = self.now, started_at = started,
-    history = history, rollout = r.name, wave = w.name, check_limits = self.env.check_limits })
-  local note = failures.note(counts)
-  if note then reason = reason .. " (" .. note .. ")" end
-  st:gate(r.name, w.name, counts, verdict, reason)
-  if w.gate.check then history[#history + 1] = { at = self.now, verdict = verdict, reason = reason, counts = counts } end
-  self:emit{ kind = "gate", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
-    verdict = verdict, text = string.format("gate of %q: %s: %s", w.name, verdict, reason) }
-  if verdict ~= "wait" then self:changed(r) end -- the wave moves on: plan it again
-  if verdict == "pass" then
-    notify.decide(st, function()
-      st:transition(r.name, w.name, "passed", "gate passed: " .. reason)
-      st:audit{ kind = "decision", action = "passed", rollout = r.name, wave = w.name, result = reason }
-      self:emit{ kind = "pass", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
-        text = string.format("wave %q passed its gate: %s", w.name, reason) }
-    end)
-  elseif verdict == "fail" then
-    -- the decision first, durably; the calls it owes follow (and are finished by a later tick
-    -- if this process dies in between)
-    local why = string.format("gate of wave %q tripped: %s", w.name, reason)
-    notify.decide(st, function()
-      st:transition(r.name, w.name, "failed", "gate tripped: " .. reason)
-      st:halt(r.name, why)
-      self:emit{ kind = "fail", rollout = r.name, wave = w.name, text = why }
-      self:emit{ kind = "halt", rollout = r.name, wave = w.name, job_id = row.job_id, counts = counts,
-        text = "rollout " .. r.name .. " halted: " .. why }
-    end)
-    self:follow_up(r, w, row.job_id)
-  end
-end
+-- ---- 2 and 3. gates and halts: otarun.run.judging ---------------------------------------------
 
 -- ---- 4. starting waves -----------------------------------------------------------------------
 
@@ -332,9 +220,21 @@ local function observed_from(rec)
   end
 end
 
--- The tick changed the store or the snapshot for r: its diff and plan are made again.
+-- The tick changed the store or the snapshot for r: its diff and plan are made again, and its
+-- record read again (called before the change is written).
 function Sched:changed(r)
-  self.diffs[r.name], self.plans[r.name] = nil, nil
+  self.diffs[r.name], self.plans[r.name], self.fresh[r.name] = nil, nil, nil
+end
+
+-- The rollout's record in the store, read again only after this tick changed r (a tick holds
+-- the rollout's lock: nothing else moves its waves meanwhile).
+function Sched:record(r)
+  local rec = self.fresh[r.name]
+  if not rec then
+    rec = self.state:rollout(r.name)
+    self.fresh[r.name] = rec
+  end
+  return rec
 end
 
 -- The rollout's planned waves: from this tick's snapshot through otarun.plan.diff, as `otarun plan`
@@ -437,7 +337,7 @@ end
 function Sched:start_due(r)
   for _ = 1, #r.waves do
     if self.blocked or self.unread[r.name] then return end
-    local rec = self.state:rollout(r.name)
+    local rec = self:record(r)
     if rec.halted then return end
     local due
     for _, pw in ipairs(self:plan(r, rec)) do
@@ -452,32 +352,11 @@ end
 
 -- ---- the tick --------------------------------------------------------------------------------
 
--- The order this process walks the rollouts in: the scripts' order, or with env.spread (several
--- runners on one store, `otarun run`) an order of its own, by a hash of each name and the runner
--- (host and pid), so runners started together take different rollouts first and split the work
--- (docs/state.md, "Locks").
-function Sched:walk_order(rollouts)
-  if not self.env.spread then return rollouts end
-  local sys = require("otarun.core.sys")
-  local me = string.format("%s:%d", sys.hostname() or "", sys.getpid())
-  local key = {}
-  for _, r in ipairs(rollouts) do
-    local h = 2166136261 -- FNV-1a, 32 bits
-    for i = 1, #r.name do h = ((h ~ r.name:byte(i)) * 16777619) & 0xffffffff end
-    for i = 1, #me do h = ((h ~ me:byte(i)) * 16777619) & 0xffffffff end
-    key[r] = h
-  end
-  local order = table.move(rollouts, 1, #rollouts, 1, {})
-  table.sort(order, function(a, b)
-    if key[a] ~= key[b] then return key[a] < key[b] end
-    return a.name < b.name
-  end)
-  return order
-end
-
 -- tick() -> report { at, rollouts = { { name, halted, halt_reason, done, unread, waves = { planned waves } } },
 --                   next_at, done (every rollout done), finished (every rollout done or halted),
 --                   skipped (rollouts left to another process this tick),
+--                   quiet_until (until when ticks can only read: see the end of tick_locked),
+--                   wake_at (with quiet_until: the next waiting wave's earliest start),
 --                   errors = { error events of this tick: what could not be read or done } }
 -- One lock per rollout (docs/state.md, "Locks"), taken as the tick reaches the rollout and let go
 -- once its part of the tick is done (its notifications delivered): a rollout another process
@@ -493,47 +372,22 @@ function Sched:tick()
   return table.unpack(res, 2, res.n)
 end
 
--- With env.skip_ticked (`run` on the wall clock): did another process tick rollout r since this
--- tick began? Its record was then written after this tick's start (a second later at least, by
--- that process's clock), and this tick leaves it alone rather than read the platform for it again.
-function Sched:ticked_by_another(r)
-  if not self.env.skip_ticked then return false end
-  local rows = self.state:list("rollouts", { rollout = r.name })
-  local row = rows and rows[1]
-  return row ~= nil and type(row.updated_at) == "number" and row.updated_at > self.now
-end
-
--- Takes rollout r's lock for this tick. -> true | false (skipped) | nil, message (the store failed)
-function Sched:take(r)
-  local st = self.state
-  local ok, err, code = st:lock_rollout(r.name, 0)
-  if not ok then
-    if code ~= "locked" then return nil, err end
-    self:emit{ kind = "skip", rollout = r.name, text = err }
-    return false
-  end
-  if self:ticked_by_another(r) then
-    st:unlock_rollout(r.name)
-    self:emit{ kind = "skip", rollout = r.name, text = "ticked by another process since this tick began" }
-    return false
-  end
-  return true
-end
-
 function Sched:tick_locked(rollouts)
   local st = self.state
   self.blocked = false
   self.errors = {}
   local report = { at = self.now, rollouts = {}, done = true, finished = true, skipped = 0, errors = self.errors }
   if self.env.notifier then self.env.notifier:begin(st, {}) end
-  local next_at
-  local function wake(t) if t and (not next_at or t < next_at) then next_at = t end end
-  self.snaps, self.unread, self.diffs, self.plans = {}, {}, {}, {}
-  for _, r in ipairs(self:walk_order(rollouts)) do
-    local took, terr = self:take(r)
+  -- q.quiet: no gate to read, nothing owed, nothing failed to read or do (see quiet_until below)
+  local q = { quiet = true }
+  function q.wake(t) if t and (not q.next_at or t < q.next_at) then q.next_at = t end end
+  self.snaps, self.unread, self.diffs, self.plans, self.recs, self.fresh = {}, {}, {}, {}, {}, {}
+  self.quiet_known = nil
+  for _, r in ipairs(walk.order(self, rollouts)) do
+    local took, terr = walk.take(self, r)
     if took == nil then return nil, terr end
     if took then
-      self:tick_rollout(r, report, wake)
+      self:tick_rollout(r, report, q)
       if self.env.notifier then
         self.env.notifier:finish_rollout(st, report.rollouts[#report.rollouts], report.at,
           function(ev) self:emit(ev) end)
@@ -541,7 +395,7 @@ function Sched:tick_locked(rollouts)
       st:unlock_rollout(r.name)
     else
       report.skipped = report.skipped + 1
-      report.done, report.finished = false, false
+      report.done, report.finished, q.quiet = false, false, false
     end
   end
   -- the report in the scripts' order, whatever order the rollouts were walked in
@@ -549,20 +403,34 @@ function Sched:tick_locked(rollouts)
   for i, r in ipairs(rollouts) do pos[r.name] = i end
   table.sort(report.rollouts, function(a, b) return pos[a.name] < pos[b.name] end)
   -- never sleep past the poll interval: approvals, resumes and the platform change meanwhile
-  report.next_at = math.min(next_at or (self.now + self.interval), self.now + self.interval)
+  report.next_at = math.min(q.next_at or (self.now + self.interval), self.now + self.interval)
+  -- With no wave running (no gate to read) and nothing owed or failed, the ticks before the next
+  -- waiting wave's earliest start can only find what this one found, unless something outside
+  -- this loop changes the platform, the scripts or the store: a rehearsal, whose world is closed,
+  -- may make only their reads (quiet_tick; docs/rehearse.md, "How a rehearsal ticks"). nil when a
+  -- tick may act sooner.
+  if q.quiet and not self.blocked and #self.errors == 0 then
+    report.wake_at = q.due_at or math.huge
+    report.quiet_until = math.min(report.wake_at, q.change_at or math.huge)
+  end
   return report
 end
 
--- One held rollout's part of the tick: steps 1 to 5 (the header), its line added to the report.
-function Sched:tick_rollout(r, report, wake)
+-- One held rollout's part of the tick: steps 1 to 5 (the header), its line added to the report;
+-- q gathers what the tick's end needs (wake, next_at, due_at, change_at, quiet).
+function Sched:tick_rollout(r, report, q)
   local st = self.state
-  assert(st:record_rollout(r))
+  -- a rehearsal's rollouts never change (env.fixed): recorded by their first tick only
+  if not (self.env.fixed and self.recorded[r.name]) then
+    assert(st:record_rollout(r))
+    self.recorded[r.name] = true
+  end
   if self.env.notifier then self.env.notifier:include(st, r) end
   if not self.blocked then self:resolve(r.name) end
-  local rec = st:rollout(r.name)
+  local rec = self:record(r)
   if not self.blocked and self:refresh(r, rec) then
     self:reconcile(r, rec)
-    rec = st:rollout(r.name)
+    rec = self:record(r)
   end
   for _, w in ipairs(r.waves) do
     local row = rec.wave[w.name]
@@ -572,24 +440,63 @@ function Sched:tick_rollout(r, report, wake)
     local row = rec.wave[w.name]
     if row.state == "running" and row.job_id then
       self:judge(r, w, row)
-      if st:rollout(r.name).halted then break end
+      if self:record(r).halted then break end
     end
   end
   if self.env.auto_confirm then self:confirm_waiting(r) end
   self:start_due(r)
-  rec = st:rollout(r.name)
+  rec = self:record(r)
   local waves = self:plan(r, rec)
   local done, running = true, false
   for _, pw in ipairs(waves) do
     if not TERMINAL[pw.status] then done = false end
     if pw.status == "running" then running = true end
-    if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then wake(pw.earliest_start) end
+    if pw.status == "waiting" and pw.earliest_start and pw.earliest_start > self.now then
+      q.wake(pw.earliest_start)
+      if not q.due_at or pw.earliest_start < q.due_at then q.due_at = pw.earliest_start end
+    end
+    -- a static wave with a start more than 7 days ahead is created earlier (ScheduleTime)
+    if pw.status == "waiting" and pw.created_at and pw.created_at > self.now then
+      if not q.change_at or pw.created_at < q.change_at then q.change_at = pw.created_at end
+    end
+    -- due but held (an approval, a predecessor): what it and its followers wait for moves with
+    -- the time (a window closes and opens again, estimates follow the clock)
+    if pw.status == "waiting" and pw.earliest_start and pw.earliest_start <= self.now then q.quiet = false end
   end
-  if running or (not done and not rec.halted) then wake(self.now + self.interval) end
+  for _, row in ipairs(rec.waves) do
+    if row.state == "running" or row.state == "failed" then q.quiet = false end
+  end
+  -- read this tick but done now: the next tick plans it from the store instead; a halted
+  -- rollout's waiting waves are planned from the store at each tick's time
+  if rec.halted or (self.snaps[r.name] ~= nil) == done_in_store(r, rec) then q.quiet = false end
+  if running or (not done and not rec.halted) then q.wake(self.now + self.interval) end
+  self.recs[r.name] = rec
   report.rollouts[#report.rollouts + 1] = { name = r.name, halted = rec.halted, halt_reason = rec.halt_reason,
     done = done and not rec.halted, waves = waves, rollout = r, unread = self.unread[r.name] or self.blocked }
   if not done or rec.halted then report.done = false end
   if not (done or rec.halted) then report.finished = false end
+end
+
+-- A tick inside a quiet stretch (report.quiet_until of the last full tick `last`), for a
+-- rehearsal, whose world is closed (docs/rehearse.md, "How a rehearsal ticks"): only the platform
+-- reads a full tick would make (the same calls, in the same order), since judging, planning and
+-- starting would find what `last` found. -> a report like tick's; quiet_until is dropped when a
+-- read failed (the next tick is a full one).
+function Sched:quiet_tick(last)
+  self.now = math.floor(self.env.now())
+  self.blocked, self.errors = false, {}
+  local quiet = true
+  -- the store does not change in a quiet stretch: the jobs it recorded are read once
+  self.quiet_known = self.quiet_known or {}
+  for _, rr in ipairs(last.rollouts) do
+    local known = self.quiet_known[rr.name] or require("otarun.plan.diff").known_jobs(self.state, { rr.rollout })
+    self.quiet_known[rr.name] = known
+    if not self:refresh(rr.rollout, self.recs[rr.name], known) then quiet = false end
+  end
+  self.diffs, self.plans = {}, {}
+  return { at = self.now, rollouts = last.rollouts, done = last.done, finished = last.finished, skipped = 0,
+    errors = self.errors, quiet_until = quiet and last.quiet_until or nil, wake_at = last.wake_at,
+    next_at = math.min(last.wake_at, self.now + self.interval) }
 end
 
 return M

@@ -130,7 +130,9 @@ function M.guarded(h)
   end })
 end
 
--- open{state=, readonly=, command=, who=, now= (epoch or function), lock_timeout=}
+-- open{state=, readonly=, command=, who=, now= (epoch or function), lock_timeout=,
+--      scratch = true (a rehearsal's throw-away store: no gate readings, which only a later
+--      process reads back)}
 --   -> State | nil, message, code ("notstore", "newer", "notfound", "error", ...)
 function M.open(opts)
   opts = opts or {}
@@ -142,7 +144,7 @@ function M.open(opts)
   if core.is_url(path) then M.share_quota(path) end
   return setmetatable({
     h = M.guarded(h), file = h:path(), command = opts.command, who_ = opts.who or M.who(), clock = opts.now,
-    lock_timeout = opts.lock_timeout or 0,
+    lock_timeout = opts.lock_timeout or 0, scratch = opts.scratch or nil,
   }, State)
 end
 
@@ -341,6 +343,9 @@ end
 
 -- gate(rollout, wave, counts (table), verdict ("pass"|"wait"|"fail"), reason)
 function State:gate(rollout, wave, counts, verdict, reason)
+  -- a rehearsal's scratch store records no reading: only a later process (status, log, a
+  -- restarted run, metrics) reads them back (docs/rehearse.md, "How a rehearsal ticks")
+  if self.scratch then return true end
   return in_tx(self, function()
     local json = M.json(counts)
     must(self.h:gate_reading{ rollout = rollout, wave = wave, counts = json, verdict = verdict,
