@@ -15,23 +15,32 @@ local function reachable(store, r, w)
       return nil, string.format("wave %s targets group %s, which the fleet does not have", w.name, w.group)
     end
   end
-  local versions
-  if w.versions then
-    versions = {}
-    for _, v in ipairs(w.versions) do versions[v] = true end
-  end
   local names
   if w.devices then
     names = {}
     for _, n in ipairs(w.devices) do names[n] = true end
   end
+  -- the candidates: the product's devices on each of the wave's versions, or all of them (the
+  -- model's lists: counted in C when nothing else filters them)
+  local filtered = names or w.group
+  local lists, seen = {}, {}
+  for _, v in ipairs(w.versions or {}) do
+    if not seen[v] then
+      seen[v] = true
+      lists[#lists + 1] = filtered and store:ver_devices(p, v) or p.by_ver[v] or {}
+    end
+  end
+  if not w.versions then lists[1] = filtered and store.core:list("dev", p.serial) or p.devices end
   local n = 0
-  for d = 1, store.ndev do
-    if store.d_prod[d] == p
-        and (not versions or versions[store.d_ver[d]])
-        and (not names or names[store.d_name[d]])
-        and (not w.group or store:in_group(d, w.group)) then
-      n = n + 1
+  for _, list in ipairs(lists) do
+    if not filtered then
+      n = n + #list
+    else
+      for _, d in ipairs(list) do
+        if (not names or names[store.d_name[d]]) and (not w.group or store:in_group(d, w.group)) then
+          n = n + 1
+        end
+      end
     end
   end
   return n
