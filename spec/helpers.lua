@@ -67,4 +67,25 @@ function M.run(argv, opts)
   return code, o, e
 end
 
+-- wait_for(pred, seconds) -> true once pred() is, false when the seconds ran out
+function M.wait_for(pred, seconds)
+  local sys = require("otarun.core.sys")
+  local deadline = sys.monotonic() + seconds
+  while sys.monotonic() < deadline do
+    if pred() then return true end
+    sys.sleep(0.05)
+  end
+  return false
+end
+
+-- Gone, or a zombie nobody reaps (it holds no files any more).
+function M.process_gone(pid)
+  local fh = io.open("/proc/" .. pid .. "/stat", "r")
+  if not fh then return true end
+  local stat = fh:read("a") or ""
+  fh:close()
+  local st = stat:match("%) (%a)")
+  return st == nil or st == "Z" or st == "X"
+end
+
 return M

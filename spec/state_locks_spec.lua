@@ -41,19 +41,7 @@ sys.sleep(hold)
 st:close()
 ]]
 
-local function wait_for(pred, seconds)
-  local deadline = sys.monotonic() + seconds
-  while sys.monotonic() < deadline do
-    if pred() then return true end
-    sys.sleep(0.05)
-  end
-  return false
-end
-
-local function gone(pid)
-  local stat = h.slurp("/proc/" .. pid .. "/stat")
-  return stat == "" or stat:match("^%d+ %b() [ZX]") ~= nil
-end
+local wait_for, gone = h.wait_for, h.process_gone
 
 for _, engine in ipairs(ENGINES) do
 describe("apply and the locks per rollout on " .. engine.name, function()

@@ -392,24 +392,7 @@ for _, e in ipairs(st:log()) do io.stdout:write("AUDIT ", e.action or "", " ", e
 st:close()
 ]]
 
-local function wait_for(pred, seconds)
-  local deadline = sys.monotonic() + seconds
-  while sys.monotonic() < deadline do
-    if pred() then return true end
-    sys.sleep(0.05)
-  end
-  return false
-end
-
--- Gone, or a zombie nobody reaps (it holds no files any more).
-local function process_gone(pid)
-  local fh = io.open("/proc/" .. pid .. "/stat", "r")
-  if not fh then return true end
-  local stat = fh:read("a") or ""
-  fh:close()
-  local s = stat:match("%) (%a)")
-  return s == nil or s == "Z" or s == "X"
-end
+local wait_for, process_gone = helpers.wait_for, helpers.process_gone
 
 for _, engine in ipairs(ENGINES) do
 describe("the state lock between two otarun processes on " .. engine.name, function()

@@ -15,6 +15,7 @@
  *
  * Only converts arguments and results. */
 #include "fleet.h"
+#include "l_fleet_model.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -76,9 +77,10 @@ static int q_size(lua_State *L)
 	return 1;
 }
 
-static int q_list(lua_State *L)
+/* Pushes a queue's events as { { sec, { code... } }, ... }, by second, each second's codes in
+ * push order (also the fleet model's queue, l_fleet_sim.c). */
+int lfleet_push_queue_list(lua_State *L, struct fleet_queue *q)
 {
-	struct fleet_queue *q = check_queue(L);
 	struct fleet_event *all = lua_newuserdatauv(L, (q->n ? q->n : 1) * sizeof *all, 0);
 	if (fleet_queue_sorted(q, all) != 0)
 		return luaL_error(L, "fleet queue: out of memory");
@@ -102,6 +104,11 @@ static int q_list(lua_State *L)
 		lua_rawseti(L, -2, ++nsec);
 	}
 	return 1;
+}
+
+static int q_list(lua_State *L)
+{
+	return lfleet_push_queue_list(L, check_queue(L));
 }
 
 static int l_hash01(lua_State *L)

@@ -36,6 +36,8 @@ void lfm_push_saved(lua_State *L, const struct fm_model *m, int col, uint32_t i,
 void lfm_open_json(lua_State *L);
 /* adds the column methods to the table on top of the stack */
 void lfm_open_cols(lua_State *L);
+/* the queue's events as { { sec, { code... } }, ... } (l_fleet.c) */
+int lfleet_push_queue_list(lua_State *L, struct fleet_queue *q);
 int luaopen_otarun_core_fleet_model(lua_State *L);
 
 #endif

@@ -171,30 +171,7 @@ static int m_q_push(lua_State *L)
 
 static int m_q_list(lua_State *L)
 {
-	struct fleet_queue *q = &lfm_check(L, 1)->q;
-	struct fleet_event *all = lua_newuserdatauv(L, (q->n ? q->n : 1) * sizeof *all, 0);
-	if (fleet_queue_sorted(q, all) != 0)
-		return luaL_error(L, "fleet model: out of memory");
-	lua_createtable(L, 0, 0);
-	lua_Integer nsec = 0, ncode = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (i == 0 || all[i].sec != all[i - 1].sec) {
-			if (i > 0)
-				lua_rawseti(L, -2, 2), lua_rawseti(L, -2, ++nsec);
-			lua_createtable(L, 2, 0);
-			lua_pushinteger(L, all[i].sec);
-			lua_rawseti(L, -2, 1);
-			lua_createtable(L, 0, 0);
-			ncode = 0;
-		}
-		lua_pushinteger(L, all[i].code);
-		lua_rawseti(L, -2, ++ncode);
-	}
-	if (q->n) {
-		lua_rawseti(L, -2, 2);
-		lua_rawseti(L, -2, ++nsec);
-	}
-	return 1;
+	return lfleet_push_queue_list(L, &lfm_check(L, 1)->q);
 }
 
 void lfm_open_sim(lua_State *L)
