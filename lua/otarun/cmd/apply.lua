@@ -98,20 +98,6 @@ local function lock_and_recover(st, names, timeout, client_for)
   return recover(st, client_for)
 end
 
--- The validator, wrapped so that the moment the scripts validate, before pipeline.plan reads the
--- platform, on_valid(rollouts) runs: the plan is then made under the rollouts' locks.
-local function locking_validator(on_valid)
-  local validate = require("otarun.core.validate")
-  return { check = function(decls, o)
-    local res = validate.check(decls, o)
-    for _, d in ipairs(res.diagnostics or {}) do
-      if d.severity == "error" then return res end
-    end
-    on_valid(res.rollouts or {})
-    return res
-  end }
-end
-
 local function confirm()
   io.stderr:write("\nDo you want to perform these actions?\n"
     .. "  otarun will make the API calls shown above. Only 'yes' will be accepted.\n\n"
@@ -126,11 +112,12 @@ end
 -- -> plan, info (policy info); raises a failure (invalid, denied, a lock not had in time)
 local function plan_files(files, ctx, st, client_for, opts, overrides, timeout)
   ctx.mode, ctx.state, ctx.client_for = "live", st, client_for
-  local res, err = pipeline.plan(files, ctx, locking_validator(function(rollouts)
+  function ctx.before_compare(rollouts)
     local names = {}
     for i, r in ipairs(rollouts) do names[i] = r.name end
     lock_and_recover(st, names, timeout, client_for)
-  end))
+  end
+  local res, err = pipeline.plan(files, ctx)
   if not res then failure.raise("error", "%s", err) end
   if not res.ok then
     io.stdout:write(pipeline.render_diagnostics(res, ctx))

@@ -190,10 +190,13 @@ end
 -- or "state" also needs ctx.state (an
 -- otarun.state handle, or nil when there is no store yet): the plan is then the diff against the
 -- platform (live) or the recorded state, with state_fingerprint set (unless ctx.no_fingerprint:
--- `plan --offline` over a store's records). -> nil, message when the platform cannot be read.
+-- `plan --offline` over a store's records). ctx.before_compare(rollouts), when given, runs once
+-- the scripts are valid and before the platform or the store is read (apply takes the rollouts'
+-- locks there, so the plan is made under them). -> nil, message when the platform cannot be read.
 function M.plan(files, ctx, validate)
   local res, err = M.check(files, ctx, validate)
   if not res or not res.ok then return res, err end
+  if ctx.before_compare then ctx.before_compare(res.rollouts) end
   local d
   if ctx.mode == "live" or ctx.mode == "state" then
     d, err = compare(res, ctx)
